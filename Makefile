@@ -1,0 +1,44 @@
+# Quick start: `make run` (everything on a laptop) and `make test` (the whole suite).
+# Without DATABASE_URL an embedded PostgreSQL (pgserver) runs under .data/pg;
+# without CELERY_BROKER_URL Celery uses a filesystem broker under .data/broker.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+EMBED  := $(BIN)/python -m config.embedded
+
+.PHONY: install run test test-fast bench check lint fmt clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: install
+	$(BIN)/python -m config.devserver
+
+test: install
+	$(EMBED) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-fast: install
+	$(EMBED) $(BIN)/python -m pytest -m "not browser and not celery_worker and not slow" $(PYTEST_ARGS)
+
+bench: install
+	$(EMBED) $(BIN)/python -m tests.benchmarks $(if $(ONLY),--only $(ONLY),)
+
+check: install
+	$(BIN)/ruff check .
+	$(EMBED) $(BIN)/python manage.py makemigrations --check --dry-run
+	$(EMBED) $(BIN)/python manage.py check
+
+lint: check
+
+fmt: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf .data .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,42 @@
+from config.errors import ApplicationError, Conflict, NotFound
+
+
+class CustomerNotFound(NotFound):
+    code = "customer_not_found"
+
+
+class CustomerClosed(ApplicationError):
+    code = "customer_closed"
+
+
+class BalanceNotZero(ApplicationError):
+    code = "balance_not_zero"
+
+
+class InsufficientFunds(ApplicationError):
+    code = "insufficient_funds"
+    title = "Insufficient funds"
+
+
+class UnbalancedTransaction(ApplicationError):
+    code = "unbalanced_transaction"
+
+
+class InvalidPosting(ApplicationError):
+    code = "invalid_posting"
+
+
+class IdempotencyConflict(ApplicationError):
+    """The same idempotency key was used before with different content."""
+
+    code = "idempotency_key_reused"
+    title = "Idempotency key reused with different content"
+
+
+class AlreadyReversed(Conflict):
+    code = "already_reversed"
+
+
+class IdempotentRequestInProgress(Conflict):
+    code = "idempotent_request_in_progress"
+    title = "A request with this Idempotency-Key is still being processed"

@@ -1,0 +1,69 @@
+"""Outbox event types and the subscriber registry.
+
+Apps register subscribers in their AppConfig.ready():
+
+    @subscriber("notifications.emails", event_types={"customer.created"})
+    def send_welcome(event: Event) -> None: ...
+
+Delivery is at least once: a handler must be idempotent (key its writes on event.id).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+CUSTOMER_CREATED = "customer.created"
+CUSTOMER_UPDATED = "customer.updated"
+CUSTOMER_CLOSED = "customer.closed"
+TRANSACTION_POSTED = "transaction.posted"
+
+EVENT_TYPES = {CUSTOMER_CREATED, CUSTOMER_UPDATED, CUSTOMER_CLOSED, TRANSACTION_POSTED}
+
+
+@dataclass(frozen=True)
+class CustomerEvent:
+    customer_id: int
+    external_id: str | None
+    status: str
+    changed_fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TransactionPosted:
+    transaction_id: int
+    kind: str
+    customer_id: int | None
+    effective_date: str
+    idempotency_key: str
+    entries: tuple[dict, ...]
+
+
+def payload_of(payload) -> dict:
+    if dataclasses.is_dataclass(payload):
+        return dataclasses.asdict(payload)
+    return dict(payload)
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    name: str
+    handler: Callable
+    event_types: frozenset[str] | None  # None: every type
+
+    def wants(self, event_type: str) -> bool:
+        return self.event_types is None or event_type in self.event_types
+
+
+SUBSCRIBERS: dict[str, Subscriber] = {}
+
+
+def subscriber(name: str, *, event_types: Iterable[str] | None = None):
+    def register(handler: Callable) -> Callable:
+        if name in SUBSCRIBERS and SUBSCRIBERS[name].handler is not handler:
+            raise ValueError(f"outbox subscriber {name!r} registered twice")
+        SUBSCRIBERS[name] = Subscriber(name, handler, frozenset(event_types) if event_types else None)
+        return handler
+
+    return register

@@ -1,0 +1,238 @@
+"""`manage.py seed_demo`: a small demo dataset for a laptop (`make run` loads it). Idempotent: run it any number of
+times, the second run changes nothing.
+
+- a superuser admin/admin, only when no superuser exists yet;
+- the user accountant/accountant in the Accountant group, when that group exists (default groups migration);
+- six customers (individuals, legal entities and a sole proprietor with valid ИНН/КПП/ОГРН/ОГРНИП), each with
+  an `external_id` starting with "demo-" (an existing one is skipped);
+- a few manual credits and debits under fixed idempotency keys "demo:…";
+- one read-write API key, its token printed once, when it is created.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management.base import BaseCommand
+
+from billing.models import ApiKey, Customer, Transaction
+from billing.services.customers import customer_balance_adjust, customer_create
+
+ADMIN_USERNAME = "admin"
+ADMIN_PASSWORD = "admin"  # noqa: S105 - a documented demo login for a laptop
+ACCOUNTANT_USERNAME = "accountant"
+ACCOUNTANT_PASSWORD = "accountant"  # noqa: S105 - a documented demo login for a laptop
+ACCOUNTANT_GROUP = "Accountant"
+API_KEY_NAME = "Demo key (seed_demo)"
+CREATED_BY = "seed_demo"
+
+CUSTOMERS: list[dict] = [
+    {
+        "external_id": "demo-romashka", "kind": Customer.Kind.LEGAL_ENTITY, "name": "Ромашка",
+        "legal_name": "Общество с ограниченной ответственностью «Ромашка»", "inn": "7701234560", "kpp": "770101001",
+        "ogrn": "1257700012349", "legal_address": "125009, г. Москва, ул. Тверская, д. 1",
+        "billing_emails": ["billing@romashka.example"], "currency": "RUB", "credit_limit": Decimal("10000.00"),
+        "tags": ["demo", "enterprise"],
+    },
+    {
+        "external_id": "demo-podmoskovye", "kind": Customer.Kind.LEGAL_ENTITY, "name": "Подмосковные сети",
+        "legal_name": "ООО «Подмосковные сети»", "inn": "5003123458", "kpp": "500301001",
+        "legal_address": "142700, Московская обл., г. Видное, ул. Школьная, д. 5",
+        "billing_emails": ["accounts@podmoskovye.example"], "currency": "RUB", "credit_limit": Decimal("0"),
+        "tags": ["demo"],
+    },
+    {
+        "external_id": "demo-nevsky", "kind": Customer.Kind.LEGAL_ENTITY, "name": "Невский софт",
+        "legal_name": "АО «Невский софт»", "inn": "7810123451", "kpp": "781001001",
+        "legal_address": "196084, г. Санкт-Петербург, Московский пр., д. 10",
+        "billing_emails": ["finance@nevsky.example"], "currency": "RUB", "credit_limit": Decimal("50000.00"),
+        "tags": ["demo", "postpaid-candidate"],
+    },
+    {
+        "external_id": "demo-ip-ivanov", "kind": Customer.Kind.SOLE_PROPRIETOR, "name": "ИП Иванов И. И.",
+        "legal_name": "Индивидуальный предприниматель Иванов Иван Иванович", "inn": "771234567859",
+        "ogrn": "325770000123460", "billing_emails": ["ivanov@ip.example"], "currency": "RUB",
+        "credit_limit": Decimal("0"), "tags": ["demo", "smb"],
+    },
+    {
+        "external_id": "demo-petrova", "kind": Customer.Kind.INDIVIDUAL, "name": "Анна Петрова",
+        "billing_emails": ["anna.petrova@mail.example"], "currency": "RUB", "credit_limit": Decimal("0"),
+        "timezone": "Asia/Yekaterinburg", "tags": ["demo"],
+    },
+    {
+        "external_id": "demo-jane-doe", "kind": Customer.Kind.INDIVIDUAL, "name": "Jane Doe", "country": "DE",
+        "billing_emails": ["jane@doe.example"], "currency": "EUR", "credit_limit": Decimal("0"),
+        "timezone": "Europe/Berlin", "tags": ["demo", "international"],
+    },
+]
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    key: str
+    external_id: str
+    direction: str
+    amount: Decimal
+    reason: str
+    effective_date: dt.date  # fixed, so the same key always carries the same content
+
+
+ADJUSTMENTS: list[Adjustment] = [
+    Adjustment("demo:romashka:topup", "demo-romashka", "credit", Decimal("150000.00"),
+               "Demo: opening balance (bank transfer)", dt.date(2026, 1, 12)),
+    Adjustment("demo:romashka:setup-fee", "demo-romashka", "debit", Decimal("12500.00"),
+               "Demo: one-off setup fee", dt.date(2026, 1, 15)),
+    Adjustment("demo:nevsky:topup", "demo-nevsky", "credit", Decimal("48000.00"),
+               "Demo: opening balance", dt.date(2026, 2, 2)),
+    Adjustment("demo:ip-ivanov:topup", "demo-ip-ivanov", "credit", Decimal("3500.00"),
+               "Demo: top-up", dt.date(2026, 3, 1)),
+    Adjustment("demo:petrova:topup", "demo-petrova", "credit", Decimal("990.00"),
+               "Demo: top-up", dt.date(2026, 3, 5)),
+    Adjustment("demo:petrova:goodwill", "demo-petrova", "debit", Decimal("90.50"),
+               "Demo: correction of a double top-up", dt.date(2026, 3, 6)),
+    Adjustment("demo:jane-doe:topup", "demo-jane-doe", "credit", Decimal("49.99"),
+               "Demo: top-up", dt.date(2026, 4, 20)),
+]
+
+
+@dataclass
+class Tally:
+    created: dict[str, int] = field(default_factory=dict)
+    present: dict[str, int] = field(default_factory=dict)
+
+    def add(self, what: str, *, created: bool) -> None:
+        bucket = self.created if created else self.present
+        bucket[what] = bucket.get(what, 0) + 1
+
+    @staticmethod
+    def _show(counts: dict[str, int]) -> str:
+        return ", ".join(f"{n} {what}" for what, n in counts.items()) or "nothing"
+
+
+class Command(BaseCommand):
+    help = "Load the demo dataset (users, customers, balances, an API key). Idempotent; --dry-run only reports."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--dry-run", action="store_true", help="Report what would be created; write nothing.")
+
+    def handle(self, *args, dry_run: bool = False, **options):
+        self.dry_run = dry_run
+        tally = Tally()
+        logins = self._users(tally)
+        customers = self._customers(tally)
+        self._adjustments(tally, customers)
+        token_line = self._api_key(tally)
+
+        verb = "would create" if dry_run else "created"
+        self.stdout.write(f"seed_demo: {verb} {Tally._show(tally.created)}; already present: "
+                          f"{Tally._show(tally.present)}")
+        for line in logins:
+            self.stdout.write(line)
+        if token_line:
+            self.stdout.write(token_line)
+
+    # --- users
+    def _users(self, tally: Tally) -> list[str]:
+        User = get_user_model()
+        logins = []
+        superusers = User.objects.filter(is_superuser=True, is_active=True).order_by("pk")
+        if not superusers.exists():
+            if not self.dry_run:
+                User.objects.create_superuser(ADMIN_USERNAME, f"{ADMIN_USERNAME}@example.com", ADMIN_PASSWORD)
+            tally.add("superuser", created=True)
+            logins.append(f"Admin login: {ADMIN_USERNAME} / {ADMIN_PASSWORD}")
+        else:
+            tally.add("superuser", created=False)
+            admin = superusers.filter(username=ADMIN_USERNAME).first()
+            if admin is not None and admin.check_password(ADMIN_PASSWORD):
+                logins.append(f"Admin login: {ADMIN_USERNAME} / {ADMIN_PASSWORD}")
+            else:
+                names = ", ".join(superusers.values_list("username", flat=True)[:3])
+                logins.append(f"Admin login: your existing superuser ({names}); its password was not changed")
+
+        group = Group.objects.filter(name=ACCOUNTANT_GROUP).first()
+        if group is None:
+            self.stdout.write(f"No {ACCOUNTANT_GROUP!r} group (the default groups migration is not applied): "
+                              f"the {ACCOUNTANT_USERNAME!r} user is not created.")
+            return logins
+        user = User.objects.filter(username=ACCOUNTANT_USERNAME).first()
+        if user is None:
+            if not self.dry_run:
+                user = User.objects.create_user(ACCOUNTANT_USERNAME, f"{ACCOUNTANT_USERNAME}@example.com",
+                                                ACCOUNTANT_PASSWORD, is_staff=True)
+                user.groups.add(group)
+            tally.add("accountant user", created=True)
+        else:
+            tally.add("accountant user", created=False)
+            if not self.dry_run and not user.groups.filter(pk=group.pk).exists():
+                user.groups.add(group)
+        if user is None or user.check_password(ACCOUNTANT_PASSWORD):
+            logins.append(f"Accountant login: {ACCOUNTANT_USERNAME} / {ACCOUNTANT_PASSWORD}")
+        return logins
+
+    # --- customers and balances
+    def _customers(self, tally: Tally) -> dict[str, Customer]:
+        existing = {c.external_id: c for c in Customer.objects.filter(external_id__in=[d["external_id"]
+                                                                                     for d in CUSTOMERS])}
+        for data in CUSTOMERS:
+            if data["external_id"] in existing:
+                tally.add("customers", created=False)
+                continue
+            if not self.dry_run:
+                existing[data["external_id"]] = customer_create(**data)
+            tally.add("customers", created=True)
+        return existing
+
+    def _adjustments(self, tally: Tally, customers: dict[str, Customer]) -> None:
+        posted = set(Transaction.objects.filter(idempotency_key__in=[a.key for a in ADJUSTMENTS])
+                     .values_list("idempotency_key", flat=True))
+        for adjustment in ADJUSTMENTS:
+            if adjustment.key in posted:
+                tally.add("balance adjustments", created=False)
+                continue
+            customer = customers.get(adjustment.external_id)
+            if customer is not None and customer.status == Customer.Status.CLOSED:
+                continue  # someone closed a demo customer: leave it alone
+            if not self.dry_run:
+                customer_balance_adjust(
+                    customer_id=customer.pk, amount=adjustment.amount, direction=adjustment.direction,
+                    reason=adjustment.reason, key=adjustment.key, created_by=CREATED_BY,
+                    effective_date=adjustment.effective_date,
+                )
+            tally.add("balance adjustments", created=True)
+
+    # --- API key
+    def _api_key(self, tally: Tally) -> str:
+        existing = ApiKey.objects.filter(name=API_KEY_NAME).order_by("pk").first()
+        if existing is not None:
+            tally.add("API key", created=False)
+            return (f"Demo API key: {existing.prefix}… (its token was shown when it was created; "
+                    "create another one in the admin under API keys)")
+        tally.add("API key", created=True)
+        if self.dry_run:
+            return ""
+        raw = _create_read_write_key()
+        return f"Demo API key (read-write, shown once, store it now): {raw}"
+
+
+def _create_read_write_key() -> str:
+    try:
+        from billing.services.api_keys import api_key_create
+    except ImportError:  # pragma: no cover - the service is part of the foundation; keep the command usable
+        return _create_key_by_model()
+    _, raw = api_key_create(name=API_KEY_NAME, scope=ApiKey.Scope.READ_WRITE)
+    return raw
+
+
+def _create_key_by_model() -> str:
+    from billing.models.api import hash_api_key
+
+    raw = ApiKey.generate()
+    api_key = ApiKey(name=API_KEY_NAME, scope=ApiKey.Scope.READ_WRITE, prefix=raw[:10], key_hash=hash_api_key(raw))
+    api_key.full_clean()
+    api_key.save()
+    return raw

@@ -1,0 +1,19 @@
+from billing.models.api import ApiKey, IdempotencyRecord
+from billing.models.customers import Customer
+from billing.models.ledger import Account, Entry, Transaction
+from billing.models.outbox import Event, EventDelivery, WebhookEndpoint
+from billing.models.runs import BillingPolicy, BillingRun
+
+__all__ = [
+    "Account",
+    "ApiKey",
+    "BillingPolicy",
+    "BillingRun",
+    "Customer",
+    "Entry",
+    "Event",
+    "EventDelivery",
+    "IdempotencyRecord",
+    "Transaction",
+    "WebhookEndpoint",
+]

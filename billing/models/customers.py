@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import zoneinfo
+
+from django.contrib.postgres.fields import ArrayField
+from django.core.exceptions import ValidationError
+from django.db import models
+from django.db.models import Q
+
+from billing import identifiers
+from billing.money import money_field
+
+
+def validate_timezone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(f"{value!r} is not an IANA time zone.", code="invalid_timezone")
+
+
+class Customer(models.Model):
+    class Kind(models.TextChoices):
+        INDIVIDUAL = "individual", "Individual"
+        LEGAL_ENTITY = "legal_entity", "Legal entity"
+        SOLE_PROPRIETOR = "sole_proprietor", "Sole proprietor"
+
+    class BillingModel(models.TextChoices):
+        PREPAID = "prepaid", "Prepaid balance"
+        POSTPAID = "postpaid", "Postpaid (invoiced at period end)"
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+        CLOSED = "closed", "Closed"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.INDIVIDUAL)
+    name = models.CharField(max_length=255)
+    legal_name = models.CharField(max_length=500, blank=True, help_text="Full legal name for documents.")
+    country = models.CharField(max_length=2, default="RU", help_text="ISO 3166-1 alpha-2.")
+    inn = models.CharField("ИНН", max_length=12, blank=True)
+    kpp = models.CharField("КПП", max_length=9, blank=True)
+    ogrn = models.CharField("ОГРН/ОГРНИП", max_length=15, blank=True)
+    legal_address = models.TextField(blank=True)
+    billing_emails = ArrayField(models.EmailField(), default=list, blank=True)
+    phone = models.CharField(max_length=32, blank=True)
+    currency = models.CharField(max_length=3)
+    timezone = models.CharField(max_length=64, default="Europe/Moscow", validators=[validate_timezone])
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
+    billing_model = models.CharField(max_length=10, choices=BillingModel.choices, default=BillingModel.PREPAID)
+    past_due_since = models.DateTimeField(
+        null=True, blank=True, editable=False,
+        help_text="Since when a prepaid balance is beyond the credit limit (suspension after the grace days).",
+    )
+    credit_limit = money_field(help_text="How far the balance may go below zero.")
+    tags = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    external_id = models.CharField(
+        max_length=255, null=True, blank=True, unique=True, help_text="The integrator's own id for this customer."
+    )
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    closed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(fields=["status"]),
+            models.Index(fields=["inn"]),
+            models.Index(fields=["created_at"]),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=Q(credit_limit__gte=0), name="customer_credit_limit_non_negative"),
+            models.CheckConstraint(
+                condition=Q(credit_limit_currency=models.F("currency")), name="customer_credit_limit_in_currency"
+            ),
+            models.CheckConstraint(
+                condition=Q(status="closed", closed_at__isnull=False) | (~Q(status="closed") & Q(closed_at=None)),
+                name="customer_closed_at_matches_status",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (#{self.pk})" if self.pk else self.name
+
+    @property
+    def is_russian_business(self) -> bool:
+        return self.country == "RU" and self.kind in (self.Kind.LEGAL_ENTITY, self.Kind.SOLE_PROPRIETOR)
+
+    def clean(self) -> None:
+        errors: dict[str, str] = {}
+        from billing.money import UnknownCurrency, check_currency
+
+        try:
+            self.currency = check_currency(self.currency)
+        except UnknownCurrency as exc:
+            errors["currency"] = str(exc)
+        if self.inn and not identifiers.is_valid_inn(self.inn):
+            errors["inn"] = "ИНН check digits do not match."
+        if self.kpp and not identifiers.is_valid_kpp(self.kpp):
+            errors["kpp"] = "КПП must be 4 digits, 2 digits or capital letters, 3 digits."
+        if self.ogrn:
+            valid = identifiers.is_valid_ogrnip if self.kind == self.Kind.SOLE_PROPRIETOR else identifiers.is_valid_ogrn
+            if not valid(self.ogrn):
+                label = "ОГРНИП" if self.kind == self.Kind.SOLE_PROPRIETOR else "ОГРН"
+                errors["ogrn"] = f"{label} check digit does not match."
+        if self.is_russian_business:
+            if self.kind == self.Kind.LEGAL_ENTITY:
+                if len(self.inn) != 10:
+                    errors.setdefault("inn", "A legal entity needs a 10-digit ИНН.")
+                if not self.kpp:
+                    errors.setdefault("kpp", "A legal entity needs a КПП.")
+            else:
+                if len(self.inn) != 12:
+                    errors.setdefault("inn", "A sole proprietor needs a 12-digit ИНН.")
+                if self.kpp:
+                    errors.setdefault("kpp", "A sole proprietor has no КПП.")
+        elif self.kind == self.Kind.INDIVIDUAL and self.kpp:
+            errors["kpp"] = "An individual has no КПП."
+        if errors:
+            raise ValidationError(errors)

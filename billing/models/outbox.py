@@ -1,0 +1,72 @@
+"""Transactional outbox: events are rows written in the same database transaction as the change.
+
+The dispatcher task (billing.tasks.outbox_dispatch) delivers each event at least once to every
+subscriber registered in billing.outbox; EventDelivery records which subscriber has it.
+"""
+
+from __future__ import annotations
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+
+
+class Event(models.Model):
+    type = models.CharField(max_length=64)
+    payload = models.JSONField(default=dict)
+    customer = models.ForeignKey(
+        "billing.Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+    )
+    created_at = models.DateTimeField(db_default=models.functions.Now(), editable=False)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            models.Index(fields=["id"], condition=Q(dispatched_at=None), name="event_pending_idx"),
+            models.Index(fields=["type", "-id"]),
+            models.Index(fields=["customer", "-id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.pk}"
+
+
+class EventDelivery(models.Model):
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    subscriber = models.CharField(max_length=100)
+    delivered_at = models.DateTimeField(db_default=models.functions.Now())
+
+    class Meta:
+        verbose_name_plural = "event deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["event", "subscriber"], name="event_delivery_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} → {self.subscriber}"
+
+
+class WebhookEndpoint(models.Model):
+    """An integrator's URL that receives events as signed JSON POSTs."""
+
+    url = models.URLField(max_length=500)
+    secret = models.CharField(max_length=100, help_text="HMAC-SHA256 key for the Billing-Signature header.")
+    event_types = ArrayField(
+        models.CharField(max_length=64), default=list, blank=True, help_text="Empty: every event type."
+    )
+    is_active = models.BooleanField(default=True)
+    description = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def wants(self, event_type: str) -> bool:
+        return self.is_active and (not self.event_types or event_type in self.event_types)

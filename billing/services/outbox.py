@@ -1,0 +1,123 @@
+"""The transactional outbox: write events with the change, deliver them after commit.
+
+`event_emit` must run inside the caller's database transaction. `outbox_dispatch` claims
+pending events with SKIP LOCKED under a short lease, calls each registered subscriber outside
+any transaction (no lock is held across a subscriber's network call), records deliveries and
+schedules retries with backoff. Delivery is at least once; subscribers are idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from billing import events
+from billing.models import Event, EventDelivery
+
+logger = logging.getLogger(__name__)
+
+LEASE = timedelta(seconds=60)
+MAX_BACKOFF = timedelta(hours=1)
+_KICK_INTERVAL = 1.0
+_last_kick = 0.0
+_kick_lock = threading.Lock()
+
+
+def event_emit(*, type: str, payload, customer_id: int | None = None) -> Event:
+    if not connection.in_atomic_block:
+        raise RuntimeError("event_emit must run inside the transaction that makes the change")
+    event = Event.objects.create(type=type, payload=events.payload_of(payload), customer_id=customer_id)
+    outbox_kick()
+    return event
+
+
+def _send_dispatch() -> None:
+    global _last_kick
+    with _kick_lock:
+        now = time.monotonic()
+        if now - _last_kick < _KICK_INTERVAL:
+            return
+        _last_kick = now
+    try:
+        from billing.tasks import outbox_dispatch
+
+        outbox_dispatch.apply_async(retry=False)
+    except Exception:  # noqa: BLE001 - beat dispatches every few seconds anyway
+        logger.warning("could not enqueue outbox dispatch; beat will pick the events up", exc_info=True)
+
+
+def outbox_kick() -> None:
+    """Ask a worker to dispatch soon after this transaction commits (at most once a second per process)."""
+    if getattr(settings, "OUTBOX_KICK", True):
+        transaction.on_commit(_send_dispatch)
+
+
+def _claim(batch_size: int) -> list[Event]:
+    with transaction.atomic():
+        claimed = list(
+            Event.objects.select_for_update(skip_locked=True)
+            .filter(dispatched_at=None)
+            .exclude(next_attempt_at__gt=timezone.now())
+            .order_by("id")[:batch_size]
+        )
+        if claimed:
+            Event.objects.filter(pk__in=[e.pk for e in claimed]).update(next_attempt_at=timezone.now() + LEASE)
+    return claimed
+
+
+def outbox_dispatch(*, batch_size: int | None = None, max_batches: int = 20) -> int:
+    """Deliver pending events to their subscribers. Returns how many events were completed."""
+    batch_size = batch_size or settings.OUTBOX_BATCH_SIZE
+    completed = 0
+    for _ in range(max_batches):
+        claimed = _claim(batch_size)
+        if not claimed:
+            break
+        ids = [e.pk for e in claimed]
+        done: set[tuple[int, str]] = set(
+            EventDelivery.objects.filter(event_id__in=ids).values_list("event_id", "subscriber")
+        )
+        new_deliveries: list[EventDelivery] = []
+        finished: list[int] = []
+        failed: dict[int, str] = {}
+        for event in claimed:
+            for sub in events.SUBSCRIBERS.values():
+                if not sub.wants(event.type) or (event.pk, sub.name) in done:
+                    continue
+                try:
+                    sub.handler(event)
+                except Exception as exc:  # noqa: BLE001 - one subscriber's failure must not stop the others
+                    logger.warning("subscriber %s failed on event %s", sub.name, event.pk, exc_info=True)
+                    failed[event.pk] = f"{sub.name}: {type(exc).__name__}: {exc}"[:2000]
+                else:
+                    new_deliveries.append(EventDelivery(event_id=event.pk, subscriber=sub.name))
+            if event.pk not in failed:
+                finished.append(event.pk)
+        with transaction.atomic():
+            EventDelivery.objects.bulk_create(new_deliveries, ignore_conflicts=True)
+            if finished:
+                Event.objects.filter(pk__in=finished).update(dispatched_at=timezone.now(), last_error="")
+            for event in claimed:
+                if event.pk in failed:
+                    attempts = event.attempts + 1
+                    backoff = min(timedelta(seconds=2 ** min(attempts, 12)), MAX_BACKOFF)
+                    Event.objects.filter(pk=event.pk).update(
+                        attempts=attempts, last_error=failed[event.pk], next_attempt_at=timezone.now() + backoff
+                    )
+        completed += len(finished)
+        if len(claimed) < batch_size:
+            break
+    return completed
+
+
+def event_redeliver(*, event_id: int) -> None:
+    """Admin action: deliver an event again to every subscriber (subscribers are idempotent)."""
+    with transaction.atomic():
+        EventDelivery.objects.filter(event_id=event_id).delete()
+        Event.objects.filter(pk=event_id).update(dispatched_at=None, next_attempt_at=None, attempts=0, last_error="")

@@ -1,0 +1,160 @@
+"""API conventions shared by every app: problem+json errors (RFC 9457) and cursor pagination."""
+
+from __future__ import annotations
+
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, pagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from config.errors import ApplicationError
+
+logger = logging.getLogger(__name__)
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+
+
+def problem_body(*, status_code: int, code: str, title: str, detail: str, errors=None, instance=None, **extra):
+    body = {
+        "type": f"urn:billing:problem:{code}",
+        "title": title,
+        "status": status_code,
+        "detail": detail,
+        "code": code,
+        "errors": errors or [],
+    }
+    if instance:
+        body["instance"] = instance
+    body.update(extra)
+    return body
+
+
+def problem_response(*, status_code: int, code: str, title: str, detail: str, errors=None, request=None, **extra):
+    body = problem_body(
+        status_code=status_code, code=code, title=title, detail=detail, errors=errors,
+        instance=request.path if request is not None else None, **extra,
+    )
+    return Response(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def flatten_errors(detail, prefix: str = "") -> list[dict]:
+    """DRF's nested error details → [{field, code, message}] with dotted field paths."""
+    out: list[dict] = []
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = "" if key in ("non_field_errors", "__all__") and not prefix else str(key)
+            path = f"{prefix}.{name}" if prefix and name else (name or prefix)
+            out.extend(flatten_errors(value, path))
+    elif isinstance(detail, list):
+        if all(isinstance(item, exceptions.ErrorDetail) for item in detail):
+            for item in detail:
+                out.append({"field": prefix or None, "code": item.code, "message": str(item)})
+        else:
+            for index, item in enumerate(detail):
+                if item in ({}, []):
+                    continue
+                out.extend(flatten_errors(item, f"{prefix}.{index}" if prefix else str(index)))
+    elif isinstance(detail, exceptions.ErrorDetail):
+        out.append({"field": prefix or None, "code": detail.code, "message": str(detail)})
+    else:
+        out.append({"field": prefix or None, "code": "invalid", "message": str(detail)})
+    return out
+
+
+def problem_exception_handler(exc, context):
+    request = context.get("request")
+    if isinstance(exc, ApplicationError):
+        errors = [{"field": exc.field, "code": exc.code, "message": exc.message}] if exc.field else []
+        return problem_response(
+            status_code=exc.status, code=exc.code, title=exc.title, detail=exc.message, errors=errors,
+            request=request, **exc.extra,
+        )
+    if isinstance(exc, DjangoValidationError):
+        exc = exceptions.ValidationError(
+            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        )
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None  # unexpected: let Django log it and answer 500 (handler500 renders problem+json)
+
+    if isinstance(exc, exceptions.ValidationError):
+        errors = flatten_errors(exc.detail)
+        detail = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors[:5])
+        body = problem_body(
+            status_code=400, code="validation_error", title="The request has invalid fields",
+            detail=detail or "Invalid input.", errors=errors, instance=request.path if request else None,
+        )
+        return Response(body, status=400, content_type=PROBLEM_CONTENT_TYPE, headers=_headers(response))
+
+    code = getattr(exc, "default_code", "error")
+    if isinstance(exc, exceptions.ParseError):
+        code = "malformed_request"
+    if isinstance(exc, exceptions.APIException) and isinstance(exc.detail, exceptions.ErrorDetail):
+        detail = str(exc.detail)
+        code = exc.detail.code if exc.detail.code not in (None, "parse_error") else code
+    else:
+        detail = str(getattr(exc, "detail", exc))
+    body = problem_body(
+        status_code=response.status_code, code=code,
+        title=_TITLES.get(response.status_code, "Request failed"),
+        detail=detail, instance=request.path if request else None,
+    )
+    return Response(body, status=response.status_code, content_type=PROBLEM_CONTENT_TYPE,
+                    headers=_headers(response))
+
+
+_TITLES = {
+    400: "Bad request",
+    401: "Authentication required",
+    403: "Forbidden",
+    404: "Not found",
+    405: "Method not allowed",
+    406: "Not acceptable",
+    409: "Conflict",
+    415: "Unsupported media type",
+    422: "Unprocessable request",
+    429: "Too many requests",
+}
+
+
+def _headers(response) -> dict:
+    return {k: v for k, v in response.items() if k.lower() in ("www-authenticate", "retry-after", "allow")}
+
+
+def _json_problem(request, status_code: int, code: str, title: str, detail: str) -> JsonResponse:
+    body = problem_body(status_code=status_code, code=code, title=title, detail=detail, instance=request.path)
+    return JsonResponse(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def handler404(request, exception=None):
+    if request.path.startswith("/api/"):
+        return _json_problem(request, 404, "not_found", "Not found", "No such resource.")
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def handler500(request):
+    logger.error("unhandled error on %s", request.path)
+    if request.path.startswith("/api/"):
+        return _json_problem(request, 500, "server_error", "Internal server error",
+                             "The server failed to process the request.")
+    from django.views.defaults import server_error
+
+    return server_error(request)
+
+
+class CursorPagination(pagination.CursorPagination):
+    page_size = 50
+    max_page_size = 500
+    page_size_query_param = "limit"
+    ordering = "-id"

@@ -1,0 +1,275 @@
+"""The catalog in the admin: products, plans and their price versions, options, bundles, usage
+metrics, promotions and coupons — edited without code. Subscriptions are changed through their
+services (admin actions), never by editing money-bearing fields directly."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from config.errors import ApplicationError
+from plans.models import (
+    Bundle,
+    BundleItem,
+    BundlePrice,
+    Charge,
+    Coupon,
+    Option,
+    OptionPrice,
+    Plan,
+    PlanPrice,
+    Product,
+    Promotion,
+    ScheduledChange,
+    Subscription,
+    SubscriptionDiscount,
+    SubscriptionOption,
+    UsageCharge,
+    UsageEvent,
+    UsageMetric,
+)
+
+
+class PriceVersionInline(admin.TabularInline):
+    """Price versions are append-only: a price change is a new row valid from a date."""
+
+    extra = 0
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class PlanPriceInline(PriceVersionInline):
+    model = PlanPrice
+    fields = ("amount", "setup_fee", "minimum_commitment", "valid_from")
+
+
+class UsageChargeInline(admin.StackedInline):
+    model = UsageCharge
+    extra = 0
+    fields = ("metric", "model", "unit_price", "included", "package_size", "package_price", "tiers")
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "is_active", "created_at")
+    list_filter = ("is_active",)
+    search_fields = ("name", "code")
+    prepopulated_fields = {"code": ("name",)}
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "product", "interval", "interval_count", "charge_timing", "trial_days",
+                    "is_public", "display_order", "is_active", "current_prices")
+    list_filter = ("product", "interval", "charge_timing", "is_public", "is_active", "grandfathered")
+    list_editable = ("is_public", "display_order")
+    search_fields = ("name", "code")
+    prepopulated_fields = {"code": ("name",)}
+    inlines = [PlanPriceInline, UsageChargeInline]
+    fieldsets = (
+        (None, {"fields": ("product", "name", "code", "description", "is_active")}),
+        ("Billing", {"fields": ("interval", "interval_count", "charge_timing", "trial_days", "grandfathered")}),
+        ("Showcase", {"fields": ("is_public", "display_order", "showcase_description")}),
+    )
+
+    @admin.display(description="Current prices")
+    def current_prices(self, obj: Plan) -> str:
+        now = timezone.now()
+        seen, shown = set(), []
+        for price in obj.prices.all():
+            if price.valid_from <= now and price.amount_currency not in seen:
+                seen.add(price.amount_currency)
+                shown.append(str(price.amount))
+        return ", ".join(shown) or "—"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("product").prefetch_related("prices")
+
+
+class OptionPriceInline(PriceVersionInline):
+    model = OptionPrice
+    fields = ("amount", "valid_from")
+
+
+@admin.register(Option)
+class OptionAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "product", "kind", "max_quantity", "is_public", "is_active")
+    list_filter = ("product", "kind", "is_public", "is_active")
+    search_fields = ("name", "code")
+    filter_horizontal = ("plans",)
+    inlines = [OptionPriceInline]
+
+
+class BundleItemInline(admin.TabularInline):
+    model = BundleItem
+    extra = 1
+
+
+class BundlePriceInline(PriceVersionInline):
+    model = BundlePrice
+    fields = ("amount", "valid_from")
+
+
+@admin.register(Bundle)
+class BundleAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "is_public", "is_active")
+    search_fields = ("name", "code")
+    inlines = [BundleItemInline, BundlePriceInline]
+
+
+@admin.register(UsageMetric)
+class UsageMetricAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "unit", "aggregation")
+    search_fields = ("code", "name")
+
+
+class CouponInline(admin.TabularInline):
+    model = Coupon
+    extra = 0
+    fields = ("code", "expires_at", "max_redemptions", "times_redeemed", "is_active")
+    readonly_fields = ("times_redeemed",)
+
+
+@admin.register(Promotion)
+class PromotionAdmin(admin.ModelAdmin):
+    list_display = ("name", "code", "percent", "amount", "duration", "duration_periods", "valid_from", "valid_until",
+                    "is_active")
+    list_filter = ("duration", "is_active")
+    search_fields = ("name", "code")
+    filter_horizontal = ("products", "plans")
+    inlines = [CouponInline]
+
+
+@admin.register(Coupon)
+class CouponAdmin(admin.ModelAdmin):
+    list_display = ("code", "promotion", "expires_at", "times_redeemed", "max_redemptions", "is_active")
+    list_filter = ("is_active", "promotion")
+    search_fields = ("code",)
+    readonly_fields = ("times_redeemed",)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class ChargeInline(ReadOnlyInline):
+    model = Charge
+    fields = ("kind", "period_start", "period_end", "amount", "transaction", "created_at")
+    readonly_fields = fields
+    ordering = ("-id",)
+
+
+class SubscriptionOptionInline(ReadOnlyInline):
+    model = SubscriptionOption
+    fields = ("option", "quantity", "price", "added_at", "removed_at")
+    readonly_fields = fields
+
+
+class SubscriptionDiscountInline(ReadOnlyInline):
+    model = SubscriptionDiscount
+    fields = ("promotion", "coupon", "periods_remaining", "created_at")
+    readonly_fields = fields
+
+
+class ScheduledChangeInline(ReadOnlyInline):
+    model = ScheduledChange
+    fields = ("kind", "params", "effective_at", "applied_at", "canceled_at")
+    readonly_fields = fields
+
+
+def _run_service(modeladmin, request, queryset, action, label):
+    done = 0
+    for sub in queryset.order_by("pk"):
+        try:
+            action(sub)
+            done += 1
+        except (ApplicationError, ValidationError) as exc:
+            modeladmin.message_user(request, f"#{sub.pk}: {exc}", messages.ERROR)
+    if done:
+        modeladmin.message_user(request, f"{label}: {done} subscription(s).", messages.SUCCESS)
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(admin.ModelAdmin):
+    list_display = ("id", "customer", "plan", "quantity", "status", "current_period_start", "current_period_end",
+                    "next_billing_at", "cancel_at_period_end")
+    list_filter = ("status", "plan__product", "plan", "cancel_at_period_end")
+    search_fields = ("id", "customer__name", "customer__external_id", "external_id")
+    list_select_related = ("customer", "plan")
+    raw_id_fields = ("customer",)
+    inlines = [SubscriptionOptionInline, SubscriptionDiscountInline, ScheduledChangeInline, ChargeInline]
+    actions = ["cancel_at_period_end", "cancel_now", "pause", "resume"]
+    readonly_fields = ("customer", "plan", "price", "currency", "quantity", "status", "billing_anchor",
+                       "current_period_start", "current_period_end", "trial_end", "next_billing_at",
+                       "cancel_at_period_end", "canceled_at", "ended_at", "paused_at", "suspended_at", "created_at",
+                       "updated_at")
+    fields = readonly_fields + ("external_id", "metadata")
+
+    def has_add_permission(self, request):
+        return False  # subscriptions start through the API or the portal, which charge them
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Cancel at period end")
+    def cancel_at_period_end(self, request, queryset):
+        from plans.services.subscriptions import subscription_cancel
+
+        _run_service(self, request, queryset, lambda s: subscription_cancel(subscription_id=s.pk, at_period_end=True),
+                     "Will cancel at period end")
+
+    @admin.action(description="Cancel now (credit the unused part)")
+    def cancel_now(self, request, queryset):
+        from plans.services.subscriptions import subscription_cancel
+
+        _run_service(self, request, queryset, lambda s: subscription_cancel(subscription_id=s.pk), "Canceled")
+
+    @admin.action(description="Pause")
+    def pause(self, request, queryset):
+        from plans.services.subscriptions import subscription_pause
+
+        _run_service(self, request, queryset, lambda s: subscription_pause(subscription_id=s.pk), "Paused")
+
+    @admin.action(description="Resume")
+    def resume(self, request, queryset):
+        from plans.services.subscriptions import subscription_resume
+
+        _run_service(self, request, queryset, lambda s: subscription_resume(subscription_id=s.pk), "Resumed")
+
+
+@admin.register(Charge)
+class ChargeAdmin(admin.ModelAdmin):
+    list_display = ("id", "subscription", "kind", "period_start", "period_end", "amount", "transaction", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("key", "subscription__id")
+    list_select_related = ("subscription",)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(UsageEvent)
+class UsageEventAdmin(ChargeAdmin):
+    list_display = ("event_id", "customer", "metric", "quantity", "timestamp", "received_at")
+    list_filter = ("metric",)
+    search_fields = ("event_id", "customer__name")
+    list_select_related = ("customer", "metric")
+    date_hierarchy = "timestamp"

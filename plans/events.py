@@ -1,0 +1,11 @@
+"""Outbox event types of the plans app (payloads are plain dicts of ids, dates and decimal strings)."""
+
+SUBSCRIPTION_CREATED = "subscription.created"
+SUBSCRIPTION_UPDATED = "subscription.updated"
+SUBSCRIPTION_CANCELED = "subscription.canceled"
+SUBSCRIPTION_PAUSED = "subscription.paused"
+SUBSCRIPTION_RESUMED = "subscription.resumed"
+SUBSCRIPTION_RENEWED = "subscription.renewed"
+SUBSCRIPTION_SUSPENDED = "subscription.suspended"
+SUBSCRIPTION_EXPIRED = "subscription.expired"
+CHARGE_POSTED = "charge.posted"

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+import importlib
+from types import SimpleNamespace
+
+import pytest
+from django.apps import apps as global_apps
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.test import Client
+
+default_groups_migration = importlib.import_module("billing.migrations.0004_default_groups")
+
+
+def _client_for(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def default_groups(db):
+    """The groups of migration billing.0004_default_groups, written again by the migration's own function when a
+    transactional test of an earlier run (--reuse-db) flushed them. Idempotent: it adds nothing when they exist.
+    test_groups.py migrates back and forth to prove the migration itself writes them."""
+    default_groups_migration.create_default_groups(global_apps, SimpleNamespace(connection=connection))
+    return {group.name: group for group in Group.objects.filter(name__in=("Accountant", "Support", "Administrator"))}
+
+
+@pytest.fixture
+def superuser(django_user_model):
+    return django_user_model.objects.create_superuser(username="root", email="root@example.com", password="x")
+
+
+@pytest.fixture
+def admin_client(superuser):
+    return _client_for(superuser)
+
+
+@pytest.fixture
+def staff_in_group(django_user_model, default_groups):
+    """A staff user (not superuser) whose only permissions come from one default group."""
+
+    def make(group_name: str):
+        user = django_user_model.objects.create_user(username=group_name.lower(), password="x", is_staff=True)
+        user.groups.add(default_groups[group_name])
+        return user
+
+    return make
+
+
+@pytest.fixture
+def group_client(staff_in_group):
+    return lambda group_name: _client_for(staff_in_group(group_name))

@@ -1,0 +1,187 @@
+"""Every page of the admin renders, for a superuser and for each default group as far as its permissions go."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.contrib import admin
+from django.urls import reverse
+from django.utils import timezone
+
+from billing.models import (
+    Account,
+    ApiKey,
+    BillingPolicy,
+    BillingRun,
+    Customer,
+    Entry,
+    Event,
+    EventDelivery,
+    IdempotencyRecord,
+    Transaction,
+    WebhookEndpoint,
+)
+from billing.services.api_keys import api_key_create
+from billing.services.customers import customer_balance_adjust, customer_close
+from billing.services.ledger import ledger_reverse
+from billing.services.outbox import outbox_dispatch
+from tests.admin.helpers import form_fields
+
+pytestmark = pytest.mark.django_db
+
+BILLING_MODELS = [model for model in admin.site._registry if model._meta.app_label == "billing"]
+
+
+@pytest.fixture
+def one_of_each(make_customer, unique_key):
+    """A row of every billing model, made through the services where there is one."""
+    customer = make_customer(name="ООО Ромашка", kind="legal_entity", inn="7701234560", kpp="770101001",
+                             ogrn="1257700012349", tags=["vip"], billing_emails=["a@example.com"])
+    closed = make_customer(name="Closed", currency="EUR")
+    customer_close(customer_id=closed.pk)
+    adjustment = customer_balance_adjust(customer_id=customer.pk, amount=Decimal("100.00"), direction="credit",
+                                         reason="Goodwill", key=unique_key())
+    customer_balance_adjust(customer_id=customer.pk, amount=Decimal("7.00"), currency="USD", direction="credit",
+                            reason="Bonus", key=unique_key())
+    ledger_reverse(transaction_id=adjustment.pk, reason="Mistake")
+    outbox_dispatch()
+    api_key, _ = api_key_create(name="CRM", scope="read_write", customer_id=customer.pk)
+    # admin-edited or worker-written rows with no service of their own
+    WebhookEndpoint.objects.create(url="https://example.com/hooks", secret="s3cret", event_types=["customer.created"])
+    IdempotencyRecord.objects.create(api_key=api_key, key="k-1", request_hash="0" * 64, state="completed",
+                                     response_status=201, response_body={"id": 1})
+    BillingPolicy.objects.create(grace_days=5)
+    BillingRun.objects.create(as_of=timezone.now(), status="completed", finished_at=timezone.now(), processed=3)
+    return {
+        Customer: customer, Account: Account.objects.filter(customer=customer).first(), Transaction: adjustment,
+        Entry: Entry.objects.first(), Event: Event.objects.first(), EventDelivery: EventDelivery.objects.first(),
+        WebhookEndpoint: WebhookEndpoint.objects.get(), ApiKey: api_key,
+        IdempotencyRecord: IdempotencyRecord.objects.get(),
+        BillingPolicy: BillingPolicy.objects.get(), BillingRun: BillingRun.objects.get(), "closed": closed,
+    }
+
+
+def _url(model, action: str, *args) -> str:
+    return reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_{action}", args=args)
+
+
+def test_every_billing_model_is_registered():
+    assert {m.__name__ for m in BILLING_MODELS} == {
+        "Customer", "Account", "Transaction", "Entry", "Event", "EventDelivery", "WebhookEndpoint", "ApiKey",
+        "IdempotencyRecord", "BillingPolicy", "BillingRun",
+    }
+
+
+@pytest.mark.parametrize("model", BILLING_MODELS, ids=lambda m: m.__name__)
+def test_superuser_sees_the_changelist_and_the_change_page(admin_client, one_of_each, model):
+    # given / when
+    changelist = admin_client.get(_url(model, "changelist"))
+    change = admin_client.get(_url(model, "change", one_of_each[model].pk))
+
+    # then
+    assert changelist.status_code == 200
+    assert len(changelist.context["cl"].result_list) >= 1
+    assert change.status_code == 200
+
+
+def test_every_registered_changelist_and_index_renders(admin_client, one_of_each):
+    # given every model registered by any app (plans, auth, celery beat, …)
+    # when / then
+    assert admin_client.get(reverse("admin:index")).status_code == 200
+    for model in admin.site._registry:
+        response = admin_client.get(_url(model, "changelist"))
+        assert response.status_code == 200, model
+
+
+def test_changelist_filters_and_search_render(admin_client, one_of_each):
+    # given / when / then
+    customers = _url(Customer, "changelist")
+    for params in ({"status": "closed"}, {"kind": "legal_entity"}, {"currency": "RUB"}, {"tag": "vip"},
+                   {"q": "7701234560"}, {"q": "a@example.com"}):
+        response = admin_client.get(customers, params)
+        assert response.status_code == 200, params
+        assert len(response.context["cl"].result_list) == 1, params
+    for model, params in ((Event, {"delivery": "pending"}), (Event, {"delivery": "failing"}),
+                          (Transaction, {"kind": "reversal"}), (Account, {"kind": "adjustments"}),
+                          (Entry, {"account__kind": "customer"}), (ApiKey, {"state": "revoked"})):
+        assert admin_client.get(_url(model, "changelist"), params).status_code == 200, (model, params)
+
+
+def test_the_customer_card_shows_every_balance(admin_client, one_of_each):
+    # given a customer with 0.00 RUB (credited and reversed) and 7.00 USD
+    # when
+    page = admin_client.get(_url(Customer, "change", one_of_each[Customer].pk)).content.decode()
+
+    # then
+    assert "<div>0.00 RUB</div><div>7.00 USD</div>" in page
+
+
+def test_a_closed_customer_card_renders(admin_client, one_of_each):
+    assert admin_client.get(_url(Customer, "change", one_of_each["closed"].pk)).status_code == 200
+
+
+def test_add_pages_render_where_adding_is_allowed(admin_client):
+    for model in (Customer, WebhookEndpoint, ApiKey, BillingPolicy):
+        assert admin_client.get(_url(model, "add")).status_code == 200, model
+
+
+# What each group may see (changelist and change page) among the billing models.
+VISIBLE = {
+    "Accountant": {m.__name__ for m in BILLING_MODELS},
+    "Support": {"Customer", "Transaction", "Entry", "Account", "Event"},
+    "Administrator": {m.__name__ for m in BILLING_MODELS},
+}
+
+
+@pytest.mark.parametrize("group", sorted(VISIBLE))
+def test_each_group_sees_what_its_permissions_allow(group_client, one_of_each, group):
+    # given
+    client = group_client(group)
+
+    # when
+    statuses = {
+        model.__name__: (client.get(_url(model, "changelist")).status_code,
+                         client.get(_url(model, "change", one_of_each[model].pk)).status_code)
+        for model in BILLING_MODELS
+    }
+
+    # then
+    assert statuses == {
+        name: (200, 200) if name in VISIBLE[group] else (403, 403) for name in statuses
+    }
+    assert client.get(reverse("admin:index")).status_code == 200
+    assert client.get(_url(Customer, "change", one_of_each["closed"].pk)).status_code == 200
+
+
+def test_administrator_manages_users_and_schedules(group_client):
+    # given
+    client = group_client("Administrator")
+
+    # when / then
+    assert client.get(reverse("admin:auth_user_changelist")).status_code == 200
+    assert client.get(reverse("admin:auth_group_add")).status_code == 200
+    assert client.get(reverse("admin:django_celery_beat_periodictask_changelist")).status_code == 200
+
+
+@pytest.mark.parametrize("group", ["Accountant", "Support"])
+def test_accountant_and_support_do_not_manage_users(group_client, group):
+    client = group_client(group)
+    assert client.get(reverse("admin:auth_user_changelist")).status_code == 403
+    assert client.get(reverse("admin:django_celery_beat_periodictask_changelist")).status_code == 403
+
+
+def test_webhook_endpoints_are_edited_in_the_admin(admin_client):
+    # given
+    data = form_fields(admin_client.get(_url(WebhookEndpoint, "add")), "webhookendpoint_form")
+    data.update(url="https://crm.example.com/billing", secret="whsec", event_types="customer.created,customer.closed")
+
+    # when
+    response = admin_client.post(_url(WebhookEndpoint, "add"), data)
+
+    # then
+    assert response.status_code == 302
+    endpoint = WebhookEndpoint.objects.get()
+    assert (endpoint.url, endpoint.secret, endpoint.event_types, endpoint.is_active) == (
+        "https://crm.example.com/billing", "whsec", ["customer.created", "customer.closed"], True,
+    )

@@ -1,0 +1,276 @@
+"""Customers: create, read, update, close, list with filters and cursor pagination, caller scoping."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from billing.models import Customer, Event
+from billing.services.customers import customer_balance_adjust, customer_close
+from tests.api.helpers import LEGAL_ENTITY, SOLE_PROPRIETOR, assert_problem, post, row_counts
+
+CUSTOMERS = "/api/v1/customers/"
+
+
+def test_create_legal_entity(api):
+    # given
+    body = {**LEGAL_ENTITY, "billing_emails": ["buh@romashka.ru"], "credit_limit": "1500.50", "tags": ["vip"],
+            "external_id": "crm-1", "metadata": {"segment": "smb"}, "timezone": "Asia/Yekaterinburg"}
+
+    # when
+    response = post(api, CUSTOMERS, body)
+
+    # then
+    assert response.status_code == 201, response.content
+    data = response.json()
+    customer = Customer.objects.get()
+    assert data["id"] == customer.pk
+    assert data["kind"] == "legal_entity"
+    assert data["inn"] == "7701234560" and data["kpp"] == "770101001" and data["ogrn"] == "1257700012349"
+    assert data["credit_limit"] == "1500.50"
+    assert data["currency"] == "RUB"
+    assert data["status"] == "active"
+    assert data["billing_emails"] == ["buh@romashka.ru"]
+    assert data["tags"] == ["vip"]
+    assert data["external_id"] == "crm-1"
+    assert data["metadata"] == {"segment": "smb"}
+    assert data["timezone"] == "Asia/Yekaterinburg"
+    assert customer.credit_limit.amount == Decimal("1500.50")
+    assert list(Event.objects.values_list("type", flat=True)) == ["customer.created"]
+
+
+def test_create_sole_proprietor(api):
+    # when
+    response = post(api, CUSTOMERS, SOLE_PROPRIETOR)
+
+    # then
+    assert response.status_code == 201, response.content
+    assert response.json()["ogrn"] == "325770000123460"
+    assert Customer.objects.get().kind == Customer.Kind.SOLE_PROPRIETOR
+
+
+def test_create_minimal_individual_defaults(api):
+    # when
+    response = post(api, CUSTOMERS, {"name": "Jane", "currency": "usd"})
+
+    # then
+    assert response.status_code == 201, response.content
+    data = response.json()
+    assert (data["kind"], data["currency"], data["credit_limit"], data["external_id"]) == (
+        "individual", "USD", "0.00", None)
+
+
+def test_get_customer(api, customer):
+    # when
+    response = api.get(f"{CUSTOMERS}{customer.pk}/")
+
+    # then
+    assert response.status_code == 200
+    assert response.json()["name"] == "Acme"
+
+
+def test_get_unknown_customer_is_404_problem(api):
+    # when
+    response = api.get(f"{CUSTOMERS}999999/")
+
+    # then
+    assert_problem(response, 404, "customer_not_found")
+
+
+def test_patch_changes_only_sent_fields(api, make_customer):
+    # given
+    customer = make_customer(name="Old", tags=["a"], credit_limit=Decimal("10"))
+
+    # when
+    response = api.patch(f"{CUSTOMERS}{customer.pk}/", {"name": "New", "credit_limit": "250.00"}, format="json")
+
+    # then
+    assert response.status_code == 200, response.content
+    customer.refresh_from_db()
+    assert (customer.name, customer.tags, customer.credit_limit.amount) == ("New", ["a"], Decimal("250.00"))
+    assert response.json()["credit_limit"] == "250.00"
+    assert Event.objects.filter(type="customer.updated").count() == 1
+
+
+def test_patch_invalid_inn_is_400_and_nothing_changes(api, customer):
+    # given
+    before = row_counts()
+
+    # when
+    response = api.patch(f"{CUSTOMERS}{customer.pk}/", {"inn": "7701234561"}, format="json")
+
+    # then
+    assert_problem(response, 400, "validation_error", field="inn")
+    customer.refresh_from_db()
+    assert customer.inn == ""
+    assert row_counts() == before
+
+
+def test_patch_currency_is_refused(api, customer):
+    # when
+    response = api.patch(f"{CUSTOMERS}{customer.pk}/", {"currency": "USD"}, format="json")
+
+    # then
+    body = assert_problem(response, 400, "validation_error", field="currency")
+    assert body["errors"][0]["code"] == "read_only"
+    customer.refresh_from_db()
+    assert customer.currency == "RUB"
+
+
+def test_patch_duplicate_external_id_is_field_error(api, make_customer):
+    # given
+    make_customer(name="A", external_id="x-1")
+    other = make_customer(name="B")
+    before = row_counts()
+
+    # when
+    response = api.patch(f"{CUSTOMERS}{other.pk}/", {"external_id": "x-1"}, format="json")
+
+    # then
+    assert_problem(response, 400, "validation_error", field="external_id")
+    assert row_counts() == before
+
+
+def test_patch_closed_customer_is_422(api, customer):
+    # given
+    customer_close(customer_id=customer.pk)
+
+    # when
+    response = api.patch(f"{CUSTOMERS}{customer.pk}/", {"name": "Zombie"}, format="json")
+
+    # then
+    assert_problem(response, 422, "customer_closed")
+
+
+def test_close_customer(api, customer):
+    # when
+    response = post(api, f"{CUSTOMERS}{customer.pk}/close/")
+
+    # then
+    assert response.status_code == 200, response.content
+    assert response.json()["status"] == "closed"
+    assert response.json()["closed_at"] is not None
+    customer.refresh_from_db()
+    assert customer.status == Customer.Status.CLOSED
+
+
+def test_close_with_open_balance_is_422_and_nothing_written(api, customer, unique_key):
+    # given
+    customer_balance_adjust(customer_id=customer.pk, amount=Decimal("1.00"), direction="credit", reason="gift",
+                            key=unique_key())
+    before = row_counts()
+
+    # when
+    response = post(api, f"{CUSTOMERS}{customer.pk}/close/")
+
+    # then
+    assert_problem(response, 422, "balance_not_zero")
+    assert row_counts() == before
+    customer.refresh_from_db()
+    assert customer.status == Customer.Status.ACTIVE
+
+
+def test_list_filters(api, make_customer):
+    # given
+    acme = make_customer(name="Acme", tags=["vip"], billing_emails=["a@acme.test"])
+    make_customer(name="Globex", currency="USD")
+    closed = make_customer(name="Initech")
+    customer_close(customer_id=closed.pk)
+
+    # when
+    by_status = api.get(CUSTOMERS, {"status": "closed"}).json()["results"]
+    by_currency = api.get(CUSTOMERS, {"currency": "usd"}).json()["results"]
+    by_tag = api.get(CUSTOMERS, {"tag": "vip"}).json()["results"]
+    by_email = api.get(CUSTOMERS, {"email": "A@acme.test"}).json()["results"]
+    by_name = api.get(CUSTOMERS, {"name": "glob"}).json()["results"]
+
+    # then
+    assert [c["name"] for c in by_status] == ["Initech"]
+    assert [c["name"] for c in by_currency] == ["Globex"]
+    assert [c["id"] for c in by_tag] == [acme.pk]
+    assert [c["id"] for c in by_email] == [acme.pk]
+    assert [c["name"] for c in by_name] == ["Globex"]
+
+
+@pytest.mark.parametrize("params, field", [
+    ({"status": "sleeping"}, "status"),
+    ({"kind": "robot"}, "kind"),
+    ({"created_after": "yesterday"}, "created_after"),
+])
+def test_invalid_filter_is_400_problem(api, customer, params, field):
+    # when
+    response = api.get(CUSTOMERS, params)
+
+    # then
+    assert_problem(response, 400, "validation_error", field=field)
+
+
+def test_cursor_pagination_walks_every_customer_once(api, make_customer):
+    # given
+    ids = [make_customer(name=f"C{i}").pk for i in range(5)]
+
+    # when
+    seen, pages, url = [], 0, f"{CUSTOMERS}?limit=2"
+    while url:
+        page = api.get(url).json()
+        seen += [c["id"] for c in page["results"]]
+        pages += 1
+        url = page["next"]
+
+    # then
+    assert seen == sorted(ids, reverse=True)
+    assert pages == 3
+
+
+def test_invalid_cursor_is_404_problem(api, customer):
+    # when
+    response = api.get(CUSTOMERS, {"cursor": "garbage"})
+
+    # then
+    assert_problem(response, 404)
+
+
+def test_restricted_key_sees_only_its_customer(make_client, make_customer):
+    # given
+    mine = make_customer(name="Mine")
+    theirs = make_customer(name="Theirs")
+    client = make_client(customer=mine)
+
+    # when
+    listed = client.get(CUSTOMERS).json()["results"]
+    own = client.get(f"{CUSTOMERS}{mine.pk}/")
+    foreign = [
+        client.get(f"{CUSTOMERS}{theirs.pk}/"),
+        client.get(f"{CUSTOMERS}{theirs.pk}/balance/"),
+        client.get(f"{CUSTOMERS}{theirs.pk}/transactions/"),
+        client.patch(f"{CUSTOMERS}{theirs.pk}/", {"name": "Hijacked"}, format="json"),
+    ]
+
+    # then
+    assert [c["id"] for c in listed] == [mine.pk]
+    assert own.status_code == 200
+    for response in foreign:
+        assert_problem(response, 404, "customer_not_found")
+    theirs.refresh_from_db()
+    assert theirs.name == "Theirs"
+
+
+def test_restricted_key_cannot_write_to_another_customer_and_nothing_is_written(make_client, make_customer):
+    # given
+    mine = make_customer(name="Mine")
+    theirs = make_customer(name="Theirs")
+    client = make_client(customer=mine)
+    before = row_counts()
+
+    # when
+    adjust = post(client, f"{CUSTOMERS}{theirs.pk}/adjustments/",
+                  {"direction": "credit", "amount": "10.00", "reason": "gift"})
+    close = post(client, f"{CUSTOMERS}{theirs.pk}/close/")
+    create = post(client, CUSTOMERS, {"name": "Another", "currency": "RUB"})
+
+    # then
+    assert_problem(adjust, 404, "customer_not_found")
+    assert_problem(close, 404, "customer_not_found")
+    assert_problem(create, 403, "customer_scope")
+    assert row_counts() == before

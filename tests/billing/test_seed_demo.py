@@ -1,0 +1,160 @@
+"""`manage.py seed_demo`: the demo dataset is loaded once; a second run changes nothing."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.management import call_command
+from moneyed import Money
+
+from billing import identifiers
+from billing.models import Account, ApiKey, Customer, Entry, Event, Transaction
+from billing.models.api import hash_api_key
+from billing.selectors import customer_balance
+
+pytestmark = pytest.mark.django_db
+
+EXPECTED_BALANCES = {
+    "demo-romashka": Money("137500.00", "RUB"),  # 150 000.00 credit − 12 500.00 debit
+    "demo-podmoskovye": Money("0", "RUB"),
+    "demo-nevsky": Money("48000.00", "RUB"),
+    "demo-ip-ivanov": Money("3500.00", "RUB"),
+    "demo-petrova": Money("899.50", "RUB"),  # 990.00 − 90.50
+    "demo-jane-doe": Money("49.99", "EUR"),
+}
+
+
+def seed(*args: str) -> str:
+    out = StringIO()
+    call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+def counts() -> dict[str, int]:
+    User = get_user_model()
+    return {
+        "customers": Customer.objects.count(),
+        "accounts": Account.objects.count(),
+        "transactions": Transaction.objects.count(),
+        "entries": Entry.objects.count(),
+        "events": Event.objects.count(),
+        "api_keys": ApiKey.objects.count(),
+        "users": User.objects.count(),
+        "superusers": User.objects.filter(is_superuser=True).count(),
+    }
+
+
+def test_seed_demo_twice_loads_the_dataset_once():
+    # given an empty database with the Accountant group (the default groups migration may not be there yet)
+    Group.objects.get_or_create(name="Accountant")
+    assert counts()["customers"] == 0
+
+    # when it is seeded twice
+    first_output = seed()
+    after_first = counts()
+    second_output = seed()
+
+    # then the first run created the dataset ...
+    assert after_first == {
+        "customers": 6,
+        "accounts": 8,  # six customer balances + manual adjustments in RUB and in EUR
+        "transactions": 7,
+        "entries": 14,
+        "events": 13,  # 6 customer.created + 7 transaction.posted
+        "api_keys": 1,
+        "users": 2,  # admin and accountant
+        "superusers": 1,
+    }
+    # ... and the second changed nothing
+    assert "created 1 superuser, 1 accountant user, 6 customers, 7 balance adjustments, 1 API key;" in first_output
+    assert counts() == after_first
+    assert "created nothing" in second_output
+    balances = {c.external_id: customer_balance(customer=c) for c in Customer.objects.all()}
+    assert balances == EXPECTED_BALANCES
+
+
+def test_seed_demo_customers_have_valid_identifiers():
+    # given / when
+    seed()
+
+    # then every Russian business has valid check digits and the kinds are mixed
+    customers = {c.external_id: c for c in Customer.objects.all()}
+    assert {c.kind for c in customers.values()} == {"individual", "legal_entity", "sole_proprietor"}
+    for customer in customers.values():
+        assert customer.external_id.startswith("demo-")
+        customer.full_clean()
+        if customer.inn:
+            assert identifiers.is_valid_inn(customer.inn)
+    assert identifiers.is_valid_ogrn(customers["demo-romashka"].ogrn)
+    assert identifiers.is_valid_ogrnip(customers["demo-ip-ivanov"].ogrn)
+
+
+def test_seed_demo_prints_logins_and_a_working_read_write_key_once():
+    # given the Accountant group
+    group, _ = Group.objects.get_or_create(name="Accountant")
+
+    # when seeded twice
+    first_output = seed()
+    second_output = seed()
+
+    # then the admin and accountant can log in with the printed passwords
+    User = get_user_model()
+    admin = User.objects.get(username="admin")
+    assert admin.is_superuser and admin.check_password("admin")
+    accountant = User.objects.get(username="accountant")
+    assert accountant.is_staff and not accountant.is_superuser and accountant.check_password("accountant")
+    assert list(accountant.groups.all()) == [group]
+    assert "Admin login: admin / admin" in first_output
+    assert "Accountant login: accountant / accountant" in first_output
+    # and the raw token is printed by the first run only, and it is the stored key's
+    token_lines = [line for line in first_output.splitlines() if line.startswith("Demo API key (read-write")]
+    assert len(token_lines) == 1
+    raw = token_lines[0].rsplit(" ", 1)[1]
+    key = ApiKey.objects.get()
+    assert key.key_hash == hash_api_key(raw)
+    assert key.scope == ApiKey.Scope.READ_WRITE and key.revoked_at is None
+    assert raw not in second_output
+    assert f"Demo API key: {key.prefix}…" in second_output
+
+
+def test_seed_demo_without_accountant_group_skips_the_accountant():
+    # given no Accountant group
+    Group.objects.filter(name="Accountant").delete()
+
+    # when
+    output = seed()
+
+    # then the rest is seeded and the accountant is not
+    assert not get_user_model().objects.filter(username="accountant").exists()
+    assert "No 'Accountant' group" in output
+    assert Customer.objects.count() == 6
+
+
+def test_seed_demo_keeps_an_existing_superuser():
+    # given a superuser of the installation's own
+    User = get_user_model()
+    User.objects.create_superuser("owner", "owner@example.com", "a-long-password-1")
+
+    # when
+    output = seed()
+
+    # then no admin/admin is added
+    assert list(User.objects.filter(is_superuser=True).values_list("username", flat=True)) == ["owner"]
+    assert "your existing superuser (owner)" in output
+
+
+def test_seed_demo_dry_run_writes_nothing():
+    # given an empty database
+    before = counts()
+
+    # when
+    output = seed("--dry-run")
+
+    # then
+    assert counts() == before
+    assert "would create 1 superuser, 1 accountant user, 6 customers, 7 balance adjustments, 1 API key" in output
+    assert Decimal(0) == sum((a.balance.amount for a in Account.objects.all()), Decimal(0))

@@ -1,0 +1,217 @@
+"""PostgreSQL itself guards the ledger (migration 0002): raw SQL cannot update or delete ledger rows,
+commit an unbalanced transaction, or book an entry in a currency other than its account's."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from moneyed import Money
+
+from billing.models import Account, Entry, Transaction
+from billing.services.ledger import Leg, account_for_customer, account_system, ledger_post
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def accounts(customer):
+    return (
+        account_for_customer(customer=customer),
+        account_system(kind=Account.Kind.PROVIDER_CLEARING, currency="RUB"),
+    )
+
+
+@pytest.fixture
+def posted(customer, accounts) -> Transaction:
+    customer_account, clearing = accounts
+    return ledger_post(
+        kind=Transaction.Kind.PAYMENT, key="pay-1", customer=customer,
+        legs=[Leg.credit(customer_account, Money(Decimal("100.00"), "RUB")),
+              Leg.debit(clearing, Money(Decimal("100.00"), "RUB"))],
+    )
+
+
+def _insert_transaction(cursor, key: str) -> int:
+    cursor.execute(
+        """
+        INSERT INTO billing_transaction (kind, idempotency_key, content_hash, effective_date, posted_at, source_type,
+                                         source_id, description, created_by, metadata)
+        VALUES ('adjustment', %s, 'raw', CURRENT_DATE, now(), 'raw', '', '', 'raw sql', '{}'::jsonb)
+        RETURNING id
+        """,
+        [key],
+    )
+    return cursor.fetchone()[0]
+
+
+def _insert_entry(cursor, transaction_id: int, account_id: int, amount: str, currency: str = "RUB") -> None:
+    cursor.execute(
+        "INSERT INTO billing_entry (transaction_id, account_id, amount, amount_currency, memo) "
+        "VALUES (%s, %s, %s, %s, 'raw')",
+        [transaction_id, account_id, Decimal(amount), currency],
+    )
+
+
+def _ledger_rows() -> tuple:
+    return (
+        tuple(Transaction.objects.order_by("pk").values_list("pk", "kind", "idempotency_key", "description")),
+        tuple(Entry.objects.order_by("pk").values_list("pk", "transaction_id", "account_id", "amount", "memo")),
+    )
+
+
+@pytest.mark.parametrize(
+    ("sql", "operation", "table"),
+    [
+        ("UPDATE billing_transaction SET description = 'edited' WHERE id = %(txn)s", "UPDATE", "billing_transaction"),
+        ("UPDATE billing_transaction SET kind = 'charge'", "UPDATE", "billing_transaction"),
+        ("DELETE FROM billing_transaction WHERE id = %(txn)s", "DELETE", "billing_transaction"),
+        ("UPDATE billing_entry SET amount = amount * 2 WHERE transaction_id = %(txn)s", "UPDATE", "billing_entry"),
+        ("UPDATE billing_entry SET memo = 'edited'", "UPDATE", "billing_entry"),
+        ("DELETE FROM billing_entry WHERE transaction_id = %(txn)s", "DELETE", "billing_entry"),
+    ],
+)
+def test_ledger_rows_cannot_be_updated_or_deleted(posted, sql, operation, table):
+    # given a posted transaction
+    before = _ledger_rows()
+
+    # when raw SQL tries to change it
+    with pytest.raises(DatabaseError) as exc_info, transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, {"txn": posted.pk})
+
+    # then PostgreSQL refuses, naming the operation and the table
+    message = str(exc_info.value)
+    assert "ledger rows are immutable" in message
+    assert f"{operation} on {table} refused" in message
+    assert exc_info.value.__cause__.sqlstate == "42501"  # insufficient_privilege
+    assert _ledger_rows() == before
+
+
+def test_orm_update_and_delete_are_refused_too(posted):
+    # given
+    before = _ledger_rows()
+
+    # when / then
+    with pytest.raises(DatabaseError, match="ledger rows are immutable"), transaction.atomic():
+        Entry.objects.filter(transaction_id=posted.pk).update(memo="edited")
+    with pytest.raises(DatabaseError, match="ledger rows are immutable"), transaction.atomic():
+        Entry.objects.filter(transaction_id=posted.pk).delete()
+    with pytest.raises(DatabaseError, match="ledger rows are immutable"), transaction.atomic():
+        Transaction.objects.filter(pk=posted.pk).update(description="edited")
+    assert _ledger_rows() == before
+
+
+def test_unbalanced_raw_transaction_fails_at_commit(accounts):
+    # given
+    customer_account, _ = accounts
+    before = _ledger_rows()
+    inserted = False
+
+    # when a transaction row and a single entry are inserted by raw SQL and committed
+    with pytest.raises(IntegrityError) as exc_info:
+        with transaction.atomic(), connection.cursor() as cursor:
+            txn_id = _insert_transaction(cursor, "raw-unbalanced")
+            _insert_entry(cursor, txn_id, customer_account.pk, "-10.00")
+            inserted = True  # the statements themselves succeed: the check is deferred to COMMIT
+
+    # then COMMIT raised and nothing was kept
+    assert inserted
+    message = str(exc_info.value)
+    assert f"ledger transaction {txn_id} is unbalanced" in message
+    assert "-10.0000 RUB does not sum to zero" in message
+    assert _ledger_rows() == before
+    assert Account.objects.get(pk=customer_account.pk).balance.amount == Decimal("0")
+
+
+def test_unbalanced_in_one_currency_fails_even_if_the_other_balances(customer, accounts):
+    # given a second currency
+    customer_account, clearing = accounts
+    usd_clearing = account_system(kind=Account.Kind.PROVIDER_CLEARING, currency="USD")
+    before = _ledger_rows()
+
+    # when RUB balances but USD does not
+    with pytest.raises(IntegrityError, match="100.0000 USD does not sum to zero"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            txn_id = _insert_transaction(cursor, "raw-fx")
+            _insert_entry(cursor, txn_id, customer_account.pk, "-10.00")
+            _insert_entry(cursor, txn_id, clearing.pk, "10.00")
+            _insert_entry(cursor, txn_id, usd_clearing.pk, "100.00", "USD")
+
+    # then
+    assert _ledger_rows() == before
+
+
+def test_balanced_in_total_but_not_per_currency_fails_at_commit(customer, accounts):
+    # given
+    customer_account, _ = accounts
+    usd_clearing = account_system(kind=Account.Kind.PROVIDER_CLEARING, currency="USD")
+    before = _ledger_rows()
+
+    # when -10 RUB and +10 USD: zero in total, unbalanced per currency
+    with pytest.raises(IntegrityError, match="is unbalanced"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            txn_id = _insert_transaction(cursor, "raw-cross")
+            _insert_entry(cursor, txn_id, customer_account.pk, "-10.00")
+            _insert_entry(cursor, txn_id, usd_clearing.pk, "10.00", "USD")
+
+    # then
+    assert _ledger_rows() == before
+
+
+def test_entry_currency_must_be_its_accounts_currency(accounts):
+    # given a RUB account
+    customer_account, clearing = accounts
+    before = _ledger_rows()
+
+    # when a balanced pair of USD entries names RUB accounts
+    with pytest.raises(IntegrityError) as exc_info:
+        with transaction.atomic(), connection.cursor() as cursor:
+            txn_id = _insert_transaction(cursor, "raw-currency")
+            _insert_entry(cursor, txn_id, customer_account.pk, "-10.00", "USD")
+            _insert_entry(cursor, txn_id, clearing.pk, "10.00", "USD")
+
+    # then the composite foreign key refuses it at once
+    assert "entry_currency_is_account_currency" in str(exc_info.value)
+    assert _ledger_rows() == before
+
+
+def test_zero_amount_entry_is_refused(accounts):
+    # given
+    customer_account, _ = accounts
+
+    # when / then
+    with pytest.raises(IntegrityError, match="entry_amount_non_zero"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            txn_id = _insert_transaction(cursor, "raw-zero")
+            _insert_entry(cursor, txn_id, customer_account.pk, "0")
+    assert _ledger_rows() == ((), ())
+
+
+def test_duplicate_idempotency_key_is_refused(posted):
+    # given
+    before = _ledger_rows()
+
+    # when / then
+    with pytest.raises(IntegrityError, match="idempotency_key"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            _insert_transaction(cursor, "pay-1")
+    assert _ledger_rows() == before
+
+
+def test_balanced_raw_transaction_commits(accounts):
+    # given
+    customer_account, clearing = accounts
+
+    # when
+    with transaction.atomic(), connection.cursor() as cursor:
+        txn_id = _insert_transaction(cursor, "raw-balanced")
+        _insert_entry(cursor, txn_id, customer_account.pk, "-10.00")
+        _insert_entry(cursor, txn_id, clearing.pk, "7.50")
+        _insert_entry(cursor, txn_id, clearing.pk, "2.50")
+
+    # then
+    assert Transaction.objects.filter(pk=txn_id).exists()
+    assert sorted(Entry.objects.filter(transaction_id=txn_id).values_list("amount", flat=True)) == [
+        Decimal("-10.0000"), Decimal("2.5000"), Decimal("7.5000"),
+    ]

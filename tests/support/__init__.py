@@ -1,0 +1,1 @@
+"""Reusable test helpers: a local webhook receiver and a real Celery worker process."""

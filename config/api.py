@@ -74,9 +74,7 @@ def problem_exception_handler(exc, context):
             request=request, **exc.extra,
         )
     if isinstance(exc, DjangoValidationError):
-        exc = exceptions.ValidationError(
-            exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
-        )
+        exc = exceptions.ValidationError(_django_error_detail(exc))
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -110,6 +108,21 @@ def problem_exception_handler(exc, context):
     )
     return Response(body, status=response.status_code, content_type=PROBLEM_CONTENT_TYPE,
                     headers=_headers(response))
+
+
+def _django_error_detail(exc: DjangoValidationError) -> dict:
+    """A model ValidationError → DRF details, keeping each message's code (e.g. "invalid_choice", "max_length")."""
+
+    def details(errors) -> list[exceptions.ErrorDetail]:
+        out = []
+        for error in errors:
+            message = error.message % error.params if error.params else error.message
+            out.append(exceptions.ErrorDetail(str(message), code=error.code or "invalid"))
+        return out
+
+    if hasattr(exc, "error_dict"):
+        return {field: details(errors) for field, errors in exc.error_dict.items()}
+    return {"non_field_errors": details(exc.error_list)}
 
 
 _TITLES = {

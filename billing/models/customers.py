@@ -93,26 +93,29 @@ class Customer(models.Model):
         except UnknownCurrency as exc:
             errors["currency"] = str(exc)
         if self.inn and not identifiers.is_valid_inn(self.inn):
-            errors["inn"] = "ИНН check digits do not match."
+            errors["inn"] = ValidationError("ИНН check digits do not match.", code="invalid_checksum")
         if self.kpp and not identifiers.is_valid_kpp(self.kpp):
-            errors["kpp"] = "КПП must be 4 digits, 2 digits or capital letters, 3 digits."
+            errors["kpp"] = ValidationError("КПП must be 4 digits, 2 digits or capital letters, 3 digits.",
+                                          code="invalid_format")
         if self.ogrn:
             valid = identifiers.is_valid_ogrnip if self.kind == self.Kind.SOLE_PROPRIETOR else identifiers.is_valid_ogrn
             if not valid(self.ogrn):
                 label = "ОГРНИП" if self.kind == self.Kind.SOLE_PROPRIETOR else "ОГРН"
-                errors["ogrn"] = f"{label} check digit does not match."
+                errors["ogrn"] = ValidationError(f"{label} check digit does not match.", code="invalid_checksum")
         if self.is_russian_business:
             if self.kind == self.Kind.LEGAL_ENTITY:
                 if len(self.inn) != 10:
-                    errors.setdefault("inn", "A legal entity needs a 10-digit ИНН.")
+                    errors.setdefault("inn", ValidationError("A legal entity needs a 10-digit ИНН.",
+                                                             code="invalid_length"))
                 if not self.kpp:
-                    errors.setdefault("kpp", "A legal entity needs a КПП.")
+                    errors.setdefault("kpp", ValidationError("A legal entity needs a КПП.", code="required"))
             else:
                 if len(self.inn) != 12:
-                    errors.setdefault("inn", "A sole proprietor needs a 12-digit ИНН.")
+                    errors.setdefault("inn", ValidationError("A sole proprietor needs a 12-digit ИНН.",
+                                                             code="invalid_length"))
                 if self.kpp:
-                    errors.setdefault("kpp", "A sole proprietor has no КПП.")
+                    errors.setdefault("kpp", ValidationError("A sole proprietor has no КПП.", code="not_allowed"))
         elif self.kind == self.Kind.INDIVIDUAL and self.kpp:
-            errors["kpp"] = "An individual has no КПП."
+            errors["kpp"] = ValidationError("An individual has no КПП.", code="not_allowed")
         if errors:
             raise ValidationError(errors)

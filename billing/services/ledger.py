@@ -53,9 +53,6 @@ class Leg:
 
 # --- accounts -------------------------------------------------------------------------------
 
-_account_ids: dict[tuple[str, str], int] = {}  # (code, currency) → id; accounts are never deleted
-
-
 def _account_get_or_create(*, kind: str, code: str, name: str, currency: str, customer_id: int | None) -> Account:
     currency = check_currency(currency)
     with connection.cursor() as cursor:
@@ -87,19 +84,6 @@ def account_for_customer(*, customer: Customer, currency: str | None = None) -> 
         kind=Account.Kind.CUSTOMER, code=f"customer:{customer.pk}", name=f"Balance of {customer.name}"[:255],
         currency=currency, customer_id=customer.pk,
     )
-
-
-def account_id_for(*, kind: str, currency: str, code: str | None = None, customer: Customer | None = None) -> int:
-    """Cached id lookup for hot paths."""
-    key = (f"customer:{customer.pk}" if customer else (code or kind), currency)
-    if key not in _account_ids:
-        account = (
-            account_for_customer(customer=customer, currency=currency)
-            if customer
-            else account_system(kind=kind, currency=currency, code=code)
-        )
-        _account_ids[key] = account.pk
-    return _account_ids[key]
 
 
 # --- posting --------------------------------------------------------------------------------

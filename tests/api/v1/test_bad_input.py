@@ -162,6 +162,21 @@ def test_create_customer_field_errors(api, body, field):
     assert row_counts() == before
 
 
+@pytest.mark.parametrize("body, field, code", [
+    ({**LEGAL_ENTITY, "inn": "7701234561"}, "inn", "invalid_checksum"),
+    ({**LEGAL_ENTITY, "kpp": ""}, "kpp", "required"),
+    ({**SOLE_PROPRIETOR, "kpp": "770101001"}, "kpp", "not_allowed"),
+    ({"name": "Acme", "currency": "RUB", "timezone": "Mars/Olympus"}, "timezone", "invalid_timezone"),
+])
+def test_model_validation_errors_keep_their_codes(api, body, field, code):
+    # when the model's own validation refuses the customer
+    response = post(api, CUSTOMERS, body)
+
+    # then the problem names the field with the model's error code, not a generic "invalid"
+    problem = assert_problem(response, 400, "validation_error", field=field)
+    assert [e["code"] for e in problem["errors"] if e["field"] == field] == [code]
+
+
 def test_create_duplicate_external_id_is_field_error_and_nothing_written(api, make_customer):
     # given
     make_customer(name="A", external_id="crm-7")

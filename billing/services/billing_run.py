@@ -89,10 +89,11 @@ def billing_run_work(*, run_id: int, max_chunks: int | None = None, progress=Non
 
 
 def billing_run_finish_if_done(*, run_id: int) -> BillingRun:
-    """Close the run when every worker has finished and nothing due is left; suspend overdue customers."""
+    """Close the run once nothing due is left; suspend overdue customers. Rows a live worker has claimed still
+    look due until its chunk commits, so no worker count is needed (a killed worker never finishes)."""
     with transaction.atomic():
         run = BillingRun.objects.select_for_update().get(pk=run_id)
-        if run.status != BillingRun.Status.RUNNING or run.workers_finished < run.workers_started:
+        if run.status != BillingRun.Status.RUNNING:
             return run
         remaining = (Subscription.objects.filter(status__in=RENEWABLE, next_billing_at__lte=run.as_of)
                      .exclude(pk__in=run.failed_ids).exists())

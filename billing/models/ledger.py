@@ -31,8 +31,8 @@ class Account(models.Model):
     kind = models.CharField(max_length=20, choices=Kind.choices)
     code = models.CharField(max_length=100, help_text="customer:<id>, revenue:<product>, vat_payable, …")
     name = models.CharField(max_length=255)
-    customer = models.ForeignKey(
-        "billing.Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="accounts"
+    customer = models.ForeignKey(  # indexed by (customer, balance_currency)
+        "billing.Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="accounts", db_index=False
     )
     # balance_currency is the account's currency; balance caches the raw (debit-positive) entry sum.
     balance = money_field(editable=False)
@@ -77,12 +77,13 @@ class Transaction(models.Model):
         REVERSAL = "reversal", "Reversal"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    idempotency_key = models.CharField(max_length=255, unique=True)
+    idempotency_key = models.CharField(max_length=255)  # unique: see Meta (no LIKE index on a hot insert path)
     content_hash = models.CharField(max_length=64, editable=False)
     effective_date = models.DateField()
     posted_at = models.DateTimeField(db_default=models.functions.Now(), editable=False)
-    customer = models.ForeignKey(
-        "billing.Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="transactions"
+    customer = models.ForeignKey(  # indexed by (customer, -id)
+        "billing.Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="transactions",
+        db_index=False,
     )
     source_type = models.CharField(max_length=50, blank=True, help_text="What caused it: api, admin, payment, …")
     source_id = models.CharField(max_length=100, blank=True)
@@ -95,6 +96,7 @@ class Transaction(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["idempotency_key"], name="transaction_idempotency_key_unique")]
         indexes = [
             models.Index(fields=["customer", "-id"]),
             models.Index(fields=["effective_date"]),
@@ -107,7 +109,11 @@ class Transaction(models.Model):
 
 class Entry(models.Model):
     transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="entries")
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries")
+    # The database checks (account, amount_currency) against (account id, balance_currency) with a composite
+    # foreign key (migration 0002), which also proves the account exists; a second plain key would double the
+    # checks on the ledger's hottest insert. Indexed by (account, id).
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries", db_constraint=False,
+                                db_index=False)
     amount = money_field(help_text="Signed: debit positive, credit negative.")
     memo = models.CharField(max_length=255, blank=True)
 

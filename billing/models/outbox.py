@@ -14,8 +14,11 @@ from django.db.models import Q
 class Event(models.Model):
     type = models.CharField(max_length=64)
     payload = models.JSONField(default=dict)
+    # An event is a log line about a customer (customers are never deleted): no foreign-key check on the
+    # outbox's insert path. Indexed by (customer, -id).
     customer = models.ForeignKey(
-        "billing.Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="events"
+        "billing.Customer", null=True, blank=True, on_delete=models.DO_NOTHING, related_name="events",
+        db_constraint=False, db_index=False,
     )
     created_at = models.DateTimeField(db_default=models.functions.Now(), editable=False)
     dispatched_at = models.DateTimeField(null=True, blank=True)

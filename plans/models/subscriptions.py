@@ -19,7 +19,8 @@ class Subscription(models.Model):
 
     LIVE = (Status.TRIALING, Status.ACTIVE, Status.PAUSED, Status.SUSPENDED)
 
-    customer = models.ForeignKey("billing.Customer", on_delete=models.PROTECT, related_name="subscriptions")
+    customer = models.ForeignKey("billing.Customer", on_delete=models.PROTECT, related_name="subscriptions",
+                                 db_index=False)  # indexed by (customer, status)
     plan = models.ForeignKey("plans.Plan", on_delete=models.PROTECT, related_name="subscriptions")
     price = models.ForeignKey("plans.PlanPrice", on_delete=models.PROTECT, related_name="subscriptions",
                               help_text="The price version this subscription pays.")
@@ -38,7 +39,7 @@ class Subscription(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     paused_at = models.DateTimeField(null=True, blank=True)
     suspended_at = models.DateTimeField(null=True, blank=True)
-    external_id = models.CharField(max_length=255, null=True, blank=True, unique=True)
+    external_id = models.CharField(max_length=255, null=True, blank=True)  # unique: see Meta
     metadata = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -51,6 +52,7 @@ class Subscription(models.Model):
             models.Index(fields=["customer", "status"]),
         ]
         constraints = [
+            models.UniqueConstraint(fields=["external_id"], name="subscription_external_id_unique"),
             models.CheckConstraint(condition=Q(quantity__gte=1), name="subscription_quantity_positive"),
             models.CheckConstraint(condition=Q(current_period_end__gt=models.F("current_period_start")),
                                    name="subscription_period_not_empty"),
@@ -127,8 +129,9 @@ class ScheduledChange(models.Model):
 class UsageEvent(models.Model):
     """One reported usage fact; `event_id` (the integrator's id) makes ingestion idempotent."""
 
-    event_id = models.CharField(max_length=255, unique=True)
-    customer = models.ForeignKey("billing.Customer", on_delete=models.PROTECT, related_name="usage_events")
+    event_id = models.CharField(max_length=255)  # unique: see Meta (no LIKE index on the ingestion path)
+    customer = models.ForeignKey("billing.Customer", on_delete=models.PROTECT, related_name="usage_events",
+                                 db_index=False)  # indexed by (customer, metric, timestamp)
     metric = models.ForeignKey("plans.UsageMetric", on_delete=models.PROTECT, related_name="events")
     quantity = models.DecimalField(max_digits=19, decimal_places=6)
     timestamp = models.DateTimeField()
@@ -137,6 +140,7 @@ class UsageEvent(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["customer", "metric", "timestamp"])]
+        constraints = [models.UniqueConstraint(fields=["event_id"], name="usage_event_id_unique")]
 
     def __str__(self) -> str:
         return f"{self.metric_id} {self.quantity} @ {self.timestamp:%Y-%m-%d %H:%M}"
@@ -161,13 +165,14 @@ class Charge(models.Model):
     period_end = models.DateField()
     amount = money_field()
     transaction = models.ForeignKey("billing.Transaction", null=True, blank=True, on_delete=models.PROTECT)
-    key = models.CharField(max_length=255, unique=True, help_text="Also the ledger transaction's idempotency key.")
+    key = models.CharField(max_length=255, help_text="Also the ledger transaction's idempotency key.")  # unique: Meta
     lines = models.JSONField(default=list)
     created_at = models.DateTimeField(db_default=models.functions.Now())
 
     class Meta:
         ordering = ["-id"]
         constraints = [
+            models.UniqueConstraint(fields=["key"], name="charge_key_unique"),
             models.UniqueConstraint(fields=["subscription", "period_start", "kind"],
                                     condition=Q(kind__in=["recurring", "usage", "setup"]),
                                     name="charge_once_per_subscription_period_kind"),

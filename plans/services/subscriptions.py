@@ -117,7 +117,8 @@ def _event(type_: str, sub: Subscription, **extra) -> None:
 
 
 def charge_post(*, snap: SubscriptionSnapshot, kind: str, period: Period, lines: list[ChargeLine], key: str,
-                effective_date: dt.date, accounts: AccountResolver | None = None) -> Charge:
+                effective_date: dt.date, accounts: AccountResolver | None = None, at: dt.datetime | None = None
+                ) -> Charge:
     """Record one charge and post it to the ledger, idempotently: an existing charge for the same
     key, or for the same (subscription, period, kind) of a per-period kind, is returned as it is."""
     amount = total(lines) if lines else Decimal(0)
@@ -149,7 +150,7 @@ def charge_post(*, snap: SubscriptionSnapshot, kind: str, period: Period, lines:
         if amount > 0:
             from billing.services.billing_run import customers_mark_past_due
 
-            customers_mark_past_due(customer_ids=[snap.customer_id], at=timezone.now())
+            customers_mark_past_due(customer_ids=[snap.customer_id], at=at or timezone.now())
     event_emit(type=events.CHARGE_POSTED, customer_id=snap.customer_id, payload={
         "charge_id": charge.pk, "subscription_id": snap.id, "kind": kind, "amount": str(amount),
         "currency": snap.currency, "period_start": period.start.isoformat(), "period_end": period.end.isoformat(),
@@ -245,15 +246,16 @@ def subscription_create(*, customer_id: int, plan_code: str, quantity: int = 1, 
             snap = _snapshot(sub, at)
             accounts = AccountResolver()
             charge_post(snap=snap, kind=Charge.Kind.SETUP, period=period, lines=setup_lines(snap, period),
-                        key=f"sub:{sub.pk}:{period.start}:setup", effective_date=start, accounts=accounts)
+                        key=f"sub:{sub.pk}:{period.start}:setup", effective_date=start, accounts=accounts, at=at)
             if plan.charge_timing == Plan.ChargeTiming.IN_ADVANCE:
                 charge_post(snap=snap, kind=Charge.Kind.RECURRING, period=period, lines=recurring_lines(snap, period),
-                            key=f"sub:{sub.pk}:{period.start}:recurring", effective_date=start, accounts=accounts)
+                            key=f"sub:{sub.pk}:{period.start}:recurring", effective_date=start, accounts=accounts,
+                            at=at)
                 _use_discount_periods([sub.pk])
             for so in snap.options:
                 if not so.recurring:
                     _charge_one_time_option(snap=snap, option=so, key=f"sub:{sub.pk}:option:{so.id}", day=start,
-                                            accounts=accounts)
+                                            accounts=accounts, at=at)
     return sub
 
 
@@ -280,13 +282,13 @@ def _attach_option(*, sub: Subscription, plan: Plan, code: str, quantity: int, a
 
 
 def _charge_one_time_option(*, snap: SubscriptionSnapshot, option, key: str, day: dt.date,
-                            accounts: AccountResolver) -> Charge:
+                            accounts: AccountResolver, at: dt.datetime | None = None) -> Charge:
     from plans.pricing.charges import line
 
     lines = [line(LineKind.OPTION, f"{option.name} × {option.quantity}", option.unit_price * option.quantity,
                   snap.currency, quantity=Decimal(option.quantity), ref=option.code)]
     return charge_post(snap=snap, kind=Charge.Kind.ONE_TIME, period=Period(day, day + dt.timedelta(days=1)),
-                       lines=lines, key=key, effective_date=day, accounts=accounts)
+                       lines=lines, key=key, effective_date=day, accounts=accounts, at=at)
 
 
 # --- plan and quantity changes ------------------------------------------------------------------
@@ -369,7 +371,7 @@ def subscription_change_plan(*, subscription_id: int, plan_code: str | None = No
             lines = change_lines(snap, day=day, new_unit_price=price.amount.amount, new_quantity=quantity,
                                  new_plan=(plan.code, plan.name))
             charge = charge_post(snap=snap, kind=Charge.Kind.PRORATION, period=snap.period, lines=lines,
-                                 key=f"sub:{sub.pk}:change:{key}", effective_date=day)
+                                 key=f"sub:{sub.pk}:change:{key}", effective_date=day, at=at)
         old_plan = sub.plan.code
         sub.plan, sub.price, sub.quantity = plan, price, quantity
         sub.save(update_fields=["plan", "price", "quantity", "updated_at"])
@@ -393,7 +395,7 @@ def _settle_now(sub: Subscription, *, at: dt.datetime, key: str) -> Charge | Non
     else:
         lines = used_lines(snap, day=day)
         kind = Charge.Kind.PRORATION
-    return charge_post(snap=snap, kind=kind, period=snap.period, lines=lines, key=key, effective_date=day)
+    return charge_post(snap=snap, kind=kind, period=snap.period, lines=lines, key=key, effective_date=day, at=at)
 
 
 def subscription_cancel(*, subscription_id: int, at_period_end: bool = False, key: str | None = None,
@@ -454,7 +456,7 @@ def _restart(sub: Subscription, *, at: dt.datetime, reason: str) -> Charge | Non
         return None
     snap = _snapshot(sub, at)
     charge = charge_post(snap=snap, kind=Charge.Kind.RECURRING, period=period, lines=recurring_lines(snap, period),
-                         key=f"sub:{sub.pk}:{period.start}:recurring", effective_date=day)
+                         key=f"sub:{sub.pk}:{period.start}:recurring", effective_date=day, at=at)
     _use_discount_periods([sub.pk])
     return charge
 
@@ -506,14 +508,14 @@ def subscription_option_add(*, subscription_id: int, option_code: str, quantity:
         charge = None
         if not option.recurring:
             charge = _charge_one_time_option(snap=snap, option=option, key=f"sub:{sub.pk}:option:{so.pk}", day=day,
-                                             accounts=AccountResolver())
+                                             accounts=AccountResolver(), at=at)
         elif sub.status == Subscription.Status.ACTIVE and snap.in_advance:
             item = PricedItem(LineKind.OPTION, option.code, option.name, option.unit_price,
                               Decimal(option.quantity), snap.currency)
             lines = plan_change_lines(old=[], new=[item], period=snap.period, change_day=day,
                                       discounts=snap.pricing_discounts([item]))
             charge = charge_post(snap=snap, kind=Charge.Kind.PRORATION, period=snap.period, lines=lines,
-                                 key=f"sub:{sub.pk}:option:{so.pk}", effective_date=day)
+                                 key=f"sub:{sub.pk}:option:{so.pk}", effective_date=day, at=at)
         _event(events.SUBSCRIPTION_UPDATED, sub, option_added=option_code, charge_id=charge.pk if charge else None)
     return charge
 
@@ -539,7 +541,7 @@ def subscription_option_remove(*, subscription_id: int, option_code: str, custom
             lines = plan_change_lines(old=[item], new=[], period=snap.period, change_day=day,
                                       discounts=snap.pricing_discounts([item]))
             charge = charge_post(snap=snap, kind=Charge.Kind.PRORATION, period=snap.period, lines=lines,
-                                 key=f"sub:{sub.pk}:option-removed:{so.pk}", effective_date=day)
+                                 key=f"sub:{sub.pk}:option-removed:{so.pk}", effective_date=day, at=at)
         SubscriptionOption.objects.filter(pk=so.pk).update(removed_at=at)
         _event(events.SUBSCRIPTION_UPDATED, sub, option_removed=option_code, charge_id=charge.pk if charge else None)
     return charge

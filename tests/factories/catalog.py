@@ -126,9 +126,11 @@ def make_promotion(code: str | None = None, *, percent: str | Decimal | None = N
 
 def make_coupon(code: str | None = None, promotion: Promotion | None = None, *, expires_at: dt.datetime | None = None,
                 max_redemptions: int | None = None, is_active: bool = True, **promotion_fields) -> Coupon:
-    """A coupon code for `promotion` (or for a new one built from `promotion_fields`)."""
-    promotion = promotion or make_promotion(**promotion_fields)
-    return Coupon.objects.create(promotion=promotion, code=code or _code("COUPON"), expires_at=expires_at,
+    """A coupon code for `promotion`, or for a new one built from `promotion_fields` whose code is the
+    coupon's code (discount lines carry the promotion code as their ref)."""
+    code = code or _code("COUPON")
+    promotion = promotion or make_promotion(**{"code": code, **promotion_fields})
+    return Coupon.objects.create(promotion=promotion, code=code, expires_at=expires_at,
                                  max_redemptions=max_redemptions, is_active=is_active)
 
 

@@ -295,40 +295,48 @@ def billing_run_chunk(*, run: BillingRun) -> ChunkResult:
                                        "currency": snap.currency, "period_start": period.start.isoformat(),
                                        "period_end": period.end.isoformat()},
                     ))
-        posted = ledger_post_batch(postings, with_entries_in_events=False)
-        for row in charge_rows:
-            row["tx"] = posted.get(row["key"])
-        if charge_rows:
-            cursor.execute(_INSERT_CHARGES_SQL, [rows_json(charge_rows)])
+        # customer rows before their accounts, the order every service follows (lock_customer, then ledger_post)
+        cursor.execute("SELECT id FROM billing_customer WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE",
+                       [sorted({p.snap.customer_id for p in renewals})])
 
-        if renewals:
-            cursor.execute(_ADVANCE_SQL, [rows_json([
-                {"id": p.snap.id, "status": p.status, "price_id": p.price_id, "ps": p.period.start,
-                 "pe": p.period.end, "next_at": p.next_at.isoformat() if p.next_at else None,
-                 "ended_at": p.ended_at.isoformat() if p.ended_at else None}
-                for p in renewals
-            ])])
-        discounted = [p.snap.id for p in renewals
-                      if p.snap.discounts and any(k == Charge.Kind.RECURRING for k, _, _ in p.charges)]
-        if discounted:
-            cursor.execute(
-                "UPDATE plans_subscriptiondiscount SET periods_remaining = periods_remaining - 1 "
-                "WHERE subscription_id = ANY(%s) AND periods_remaining > 0", [discounted])
-        changed = [p for p in renewals if p.status in ("canceled", "suspended")]
-        result.canceled = sum(1 for p in changed if p.status == "canceled")
-        result.suspended = len(changed) - result.canceled
-        if changed:
-            cursor.execute(
-                "INSERT INTO billing_event (type, payload, customer_id, created_at, attempts, last_error) "
-                "SELECT x.type, jsonb_build_object('subscription_id', x.id, 'customer_id', x.cid, 'status', x.status, "
-                "'reason', x.reason), x.cid, now(), 0, '' "
-                "FROM unnest(%s::varchar[], %s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[]) "
-                "AS x(type, id, cid, status, reason)",
-                [[plan_events.SUBSCRIPTION_CANCELED if p.status == "canceled" else plan_events.SUBSCRIPTION_SUSPENDED
-                  for p in changed], [p.snap.id for p in changed], [p.snap.customer_id for p in changed],
-                 [p.status for p in changed],
-                 ["cancel_at_period_end" if p.status == "canceled" else "insufficient_funds" for p in changed]])
-        customers_mark_past_due(customer_ids=sorted({p.snap.customer_id for p in renewals}), at=run.as_of)
+        def _rest_of_chunk(posted: dict[str, int]) -> None:
+            """Everything after the postings, before the hot revenue accounts are locked."""
+            for row in charge_rows:
+                row["tx"] = posted.get(row["key"])
+            if charge_rows:
+                cursor.execute(_INSERT_CHARGES_SQL, [rows_json(charge_rows)])
+            if renewals:
+                cursor.execute(_ADVANCE_SQL, [rows_json([
+                    {"id": p.snap.id, "status": p.status, "price_id": p.price_id, "ps": p.period.start,
+                     "pe": p.period.end, "next_at": p.next_at.isoformat() if p.next_at else None,
+                     "ended_at": p.ended_at.isoformat() if p.ended_at else None}
+                    for p in renewals
+                ])])
+            discounted = [p.snap.id for p in renewals
+                          if p.snap.discounts and any(k == Charge.Kind.RECURRING for k, _, _ in p.charges)]
+            if discounted:
+                cursor.execute(
+                    "UPDATE plans_subscriptiondiscount SET periods_remaining = periods_remaining - 1 "
+                    "WHERE subscription_id = ANY(%s) AND periods_remaining > 0", [discounted])
+            changed = [p for p in renewals if p.status in ("canceled", "suspended")]
+            result.canceled = sum(1 for p in changed if p.status == "canceled")
+            result.suspended = len(changed) - result.canceled
+            if changed:
+                cursor.execute(
+                    "INSERT INTO billing_event (type, payload, customer_id, created_at, attempts, last_error) "
+                    "SELECT x.type, jsonb_build_object('subscription_id', x.id, 'customer_id', x.cid, "
+                    "'status', x.status, 'reason', x.reason), x.cid, now(), 0, '' "
+                    "FROM unnest(%s::varchar[], %s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[]) "
+                    "AS x(type, id, cid, status, reason)",
+                    [[plan_events.SUBSCRIPTION_CANCELED if p.status == "canceled"
+                      else plan_events.SUBSCRIPTION_SUSPENDED for p in changed],
+                     [p.snap.id for p in changed], [p.snap.customer_id for p in changed],
+                     [p.status for p in changed],
+                     ["cancel_at_period_end" if p.status == "canceled" else "insufficient_funds" for p in changed]])
+            customers_mark_past_due(customer_ids=sorted({p.snap.customer_id for p in renewals}), at=run.as_of)
+
+        posted = ledger_post_batch(postings, with_entries_in_events=False, then=_rest_of_chunk)
+        # the run's counters are a row every worker updates: last, so it is held only for the commit
         cursor.execute(
             "UPDATE billing_billingrun SET processed = processed + %s, charged = charged + %s, "
             "canceled = canceled + %s, suspended = suspended + %s, failed = failed + %s, chunks = chunks + 1, "

@@ -145,9 +145,11 @@ _LOCK_SQL = """
       FROM billing_account a
       LEFT JOIN billing_customer c ON c.id = a.customer_id
      WHERE a.id = ANY(%s)
-     ORDER BY a.id
+     ORDER BY a.kind <> 'customer', a.id
        FOR NO KEY UPDATE OF a
 """
+# The global lock order of ledger accounts: customer accounts by id, then system accounts by id. Every
+# writer (this function, the batch writer, closing a customer) follows it, so none can deadlock another.
 
 _POST_SQL = """
 WITH t AS (

@@ -1,10 +1,16 @@
 """The batch form of the ledger writer, for a chunk of the billing run.
 
 Same invariants as `ledger_post` with a fixed number of statements per chunk, whatever its size:
-lock every touched account in primary-key order (the global lock order, so single postings and
-chunks never deadlock), insert the transactions (ON CONFLICT on the idempotency key skips what an
-earlier run already posted), insert their entries, bump each cached balance once (hot system
-accounts included) and write one outbox event per transaction.
+lock the touched customer accounts in primary-key order, insert the transactions (ON CONFLICT on
+the idempotency key skips what an earlier run already posted), insert their entries, bump each
+customer balance once and write one outbox event per transaction; then let the caller write the
+rest of its chunk (`then`), run the deferred checks (SET CONSTRAINTS ALL IMMEDIATE) and only then
+lock and bump the hot system accounts (revenue, promo, VAT), once each, right before commit.
+
+Every writer takes account locks in the global order of `billing.services.ledger` (customer
+accounts by id, then system accounts by id), so single postings and chunks never deadlock; and
+parallel chunks hold the hot rows only for the last statement and the commit, so a second worker
+adds throughput instead of queueing behind the first.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -57,6 +64,14 @@ SELECT x.t, x.a, x.m, x.c, x.memo
   FROM json_to_recordset(%s::json) AS x(t bigint, a bigint, m numeric, c varchar, memo varchar)
 """
 
+_LOCK_CUSTOMER_ACCOUNTS = """
+SELECT id FROM billing_account WHERE id = ANY(%s) AND kind = 'customer' ORDER BY id FOR NO KEY UPDATE
+"""
+
+_LOCK_SYSTEM_ACCOUNTS = """
+SELECT id FROM billing_account WHERE id = ANY(%s) AND kind <> 'customer' ORDER BY id FOR NO KEY UPDATE
+"""
+
 _UPDATE_BALANCES = """
 UPDATE billing_account a SET balance = a.balance + d.delta
   FROM unnest(%s::bigint[], %s::numeric[]) AS d(id, delta)
@@ -75,11 +90,13 @@ def rows_json(rows: list[dict]) -> str:
     return json.dumps(rows, default=str, separators=(",", ":"), ensure_ascii=False)
 
 
-def ledger_post_batch(postings: list[Posting], *, with_entries_in_events: bool = True) -> dict[str, int]:
+def ledger_post_batch(postings: list[Posting], *, with_entries_in_events: bool = True,
+                      then: Callable[[dict[str, int]], None] | None = None) -> dict[str, int]:
     """Post many transactions in one database transaction. Returns key → id of those newly posted;
-    keys already in the ledger are skipped (an earlier, interrupted run posted them)."""
-    if not postings:
-        return {}
+    keys already in the ledger are skipped (an earlier, interrupted run posted them).
+
+    `then(posted)` runs after the postings and before the hot system accounts are locked: the caller's
+    other writes of the same database transaction belong there, so the hot rows stay locked briefly."""
     prepared = []
     for posting in postings:
         legs = _validate_legs(posting.legs)
@@ -88,43 +105,62 @@ def ledger_post_batch(postings: list[Posting], *, with_entries_in_events: bool =
         prepared.append((posting, legs, content_hash))
 
     account_ids = sorted({leg.account_id for _, legs, _ in prepared for leg in legs})
+    posted: dict[str, int] = {}
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT id FROM billing_account WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE", [account_ids]
-        )
-        if len(cursor.fetchall()) != len(account_ids):
-            raise ValueError("a posting names an account that does not exist")
-        cursor.execute(_INSERT_TRANSACTIONS, [rows_json([
-            {"kind": p.kind, "key": p.key, "hash": h, "effective_date": p.effective_date,
-             "customer_id": p.customer_id, "source_type": p.source_type[:50], "source_id": str(p.source_id)[:100],
-             "description": p.description}
-            for p, _, h in prepared
-        ])])
-        posted = {key: tx_id for tx_id, key in cursor.fetchall()}
-        if not posted:
-            return {}
+        customer_ids: set[int] = set()
+        if prepared:
+            cursor.execute(_LOCK_CUSTOMER_ACCOUNTS, [account_ids])
+            customer_ids = {row[0] for row in cursor.fetchall()}
+            cursor.execute(_INSERT_TRANSACTIONS, [rows_json([
+                {"kind": p.kind, "key": p.key, "hash": h, "effective_date": p.effective_date,
+                 "customer_id": p.customer_id, "source_type": p.source_type[:50],
+                 "source_id": str(p.source_id)[:100], "description": p.description}
+                for p, _, h in prepared
+            ])])
+            posted = {key: tx_id for tx_id, key in cursor.fetchall()}
 
-        entries: list[dict] = []
         deltas: dict[int, Decimal] = defaultdict(Decimal)
-        event_rows: list[dict] = []
-        for posting, legs, _ in prepared:
-            tx_id = posted.get(posting.key)
-            if tx_id is None:
-                continue
-            for leg in legs:
-                entries.append({"t": tx_id, "a": leg.account_id, "m": leg.amount, "c": leg.currency, "memo": leg.memo})
-                deltas[leg.account_id] += leg.amount
-            event_rows.append({"type": posting.event_type, "customer_id": posting.customer_id, "payload": {
-                "transaction_id": tx_id, "kind": posting.kind, "customer_id": posting.customer_id,
-                "effective_date": posting.effective_date.isoformat(), "idempotency_key": posting.key,
-                **({"entries": [{"account_id": leg.account_id, "amount": str(leg.amount), "currency": leg.currency,
-                                 "memo": leg.memo} for leg in legs]} if with_entries_in_events else {}),
-                **posting.event_payload,
-            }})
-        cursor.execute(_INSERT_ENTRIES, [rows_json(entries)])
-        nonzero = sorted((a, d) for a, d in deltas.items() if d)
-        if nonzero:
-            cursor.execute(_UPDATE_BALANCES, [[a for a, _ in nonzero], [d for _, d in nonzero]])
-        cursor.execute(_INSERT_EVENTS, [rows_json(event_rows)])
-        outbox_kick()
+        if posted:
+            entries: list[dict] = []
+            event_rows: list[dict] = []
+            for posting, legs, _ in prepared:
+                tx_id = posted.get(posting.key)
+                if tx_id is None:
+                    continue
+                for leg in legs:
+                    entries.append({"t": tx_id, "a": leg.account_id, "m": leg.amount, "c": leg.currency,
+                                    "memo": leg.memo})
+                    deltas[leg.account_id] += leg.amount
+                event_rows.append({"type": posting.event_type, "customer_id": posting.customer_id, "payload": {
+                    "transaction_id": tx_id, "kind": posting.kind, "customer_id": posting.customer_id,
+                    "effective_date": posting.effective_date.isoformat(), "idempotency_key": posting.key,
+                    **({"entries": [{"account_id": leg.account_id, "amount": str(leg.amount),
+                                     "currency": leg.currency, "memo": leg.memo} for leg in legs]}
+                       if with_entries_in_events else {}),
+                    **posting.event_payload,
+                }})
+            cursor.execute(_INSERT_ENTRIES, [rows_json(entries)])
+            _bump(cursor, {a: d for a, d in deltas.items() if a in customer_ids})
+            cursor.execute(_INSERT_EVENTS, [rows_json(event_rows)])
+
+        if then is not None:
+            then(posted)
+
+        system = {a: d for a, d in deltas.items() if a not in customer_ids}
+        if system:
+            # the deferred checks (balanced transactions, foreign keys) run now, before the hot rows are taken
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute(_LOCK_SYSTEM_ACCOUNTS, [sorted(system)])
+            if len(cursor.fetchall()) != len(system):
+                raise ValueError("a posting names an account that does not exist")
+            _bump(cursor, system)
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+        if posted:
+            outbox_kick()
     return posted
+
+
+def _bump(cursor, deltas: dict[int, Decimal]) -> None:
+    nonzero = sorted((a, d) for a, d in deltas.items() if d)
+    if nonzero:
+        cursor.execute(_UPDATE_BALANCES, [[a for a, _ in nonzero], [d for _, d in nonzero]])

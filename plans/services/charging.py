@@ -137,8 +137,10 @@ class SubscriptionSnapshot:
                 return option.product_code
         return self.product_code
 
-    def pricing_discounts(self, items: list[PricedItem]) -> list[Discount]:
-        keys = self.item_keys()
+    def pricing_discounts(self, items: list[PricedItem], *,
+                          extra_keys: dict[str, tuple[int | None, int]] | None = None) -> list[Discount]:
+        """`extra_keys`: (plan id, product id) of items not on the subscription yet (the target of a change)."""
+        keys = {**self.item_keys(), **(extra_keys or {})}
         return [d for d in (s.as_discount(items, keys) for s in self.discounts) if d is not None]
 
     def period_after(self, period: Period) -> Period:
@@ -196,13 +198,18 @@ def usage_lines(snap: SubscriptionSnapshot, period: Period) -> list[ChargeLine]:
 
 
 def change_lines(snap: SubscriptionSnapshot, *, day: dt.date, new_unit_price: Decimal, new_quantity: int,
-                 new_plan: tuple[str, str] | None = None) -> list[ChargeLine]:
-    """Proration of a plan or quantity change on `day` (the day counts on the new plan)."""
+                 new_plan: tuple[str, str] | None = None, new_plan_key: tuple[int, int] | None = None
+                 ) -> list[ChargeLine]:
+    """Proration of a plan or quantity change on `day` (the day counts on the new plan).
+
+    `new_plan_key` is the new plan's (id, product id), so discounts limited to plans or products
+    can tell whether they apply to it."""
     old_items = snap.items()[:1]
     new_ref, new_name = new_plan or (snap.plan_code, snap.plan_name)
     new_items = [PricedItem(LineKind.PLAN, new_ref, new_name, new_unit_price, Decimal(new_quantity), snap.currency)]
+    extra = {new_ref: new_plan_key or (None, snap.product_id)} if new_ref != snap.plan_code else None
     return plan_change_lines(old=old_items, new=new_items, period=snap.period, change_day=day,
-                             discounts=snap.pricing_discounts(old_items + new_items))
+                             discounts=snap.pricing_discounts(old_items + new_items, extra_keys=extra))
 
 
 def unused_credit_lines(snap: SubscriptionSnapshot, *, day: dt.date) -> list[ChargeLine]:

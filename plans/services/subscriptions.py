@@ -334,7 +334,7 @@ def subscription_change_preview(*, subscription_id: int, plan_code: str | None =
     else:
         _check_change_now(sub, plan)
         lines = change_lines(snap, day=day, new_unit_price=price.amount.amount, new_quantity=quantity,
-                             new_plan=(plan.code, plan.name))
+                             new_plan=(plan.code, plan.name), new_plan_key=(plan.pk, plan.product_id))
     return ChangePreview(lines=lines, total=total(lines) if lines else Decimal(0), currency=sub.currency,
                          period=snap.period, change_day=day)
 
@@ -369,7 +369,7 @@ def subscription_change_plan(*, subscription_id: int, plan_code: str | None = No
             snap = _snapshot(sub, at)
             day = local_date(at, snap.customer_tz)
             lines = change_lines(snap, day=day, new_unit_price=price.amount.amount, new_quantity=quantity,
-                                 new_plan=(plan.code, plan.name))
+                                 new_plan=(plan.code, plan.name), new_plan_key=(plan.pk, plan.product_id))
             charge = charge_post(snap=snap, kind=Charge.Kind.PRORATION, period=snap.period, lines=lines,
                                  key=f"sub:{sub.pk}:change:{key}", effective_date=day, at=at)
         old_plan = sub.plan.code

@@ -19,12 +19,12 @@ from billing.selectors import customer_balance
 pytestmark = pytest.mark.django_db
 
 EXPECTED_BALANCES = {
-    "demo-romashka": Money("137500.00", "RUB"),  # 150 000.00 credit − 12 500.00 debit
+    "demo-romashka": Money("112600.00", "RUB"),  # 150 000.00 − 12 500.00 − 24 900.00 first quarter of Business
     "demo-podmoskovye": Money("0", "RUB"),
-    "demo-nevsky": Money("48000.00", "RUB"),
-    "demo-ip-ivanov": Money("3500.00", "RUB"),
+    "demo-nevsky": Money("48000.00", "RUB"),  # Pro starts with a 14-day trial: nothing charged yet
+    "demo-ip-ivanov": Money("2609.00", "RUB"),  # 3 500.00 − (990.00 Start − 99.00 WELCOME10)
     "demo-petrova": Money("899.50", "RUB"),  # 990.00 − 90.50
-    "demo-jane-doe": Money("49.99", "EUR"),
+    "demo-jane-doe": Money("37.99", "EUR"),  # 49.99 − 12.00 Start in EUR
 }
 
 
@@ -61,16 +61,17 @@ def test_seed_demo_twice_loads_the_dataset_once():
     # then the first run created the dataset ...
     assert after_first == {
         "customers": 6,
-        "accounts": 8,  # six customer balances + manual adjustments in RUB and in EUR
-        "transactions": 7,
-        "entries": 14,
-        "events": 13,  # 6 customer.created + 7 transaction.posted
+        "accounts": 11,  # six customer balances, adjustments and CRM revenue in RUB and EUR, promotions in RUB
+        "transactions": 10,  # 7 adjustments + the first periods of Business, Start (RUB) and Start (EUR)
+        "entries": 21,  # 7 × 2, 2 + 2 for Business and Start in EUR, 3 for Start with its discount line
+        "events": 28,  # 6 customer.created + 10 transaction.posted + 5 subscription.created + 7 charge.posted
         "api_keys": 1,
         "users": 2,  # admin and accountant
         "superusers": 1,
     }
     # ... and the second changed nothing
-    assert "created 1 superuser, 1 accountant user, 6 customers, 7 balance adjustments, 1 API key;" in first_output
+    assert ("created 1 superuser, 1 accountant user, 6 customers, 7 balance adjustments, 1 API key, 1 catalog, "
+            "5 subscriptions;") in first_output
     assert counts() == after_first
     assert "created nothing" in second_output
     balances = {c.external_id: customer_balance(customer=c) for c in Customer.objects.all()}

@@ -6,7 +6,11 @@ times, the second run changes nothing.
 - six customers (individuals, legal entities and a sole proprietor with valid ИНН/КПП/ОГРН/ОГРНИП), each with
   an `external_id` starting with "demo-" (an existing one is skipped);
 - a few manual credits and debits under fixed idempotency keys "demo:…";
-- one read-write API key, its token printed once, when it is created.
+- one read-write API key, its token printed once, when it is created;
+- a catalog (products CRM and Cloud storage, public plans with prices in RUB and EUR, an option, a metered
+  storage plan with graduated tiers, a 10% welcome coupon) and a subscription for five demo customers,
+  created through the subscription service (so the first periods are real ledger charges); matched by code
+  and by the subscriptions' `external_id` ("demo-sub-…"), so a second run creates nothing.
 """
 
 from __future__ import annotations
@@ -99,6 +103,39 @@ ADJUSTMENTS: list[Adjustment] = [
 ]
 
 
+CATALOG_SINCE = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+PRODUCTS: list[dict] = [
+    {"code": "crm", "name": "CRM", "description": "Deals, contacts and sales pipelines."},
+    {"code": "storage", "name": "Cloud storage", "description": "Files and backups, billed by the gigabyte."},
+]
+
+PLANS: list[dict] = [  # prices: (currency, amount, setup fee)
+    {"code": "crm-start", "product": "crm", "name": "Start", "interval": "month", "is_public": True,
+     "display_order": 1, "showcase_description": "For a team of up to 3: contacts, deals, one pipeline.",
+     "prices": [("RUB", "990.00", None), ("EUR", "12.00", None)]},
+    {"code": "crm-pro", "product": "crm", "name": "Pro", "interval": "month", "is_public": True,
+     "display_order": 2, "trial_days": 14, "showcase_description": "Per seat: automation, reports, API access.",
+     "prices": [("RUB", "2990.00", "5000.00"), ("EUR", "35.00", None)]},
+    {"code": "crm-business-quarter", "product": "crm", "name": "Business (quarterly)", "interval": "quarter",
+     "is_public": True, "display_order": 3, "showcase_description": "Pro for the whole company, billed quarterly.",
+     "prices": [("RUB", "24900.00", None)]},
+    {"code": "storage-metered", "product": "storage", "name": "Storage pay-as-you-go", "interval": "month",
+     "charge_timing": "in_arrears", "is_public": True, "display_order": 4,
+     "showcase_description": "10 GB included, then 5.00 ₽/GB up to 100 GB and 3.00 ₽/GB beyond.",
+     "prices": [("RUB", "0.00", None)]},
+]
+
+SUBSCRIPTIONS: list[dict] = [
+    {"external_id": "demo-sub-romashka-crm", "customer": "demo-romashka", "plan": "crm-business-quarter"},
+    {"external_id": "demo-sub-romashka-storage", "customer": "demo-romashka", "plan": "storage-metered"},
+    {"external_id": "demo-sub-nevsky-crm", "customer": "demo-nevsky", "plan": "crm-pro", "quantity": 5,
+     "options": [("crm-extra-pipeline", 2)]},
+    {"external_id": "demo-sub-ivanov-crm", "customer": "demo-ip-ivanov", "plan": "crm-start", "coupon": "WELCOME10"},
+    {"external_id": "demo-sub-jane-crm", "customer": "demo-jane-doe", "plan": "crm-start"},
+]
+
+
 @dataclass
 class Tally:
     created: dict[str, int] = field(default_factory=dict)
@@ -126,6 +163,8 @@ class Command(BaseCommand):
         customers = self._customers(tally)
         self._adjustments(tally, customers)
         token_line = self._api_key(tally)
+        self._catalog(tally)
+        self._subscriptions(tally, customers)
 
         verb = "would create" if dry_run else "created"
         self.stdout.write(f"seed_demo: {verb} {Tally._show(tally.created)}; already present: "
@@ -204,6 +243,82 @@ class Command(BaseCommand):
                     effective_date=adjustment.effective_date,
                 )
             tally.add("balance adjustments", created=True)
+
+    # --- catalog and subscriptions
+    def _catalog(self, tally: Tally) -> None:
+        from moneyed import Money
+
+        from plans.models import (
+            Coupon,
+            Option,
+            OptionPrice,
+            Plan,
+            PlanPrice,
+            Product,
+            Promotion,
+            UsageCharge,
+            UsageMetric,
+        )
+
+        if Product.objects.filter(code__in=[p["code"] for p in PRODUCTS]).count() == len(PRODUCTS):
+            tally.add("catalog", created=False)
+            return
+        tally.add("catalog", created=True)
+        if self.dry_run:
+            return
+        products = {p["code"]: Product.objects.get_or_create(code=p["code"], defaults=p)[0] for p in PRODUCTS}
+        for spec in PLANS:
+            spec = dict(spec)
+            prices = spec.pop("prices")
+            plan, created = Plan.objects.get_or_create(
+                code=spec.pop("code"), defaults={**spec, "product": products[spec["product"]]})
+            if created:
+                for currency, amount, setup_fee in prices:
+                    PlanPrice.objects.create(plan=plan, amount=Money(amount, currency), valid_from=CATALOG_SINCE,
+                                             setup_fee=Money(setup_fee, currency) if setup_fee else None)
+        option, created = Option.objects.get_or_create(
+            code="crm-extra-pipeline", defaults={"product": products["crm"], "name": "Extra sales pipeline",
+                                                 "description": "One more pipeline with its own stages."})
+        if created:
+            OptionPrice.objects.create(option=option, amount=Money("490.00", "RUB"), valid_from=CATALOG_SINCE)
+            OptionPrice.objects.create(option=option, amount=Money("5.00", "EUR"), valid_from=CATALOG_SINCE)
+        metric, _ = UsageMetric.objects.get_or_create(code="storage-gb", defaults={
+            "name": "Stored data", "unit": "GB", "aggregation": "max"})
+        storage = Plan.objects.get(code="storage-metered")
+        if not UsageCharge.objects.filter(plan=storage, metric=metric).exists():
+            charge = UsageCharge(plan=storage, metric=metric, model="graduated", unit_price=Money("0", "RUB"),
+                                 included=Decimal("10"), tiers=[{"up_to": "100", "unit_price": "5.00"},
+                                                                {"up_to": None, "unit_price": "3.00"}])
+            charge.full_clean()
+            charge.save()
+        promotion, _ = Promotion.objects.get_or_create(code="welcome10", defaults={
+            "name": "Welcome: 10% for three months", "percent": Decimal("10"), "duration": "repeating",
+            "duration_periods": 3})
+        Coupon.objects.get_or_create(code="WELCOME10", defaults={"promotion": promotion, "max_redemptions": 100})
+
+    def _subscriptions(self, tally: Tally, customers: dict[str, Customer]) -> None:
+        from plans.models import Subscription
+        from plans.services.subscriptions import subscription_create
+
+        present = set(Subscription.objects.filter(external_id__in=[s["external_id"] for s in SUBSCRIPTIONS])
+                      .values_list("external_id", flat=True))
+        for spec in SUBSCRIPTIONS:
+            if spec["external_id"] in present:
+                tally.add("subscriptions", created=False)
+                continue
+            customer = customers.get(spec["customer"])
+            if customer is None and not self.dry_run:
+                continue
+            if customer is not None and customer.status == Customer.Status.CLOSED:
+                continue
+            tally.add("subscriptions", created=True)
+            if self.dry_run:
+                continue
+            subscription_create(
+                customer_id=customer.pk, plan_code=spec["plan"], quantity=spec.get("quantity", 1),
+                options=spec.get("options", ()), coupon_code=spec.get("coupon"), external_id=spec["external_id"],
+                key=f"demo:{spec['external_id']}",
+            )
 
     # --- API key
     def _api_key(self, tally: Tally) -> str:

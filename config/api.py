@@ -16,6 +16,7 @@ from config.errors import ApplicationError
 logger = logging.getLogger(__name__)
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
+_PROBLEM_MEMBERS = frozenset({"type", "title", "status", "detail", "code", "errors", "instance"})
 
 
 def problem_body(*, status_code: int, code: str, title: str, detail: str, errors=None, instance=None, **extra):
@@ -68,10 +69,14 @@ def flatten_errors(detail, prefix: str = "") -> list[dict]:
 def problem_exception_handler(exc, context):
     request = context.get("request")
     if isinstance(exc, ApplicationError):
-        errors = [{"field": exc.field, "code": exc.code, "message": exc.message}] if exc.field else []
+        # an error may carry its own field errors in `extra["errors"]` (e.g. one per bad item of a batch);
+        # other extras never replace the standard members (an extra "status" is not the HTTP status)
+        errors = exc.extra.get("errors") or (
+            [{"field": exc.field, "code": exc.code, "message": exc.message}] if exc.field else [])
+        extra = {key: value for key, value in exc.extra.items() if key not in _PROBLEM_MEMBERS}
         return problem_response(
             status_code=exc.status, code=exc.code, title=exc.title, detail=exc.message, errors=errors,
-            request=request, **exc.extra,
+            request=request, **extra,
         )
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(_django_error_detail(exc))

@@ -9,6 +9,7 @@ from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
 from billing.api import urls as api_urls
+from plans.api import urls as plans_api_urls
 
 
 @pytest.mark.django_db
@@ -29,6 +30,10 @@ def test_schema_is_valid_openapi_3_with_bearer_auth_and_idempotency_header():
     assert set(posts) == {
         "/api/v1/customers/", "/api/v1/customers/{customer_id}/close/",
         "/api/v1/customers/{customer_id}/adjustments/", "/api/v1/transactions/{transaction_id}/reverse/",
+        "/api/v1/subscriptions/", "/api/v1/subscriptions/{subscription_id}/change/",
+        "/api/v1/subscriptions/{subscription_id}/cancel/", "/api/v1/subscriptions/{subscription_id}/pause/",
+        "/api/v1/subscriptions/{subscription_id}/resume/", "/api/v1/subscriptions/{subscription_id}/options/",
+        "/api/v1/subscriptions/{subscription_id}/options/{code}/remove/", "/api/v1/usage-events/",
     }
     for path, op in posts.items():
         headers = {p["name"]: p for p in op["parameters"] if p["in"] == "header"}
@@ -37,6 +42,13 @@ def test_schema_is_valid_openapi_3_with_bearer_auth_and_idempotency_header():
     listing = schema["paths"]["/api/v1/customers/"]["get"]
     names = {p["name"] for p in listing["parameters"]}
     assert {"cursor", "limit", "status", "kind", "currency", "external_id", "inn", "email", "tag"} <= names
+    assert {"cursor", "limit", "product", "currency", "public"} <= {
+        p["name"] for p in schema["paths"]["/api/v1/plans/"]["get"]["parameters"]}
+    assert {"cursor", "limit", "customer_id", "status", "plan"} <= {
+        p["name"] for p in schema["paths"]["/api/v1/subscriptions/"]["get"]["parameters"]}
+    assert {"/api/v1/products/", "/api/v1/products/{code}/", "/api/v1/plans/{code}/",
+            "/api/v1/subscriptions/{subscription_id}/", "/api/v1/customers/{customer_id}/upcoming-charges/",
+            } <= set(schema["paths"])
 
 
 @pytest.mark.django_db
@@ -51,10 +63,11 @@ def test_docs_page_renders():
 
 def test_every_post_view_is_idempotent():
     # given
-    views = [p.callback.view_class for p in api_urls.urlpatterns if isinstance(p, URLPattern)]
+    patterns = [*api_urls.urlpatterns, *plans_api_urls.urlpatterns]
+    views = [p.callback.view_class for p in patterns if isinstance(p, URLPattern)]
 
     # then
     with_post = [view for view in views if hasattr(view, "post")]
-    assert len(with_post) == 4
+    assert len(with_post) == 12
     for view in with_post:
         assert getattr(view.post, "idempotent", False), view.__name__

@@ -1,0 +1,128 @@
+"""The upcoming-charge estimate per customer: in advance, in arrears with usage so far, trials; read only."""
+
+from __future__ import annotations
+
+import pytest
+import time_machine
+
+from billing.models import Entry, Event, Transaction
+from plans.models import Charge, Subscription
+from tests.api.helpers import assert_problem, post
+from tests.api.v1.catalog_fixtures import make_metric, make_plan, make_product, make_usage_charge, msk
+
+SUBSCRIPTIONS = "/api/v1/subscriptions/"
+
+
+@pytest.fixture
+def catalog(db):
+    crm = make_product("crm", "CRM")
+    make_plan("start", "990.00", product=crm)
+    make_plan("trial", "490.00", product=crm, trial_days=14)
+    metered = make_plan("metered", "500.00", product=crm, charge_timing="in_arrears")
+    make_usage_charge(metered, make_metric("api-calls"), unit_price="0.10", included=100)
+
+
+def _url(customer) -> str:
+    return f"/api/v1/customers/{customer.pk}/upcoming-charges/"
+
+
+def _subscribe(client, customer, plan: str, day) -> int:
+    with time_machine.travel(day, tick=False):
+        response = post(client, SUBSCRIPTIONS, {"customer_id": customer.pk, "plan": plan})
+    assert response.status_code == 201, response.content
+    return response.json()["id"]
+
+
+def _usage(client, customer, *items: tuple[str, str, str]) -> None:
+    events = [{"event_id": event_id, "customer_id": customer.pk, "metric": "api-calls", "quantity": quantity,
+               "timestamp": timestamp} for event_id, quantity, timestamp in items]
+    assert post(client, "/api/v1/usage-events/", {"events": events}).status_code == 201
+
+
+def _rows() -> dict[str, int]:
+    return {m.__name__: m.objects.count() for m in (Subscription, Charge, Transaction, Entry, Event)}
+
+
+def test_estimate_per_subscription_with_usage_so_far(api, customer, catalog):
+    # given
+    start = _subscribe(api, customer, "start", msk(2026, 4, 1))
+    metered = _subscribe(api, customer, "metered", msk(2026, 4, 1))
+    trial = _subscribe(api, customer, "trial", msk(2026, 4, 10))
+    canceled = _subscribe(api, customer, "start", msk(2026, 4, 1))
+    with time_machine.travel(msk(2026, 4, 2), tick=False):
+        post(api, f"{SUBSCRIPTIONS}{canceled}/cancel/", {})
+    _usage(api, customer,
+           ("e1", "305", "2026-04-01T00:00:00+03:00"),  # the first local instant of the period counts
+           ("e2", "50", "2026-04-14T12:00:00+03:00"),
+           ("e3", "1000", "2026-03-31T23:59:59+03:00"),  # before the period
+           ("e4", "1000", "2026-05-01T00:00:00+03:00"))  # the next period
+    before = _rows()
+
+    # when
+    with time_machine.travel(msk(2026, 4, 15), tick=False):
+        response = api.get(_url(customer))
+
+    # then
+    assert response.status_code == 200, response.content
+    assert response.json() == {
+        "customer_id": customer.pk, "estimated_at": "2026-04-15T07:00:00Z",
+        "charges": [
+            {"subscription_id": start, "charge_at": "2026-04-30T21:00:00Z",
+             "period": {"start": "2026-04-01", "end": "2026-05-01"},
+             "lines": [{"kind": "plan", "description": "Start × 1 (2026-05-01–2026-06-01)", "amount": "990.00",
+                        "currency": "RUB", "quantity": "1", "ref": "start",
+                        "period": {"start": "2026-05-01", "end": "2026-06-01"}}],
+             "total": "990.00", "currency": "RUB"},
+            {"subscription_id": metered, "charge_at": "2026-04-30T21:00:00Z",
+             "period": {"start": "2026-04-01", "end": "2026-05-01"},
+             "lines": [
+                 # (305 + 50 − 100 included) × 0.10
+                 {"kind": "usage", "description": "api-calls: 355 (2026-04-01–2026-05-01)", "amount": "25.50",
+                  "currency": "RUB", "quantity": "355", "ref": "metered",
+                  "period": {"start": "2026-04-01", "end": "2026-05-01"}},
+                 {"kind": "plan", "description": "Metered × 1 (2026-04-01–2026-05-01)", "amount": "500.00",
+                  "currency": "RUB", "quantity": "1", "ref": "metered",
+                  "period": {"start": "2026-04-01", "end": "2026-05-01"}},
+             ],
+             "total": "525.50", "currency": "RUB"},
+            {"subscription_id": trial, "charge_at": "2026-04-23T21:00:00Z",
+             "period": {"start": "2026-04-10", "end": "2026-04-24"},
+             "lines": [{"kind": "plan", "description": "Trial × 1 (2026-04-24–2026-05-24)", "amount": "490.00",
+                        "currency": "RUB", "quantity": "1", "ref": "trial",
+                        "period": {"start": "2026-04-24", "end": "2026-05-24"}}],
+             "total": "490.00", "currency": "RUB"},
+        ],
+        "totals": [{"currency": "RUB", "amount": "2005.50"}],
+    }
+    assert _rows() == before
+
+
+def test_customer_without_subscriptions_has_an_empty_estimate(api, customer, catalog):
+    # when
+    response = api.get(_url(customer))
+
+    # then
+    assert response.status_code == 200, response.content
+    assert (response.json()["charges"], response.json()["totals"]) == ([], [])
+
+
+def test_restricted_key_sees_only_its_customer(make_client, make_customer, catalog):
+    # given
+    mine, other = make_customer(name="Mine"), make_customer(name="Other")
+    client = make_client(customer=mine)
+
+    # when
+    own = client.get(_url(mine))
+    foreign = client.get(_url(other))
+
+    # then
+    assert own.status_code == 200
+    assert_problem(foreign, 404, "customer_not_found")
+
+
+def test_unknown_customer_is_404(api, catalog):
+    # when
+    response = api.get("/api/v1/customers/999999/upcoming-charges/")
+
+    # then
+    assert_problem(response, 404, "customer_not_found")

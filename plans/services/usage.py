@@ -123,7 +123,10 @@ def parse_usage_events(raw) -> list[UsageEventIn]:
             errors.append({"field": f"{where}.quantity", "code": "invalid",
                            "message": "quantity must be a non-negative number with at most 6 decimals."})
         timestamp = item.get("timestamp")
-        parsed = parse_datetime(timestamp) if isinstance(timestamp, str) else None
+        try:
+            parsed = parse_datetime(timestamp) if isinstance(timestamp, str) else None
+        except ValueError:  # well formed but not a real date or time, e.g. 2026-02-30 or 25:00
+            parsed = None
         if parsed is None or parsed.tzinfo is None:
             errors.append({"field": f"{where}.timestamp", "code": "invalid",
                            "message": "timestamp must be an ISO 8601 datetime with a time zone."})

@@ -15,11 +15,15 @@ from decimal import Decimal
 import psycopg
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from billing import tasks
 from billing.models import BillingPolicy, BillingRun, Customer
 from billing.services.billing_run import billing_run_start
 from plans.models import Charge, Subscription
+from plans.pricing.periods import local_date, period_at
+from plans.services.subscriptions import subscription_create
+from tests.factories.catalog import funded_customer, make_plan, make_product
 from tests.support.billing_seed import AS_OF, seed
 from tests.support.celery import CeleryWorker, database_url_from
 from tests.support.ledger_checks import assert_ledger_consistent
@@ -173,3 +177,29 @@ def test_worker_killed_mid_chunk_then_resumed_and_rerun_charges_every_due_subscr
     assert (run.processed, run.failed, run.failures) == (N, 0, [])
     assert run.charged == Charge.objects.filter(transaction__isnull=False).count()
     assert (second_run.due_at_start, second_run.processed, second_run.charged) == (0, 0, 0)
+
+
+def test_beat_task_fans_the_run_out_to_real_workers_and_completes_it(real_celery_worker):
+    # given three subscriptions (a UTC customer) that started 40 days ago: their first month ended 9 to 12 days ago
+    make_plan("basic", "900.00", product=make_product("crm"))
+    customer = funded_customer("10000.00", timezone="UTC")
+    started = timezone.now() - dt.timedelta(days=40)
+    subs = [subscription_create(customer_id=customer.pk, plan_code="basic", quantity=q, at=started) for q in (1, 2, 3)]
+    second_month = period_at(local_date(started, "UTC"), "month", 1)
+    assert second_month.start <= timezone.now().date() < second_month.end
+
+    # when the beat task runs on the worker (at the wall clock)
+    tasks.billing_run_start.delay()
+    wait_until(lambda: BillingRun.objects.filter(status=BillingRun.Status.COMPLETED, workers_finished=2).exists(),
+               what="the beat's run completed by both work tasks")
+
+    # then the second month is charged once per subscription, and the run says so
+    run = BillingRun.objects.get()
+    assert (run.triggered_by, run.due_at_start, run.processed, run.charged, run.failed) == ("beat", 3, 3, 3, 0)
+    assert (run.workers_started, run.workers_finished) == (2, 2)
+    for quantity, sub in zip((1, 2, 3), subs, strict=True):
+        assert list(Charge.objects.filter(subscription=sub, kind="recurring").order_by("period_start")
+                    .values_list("period_start", "amount")) == [
+            (local_date(started, "UTC"), Decimal("900.00") * quantity),
+            (second_month.start, Decimal("900.00") * quantity)]
+    assert_ledger_consistent()

@@ -16,6 +16,7 @@ from billing.models import BillingPolicy, Customer
 from billing.services.billing_run import customer_funds_recheck
 from plans import events
 from plans.models import Charge, Coupon, ScheduledChange, Subscription, SubscriptionDiscount
+from plans.services.estimates import upcoming_charges_estimate
 from plans.services.subscriptions import (
     subscription_cancel,
     subscription_change_plan,
@@ -25,6 +26,7 @@ from plans.services.subscriptions import (
     subscription_pause,
     subscription_resume,
 )
+from plans.services.usage import UsageEventIn, usage_record_batch
 from tests.factories.catalog import (
     add_plan_price,
     funded_customer,
@@ -32,6 +34,7 @@ from tests.factories.catalog import (
     make_option,
     make_plan,
     make_product,
+    make_usage_charge,
     top_up,
 )
 from tests.plans.support import (
@@ -776,3 +779,57 @@ def test_cancel_with_a_fixed_discount_never_credits_more_than_was_paid(product):
 
     # then at most the 700.00 paid comes back
     assert balance(customer) <= D("10000.00")
+
+
+# --- usage and arrears ---------------------------------------------------------------------------
+
+
+def test_usage_is_charged_in_arrears_at_renewal_and_the_estimate_matches_the_run(product):
+    # given 500.00/month in advance plus API calls: 100 free, then graduated 0.10 up to 1000 and 0.05 beyond
+    plan = make_plan("api", "500.00", product=product)
+    make_usage_charge(plan, "calls", "graduated", included="100", tiers=[
+        {"up_to": "1000", "unit_price": "0.10"}, {"up_to": None, "unit_price": "0.05"}])
+    customer = funded_customer("10000.00")
+    sub = subscription_create(customer_id=customer.pk, plan_code="api", at=msk(2026, 4, 1))
+    usage_record_batch(events=[
+        UsageEventIn("e1", customer.pk, "calls", D("600"), msk(2026, 4, 5), {}),
+        UsageEventIn("e2", customer.pk, "calls", D("700"), msk(2026, 4, 20), {}),
+        UsageEventIn("e3", customer.pk, "calls", D("300"), utc(2026, 4, 30, 20, 59), {}),  # Apr 30 23:59 Moscow
+        UsageEventIn("e4", customer.pk, "calls", D("1000"), utc(2026, 4, 30, 21, 0), {}),  # May 1 00:00 Moscow
+    ])
+
+    # when the upcoming charge is estimated on April 30, then the run comes
+    [estimate] = upcoming_charges_estimate(customer_id=customer.pk, at=msk(2026, 4, 30))
+    run_billing(msk_midnight(2026, 5, 1))
+
+    # then April's 1600 calls: 1500 billable = 1000 × 0.10 + 500 × 0.05 = 125.00, and May's 500.00 in advance
+    usage, = money_charges(sub, "usage")
+    assert (usage.period_start, usage.period_end, charge_lines(usage)) == (
+        dt.date(2026, 4, 1), dt.date(2026, 5, 1), [("usage", "api", D("125.00"))])
+    may = money_charges(sub, "recurring")[-1]
+    assert (may.period_start, charge_lines(may)) == (dt.date(2026, 5, 1), [("plan", "api", D("500.00"))])
+    assert balance(customer) == D("8875.00")  # 10000 - 500 - 125 - 500
+    # and the estimate said exactly that, for May 1 00:00 in Moscow
+    assert estimate.charge_at == msk_midnight(2026, 5, 1)
+    assert [(x.kind.value, x.ref, x.amount) for x in estimate.lines] == [
+        ("usage", "api", D("125.00")), ("plan", "api", D("500.00"))]
+    assert estimate.total == D("625.00")
+
+
+def test_a_plan_in_arrears_is_charged_at_period_end_and_for_the_used_days_on_cancel(product):
+    # given support at 600.00 a month billed in arrears
+    make_plan("support", "600.00", charge_timing="in_arrears", product=product)
+    customer = funded_customer("10000.00")
+    sub = subscription_create(customer_id=customer.pk, plan_code="support", at=msk(2026, 4, 1))
+    assert money_charges(sub) == []
+
+    # when April ends, then April is charged
+    run_billing(msk_midnight(2026, 5, 1))
+    assert summary(sub) == [("recurring", dt.date(2026, 4, 1), dt.date(2026, 5, 1), D("600.00"))]
+
+    # when canceled on May 21 (May 1..20 used of 31 days)
+    _, charge = subscription_cancel(subscription_id=sub.pk, at=msk(2026, 5, 21))
+
+    # then the used part is charged: 600 × 20/31 = 387.096… → 387.10
+    assert (charge.kind, charge_lines(charge)) == ("proration", [("plan", "support", D("387.10"))])
+    assert balance(customer) == D("9012.90")  # 10000 - 600 - 387.10

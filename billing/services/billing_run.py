@@ -116,21 +116,33 @@ SELECT id FROM plans_subscription
    FOR NO KEY UPDATE SKIP LOCKED
 """
 
+# The charge guard rows and, for each one actually inserted, its charge.posted event (the same payload as
+# plans.services.subscriptions.charge_post writes).
 _INSERT_CHARGES_SQL = """
-INSERT INTO plans_charge (subscription_id, kind, period_start, period_end, amount, amount_currency, key, lines,
-                          created_at, transaction_id)
-SELECT x.sub, x.kind, x.ps, x.pe, x.amount, x.currency, x.key, x.lines::jsonb, now(), x.tx
-  FROM json_to_recordset(%s::json)
-       AS x(sub bigint, kind varchar, ps date, pe date, amount numeric, currency varchar, key varchar, lines json,
-            tx bigint)
-ON CONFLICT DO NOTHING
+WITH x AS (
+    SELECT * FROM json_to_recordset(%s::json)
+        AS x(sub bigint, cid bigint, kind varchar, ps date, pe date, amount text, currency varchar, key varchar,
+             lines json, tx bigint)
+), c AS (
+    INSERT INTO plans_charge (subscription_id, kind, period_start, period_end, amount, amount_currency, key, lines,
+                              created_at, transaction_id)
+    SELECT x.sub, x.kind, x.ps, x.pe, x.amount::numeric, x.currency, x.key, x.lines::jsonb, now(), x.tx FROM x
+    ON CONFLICT DO NOTHING
+    RETURNING id, key
+)
+INSERT INTO billing_event (type, payload, customer_id, created_at, attempts, last_error)
+SELECT %s, jsonb_build_object('charge_id', c.id, 'subscription_id', x.sub, 'kind', x.kind, 'amount', x.amount,
+                              'currency', x.currency, 'period_start', x.ps, 'period_end', x.pe,
+                              'transaction_id', x.tx),
+       x.cid, now(), 0, ''
+  FROM c JOIN x ON x.key = c.key
 """
 
 _ADVANCE_SQL = """
 UPDATE plans_subscription s
    SET status = x.status, price_id = x.price_id, current_period_start = x.ps, current_period_end = x.pe,
        next_billing_at = x.next_at, ended_at = x.ended_at, canceled_at = COALESCE(s.canceled_at, x.ended_at),
-       suspended_at = CASE WHEN x.status = 'suspended' THEN now() ELSE s.suspended_at END, updated_at = now()
+       suspended_at = CASE WHEN x.status = 'suspended' THEN %s ELSE s.suspended_at END, updated_at = now()
   FROM json_to_recordset(%s::json)
        AS x(id bigint, status varchar, price_id bigint, ps date, pe date, next_at timestamptz, ended_at timestamptz)
  WHERE s.id = x.id
@@ -280,8 +292,8 @@ def billing_run_chunk(*, run: BillingRun) -> ChunkResult:
             for kind, period, lines in plan.charges:
                 key = f"sub:{snap.id}:{period.start}:{kind}"
                 amount = total(lines) if lines else Decimal(0)
-                charge_rows.append({"sub": snap.id, "kind": kind, "ps": period.start, "pe": period.end,
-                                    "amount": amount, "currency": snap.currency, "key": key,
+                charge_rows.append({"sub": snap.id, "cid": snap.customer_id, "kind": kind, "ps": period.start,
+                                    "pe": period.end, "amount": amount, "currency": snap.currency, "key": key,
                                     "lines": [_line_json(x) for x in lines]})
                 legs = charge_legs(accounts=accounts, customer_id=snap.customer_id, lines=lines,
                                    product_of=snap.product_of)
@@ -290,10 +302,7 @@ def billing_run_chunk(*, run: BillingRun) -> ChunkResult:
                         kind=Transaction.Kind.CHARGE, key=key, legs=legs, effective_date=period.start,
                         customer_id=snap.customer_id, source_type="subscription", source_id=str(snap.id),
                         description=f"{Charge.Kind(kind).label}: subscription #{snap.id}",
-                        event_type=plan_events.CHARGE_POSTED,
-                        event_payload={"subscription_id": snap.id, "charge_kind": kind, "amount": str(amount),
-                                       "currency": snap.currency, "period_start": period.start.isoformat(),
-                                       "period_end": period.end.isoformat()},
+                        event_type=None,  # the charge's own charge.posted is written with its guard row
                     ))
         # customer rows before their accounts, the order every service follows (lock_customer, then ledger_post)
         cursor.execute("SELECT id FROM billing_customer WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE",
@@ -304,9 +313,9 @@ def billing_run_chunk(*, run: BillingRun) -> ChunkResult:
             for row in charge_rows:
                 row["tx"] = posted.get(row["key"])
             if charge_rows:
-                cursor.execute(_INSERT_CHARGES_SQL, [rows_json(charge_rows)])
+                cursor.execute(_INSERT_CHARGES_SQL, [rows_json(charge_rows), plan_events.CHARGE_POSTED])
             if renewals:
-                cursor.execute(_ADVANCE_SQL, [rows_json([
+                cursor.execute(_ADVANCE_SQL, [run.as_of, rows_json([
                     {"id": p.snap.id, "status": p.status, "price_id": p.price_id, "ps": p.period.start,
                      "pe": p.period.end, "next_at": p.next_at.isoformat() if p.next_at else None,
                      "ended_at": p.ended_at.isoformat() if p.ended_at else None}

@@ -39,7 +39,7 @@ class Posting:
     source_type: str = ""
     source_id: str = ""
     description: str = ""
-    event_type: str = events.TRANSACTION_POSTED
+    event_type: str | None = events.TRANSACTION_POSTED  # None: the caller writes its own event
     event_payload: dict = field(default_factory=dict)
 
 
@@ -131,6 +131,8 @@ def ledger_post_batch(postings: list[Posting], *, with_entries_in_events: bool =
                     entries.append({"t": tx_id, "a": leg.account_id, "m": leg.amount, "c": leg.currency,
                                     "memo": leg.memo})
                     deltas[leg.account_id] += leg.amount
+                if posting.event_type is None:
+                    continue
                 event_rows.append({"type": posting.event_type, "customer_id": posting.customer_id, "payload": {
                     "transaction_id": tx_id, "kind": posting.kind, "customer_id": posting.customer_id,
                     "effective_date": posting.effective_date.isoformat(), "idempotency_key": posting.key,
@@ -141,7 +143,8 @@ def ledger_post_batch(postings: list[Posting], *, with_entries_in_events: bool =
                 }})
             cursor.execute(_INSERT_ENTRIES, [rows_json(entries)])
             _bump(cursor, {a: d for a, d in deltas.items() if a in customer_ids})
-            cursor.execute(_INSERT_EVENTS, [rows_json(event_rows)])
+            if event_rows:
+                cursor.execute(_INSERT_EVENTS, [rows_json(event_rows)])
 
         if then is not None:
             then(posted)

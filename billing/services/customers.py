@@ -13,7 +13,7 @@ from billing import events
 from billing.errors import BalanceNotZero, CustomerClosed, InvalidPosting
 from billing.locks import lock_customer
 from billing.models import Account, Customer, Transaction
-from billing.money import UnknownCurrency, check_currency, is_rounded
+from billing.money import UnknownCurrency, check_currency, is_rounded, round_amount
 from billing.services.ledger import Leg, account_for_customer, account_system, ledger_post
 from billing.services.outbox import event_emit
 
@@ -82,7 +82,7 @@ def customer_close(*, customer_id: int) -> Customer:
             .filter(customer=customer).exclude(balance=0).order_by("pk")
         )
         if open_balances:
-            shown = ", ".join(f"{-a.balance.amount} {a.currency}" for a in open_balances)
+            shown = ", ".join(f"{round_amount(-a.balance.amount, a.currency)} {a.currency}" for a in open_balances)
             raise BalanceNotZero(f"The customer's balance is {shown}; refund or write it off before closing.")
         customer.status = Customer.Status.CLOSED
         customer.closed_at = timezone.now()

@@ -87,7 +87,7 @@ def test_debit_beyond_the_credit_limit_is_a_form_error(admin_client, make_custom
     assert response.status_code == 200
     errors = response.context["form"].non_field_errors()
     assert errors == [
-        "Insufficient funds: 5.01 RUB needed, 5.0000 RUB available including the credit limit."
+        "Insufficient funds: 5.01 RUB needed, 5.00 RUB available including the credit limit."
     ]
     assert Transaction.objects.count() == 0
     assert Entry.objects.count() == 0

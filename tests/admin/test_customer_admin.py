@@ -217,7 +217,7 @@ def test_close_button_refuses_a_non_zero_balance(admin_client, customer, unique_
     response = admin_client.post(close_url(customer), follow=True)
 
     # then
-    assert "The customer's balance is 5.0000 RUB; refund or write it off before closing." in " ".join(
+    assert "The customer's balance is 5.00 RUB; refund or write it off before closing." in " ".join(
         shown_messages(response)
     )
     customer.refresh_from_db()
@@ -258,7 +258,7 @@ def test_close_action_on_the_changelist(admin_client, make_customer, unique_key)
     assert (rich.status, empty.status) == ("active", "closed")
     shown = " ".join(shown_messages(response))
     assert f"Empty (#{empty.pk}) is closed." in shown
-    assert "The customer's balance is 1.0000 RUB" in shown
+    assert "The customer's balance is 1.00 RUB" in shown
 
 
 def test_a_closed_customer_card_is_view_only(admin_client, customer):

@@ -379,7 +379,7 @@ def test_debit_beyond_credit_limit_is_refused_and_writes_nothing(make_customer):
         charge(customer, customer_account, revenue, "70.01", "charge-1", enforce_credit_limit=True)
 
     # then
-    assert exc_info.value.extra == {"needed": "70.01", "available": "70.0000", "currency": RUB}
+    assert exc_info.value.extra == {"needed": "70.01", "available": "70.00", "currency": RUB}
     assert ledger_snapshot() == before
     assert customer_balance(customer=customer) == rub("20.00")
 

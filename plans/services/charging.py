@@ -154,10 +154,15 @@ class SubscriptionSnapshot:
 # --- pure computations --------------------------------------------------------------------------
 
 
+def quantity_text(quantity: Decimal) -> str:
+    """A quantity as people write it: 10 and 350, not 1E+1 and 3.5E+2; 2.5 stays 2.5."""
+    return format(quantity.normalize(), "f")
+
+
 def recurring_lines(snap: SubscriptionSnapshot, period: Period) -> list[ChargeLine]:
     """Plan and recurring options for `period`, then the discounts that apply to them."""
     items = snap.items()
-    charges = [line(item.kind, f"{item.description} × {item.quantity.normalize()} ({period.start}–{period.end})",
+    charges = [line(item.kind, f"{item.description} × {quantity_text(item.quantity)} ({period.start}–{period.end})",
                     item.full_amount, snap.currency, quantity=item.quantity, ref=item.ref, period=period)
                for item in items if item.full_amount]
     return charges + discount_lines(snap.pricing_discounts(items), charges)
@@ -187,7 +192,7 @@ def usage_lines(snap: SubscriptionSnapshot, period: Period) -> list[ChargeLine]:
         quantity = snap.usage.get(charge.metric_id, ZERO)
         amount = usage_amount(charge.pricing, quantity)
         if amount:
-            description = f"{charge.metric_code}: {quantity.normalize()} ({period.start}–{period.end})"
+            description = f"{charge.metric_code}: {quantity_text(quantity)} ({period.start}–{period.end})"
             out.append(line(LineKind.USAGE, description, amount, snap.currency, quantity=quantity,
                             ref=snap.plan_code, period=period))
     if snap.minimum:

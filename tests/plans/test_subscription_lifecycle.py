@@ -781,6 +781,24 @@ def test_cancel_with_a_fixed_discount_never_credits_more_than_was_paid(product):
     assert balance(customer) <= D("10000.00")
 
 
+def test_line_descriptions_write_quantities_in_plain_digits(product):
+    # given 10 seats at 100.00 and API calls at 1.00 each, billed in arrears
+    plan = make_plan("start", "100.00", product=product)
+    make_usage_charge(plan, "calls", "per_unit", unit_price="1.00")
+    customer = funded_customer("10000.00")
+    sub = subscription_create(customer_id=customer.pk, plan_code="start", quantity=10, at=msk(2026, 4, 1))
+    usage_record_batch(events=[UsageEventIn("e1", customer.pk, "calls", D("350"), msk(2026, 4, 5), {})])
+
+    # when April's usage is billed
+    run_billing(msk_midnight(2026, 5, 1))
+
+    # then the lines read "× 10" and "350", not "× 1E+1" and "3.5E+2"
+    first, = [c for c in money_charges(sub, "recurring") if c.period_start == dt.date(2026, 4, 1)]
+    assert [(x["description"], x["amount"]) for x in first.lines] == [("Start × 10 (2026-04-01–2026-05-01)", "1000.00")]
+    usage, = money_charges(sub, "usage")
+    assert [(x["description"], x["amount"]) for x in usage.lines] == [("calls: 350 (2026-04-01–2026-05-01)", "350.00")]
+
+
 # --- usage and arrears ---------------------------------------------------------------------------
 
 

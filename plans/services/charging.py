@@ -33,6 +33,10 @@ ZERO = Decimal(0)
 
 @dataclass(frozen=True)
 class DiscountSnapshot:
+    """A discount on the subscription. `periods_remaining == 0` (used up) is loaded only when the charge of
+    the current period applied it: credits and prorations within that period still take it into account
+    (a credit gives back what was paid, not the full price), but no new period is charged with it."""
+
     id: int
     code: str
     percent: Decimal | None
@@ -41,9 +45,11 @@ class DiscountSnapshot:
     product_ids: frozenset[int]
     periods_remaining: int | None
 
-    def as_discount(self, items: list[PricedItem], item_keys: dict[str, tuple[int | None, int]]) -> Discount | None:
-        """The pricing discount restricted to the items it may touch; None when it touches none."""
-        if self.periods_remaining == 0:
+    def as_discount(self, items: list[PricedItem], item_keys: dict[str, tuple[int | None, int]], *,
+                    new_period: bool = False) -> Discount | None:
+        """The pricing discount restricted to the items it may touch; None when it touches none, or when
+        it has no period left for a `new_period` charge."""
+        if self.periods_remaining == 0 and new_period:
             return None
         limited = bool(self.plan_ids or self.product_ids)
         refs = frozenset(
@@ -138,10 +144,15 @@ class SubscriptionSnapshot:
         return self.product_code
 
     def pricing_discounts(self, items: list[PricedItem], *,
-                          extra_keys: dict[str, tuple[int | None, int]] | None = None) -> list[Discount]:
-        """`extra_keys`: (plan id, product id) of items not on the subscription yet (the target of a change)."""
+                          extra_keys: dict[str, tuple[int | None, int]] | None = None,
+                          new_period: bool = False) -> list[Discount]:
+        """The discounts of the current period (for credits and prorations within it), or with
+        `new_period` those a period charged now gets (the ones with periods left).
+
+        `extra_keys`: (plan id, product id) of items not on the subscription yet (the target of a change)."""
         keys = {**self.item_keys(), **(extra_keys or {})}
-        return [d for d in (s.as_discount(items, keys) for s in self.discounts) if d is not None]
+        return [d for d in (s.as_discount(items, keys, new_period=new_period) for s in self.discounts)
+                if d is not None]
 
     def period_after(self, period: Period) -> Period:
         """The period that starts where `period` ends (periods tile from the anchor)."""
@@ -160,12 +171,13 @@ def quantity_text(quantity: Decimal) -> str:
 
 
 def recurring_lines(snap: SubscriptionSnapshot, period: Period) -> list[ChargeLine]:
-    """Plan and recurring options for `period`, then the discounts that apply to them."""
+    """Plan and recurring options for `period`, then the discounts that apply to them (those with periods
+    left: the caller uses one period of each up once the charge is posted)."""
     items = snap.items()
     charges = [line(item.kind, f"{item.description} × {quantity_text(item.quantity)} ({period.start}–{period.end})",
                     item.full_amount, snap.currency, quantity=item.quantity, ref=item.ref, period=period)
                for item in items if item.full_amount]
-    return charges + discount_lines(snap.pricing_discounts(items), charges)
+    return charges + discount_lines(snap.pricing_discounts(items, new_period=True), charges)
 
 
 def setup_lines(snap: SubscriptionSnapshot, period: Period) -> list[ChargeLine]:
@@ -259,7 +271,13 @@ SELECT sd.subscription_id, sd.id, p.code, p.percent, p.amount,
        sd.periods_remaining
   FROM plans_subscriptiondiscount sd
   JOIN plans_promotion p ON p.id = sd.promotion_id
- WHERE sd.subscription_id = ANY(%s) AND (sd.periods_remaining IS NULL OR sd.periods_remaining > 0)
+ WHERE sd.subscription_id = ANY(%s)
+   AND (sd.periods_remaining IS NULL OR sd.periods_remaining > 0
+        -- used up, yet applied to the current period's charge: still counts for credits within that period
+        OR EXISTS (SELECT 1 FROM plans_charge ch JOIN plans_subscription s ON s.id = sd.subscription_id
+                    WHERE ch.subscription_id = sd.subscription_id AND ch.kind = 'recurring'
+                      AND ch.period_start = s.current_period_start
+                      AND ch.lines @> jsonb_build_array(jsonb_build_object('kind', 'discount', 'ref', p.code))))
  ORDER BY sd.id
 """
 

@@ -149,10 +149,6 @@ def test_a_periods_net_charges_never_exceed_its_full_price(plan_prices, option_p
     assert balance(customer) == -net
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a 'once' discount is used up when the period is charged, so a cancel in that same period credits the "
-    "unused part at the undiscounted price (see test_subscription_lifecycle.py::"
-    "test_cancel_in_the_period_of_a_once_coupon_credits_the_discounted_price)"))
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(price=st.decimals(min_value=D("1.00"), max_value=D("99999.99"), places=2),
        percent=st.decimals(min_value=D("1.00"), max_value=D("100.00"), places=2), start=starts,

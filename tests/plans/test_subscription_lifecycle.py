@@ -741,11 +741,6 @@ def test_coupon_redemption_is_counted_per_subscription(product):
 # --- credits never exceed what was paid ----------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a 'once' (or last 'repeating') discount is used up when the period is charged "
-    "(periods_remaining → 0), so a cancel, pause or change inside that same period credits the unused part "
-    "at full price without taking the discount back (plans/services/subscriptions.py _use_discount_periods, "
-    "plans/services/charging.py _DISCOUNTS_SQL filters periods_remaining > 0)"))
 def test_cancel_in_the_period_of_a_once_coupon_credits_the_discounted_price(product):
     # given April paid with 10% off for the first period only: 1000 - 100 = 900.00
     make_plan("basic", "1000.00", product=product)
@@ -779,6 +774,35 @@ def test_cancel_with_a_fixed_discount_never_credits_more_than_was_paid(product):
 
     # then at most the 700.00 paid comes back
     assert balance(customer) <= D("10000.00")
+
+
+def test_a_once_coupon_counts_for_changes_in_its_period_and_not_after(product):
+    # given April paid with 10% off for the first period only: 1000 - 100 = 900.00
+    make_plan("basic", "1000.00", product=product)
+    make_plan("pro", "2000.00", product=product)
+    make_coupon("ONCE10", percent="10", duration="once")
+    customer = funded_customer("10000.00")
+    sub = subscription_create(customer_id=customer.pk, plan_code="basic", coupon_code="ONCE10", at=msk(2026, 4, 1))
+    assert balance(customer) == D("9100.00")
+
+    # when upgraded to pro on the 21st (10 of 30 days left)
+    _, change = subscription_change_plan(subscription_id=sub.pk, plan_code="pro", at=msk(2026, 4, 21))
+
+    # then the coupon of April still follows the plans: 1000 × 10/30 = 333.33 credited with 33.33 of discount
+    # taken back, 2000 × 10/30 = 666.67 charged with 66.67 off: 300.00 (20 days at 900 + 10 days at 1800 = 1200)
+    assert charge_lines(change) == [
+        ("proration_credit", "basic", D("-333.33")), ("proration_charge", "pro", D("666.67")),
+        ("discount", "ONCE10", D("33.33")), ("discount", "ONCE10", D("-66.67"))]
+    assert balance(customer) == D("8800.00")
+
+    # when May is renewed (the coupon is used up) and the subscription is canceled on May 21 (11 of 31 days left)
+    run_billing(msk_midnight(2026, 5, 1))
+    _, credit = subscription_cancel(subscription_id=sub.pk, at=msk(2026, 5, 21))
+
+    # then May was 2000.00 in full and its unused part is credited at full price: 2000 × 11/31 = 709.677… → 709.68
+    assert summary(sub)[-2] == ("recurring", dt.date(2026, 5, 1), dt.date(2026, 6, 1), D("2000.00"))
+    assert charge_lines(credit) == [("proration_credit", "pro", D("-709.68"))]
+    assert balance(customer) == D("7509.68")  # 8800 - 2000 + 709.68
 
 
 def test_line_descriptions_write_quantities_in_plain_digits(product):

@@ -205,16 +205,30 @@ def prorated_fraction(period: Period, day: dt.date) -> Decimal:
     return Decimal(period.days_from(day)) / Decimal(period.days)
 
 
+def fixed_discount_share(discount: Discount, items: list[PricedItem]) -> Decimal:
+    """What a fixed discount takes off a whole period of `items`: never more than the (rounded) lines it
+    applies to, exactly as `discount_lines` grants it on the period's recurring charge."""
+    base = sum((amount for item in items
+                if (amount := round_amount(item.full_amount, item.currency)) > 0
+                and (not discount.applies_to or item.ref in discount.applies_to)), ZERO)
+    return min(discount.fixed, base)
+
+
 def plan_change_lines(*, old: list[PricedItem], new: list[PricedItem], period: Period, change_day: dt.date,
-                      discounts: list[Discount] = ()) -> list[ChargeLine]:
+                      discounts: list[Discount] = (), held: list[PricedItem] = ()) -> list[ChargeLine]:
     """Credit the unused part of the old items and charge the rest of the period on the new ones.
 
     Each line is rounded once. Percent discounts follow the items they apply to (credited back on
-    the old items, granted on the new ones); fixed discounts are per period and do not move.
+    the old items, granted on the new ones). Fixed discounts are per period: the period was granted
+    min(fixed, what it applies to), so a change moves only the difference between that share before
+    and after the change, for the days left. A cancel or pause (no new items) therefore gives back the
+    unused part of the discount with the unused part of the price, and a credit never exceeds what was
+    paid. `held`: items the change leaves as they are (they still count in what a fixed discount covers).
     """
-    currencies = {i.currency for i in [*old, *new]}
+    currencies = {i.currency for i in [*old, *new, *held]}
     if len(currencies) != 1:
         raise ValueError("a plan change happens in one currency")
+    currency = next(iter(currencies))
     fraction = prorated_fraction(period, change_day)
     days = f"{period.days_from(change_day)}/{period.days} days"
     credits = [
@@ -227,13 +241,21 @@ def plan_change_lines(*, old: list[PricedItem], new: list[PricedItem], period: P
              item.currency, quantity=item.quantity, ref=item.ref, period=period)
         for item in new if item.full_amount
     ]
-    percent = [d for d in discounts if d.percent is not None]
     lines = credits + charges
-    for discount in percent:
-        for credit in credits:
-            if not discount.applies_to or credit.ref in discount.applies_to:
-                lines.append(line(LineKind.DISCOUNT, f"{discount.code}: {discount.percent}% returned",
-                                  -credit.amount * discount.percent / HUNDRED, credit.currency,
-                                  ref=discount.code, period=period))
-        lines.extend(discount_lines([discount], charges))
+    for discount in discounts:
+        if discount.percent is not None:
+            for credit in credits:
+                if not discount.applies_to or credit.ref in discount.applies_to:
+                    lines.append(line(LineKind.DISCOUNT, f"{discount.code}: {discount.percent}% returned",
+                                      -credit.amount * discount.percent / HUNDRED, credit.currency,
+                                      ref=discount.code, period=period))
+            lines.extend(discount_lines([discount], charges))
+            continue
+        before = fixed_discount_share(discount, [*old, *held])
+        after = fixed_discount_share(discount, [*new, *held])
+        if before != after:
+            what = "returned" if before > after else "granted"
+            lines.append(line(LineKind.DISCOUNT, f"{discount.code}: discount {what} ({days})",
+                              (before - after) * fraction, currency,
+                              ref=discount.code, period=period))
     return lines

@@ -221,16 +221,18 @@ def change_lines(snap: SubscriptionSnapshot, *, day: dt.date, new_unit_price: De
 
     `new_plan_key` is the new plan's (id, product id), so discounts limited to plans or products
     can tell whether they apply to it."""
-    old_items = snap.items()[:1]
+    old_items, held = snap.items()[:1], snap.items()[1:]
     new_ref, new_name = new_plan or (snap.plan_code, snap.plan_name)
     new_items = [PricedItem(LineKind.PLAN, new_ref, new_name, new_unit_price, Decimal(new_quantity), snap.currency)]
     extra = {new_ref: new_plan_key or (None, snap.product_id)} if new_ref != snap.plan_code else None
-    return plan_change_lines(old=old_items, new=new_items, period=snap.period, change_day=day,
-                             discounts=snap.pricing_discounts(old_items + new_items, extra_keys=extra))
+    return plan_change_lines(old=old_items, new=new_items, period=snap.period, change_day=day, held=held,
+                             discounts=snap.pricing_discounts(old_items + new_items + held, extra_keys=extra))
 
 
 def unused_credit_lines(snap: SubscriptionSnapshot, *, day: dt.date) -> list[ChargeLine]:
-    """Credit for the unused part of a period paid in advance (cancel now, pause)."""
+    """Credit for the unused part of a period paid in advance (cancel now, pause, suspension): the unused
+    days of what the period was charged, discounts included (a used-up 'once' discount still counts for
+    the period it was used in; a fixed one is given back for the unused days)."""
     items = snap.items()
     return plan_change_lines(old=items, new=[], period=snap.period, change_day=day,
                              discounts=snap.pricing_discounts(items))

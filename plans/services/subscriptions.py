@@ -512,8 +512,9 @@ def subscription_option_add(*, subscription_id: int, option_code: str, quantity:
         elif sub.status == Subscription.Status.ACTIVE and snap.in_advance:
             item = PricedItem(LineKind.OPTION, option.code, option.name, option.unit_price,
                               Decimal(option.quantity), snap.currency)
-            lines = plan_change_lines(old=[], new=[item], period=snap.period, change_day=day,
-                                      discounts=snap.pricing_discounts([item]))
+            held = [x for x in snap.items() if x.ref != option.code]
+            lines = plan_change_lines(old=[], new=[item], period=snap.period, change_day=day, held=held,
+                                      discounts=snap.pricing_discounts([*held, item]))
             charge = charge_post(snap=snap, kind=Charge.Kind.PRORATION, period=snap.period, lines=lines,
                                  key=f"sub:{sub.pk}:option:{so.pk}", effective_date=day, at=at)
         _event(events.SUBSCRIPTION_UPDATED, sub, option_added=option_code, charge_id=charge.pk if charge else None)
@@ -538,8 +539,9 @@ def subscription_option_remove(*, subscription_id: int, option_code: str, custom
         if option.recurring and sub.status == Subscription.Status.ACTIVE and snap.in_advance:
             item = PricedItem(LineKind.OPTION, option.code, option.name, option.unit_price,
                               Decimal(option.quantity), snap.currency)
-            lines = plan_change_lines(old=[item], new=[], period=snap.period, change_day=day,
-                                      discounts=snap.pricing_discounts([item]))
+            held = [x for x in snap.items() if x.ref != option.code]
+            lines = plan_change_lines(old=[item], new=[], period=snap.period, change_day=day, held=held,
+                                      discounts=snap.pricing_discounts([*held, item]))
             charge = charge_post(snap=snap, kind=Charge.Kind.PRORATION, period=snap.period, lines=lines,
                                  key=f"sub:{sub.pk}:option-removed:{so.pk}", effective_date=day, at=at)
         SubscriptionOption.objects.filter(pk=so.pk).update(removed_at=at)

@@ -757,10 +757,6 @@ def test_cancel_in_the_period_of_a_once_coupon_credits_the_discounted_price(prod
     assert balance(customer) == D("9400.00")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a cancel (or pause) credits the unused part of the full price and ignores a fixed-amount discount "
-    "(plans/pricing/charges.py plan_change_lines leaves fixed discounts out), so cancelling on the first day "
-    "returns 1000.00 of a period that cost 700.00"))
 def test_cancel_with_a_fixed_discount_never_credits_more_than_was_paid(product):
     # given April paid with 300.00 off: 700.00
     make_plan("basic", "1000.00", product=product)
@@ -774,6 +770,8 @@ def test_cancel_with_a_fixed_discount_never_credits_more_than_was_paid(product):
 
     # then at most the 700.00 paid comes back
     assert balance(customer) <= D("10000.00")
+    # exactly: 1000 × 30/30 credited and 300 × 30/30 of the discount returned
+    assert balance(customer) == D("10000.00")
 
 
 def test_a_once_coupon_counts_for_changes_in_its_period_and_not_after(product):
@@ -803,6 +801,42 @@ def test_a_once_coupon_counts_for_changes_in_its_period_and_not_after(product):
     assert summary(sub)[-2] == ("recurring", dt.date(2026, 5, 1), dt.date(2026, 6, 1), D("2000.00"))
     assert charge_lines(credit) == [("proration_credit", "pro", D("-709.68"))]
     assert balance(customer) == D("7509.68")  # 8800 - 2000 + 709.68
+
+
+def test_pause_with_a_fixed_discount_credits_the_unused_part_of_what_was_paid(product):
+    # given April paid with 300.00 off: 700.00
+    make_plan("basic", "1000.00", product=product)
+    make_coupon("MINUS300", amount="300.00", duration="forever")
+    customer = funded_customer("10000.00")
+    sub = subscription_create(customer_id=customer.pk, plan_code="basic", coupon_code="MINUS300", at=msk(2026, 4, 1))
+
+    # when paused on the 21st (10 of 30 days unused)
+    _, credit = subscription_pause(subscription_id=sub.pk, at=msk(2026, 4, 21))
+
+    # then 1000 × 10/30 = 333.33 is credited and 300 × 10/30 = 100.00 of the discount returned: 233.33 of 700 × 10/30
+    assert charge_lines(credit) == [("proration_credit", "basic", D("-333.33")), ("discount", "MINUS300", D("100.00"))]
+    assert ledger_entries(credit) == [(f"customer:{customer.pk}", D("-233.33")), ("revenue:crm", D("333.33")),
+                                      ("promo", D("-100.00"))]
+    assert balance(customer) == D("9533.33")  # 10000 - 700 + 233.33
+
+
+def test_a_downgrade_below_a_fixed_discount_never_credits_more_than_was_paid(product):
+    # given April paid with 300.00 off a 1000.00 plan: 700.00
+    make_plan("basic", "1000.00", product=product)
+    make_plan("mini", "200.00", product=product)
+    make_coupon("MINUS300", amount="300.00", duration="forever")
+    customer = funded_customer("10000.00")
+    sub = subscription_create(customer_id=customer.pk, plan_code="basic", coupon_code="MINUS300", at=msk(2026, 4, 1))
+
+    # when downgraded to a 200.00 plan on the first day (the whole period left)
+    _, change = subscription_change_plan(subscription_id=sub.pk, plan_code="mini", at=msk(2026, 4, 1, 18))
+
+    # then the period costs what mini with the discount costs, 200 - min(300, 200) = 0: 1000.00 credited, 200.00
+    # charged, and the 100.00 of discount mini cannot take returned
+    assert charge_lines(change) == [
+        ("proration_credit", "basic", D("-1000.00")), ("proration_charge", "mini", D("200.00")),
+        ("discount", "MINUS300", D("100.00"))]
+    assert balance(customer) == D("10000.00")
 
 
 def test_line_descriptions_write_quantities_in_plain_digits(product):

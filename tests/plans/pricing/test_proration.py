@@ -92,6 +92,26 @@ CASES = [
      # 1200*20/30 = 800.00 credit, 2000*20/30 = 1333.33 charge; discounts +160.00 and -266.67
      [("proration_credit", "team", "-800.00"), ("proration_charge", "business", "1333.33"),
       ("discount", "TWENTY", "160.00"), ("discount", "TWENTY", "-266.67")]),
+    # a fixed discount is per period: min(300, 1000) before and min(300, 2000) after, so nothing moves
+    ("upgrade keeps a fixed discount where it is", [plan("basic", "1000")], [plan("pro", "2000")], NOV,
+     dt.date(2026, 11, 11), [Discount("MINUS300", fixed=D(300))],
+     [("proration_credit", "basic", "-666.67"), ("proration_charge", "pro", "1333.33")]),
+    # cancel on the 21st: 1000*10/30 = 333.33 credited, 300*10/30 = 100.00 of the discount returned
+    ("cancel gives back the unused part of a fixed discount", [plan("basic", "1000")], [], NOV,
+     dt.date(2026, 11, 21), [Discount("MINUS300", fixed=D(300))],
+     [("proration_credit", "basic", "-333.33"), ("discount", "MINUS300", "100.00")]),
+    # a fixed discount larger than the plan was min(300, 200) = 200: cancel on day 1 credits 200 - 200 = 0 net
+    ("cancel with a fixed discount larger than the plan", [plan("mini", "200")], [], NOV, dt.date(2026, 11, 1),
+     [Discount("MINUS300", fixed=D(300))],
+     [("proration_credit", "mini", "-200.00"), ("discount", "MINUS300", "200.00")]),
+    # downgrade 1000 → 200 on the 16th (15/30): the period's discount drops from 300 to 200: (300-200)*15/30 = 50.00
+    ("downgrade below a fixed discount", [plan("basic", "1000")], [plan("mini", "200")], NOV, dt.date(2026, 11, 16),
+     [Discount("MINUS300", fixed=D(300))],
+     [("proration_credit", "basic", "-500.00"), ("proration_charge", "mini", "100.00"),
+      ("discount", "MINUS300", "50.00")]),
+    # 100*7/30 = 23.333… → 23.33 returned with 1000*7/30 = 233.33
+    ("cancel with a fixed discount rounds its line once", [plan("basic", "1000")], [], NOV, dt.date(2026, 11, 24),
+     [Discount("HUNDRED", fixed=D(100))], [("proration_credit", "basic", "-233.33"), ("discount", "HUNDRED", "23.33")]),
 ]
 
 
@@ -104,6 +124,38 @@ def test_plan_change_lines(old, new, period, day, discounts, expected):
     # then
     assert [(x.kind.value, x.ref, x.amount) for x in lines] == [(k, r, D(a)) for k, r, a in expected]
     assert total(lines) == sum(D(a) for _, _, a in expected)
+
+
+HELD_CASES = [
+    # id, held items, old items, new items, change day, discounts, expected lines
+    # a 200 plan took min(300, 200) = 200 of the discount; with a 300 option the period takes 300: the option
+    # added on the 16th (15/30) is charged 150.00 and the extra 100 of discount granted for half the period
+    ("option added under a fixed discount the plan could not use up", [plan("mini", "200")], [],
+     [option("backup", "300")], dt.date(2026, 11, 16), [Discount("MINUS300", fixed=D(300))],
+     [("proration_charge", "backup", "150.00"), ("discount", "MINUS300", "-50.00")]),
+    # and removed again: the same 50.00 returned
+    ("option removed under a fixed discount", [plan("mini", "200")], [option("backup", "300")], [],
+     dt.date(2026, 11, 16), [Discount("MINUS300", fixed=D(300))],
+     [("proration_credit", "backup", "-150.00"), ("discount", "MINUS300", "50.00")]),
+    # a fixed discount limited to the plan does not move when an option goes: 200*10/30 = 66.67
+    ("option removed under a fixed discount limited to the plan", [plan("basic", "1000")], [option("backup", "200")],
+     [], dt.date(2026, 11, 21), [Discount("PLAN300", fixed=D(300), applies_to=frozenset({"basic"}))],
+     [("proration_credit", "backup", "-66.67")]),
+    # the plan changes, the option stays: 1000+200 and 100+200 both take the whole 300 off, nothing moves
+    ("plan change with a held option covering a fixed discount", [option("backup", "200")], [plan("basic", "1000")],
+     [plan("mini", "100")], dt.date(2026, 11, 16), [Discount("MINUS300", fixed=D(300))],
+     [("proration_credit", "basic", "-500.00"), ("proration_charge", "mini", "50.00")]),
+]
+
+
+@pytest.mark.parametrize(("held", "old", "new", "day", "discounts", "expected"),
+                         [c[1:] for c in HELD_CASES], ids=[c[0] for c in HELD_CASES])
+def test_plan_change_lines_with_items_held_across_the_change(held, old, new, day, discounts, expected):
+    # when
+    lines = plan_change_lines(old=old, new=new, period=NOV, change_day=day, discounts=discounts, held=held)
+
+    # then
+    assert [(x.kind.value, x.ref, x.amount) for x in lines] == [(k, r, D(a)) for k, r, a in expected]
 
 
 def test_at_least_twenty_hand_computed_cases():

@@ -435,11 +435,43 @@ def subscription_pause(*, subscription_id: int, customer_scope: int | None = Non
         if sub.status == Subscription.Status.PAUSED:
             return sub, None
         _require(sub, Subscription.Status.ACTIVE, action="pause")
-        charge = _settle_now(sub, at=at, key=f"sub:{sub.pk}:pause:{at.date()}:{sub.current_period_start}")
+        # one key per pause (the state check above makes a retry a no-op): a pause undone by a resume the
+        # same day and paused again must be credited again
+        charge = _settle_now(sub, at=at, key=f"sub:{sub.pk}:pause:{at.astimezone(dt.UTC).isoformat()}")
         sub.status, sub.paused_at, sub.next_billing_at = Subscription.Status.PAUSED, at, None
         sub.save(update_fields=["status", "paused_at", "next_billing_at", "updated_at"])
         _event(events.SUBSCRIPTION_PAUSED, sub, charge_id=charge.pk if charge else None)
     return sub, charge
+
+
+def _reopen(sub: Subscription, *, status: str) -> None:
+    """Carry on with the current period as if it had never been interrupted (same anchor, same renewal)."""
+    sub.status, sub.paused_at, sub.suspended_at = status, None, None
+    sub.next_billing_at = local_midnight(sub.current_period_end, sub.customer.timezone)
+    sub.save(update_fields=["status", "paused_at", "suspended_at", "next_billing_at", "updated_at"])
+
+
+def _undo_pause(sub: Subscription, *, at: dt.datetime) -> Charge | None:
+    """A resume on the day of the pause: the pause is taken back. Not a single day was skipped, so the
+    period goes on as it was and what the pause settled (the credit of the unused part of a period paid
+    in advance, or the charge of the used part of one billed in arrears) is posted back, line by line."""
+    paused = (Charge.objects.filter(subscription=sub, key__startswith=f"sub:{sub.pk}:pause:",
+                                    period_start=sub.current_period_start).order_by("-pk").first())
+    _reopen(sub, status=Subscription.Status.ACTIVE)
+    if paused is None:
+        return None
+    period = Period(paused.period_start, paused.period_end)
+    lines = []
+    for x in paused.lines:
+        amount = -Decimal(x["amount"]) if Decimal(x["amount"]) else Decimal(x["amount"])
+        kind = (LineKind.DISCOUNT if x["kind"] == LineKind.DISCOUNT
+                else LineKind.PRORATION_CHARGE if amount > 0 else LineKind.PRORATION_CREDIT)
+        lines.append(ChargeLine(kind, f"{x['description']}: pause taken back"[:255], amount, x["currency"],
+                                quantity=Decimal(x["quantity"]), ref=x["ref"], period=period))
+    snap = _snapshot(sub, at)
+    return charge_post(snap=snap, kind=Charge.Kind.PRORATION, period=period, lines=lines,
+                       key=f"sub:{sub.pk}:unpause:{paused.pk}", effective_date=local_date(at, snap.customer_tz),
+                       at=at)
 
 
 def _restart(sub: Subscription, *, at: dt.datetime, reason: str) -> Charge | None:
@@ -463,14 +495,23 @@ def _restart(sub: Subscription, *, at: dt.datetime, reason: str) -> Charge | Non
 
 def subscription_resume(*, subscription_id: int, customer_scope: int | None = None, at: dt.datetime | None = None
                         ) -> tuple[Subscription, Charge | None]:
-    """Resume a paused subscription: a new period starts today and is charged in advance."""
+    """Resume a paused subscription: a new period starts today and is charged in advance.
+
+    A resume on the day of the pause (the customer's calendar) takes the pause back instead: the
+    period goes on with its anchor and what the pause credited is charged again (`_undo_pause`). A
+    fresh period from that day would start where the credited one did and could not be charged (one
+    recurring charge per period start), which would give the customer the period for free."""
     at = at or timezone.now()
     with transaction.atomic(durable=True):
         sub = _lock_subscription(subscription_id, customer_scope=customer_scope)
         if sub.status == Subscription.Status.ACTIVE:
             return sub, None
         _require(sub, Subscription.Status.PAUSED, action="resume")
-        charge = _restart(sub, at=at, reason="resume")
+        tz = sub.customer.timezone
+        if sub.paused_at is not None and local_date(sub.paused_at, tz) == local_date(at, tz):
+            charge = _undo_pause(sub, at=at)
+        else:
+            charge = _restart(sub, at=at, reason="resume")
         _event(events.SUBSCRIPTION_RESUMED, sub, charge_id=charge.pk if charge else None)
     return sub, charge
 

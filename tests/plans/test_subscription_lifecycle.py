@@ -425,10 +425,6 @@ def test_pause_credits_the_unused_part_and_resume_starts_a_new_period(product):
     assert events.SUBSCRIPTION_PAUSED in types and events.SUBSCRIPTION_RESUMED in types
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: resuming on the day the current period started reuses the charge key "
-    "sub:<id>:<period start>:recurring (and the unique (subscription, period_start, kind) guard), so the "
-    "fresh period is not charged after its full credit at pause"))
 def test_pause_and_resume_on_the_first_day_charge_the_new_period(product):
     # given April paid (900.00), paused on April 1 itself: the whole month is credited back
     make_plan("basic", "900.00", product=product)
@@ -837,6 +833,36 @@ def test_a_downgrade_below_a_fixed_discount_never_credits_more_than_was_paid(pro
         ("proration_credit", "basic", D("-1000.00")), ("proration_charge", "mini", D("200.00")),
         ("discount", "MINUS300", D("100.00"))]
     assert balance(customer) == D("10000.00")
+
+
+def test_pause_and_resume_on_the_same_day_take_the_pause_back(product):
+    # given April paid (900.00) and paused on the 21st: 10/30 credited, 300.00
+    make_plan("basic", "900.00", product=product)
+    customer = funded_customer("10000.00")
+    sub = subscription_create(customer_id=customer.pk, plan_code="basic", at=msk(2026, 4, 1))
+    subscription_pause(subscription_id=sub.pk, at=msk(2026, 4, 21, 10))
+    assert balance(customer) == D("9400.00")
+
+    # when resumed the same day
+    sub, charge = subscription_resume(subscription_id=sub.pk, at=msk(2026, 4, 21, 11))
+
+    # then April goes on as before (same anchor and renewal) and the 300.00 credited is charged again
+    sub.refresh_from_db()
+    assert (sub.status, sub.billing_anchor, sub.current_period_start, sub.current_period_end, sub.paused_at) == (
+        "active", dt.date(2026, 4, 1), dt.date(2026, 4, 1), dt.date(2026, 5, 1), None)
+    assert sub.next_billing_at == msk_midnight(2026, 5, 1)
+    assert (charge.kind, charge_lines(charge)) == ("proration", [("proration_charge", "basic", D("300.00"))])
+    assert balance(customer) == D("9100.00")
+
+    # when paused again that day, then it is credited again
+    _, again = subscription_pause(subscription_id=sub.pk, at=msk(2026, 4, 21, 12))
+    assert charge_lines(again) == [("proration_credit", "basic", D("-300.00"))]
+    assert balance(customer) == D("9400.00")
+
+    # and a resume on a later day starts a fresh month [May 11, Jun 11)
+    _, fresh = subscription_resume(subscription_id=sub.pk, at=msk(2026, 5, 11))
+    assert (fresh.kind, fresh.period_start, fresh.amount.amount) == ("recurring", dt.date(2026, 5, 11), D("900.00"))
+    assert balance(customer) == D("8500.00")
 
 
 def test_line_descriptions_write_quantities_in_plain_digits(product):

@@ -383,19 +383,26 @@ def subscription_change_plan(*, subscription_id: int, plan_code: str | None = No
 # --- cancel, pause, resume ----------------------------------------------------------------------
 
 
-def _settle_now(sub: Subscription, *, at: dt.datetime, key: str) -> Charge | None:
-    """Credit the unused part of a period paid in advance, or charge the used part of one billed in arrears."""
-    if sub.status != Subscription.Status.ACTIVE:
-        return None
+def _settle(sub: Subscription, *, at: dt.datetime, key: str, day: dt.date | None = None) -> Charge:
+    """Settle the current period up to `day` (default: the customer's today): credit the unused part of a
+    period paid in advance, or charge the used part of one billed in arrears. Posted as of today."""
     snap = _snapshot(sub, at)
-    day = local_date(at, snap.customer_tz)
+    day = day or local_date(at, snap.customer_tz)
     if snap.in_advance:
         lines = unused_credit_lines(snap, day=day)
         kind = Charge.Kind.CANCEL_CREDIT
     else:
         lines = used_lines(snap, day=day)
         kind = Charge.Kind.PRORATION
-    return charge_post(snap=snap, kind=kind, period=snap.period, lines=lines, key=key, effective_date=day, at=at)
+    return charge_post(snap=snap, kind=kind, period=snap.period, lines=lines, key=key,
+                       effective_date=local_date(at, snap.customer_tz), at=at)
+
+
+def _settle_now(sub: Subscription, *, at: dt.datetime, key: str) -> Charge | None:
+    """Settle an active subscription's period as of today (cancel now, pause)."""
+    if sub.status != Subscription.Status.ACTIVE:
+        return None
+    return _settle(sub, at=at, key=key)
 
 
 def subscription_cancel(*, subscription_id: int, at_period_end: bool = False, key: str | None = None,
@@ -474,8 +481,43 @@ def _undo_pause(sub: Subscription, *, at: dt.datetime) -> Charge | None:
                        at=at)
 
 
+def _was_trial(sub: Subscription) -> bool:
+    return sub.trial_end is not None and sub.current_period_start < sub.trial_end
+
+
+def _settle_suspension(sub: Subscription, *, at: dt.datetime) -> tuple[bool, Charge | None]:
+    """Before a suspended subscription restarts: settle the period it was suspended in.
+
+    A suspension at a period boundary (billing run `_renewal`) charges no new period, so there is
+    nothing to settle: the period it keeps has already ended. A suspension in the middle of a period
+    (`subscriptions_suspend_overdue`) cuts a period short that was paid in advance (or is billed in
+    arrears): it is settled as of the day of the suspension, like a pause (the unused part credited, or
+    the used part charged), so the fresh period that starts on the day of the top-up never charges a
+    day twice, and the suspended days are not charged at all. A restart on the very day of the
+    suspension skipped no day: the period simply goes on (returns True, nothing posted)."""
+    tz = sub.customer.timezone
+    period = Period(sub.current_period_start, sub.current_period_end)
+    suspended_on = local_date(sub.suspended_at or at, tz)
+    if not period.contains(suspended_on):
+        return False, None  # suspended at (or after) the period's end: nothing of it was left
+    if suspended_on == local_date(at, tz):
+        _reopen(sub, status=Subscription.Status.TRIALING if _was_trial(sub) else Subscription.Status.ACTIVE)
+        return True, None
+    if _was_trial(sub):
+        return False, None  # a trial is neither paid nor billed
+    if (sub.plan.charge_timing == Plan.ChargeTiming.IN_ADVANCE
+            and not Charge.objects.filter(subscription=sub, kind=Charge.Kind.RECURRING,
+                                          period_start=period.start).exists()):
+        return False, None  # nothing was charged for it, nothing to credit
+    return False, _settle(sub, at=at, day=suspended_on, key=f"sub:{sub.pk}:suspension:{period.start}:{suspended_on}")
+
+
 def _restart(sub: Subscription, *, at: dt.datetime, reason: str) -> Charge | None:
-    """Start a fresh period on the customer's today (resume, or recovery from suspension)."""
+    """Start a fresh period on the customer's today (resume, or recovery from suspension), charged in
+    advance for plans billed in advance. The caller has settled the interrupted period (pause: when it
+    paused; suspension: `_settle_suspension`), so no day is in two charged periods. A period cannot
+    start where a charged one did (one recurring charge per period start): a restart on the day of the
+    interruption carries on with the current period instead (`_undo_pause`, `_settle_suspension`)."""
     tz = sub.customer.timezone
     day = local_date(at, tz)
     period = period_at(day, sub.plan.interval, 0, count=sub.plan.interval_count)
@@ -518,7 +560,9 @@ def subscription_resume(*, subscription_id: int, customer_scope: int | None = No
 
 def subscriptions_reactivate_for_customer(*, customer_id: int, at: dt.datetime | None = None) -> list[int]:
     """Resume the customer's subscriptions suspended for insufficient funds (called once a top-up
-    covers the debt). Each restarts with a period from today, charged in advance."""
+    covers the debt). The period each was suspended in is settled as of the suspension day
+    (`_settle_suspension`); then each restarts with a period from today, charged in advance (or, on the
+    day of the suspension, simply goes on with its period)."""
     at = at or timezone.now()
     resumed = []
     with transaction.atomic(durable=True):
@@ -526,8 +570,10 @@ def subscriptions_reactivate_for_customer(*, customer_id: int, at: dt.datetime |
                     .select_related("customer", "plan").filter(customer_id=customer_id,
                                                                status=Subscription.Status.SUSPENDED).order_by("pk"))
         for sub in subs:
-            charge = _restart(sub, at=at, reason="funds")
-            _event(events.SUBSCRIPTION_RESUMED, sub, reason="funds", charge_id=charge.pk if charge else None)
+            reopened, credit = _settle_suspension(sub, at=at)
+            charge = None if reopened else _restart(sub, at=at, reason="funds")
+            _event(events.SUBSCRIPTION_RESUMED, sub, reason="funds", charge_id=charge.pk if charge else None,
+                   settlement_id=credit.pk if credit else None)
             resumed.append(sub.pk)
     return resumed
 

@@ -440,24 +440,23 @@ def test_insufficient_funds_suspend_after_the_grace_days_and_a_covering_top_up_r
     with time_machine.travel(msk(2026, 2, 20), tick=False):
         outbox_dispatch()
 
-    # then billing.funds_recheck resumes the subscription with a fresh period from that day, charged in advance
+    # then billing.funds_recheck resumes the subscription with a fresh period from that day, charged in advance,
+    # after crediting what February [Feb 15, Mar 15) (28 days) was charged for the days from the suspension on
+    # Feb 18: 1000 × 25/28 = 892.857… → 892.86
     topup_event = Event.objects.filter(type="transaction.posted", payload__kind="adjustment").latest("pk")
     assert EventDelivery.objects.filter(event=topup_event, subscriber="billing.funds_recheck").exists()
     customer.refresh_from_db()
     assert customer.past_due_since is None
     assert subscription_state(sub) == ("active", dt.date(2026, 2, 20), dt.date(2026, 3, 20), midnight(2026, 3, 20))
-    assert charges(sub)[-1] == ("recurring", dt.date(2026, 2, 20), dt.date(2026, 3, 20), D("1000.00"))
-    assert funds(customer) == D("0.00")
+    assert charges(sub)[-3:] == [("cancel_credit", dt.date(2026, 2, 15), dt.date(2026, 3, 15), D("-892.86")),
+                                 ("recurring", dt.date(2026, 2, 15), dt.date(2026, 3, 15), D("1000.00")),
+                                 ("recurring", dt.date(2026, 2, 20), dt.date(2026, 3, 20), D("1000.00"))]
+    assert funds(customer) == D("892.86")  # 1000 + 892.86 − 1000
     [resumed] = events_of(events.SUBSCRIPTION_RESUMED)
     assert resumed.payload["subscription_id"] == sub.pk
     assert_ledger_consistent()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a subscription suspended in the middle of a period it was charged for in advance (billing_run."
-    "subscriptions_suspend_overdue) is restarted by plans.services.subscriptions._restart with a full new period "
-    "from the day of the top-up, and nothing credits the unused rest of the old one: the days in both are "
-    "charged twice."))
 def test_resuming_after_a_suspension_mid_period_does_not_charge_the_same_days_twice(policy):
     # given February [Feb 15, Mar 15) charged in advance on credit, suspended on Feb 18 after the grace days
     make_plan("basic", "1000.00", product=make_product("crm"))
@@ -474,10 +473,15 @@ def test_resuming_after_a_suspension_mid_period_does_not_charge_the_same_days_tw
 
     # then it is active again, and the days it was charged for cost no more than once each, net of credits:
     # at most January and February in full (2 × 1000) plus [Mar 15, Mar 20) of a new period from Feb 20
-    # (1000 × 5/28 = 178.57) if it restarts on Feb 20; today it pays 3 × 1000 with no credit
+    # (1000 × 5/28 = 178.57) if it restarts on Feb 20 (it used to pay 3 × 1000 with no credit)
     assert subscription_state(sub)[0] == "active"
     net = sum((c.amount.amount for c in Charge.objects.filter(subscription=sub)), D(0))
     assert net <= D("2178.57")
+    # exactly: February is credited from the suspension day, Feb 18..Mar 14 = 25 of 28 days: 1000 × 25/28 =
+    # 892.857… → 892.86, and the fresh period [Feb 20, Mar 20) is charged 1000: 1000 + 1000 − 892.86 + 1000
+    assert net == D("2107.14")
+    assert funds(customer) == D("892.86")  # 1500 − 1000 − 1000 + 1500 + 892.86 − 1000
+    assert_ledger_consistent()
 
 
 def test_a_renewal_beyond_the_grace_days_suspends_yet_bills_what_was_used_in_arrears(policy):

@@ -865,6 +865,61 @@ def test_pause_and_resume_on_the_same_day_take_the_pause_back(product):
     assert balance(customer) == D("8500.00")
 
 
+def _suspended_mid_period(product):
+    """A customer without money: basic (1000.00, in advance) and support (600.00, in arrears) from Jan 15, so the
+    balance is -1000.00 from Jan 15 noon; the run of Jan 19 00:00 (3 grace days over) suspends both mid-period."""
+    BillingPolicy.objects.create(grace_days=3)
+    make_plan("basic", "1000.00", product=product)
+    make_plan("support", "600.00", charge_timing="in_arrears", product=product)
+    customer = funded_customer("0")
+    basic = subscription_create(customer_id=customer.pk, plan_code="basic", at=msk(2026, 1, 15))
+    support = subscription_create(customer_id=customer.pk, plan_code="support", at=msk(2026, 1, 15))
+    assert run_billing(msk_midnight(2026, 1, 19)).suspended == 2
+    return customer, basic, support
+
+
+def test_a_restart_after_a_suspension_mid_period_settles_that_period_up_to_the_suspension(product):
+    # given both suspended on Jan 19 in the period [Jan 15, Feb 15) (31 days; Jan 19.. = 27 days unused)
+    customer, basic, support = _suspended_mid_period(product)
+
+    # when a top-up covers the debt on Jan 25
+    top_up(customer, "3000.00")
+    assert customer_funds_recheck(customer_id=customer.pk, at=msk(2026, 1, 25)) == [basic.pk, support.pk]
+
+    # then basic is credited 1000 × 27/31 = 870.967… → 870.97 and charged a fresh month [Jan 25, Feb 25);
+    # support is charged what was used in arrears, Jan 15..18: 600 × 4/31 = 77.419… → 77.42, and restarts too
+    assert summary(basic)[-2:] == [("cancel_credit", dt.date(2026, 1, 15), dt.date(2026, 2, 15), D("-870.97")),
+                                   ("recurring", dt.date(2026, 1, 25), dt.date(2026, 2, 25), D("1000.00"))]
+    assert summary(support) == [("proration", dt.date(2026, 1, 15), dt.date(2026, 2, 15), D("77.42"))]
+    for sub in (basic, support):
+        sub.refresh_from_db()
+        assert (sub.status, sub.current_period_start, sub.current_period_end) == (
+            "active", dt.date(2026, 1, 25), dt.date(2026, 2, 25))
+    assert balance(customer) == D("1793.55")  # -1000 + 3000 + 870.97 - 1000 - 77.42
+
+
+def test_a_restart_on_the_day_of_the_suspension_goes_on_with_the_period(product):
+    # given both suspended on Jan 19
+    customer, basic, support = _suspended_mid_period(product)
+
+    # when a top-up covers the debt the same day
+    top_up(customer, "3000.00")
+    customer_funds_recheck(customer_id=customer.pk, at=msk(2026, 1, 19))
+
+    # then no day was skipped: both go on with [Jan 15, Feb 15), nothing credited or charged
+    for sub in (basic, support):
+        sub.refresh_from_db()
+        assert (sub.status, sub.current_period_start, sub.current_period_end, sub.next_billing_at) == (
+            "active", dt.date(2026, 1, 15), dt.date(2026, 2, 15), msk_midnight(2026, 2, 15))
+    assert balance(customer) == D("2000.00")
+
+    # and the run of Feb 15 bills support's January in arrears and basic's February in advance
+    run_billing(msk_midnight(2026, 2, 15))
+    assert summary(support) == [("recurring", dt.date(2026, 1, 15), dt.date(2026, 2, 15), D("600.00"))]
+    assert summary(basic)[-1] == ("recurring", dt.date(2026, 2, 15), dt.date(2026, 3, 15), D("1000.00"))
+    assert balance(customer) == D("400.00")  # 2000 - 600 - 1000
+
+
 def test_line_descriptions_write_quantities_in_plain_digits(product):
     # given 10 seats at 100.00 and API calls at 1.00 each, billed in arrears
     plan = make_plan("start", "100.00", product=product)

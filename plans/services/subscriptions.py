@@ -423,7 +423,15 @@ def subscription_cancel(*, subscription_id: int, at_period_end: bool = False, ke
             sub.save(update_fields=["cancel_at_period_end", "updated_at"])
             _event(events.SUBSCRIPTION_UPDATED, sub, cancel_at_period_end=True)
             return sub, None
-        charge = _settle_now(sub, at=at, key=f"sub:{sub.pk}:cancel:{key or 'now'}")
+        charge = None
+        if sub.status == Subscription.Status.SUSPENDED:
+            # settle the period it was suspended in (the unused part of a period paid in advance is credited
+            # from the suspension day); a cancellation on the day of the suspension settles like an active one
+            reopened, charge = _settle_suspension(sub, at=at)
+            if reopened:
+                charge = _settle_now(sub, at=at, key=f"sub:{sub.pk}:cancel:{key or 'now'}")
+        else:
+            charge = _settle_now(sub, at=at, key=f"sub:{sub.pk}:cancel:{key or 'now'}")
         sub.status = Subscription.Status.CANCELED
         sub.canceled_at = sub.ended_at = at
         sub.next_billing_at = None

@@ -55,8 +55,8 @@ def _queries_per_chunk() -> int:
 
     # warm-up: the first chunk in a fresh database also creates the revenue and promo accounts (two extra
     # queries, once per installation), which is not what a chunk costs
-    seed(cohort=89, n=10)
-    billing_run_chunk(run=billing_run_start(as_of=AS_OF, triggered_by="bench", chunk_size=10))
+    seed(cohort=89, n=200)
+    billing_run_chunk(run=billing_run_start(as_of=AS_OF, triggered_by="bench", chunk_size=200))
     counts = []
     for size in (100, 1000):
         seed(cohort=90 + size, n=size)

@@ -484,6 +484,25 @@ def test_resuming_after_a_suspension_mid_period_does_not_charge_the_same_days_tw
     assert_ledger_consistent()
 
 
+def test_canceling_a_subscription_suspended_mid_period_credits_the_rest_of_the_period_paid_for(policy):
+    # given February [Feb 15, Mar 15) charged in advance on credit, suspended on Feb 18 after the grace days
+    make_plan("basic", "1000.00", product=make_product("crm"))
+    customer = funded_customer("1500.00")
+    sub = subscription_create(customer_id=customer.pk, plan_code="basic", at=JAN15)
+    run_billing(FEB15)
+    run_billing(FEB15 + dt.timedelta(days=3))
+    assert subscription_state(sub)[0] == "suspended"
+
+    # when the customer cancels on Feb 25 instead of paying
+    canceled, credit = subscription_cancel(subscription_id=sub.pk, at=msk(2026, 2, 25))
+
+    # then February is credited from the suspension day: Feb 18..Mar 14 = 25 of 28 days, 1000 × 25/28 = 892.857…
+    assert canceled.status == "canceled"
+    assert credit.amount.amount == D("-892.86")
+    assert funds(customer) == D("392.86")  # 1500 − 1000 − 1000 + 892.86
+    assert_ledger_consistent()
+
+
 def test_a_renewal_beyond_the_grace_days_suspends_yet_bills_what_was_used_in_arrears(policy):
     # given an in-arrears plan with usage for a customer without money: the February run takes the balance to
     # −524.00 (500 + 16 × 1.50) and starts the grace days

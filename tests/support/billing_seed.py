@@ -127,6 +127,7 @@ def seed(cohort: int, n: int) -> None:
               JOIN LATERAL (SELECT id FROM plans_planprice WHERE plan_id = p.id ORDER BY valid_from DESC LIMIT 1) pp
                 ON true
              WHERE c.id > %s
+             ORDER BY c.id  -- subscription ids follow customer ids: every 10th is on the usage plan
             """, [start, start, start, start, AS_OF - dt.timedelta(hours=1), usage_plan.pk, plan_ids, base])
         cur.execute(
             "UPDATE plans_subscription SET current_period_start = '2026-09-01', billing_anchor = '2026-09-01', "

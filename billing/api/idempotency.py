@@ -3,9 +3,10 @@
 Flow of one POST (the view's service owns its own durable transaction, so nothing here wraps it):
 
 1. The header is required (400 `idempotency_key_required`).
-2. hash = sha256(method, path, canonical JSON body). In its own short committed transaction an
-   `in_progress` IdempotencyRecord is inserted with ON CONFLICT DO NOTHING: the unique
-   (api_key, key) constraint decides between concurrent requests, there is no check-then-act.
+2. hash = sha256(method, path, canonical JSON body, or the raw body bytes: see request_hash). In its
+   own short committed transaction an `in_progress` IdempotencyRecord is inserted with ON CONFLICT DO
+   NOTHING: the unique (api_key, key) constraint decides between concurrent requests, there is no
+   check-then-act.
 3. If a record already exists: another body → 422 `idempotency_key_reused`; completed → its stored
    status and body are replayed with `Idempotent-Replayed: true`; in progress and younger than
    STALE_AFTER → 409 `idempotent_request_in_progress`; older → this request takes it over (a
@@ -26,6 +27,8 @@ import hashlib
 import json
 from datetime import timedelta
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
 from django.db import connection, transaction
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -64,12 +67,34 @@ class IdempotencyKeyInvalid(ApplicationError):
     title = "Invalid Idempotency-Key header"
 
 
-def request_hash(request) -> str:
-    """sha256 over the method, the path and the body re-serialised canonically (sorted keys, no spaces)."""
-    body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+class RequestBodyTooLarge(ApplicationError):
+    code = "request_too_large"
+    status = 413
+    title = "Request body too large"
+
+
+def request_hash(request, *, raw_body: bool = False) -> str:
+    """sha256 over the method, the path and the body: re-serialised canonically (sorted keys, no spaces), so
+    the same JSON written differently is the same request; or, with `raw_body`, its bytes as sent.
+
+    `raw_body` is for the usage batch endpoint, where re-serialising 1,000 events cost more than the rest of
+    the idempotency check. A client repeating a request resends the same bytes, so a replay still matches;
+    the same events written differently (other whitespace or key order) count as another body there (422
+    `idempotency_key_reused`), which is acceptable. Either way the body is parsed here, so malformed JSON or a
+    wrong content type fails before the key is claimed."""
+    if raw_body:
+        try:
+            body = request.body  # read (and kept) before the parser consumes the stream
+        except RequestDataTooBig as exc:
+            raise RequestBodyTooLarge(
+                f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.") from exc
+        request.data  # noqa: B018 - parse now: a malformed body is refused before anything is written
+    else:
+        body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          default=str).encode()
     digest = hashlib.sha256()
-    for part in (request.method.upper(), request.path, body):
-        digest.update(part.encode())
+    for part in (request.method.upper().encode(), request.path.encode(), body):
+        digest.update(part)
         digest.update(b"\x00")
     return digest.hexdigest()
 
@@ -134,8 +159,11 @@ def _release(record_id: int) -> None:
     IdempotencyRecord.objects.filter(pk=record_id, state=IdempotencyRecord.State.IN_PROGRESS).delete()
 
 
-def idempotent(handler):
-    """Decorate a view's `post` method: authentication and scope have run, the body is parsed on demand."""
+def idempotent(handler=None, *, raw_body: bool = False):
+    """Decorate a view's `post` method: authentication and scope have run, the body is parsed on demand.
+    `@idempotent(raw_body=True)` hashes the body's bytes as sent (see request_hash)."""
+    if handler is None:
+        return functools.partial(idempotent, raw_body=raw_body)
 
     @functools.wraps(handler)
     def wrapper(view, request, *args, **kwargs):
@@ -146,7 +174,8 @@ def idempotent(handler):
             raise IdempotencyKeyInvalid(
                 f"{HEADER} must be at most {MAX_KEY_LENGTH} printable characters.", field=HEADER
             )
-        hash_ = request_hash(request)  # malformed JSON or a wrong content type fail here, before any write
+        # malformed JSON or a wrong content type fail here, before any write
+        hash_ = request_hash(request, raw_body=raw_body)
         record_id, replay = _claim(api_key_id=request.user.api_key.pk, key=key, hash_=hash_)
         if replay is not None:
             return Response(replay.response_body, status=replay.response_status, headers={REPLAYED_HEADER: "true"})

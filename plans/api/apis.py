@@ -702,12 +702,14 @@ class UsageEventBatchApi(APIView):
         description="Idempotent by `event_id`: an event sent again is counted in `duplicates`, never recorded "
                     "twice. One invalid event (shape, unknown metric, unknown customer or one outside the key's "
                     "scope) rejects the whole batch with an error per bad field (`events.<index>.<field>`) and "
-                    "nothing is recorded. 201 when at least one event was recorded, 200 when all were duplicates.",
+                    "nothing is recorded. 201 when at least one event was recorded, 200 when all were duplicates. "
+                    "A retry with the same `Idempotency-Key` must resend the same bytes: the key is bound to the "
+                    "body as sent (the same events written differently are another body, 422).",
         request=UsageBatchInputSerializer,
         responses=responses({201: UsageBatchOutputSerializer, 200: UsageBatchOutputSerializer},
                             400, 403, 409, 422),
     )
-    @idempotent
+    @idempotent(raw_body=True)  # the batch's bytes are hashed as sent: re-serialising 1,000 events cost more
     def post(self, request):
         data = UsageBatchInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

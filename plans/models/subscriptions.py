@@ -127,19 +127,31 @@ class ScheduledChange(models.Model):
 
 
 class UsageEvent(models.Model):
-    """One reported usage fact; `event_id` (the integrator's id) makes ingestion idempotent."""
+    """One reported usage fact; `event_id` (the integrator's id) makes ingestion idempotent.
+
+    Rows are written only by plans.services.usage.usage_record_batch, whose INSERT ... SELECT joins
+    billing_customer (active, in the caller's scope) and plans_usagemetric: an event cannot be stored for a
+    customer or a metric that does not exist. So `customer` has no database foreign key (db_constraint=False):
+    its per-row check cost about a fifth of a batch's database time, and customers are never deleted (they
+    are closed; the admin refuses deletion and their balance accounts' foreign keys block it in the database).
+    `metric` keeps its foreign key: a metric can be deleted in the admin, and only the database check closes
+    the race between Django's PROTECT lookup and a batch inserting the metric's first events."""
 
     event_id = models.CharField(max_length=255)  # unique: see Meta (no LIKE index on the ingestion path)
     customer = models.ForeignKey("billing.Customer", on_delete=models.PROTECT, related_name="usage_events",
-                                 db_index=False)  # indexed by (customer, metric, timestamp)
-    metric = models.ForeignKey("plans.UsageMetric", on_delete=models.PROTECT, related_name="events")
+                                 db_index=False, db_constraint=False)  # see the docstring
+    metric = models.ForeignKey("plans.UsageMetric", on_delete=models.PROTECT, related_name="events",
+                               db_index=False)  # indexed by (metric, customer, timestamp)
     quantity = models.DecimalField(max_digits=19, decimal_places=6)
     timestamp = models.DateTimeField()
     properties = models.JSONField(default=dict, blank=True)
     received_at = models.DateTimeField(db_default=models.functions.Now())
 
     class Meta:
-        indexes = [models.Index(fields=["customer", "metric", "timestamp"])]
+        # One index serves billing (customer = and metric = and a timestamp range: either order works), the
+        # metric's PROTECT and foreign-key lookups by metric alone, and the admin's filter by metric. Lookups by
+        # customer alone (only a customer deletion would make them, and customers are never deleted) scan.
+        indexes = [models.Index(fields=["metric", "customer", "timestamp"], name="usage_event_metric_cust_ts")]
         constraints = [models.UniqueConstraint(fields=["event_id"], name="usage_event_id_unique")]
 
     def __str__(self) -> str:

@@ -246,7 +246,11 @@ SELECT s.id, s.customer_id, c.timezone, s.currency, s.status, p.id, p.code, p.na
        pp.minimum_commitment, s.quantity, s.billing_anchor, s.current_period_start, s.current_period_end,
        s.cancel_at_period_end, s.trial_end, c.billing_model = 'prepaid', c.past_due_since, a.id
   FROM plans_subscription s
-  JOIN billing_customer c ON c.id = s.customer_id
+  -- customers by primary key (an init plan): joined on s.customer_id alone, the planner estimates a
+  -- seq scan of every customer cheaper than a thousand index probes
+  JOIN billing_customer c
+    ON c.id = s.customer_id
+   AND c.id = ANY(ARRAY(SELECT customer_id FROM plans_subscription WHERE id = ANY(%s)))
   JOIN plans_plan p ON p.id = s.plan_id
   JOIN plans_product pr ON pr.id = p.product_id
   JOIN plans_planprice pp ON pp.id = s.price_id
@@ -289,7 +293,7 @@ def load_snapshots(subscription_ids: list[int], *, as_of: dt.datetime) -> dict[i
     if not subscription_ids:
         return {}
     with connection.cursor() as cursor:
-        cursor.execute(_SNAPSHOT_SQL, [subscription_ids])
+        cursor.execute(_SNAPSHOT_SQL, [subscription_ids, subscription_ids])
         rows = cursor.fetchall()
     snaps = {
         r[0]: SubscriptionSnapshot(

@@ -36,6 +36,7 @@ _PROBLEM_DESCRIPTIONS = {
     403: "The API key's scope does not allow this.",
     404: "No such resource for this API key.",
     409: "A request with this Idempotency-Key is still being processed.",
+    413: "The request body is larger than the server accepts (`request_too_large`).",
     422: "A business rule refused the request (`insufficient_funds`, `idempotency_key_reused`, …).",
 }
 

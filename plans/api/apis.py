@@ -707,7 +707,7 @@ class UsageEventBatchApi(APIView):
                     "body as sent (the same events written differently are another body, 422).",
         request=UsageBatchInputSerializer,
         responses=responses({201: UsageBatchOutputSerializer, 200: UsageBatchOutputSerializer},
-                            400, 403, 409, 422),
+                            400, 403, 409, 413, 422),
     )
     @idempotent(raw_body=True)  # the batch's bytes are hashed as sent: re-serialising 1,000 events cost more
     def post(self, request):

@@ -173,7 +173,7 @@ def _json_value(value) -> str:
     return json.dumps(value, ensure_ascii=False)  # anything else that is not JSON fails here, as before
 
 
-_EVENT_ID_ERROR = "event_id must be a string of 1 to 255 characters."
+_EVENT_ID_ERROR = "event_id must be a string of 1 to 255 characters (no NUL)."
 _CUSTOMER_ERROR = "customer_id must be an integer."
 _METRIC_ERROR = "metric must be a metric code."
 _QUANTITY_ERROR = "quantity must be a non-negative number with at most 6 decimals."
@@ -217,9 +217,10 @@ def parse_usage_events(raw) -> list[UsageEventIn]:
             parsed = parse_datetime(timestamp) if isinstance(timestamp, str) else None
         except ValueError:  # well formed but not a real date or time, e.g. 2026-02-30 or 25:00
             parsed = None
-        event_id_ok = isinstance(event_id, str) and 1 <= len(event_id) <= 255
+        # PostgreSQL text cannot hold NUL: refused here as a field error, not at the insert as a 500
+        event_id_ok = isinstance(event_id, str) and 1 <= len(event_id) <= 255 and "\x00" not in event_id
         customer_ok = isinstance(customer_id, int) and not isinstance(customer_id, bool)
-        metric_ok = isinstance(metric, str) and metric != ""
+        metric_ok = isinstance(metric, str) and metric != "" and "\x00" not in metric
         timestamp_ok = parsed is not None and parsed.tzinfo is not None
         properties_ok = isinstance(properties, dict)
         if event_id_ok and customer_ok and metric_ok and quantity is not None and timestamp_ok and properties_ok:

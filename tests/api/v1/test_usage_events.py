@@ -120,6 +120,8 @@ def test_a_full_batch_of_1000_takes_as_many_queries_as_a_batch_of_two(api, custo
     ({"metric": "nope"}, "events.1.metric", "unknown_metric"),
     ({"properties": []}, "events.1.properties", "invalid"),
     ({"event_id": "evt-0"}, "events.1.event_id", "duplicate_in_batch"),
+    ({"event_id": "evt\u0000nul"}, "events.1.event_id", "invalid"),
+    ({"metric": "api\u0000"}, "events.1.metric", "invalid"),
 ])
 def test_one_bad_event_rejects_the_batch_naming_its_index_and_field(api, customer, metric, item, field, code):
     # given

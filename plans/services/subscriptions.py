@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -52,11 +52,13 @@ from plans.services.charging import (
     SubscriptionSnapshot,
     change_lines,
     load_snapshots,
+    load_usage,
     option_price_for,
     price_for,
     recurring_lines,
     setup_lines,
     unused_credit_lines,
+    usage_lines,
     used_lines,
 )
 
@@ -383,11 +385,31 @@ def subscription_change_plan(*, subscription_id: int, plan_code: str | None = No
 # --- cancel, pause, resume ----------------------------------------------------------------------
 
 
+def _charge_usage_until(snap: SubscriptionSnapshot, *, day: dt.date, at: dt.datetime) -> Charge | None:
+    """Bill the usage of [period start, `day`) when the period is cut short (cancel now, pause, a suspension
+    settled before a restart): the billing run bills usage only at renewal, which an interrupted period
+    never reaches. Posted under the run's own key and guard (subscription, period start, usage), so it is
+    the period's one usage charge: the run can never bill the same period start again. Hence a period whose
+    usage was billed cannot go on (`subscription_resume` restarts it instead of taking the pause back).
+    The minimum commitment is a whole period's and is not applied to a part of one."""
+    period = snap.period
+    if not snap.usage_charges or snap.status == Subscription.Status.TRIALING or not period.start < day:
+        return None  # no usage billed on the plan, in a trial, or not a single day used
+    part = Period(period.start, min(day, period.end))
+    part_snap = replace(snap, minimum=None, usage={})
+    load_usage([part_snap], {snap.id: part})
+    return charge_post(snap=snap, kind=Charge.Kind.USAGE, period=part, lines=usage_lines(part_snap, part),
+                       key=f"sub:{snap.id}:{period.start}:{Charge.Kind.USAGE}",
+                       effective_date=local_date(at, snap.customer_tz), at=at)
+
+
 def _settle(sub: Subscription, *, at: dt.datetime, key: str, day: dt.date | None = None) -> Charge:
     """Settle the current period up to `day` (default: the customer's today): credit the unused part of a
-    period paid in advance, or charge the used part of one billed in arrears. Posted as of today."""
+    period paid in advance, or charge the used part of one billed in arrears; and bill its usage up to
+    `day` (`_charge_usage_until`). Posted as of today."""
     snap = _snapshot(sub, at)
     day = day or local_date(at, snap.customer_tz)
+    _charge_usage_until(snap, day=day, at=at)
     if snap.in_advance:
         lines = unused_credit_lines(snap, day=day)
         kind = Charge.Kind.CANCEL_CREDIT
@@ -516,6 +538,7 @@ def _settle_suspension(sub: Subscription, *, at: dt.datetime) -> tuple[bool, Cha
     if (sub.plan.charge_timing == Plan.ChargeTiming.IN_ADVANCE
             and not Charge.objects.filter(subscription=sub, kind=Charge.Kind.RECURRING,
                                           period_start=period.start).exists()):
+        _charge_usage_until(_snapshot(sub, at), day=suspended_on, at=at)  # what was used is billed all the same
         return False, None  # nothing was charged for it, nothing to credit
     return False, _settle(sub, at=at, day=suspended_on, key=f"sub:{sub.pk}:suspension:{period.start}:{suspended_on}")
 
@@ -558,7 +581,12 @@ def subscription_resume(*, subscription_id: int, customer_scope: int | None = No
             return sub, None
         _require(sub, Subscription.Status.PAUSED, action="resume")
         tz = sub.customer.timezone
-        if sub.paused_at is not None and local_date(sub.paused_at, tz) == local_date(at, tz):
+        # a pause that billed the period's usage cannot be taken back: the run would never bill the rest of
+        # that period's usage (one usage charge per period start), so the resume starts a fresh period
+        usage_billed = Charge.objects.filter(subscription=sub, kind=Charge.Kind.USAGE,
+                                             period_start=sub.current_period_start).exists()
+        if (sub.paused_at is not None and local_date(sub.paused_at, tz) == local_date(at, tz)
+                and not usage_billed):
             charge = _undo_pause(sub, at=at)
         else:
             charge = _restart(sub, at=at, reason="resume")

@@ -108,12 +108,13 @@ def billing_run_finish_if_done(*, run_id: int) -> BillingRun:
 
 # --- one chunk ----------------------------------------------------------------------------------
 
-# In order of the due-time index (subscription_due_idx), so a claim reads only the rows it takes: ordering by
-# id made every chunk sort all that was still due, quadratic in the size of the run.
+# In the order of the due-time index (subscription_due_idx on (next_billing_at, id)), so a claim reads only the
+# rows it takes and the order is total: ordering by id alone made every chunk sort all that was still due,
+# quadratic in the size of the run.
 _CLAIM_SQL = """
 SELECT id FROM plans_subscription
  WHERE status IN ('active', 'trialing') AND next_billing_at <= %s AND NOT (id = ANY(%s))
- ORDER BY next_billing_at
+ ORDER BY next_billing_at, id
  LIMIT %s
    FOR NO KEY UPDATE SKIP LOCKED
 """

@@ -47,7 +47,7 @@ class Subscription(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [
-            models.Index(fields=["next_billing_at"], name="subscription_due_idx",
+            models.Index(fields=["next_billing_at", "id"], name="subscription_due_idx",
                          condition=Q(status__in=["trialing", "active", "suspended"])),
             models.Index(fields=["customer", "status"]),
         ]

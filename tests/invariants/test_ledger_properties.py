@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -35,6 +34,11 @@ from billing.errors import (
 from billing.models import Account, Entry, Event, Transaction
 from billing.services.customers import customer_create
 from billing.services.ledger import Leg, account_for_customer, account_system, ledger_post, ledger_reverse
+from tests.support.ledger_checks import (  # noqa: F401 - re-exported for the tests here
+    balances_differing_from_entries,
+    transactions_without_entries,
+    unbalanced_transactions,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
@@ -49,38 +53,6 @@ class Posted:
     kwargs: dict
     legs: list[Leg]
     reversed: bool = False
-
-
-def unbalanced_transactions() -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT transaction_id, amount_currency, SUM(amount) FROM billing_entry
-             GROUP BY transaction_id, amount_currency HAVING SUM(amount) <> 0
-            """
-        )
-        return cursor.fetchall()
-
-
-def balances_differing_from_entries() -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT a.id, a.balance, COALESCE(SUM(e.amount), 0) FROM billing_account a
-              LEFT JOIN billing_entry e ON e.account_id = a.id
-             GROUP BY a.id, a.balance HAVING a.balance <> COALESCE(SUM(e.amount), 0)
-            """
-        )
-        return cursor.fetchall()
-
-
-def transactions_without_entries() -> list[int]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT t.id FROM billing_transaction t WHERE NOT EXISTS "
-            "(SELECT 1 FROM billing_entry e WHERE e.transaction_id = t.id)"
-        )
-        return [row[0] for row in cursor.fetchall()]
 
 
 def written() -> tuple[int, int, int]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import Sum
 
 from billing.models import Account, BillingRun, Customer, Entry, Event, Transaction
@@ -20,6 +19,11 @@ from plans.models import (
     SubscriptionDiscount,
     SubscriptionOption,
     UsageEvent,
+)
+from tests.support.ledger_checks import (  # noqa: F401 - re-exported for the tests here
+    balances_differing_from_entries,
+    transactions_without_entries,
+    unbalanced_transactions,
 )
 
 D = Decimal
@@ -105,38 +109,6 @@ def event_types(customer: Customer) -> list[str]:
 
 
 # --- ledger invariants -----------------------------------------------------------------------------
-
-
-def unbalanced_transactions() -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT transaction_id, amount_currency, SUM(amount) FROM billing_entry
-             GROUP BY transaction_id, amount_currency HAVING SUM(amount) <> 0
-            """
-        )
-        return cursor.fetchall()
-
-
-def balances_differing_from_entries() -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            SELECT a.id, a.balance, COALESCE(SUM(e.amount), 0) FROM billing_account a
-              LEFT JOIN billing_entry e ON e.account_id = a.id
-             GROUP BY a.id, a.balance HAVING a.balance <> COALESCE(SUM(e.amount), 0)
-            """
-        )
-        return cursor.fetchall()
-
-
-def transactions_without_entries() -> list[int]:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT t.id FROM billing_transaction t WHERE NOT EXISTS "
-            "(SELECT 1 FROM billing_entry e WHERE e.transaction_id = t.id)"
-        )
-        return [row[0] for row in cursor.fetchall()]
 
 
 def customer_account_balance(customer: Customer) -> Decimal:

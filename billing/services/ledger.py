@@ -150,7 +150,7 @@ def _existing(key: str, content_hash: str) -> Transaction | None:
 # event. Nothing is written when a check fails: the inserts are gated on an empty `bad`. The final SELECT
 # says what happened. Measured against a lock-first/insert/commit sequence of five round trips, this is
 # what the ledger benchmark gains most from (see tests/benchmarks/ledger.py); it runs as a prepared
-# statement (billing.db.prepared_cursor), planned once per connection.
+# statement (billing.db.prepared_cursor), parsed and planned once per connection.
 _POST_SQL = """
 WITH ex AS (
     SELECT id, content_hash FROM billing_transaction WHERE idempotency_key = %(key)s

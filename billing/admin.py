@@ -398,10 +398,19 @@ class CustomerAdmin(ServiceModelAdmin):
 
 @admin.register(Account)
 class AccountAdmin(ReadOnlyModelAdmin):
-    list_display = ("code", "name", "kind", "currency", "balance", "display_balance_shown", "customer")
+    list_display = ("code", "name", "kind", "currency", "balance_shown", "display_balance_shown", "customer")
     list_filter = ("kind", "balance_currency")
     search_fields = ("code", "name", "customer__name", "customer__external_id")
     list_select_related = ("customer",)
+    fields = ("code", "name", "kind", "customer", "balance_shown", "display_balance_shown", "created_at")
+    readonly_fields = fields
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_slot_balance()
+
+    @admin.display(description="Balance (debit positive)")
+    def balance_shown(self, obj: Account) -> str:
+        return _money(obj.total_balance.amount, obj.currency)
 
     @admin.display(description="Display balance")
     def display_balance_shown(self, obj: Account) -> str:

@@ -1,11 +1,12 @@
 from billing.models.api import ApiKey, IdempotencyRecord
 from billing.models.customers import Customer
-from billing.models.ledger import Account, Entry, Transaction
+from billing.models.ledger import Account, AccountBalanceSlot, Entry, Transaction
 from billing.models.outbox import Event, EventDelivery, WebhookEndpoint
 from billing.models.runs import BillingPolicy, BillingRun
 
 __all__ = [
     "Account",
+    "AccountBalanceSlot",
     "ApiKey",
     "BillingPolicy",
     "BillingRun",

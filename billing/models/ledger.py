@@ -2,18 +2,32 @@
 entries of a transaction sum to zero per currency, an entry's currency is its account's,
 and Transaction/Entry rows can be neither updated nor deleted.
 
-Sign convention: entry amounts are signed, debit positive. `Account.balance` caches the raw
-sum of the account's entries. A customer's balance account is a liability (credit-normal):
-money the customer holds with us makes its raw balance negative, and `customer_balance`
-shows it with the sign a customer expects (positive = funds available).
+Sign convention: entry amounts are signed, debit positive. An account's cached balance is the raw
+sum of its entries: `Account.balance` for a customer account, and `Account.balance` plus the sum of
+its balance slots for a system account (see AccountBalanceSlot). A customer's balance account is
+a liability (credit-normal): money the customer holds with us makes its raw balance negative, and
+`customer_balance` shows it with the sign a customer expects (positive = funds available).
 """
 
 from __future__ import annotations
 
-from django.db import models
-from django.db.models import Q
+from decimal import Decimal
 
-from billing.money import money_field
+from django.db import models
+from django.db.models import OuterRef, Q, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
+from moneyed import Money
+
+from billing.money import DECIMAL_PLACES, MAX_DIGITS, money_field
+
+
+class AccountQuerySet(models.QuerySet):
+    def with_slot_balance(self) -> AccountQuerySet:
+        """Annotate `slot_balance` (the sum of the balance slots, 0 for none), read by `Account.total_balance`."""
+        slots = (AccountBalanceSlot.objects.filter(account=OuterRef("pk")).order_by().values("account")
+                 .annotate(total=Sum("balance")).values("total"))
+        return self.annotate(slot_balance=Coalesce(Subquery(slots), Value(Decimal(0)),
+                                                   output_field=models.DecimalField()))
 
 
 class Account(models.Model):
@@ -37,6 +51,8 @@ class Account(models.Model):
     # balance_currency is the account's currency; balance caches the raw (debit-positive) entry sum.
     balance = money_field(editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = AccountQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]
@@ -62,9 +78,49 @@ class Account(models.Model):
         return self.kind in self.CREDIT_NORMAL
 
     @property
-    def display_balance(self):
+    def total_balance(self) -> Money:
+        """The cached balance: the row's own part plus, for a system account, its balance slots.
+
+        Querysets annotated by `AccountQuerySet.with_slot_balance()` answer without a query."""
+        slots = getattr(self, "slot_balance", None)
+        if slots is None:
+            slots = 0 if self.kind == self.Kind.CUSTOMER else (
+                self.balance_slots.aggregate(total=Sum("balance"))["total"] or 0)
+        return Money(self.balance.amount + slots, self.currency)
+
+    @property
+    def display_balance(self) -> Money:
         """Balance in the account's natural sign (credit-normal accounts flipped)."""
-        return -self.balance if self.is_credit_normal else self.balance
+        total = self.total_balance
+        return -total if self.is_credit_normal else total
+
+
+class AccountBalanceSlot(models.Model):
+    """A part of a system account's cached balance.
+
+    Nearly every posting touches a system account (provider clearing, revenue, VAT payable, …). One cached
+    balance on its row would make that row the lock every writer queues behind until commit, so the ledger
+    adds a system account's deltas to one of SYSTEM_BALANCE_SLOTS slot rows instead, picked at random per
+    posting, in the same database transaction under the slot's row lock. The account's cached balance is its
+    row's `balance` plus the sum of its slots. Customer accounts have no slots: their one row is locked anyway
+    to check the credit limit.
+    """
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="balance_slots",
+                                db_index=False)  # indexed by the unique (account, slot)
+    slot = models.PositiveSmallIntegerField()
+    balance = models.DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, default=Decimal(0),
+                                  editable=False)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "slot"], name="account_balance_slot_unique")]
+        default_permissions = ()  # internal: shown only as part of its account's balance
+
+    def __str__(self) -> str:
+        return f"{self.account_id}[{self.slot}]: {self.balance}"
+
+
+SYSTEM_BALANCE_SLOTS = 32
 
 
 class Transaction(models.Model):

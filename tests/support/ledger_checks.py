@@ -4,6 +4,13 @@ from __future__ import annotations
 
 from django.db import connection
 
+# (id, balance) of every account, its cached balance whole: the row's part plus its balance slots.
+CACHED_BALANCES = """
+    SELECT a.id, a.balance + COALESCE((SELECT SUM(s.balance) FROM billing_accountbalanceslot s
+                                        WHERE s.account_id = a.id), 0) AS balance
+      FROM billing_account a
+"""
+
 
 def _rows(sql: str) -> list[tuple]:
     with connection.cursor() as cursor:
@@ -21,8 +28,8 @@ def unbalanced_transactions() -> list[tuple]:
 
 def balances_differing_from_entries() -> list[tuple]:
     """(account id, cached balance, sum of entries) of every account whose cached balance drifted."""
-    return _rows("""
-        SELECT a.id, a.balance, COALESCE(SUM(e.amount), 0) FROM billing_account a
+    return _rows(f"""
+        SELECT a.id, a.balance, COALESCE(SUM(e.amount), 0) FROM ({CACHED_BALANCES}) a
           LEFT JOIN billing_entry e ON e.account_id = a.id
          GROUP BY a.id, a.balance HAVING a.balance <> COALESCE(SUM(e.amount), 0)
     """)

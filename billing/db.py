@@ -32,3 +32,20 @@ def prepared_cursor():
     if raw.prepare_threshold is None:
         raw.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
     return connection._prepare_cursor(_PreparingCursor(raw))
+
+
+def array_literal(values) -> str:
+    """A PostgreSQL array literal ('{1,2}') of numbers or of texts, quoted, for a parameter cast to an array type.
+
+    psycopg adapts a Python list element by element in Python, which costs a hot statement more client CPU than
+    everything else it does; one string is sent as it is and parsed by the server.
+    """
+    parts = []
+    for value in values:
+        if isinstance(value, str):
+            parts.append('"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"')
+        elif value is None:
+            parts.append("NULL")
+        else:
+            parts.append(str(value))  # int or Decimal: str() is exact
+    return "{" + ",".join(parts) + "}"

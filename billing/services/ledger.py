@@ -23,7 +23,7 @@ from django.utils import timezone
 from moneyed import Money
 
 from billing import events
-from billing.db import prepared_cursor
+from billing.db import array_literal, prepared_cursor
 from billing.errors import (
     AlreadyReversed,
     IdempotencyConflict,
@@ -144,22 +144,25 @@ def _existing(key: str, content_hash: str) -> Transaction | None:
     return existing
 
 
-# One statement, one round trip (atomic on its own in autocommit, or part of the caller's transaction): the
-# idempotency check; the customer accounts locked in id order (the global order: customer accounts first, then
-# balance slots — every writer follows it, so none can deadlock another); the checks (account exists, currency,
-# credit limit against the locked balance); then the transaction, its entries, the customer balances, one
-# balance slot per system account (see AccountBalanceSlot) and the outbox event. Nothing is written when a check
-# fails: the inserts are gated on an empty `bad`. The final SELECT says what happened. It runs as a prepared
-# statement (billing.db.prepared_cursor), parsed and planned once per connection; it is kept lean (Python
-# aggregates the per-account deltas and builds the event payload) because initialising the plan's nodes is a
-# good part of a posting's server CPU (see tests/benchmarks/ledger.py).
+# One statement, one round trip (atomic on its own in autocommit, or part of the caller's transaction):
+# - the idempotency check: a key already used only reports the transaction that has it (ON CONFLICT skips the
+#   insert, and every other write hangs off the insert);
+# - the customer accounts locked in id order (the global order: customer accounts first, then balance slots;
+#   every writer follows it, so none can deadlock another);
+# - the checks: account exists, currency, credit limit against the locked balance;
+# - then the transaction, its entries, the customer balances, one balance slot per system account (see
+#   AccountBalanceSlot) and the outbox event. Nothing is written when a check fails: the insert is gated on an
+#   empty `bad`. The final SELECT says what happened.
+# It runs as a prepared statement (billing.db.prepared_cursor), parsed and planned once per connection, and is
+# kept lean (Python aggregates the per-account deltas and builds the event payload): initialising the plan's
+# nodes is a good part of a posting's server CPU (see tests/benchmarks/ledger.py).
 _POST_SQL = """
 WITH ex AS (
     SELECT id, content_hash FROM billing_transaction WHERE idempotency_key = %(key)s
 ), cust AS (
     SELECT a.id, a.code, a.balance, a.balance_currency, c.credit_limit
       FROM billing_account a JOIN billing_customer c ON c.id = a.customer_id
-     WHERE a.id = ANY(%(delta_ids)s::bigint[]) AND a.kind = 'customer' AND NOT EXISTS (SELECT 1 FROM ex)
+     WHERE a.id = ANY(%(delta_ids)s::bigint[]) AND a.kind = 'customer'
      ORDER BY a.id
        FOR NO KEY UPDATE OF a
 ), bad AS (
@@ -167,7 +170,7 @@ WITH ex AS (
            NULL::numeric AS needed, NULL::numeric AS available, a.balance_currency AS currency, a.code
       FROM unnest(%(account_ids)s::bigint[], %(currencies)s::varchar[]) WITH ORDINALITY AS l(account_id, currency, n)
       LEFT JOIN billing_account a ON a.id = l.account_id
-     WHERE (a.id IS NULL OR a.balance_currency <> l.currency) AND NOT EXISTS (SELECT 1 FROM ex)
+     WHERE a.id IS NULL OR a.balance_currency <> l.currency
     UNION ALL
     SELECT 'funds', NULL, cust.id, d.delta, cust.credit_limit - cust.balance, cust.balance_currency, cust.code
       FROM cust JOIN unnest(%(delta_ids)s::bigint[], %(deltas)s::numeric[]) AS d(id, delta) ON d.id = cust.id
@@ -178,7 +181,7 @@ WITH ex AS (
          description, reverses_id, created_by, metadata)
     SELECT %(kind)s, %(key)s, %(hash)s, %(effective_date)s, now(), %(customer_id)s, %(source_type)s,
            %(source_id)s, %(description)s, %(reverses_id)s, %(created_by)s, %(metadata)s::jsonb
-     WHERE NOT EXISTS (SELECT 1 FROM ex) AND NOT EXISTS (SELECT 1 FROM bad)
+     WHERE NOT EXISTS (SELECT 1 FROM bad)
     ON CONFLICT (idempotency_key) DO NOTHING
     RETURNING id, posted_at
 ), e AS (
@@ -260,9 +263,10 @@ def ledger_post(
         "customer_id": customer_id, "source_type": source_type[:50], "source_id": str(source_id)[:100],
         "description": description, "reverses_id": reverses_id, "created_by": created_by[:255],
         "metadata": json.dumps(metadata or {}), "enforce": enforce_credit_limit,
-        "account_ids": [leg.account_id for leg in legs], "amounts": [leg.amount for leg in legs],
-        "currencies": [leg.currency for leg in legs], "memos": [leg.memo for leg in legs],
-        "delta_ids": list(deltas), "deltas": list(deltas.values()),
+        "account_ids": array_literal(leg.account_id for leg in legs),
+        "amounts": array_literal(leg.amount for leg in legs),
+        "currencies": array_literal(leg.currency for leg in legs), "memos": array_literal(leg.memo for leg in legs),
+        "delta_ids": array_literal(deltas), "deltas": array_literal(deltas.values()),
         "event_type": events.TRANSACTION_POSTED, "payload": json.dumps(payload), "slots": SYSTEM_BALANCE_SLOTS,
     }
     with prepared_cursor() as cursor:

@@ -138,6 +138,18 @@ def test_balances_accumulate_over_postings(customer, customer_account, clearing,
     assert balance_of(clearing) == Decimal("100.0000") == entry_sum(clearing)
 
 
+@pytest.mark.parametrize("memo", ['quoted "word"', "back\\slash \\\" and comma, {braces}", "NULL", "", "  spaced  ",
+                                  "Оплата по счёту №1"])
+def test_memos_are_stored_exactly_as_given(customer, customer_account, clearing, memo):
+    # when (legs travel to the database as one array literal)
+    txn = ledger_post(kind=Transaction.Kind.PAYMENT, key=f"memo-{memo}", customer=customer, legs=[
+        Leg(customer_account.pk, Decimal("-1.00"), "RUB", memo), Leg(clearing.pk, Decimal("1.00"), "RUB", "x")])
+
+    # then
+    assert list(Entry.objects.filter(transaction=txn).values_list("memo", flat=True)) == [memo, "x"]
+    assert Event.objects.get(type=events.TRANSACTION_POSTED).payload["entries"][0]["memo"] == memo
+
+
 def test_multi_currency_transaction_balanced_per_currency(customer, customer_account, clearing):
     # given the customer's USD account and a USD clearing account
     usd_account = account_for_customer(customer=customer, currency="USD")

@@ -1,5 +1,6 @@
-"""PostgreSQL itself guards the ledger (migration 0002): raw SQL cannot update or delete ledger rows,
-commit an unbalanced transaction, or book an entry in a currency other than its account's."""
+"""PostgreSQL itself guards the ledger (migrations 0002 and 0007): raw SQL cannot update or delete ledger rows,
+commit an unbalanced transaction, book an entry in a currency other than its account's or on an account or a
+transaction that does not exist, nor delete or re-currency an account."""
 
 from __future__ import annotations
 
@@ -171,9 +172,78 @@ def test_entry_currency_must_be_its_accounts_currency(accounts):
             _insert_entry(cursor, txn_id, customer_account.pk, "-10.00", "USD")
             _insert_entry(cursor, txn_id, clearing.pk, "10.00", "USD")
 
-    # then the composite foreign key refuses it at once
-    assert "entry_currency_is_account_currency" in str(exc_info.value)
+    # then the check at commit refuses it
+    assert f"of transaction {txn_id} names an account that does not exist or is not in the entry's currency" in str(
+        exc_info.value)
     assert _ledger_rows() == before
+
+
+def test_entry_on_an_account_that_does_not_exist_is_refused(accounts):
+    # given
+    customer_account, _ = accounts
+    missing = Account.objects.order_by("-pk").first().pk + 1000
+    before = _ledger_rows()
+
+    # when
+    with pytest.raises(IntegrityError, match="names an account that does not exist"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            txn_id = _insert_transaction(cursor, "raw-missing-account")
+            _insert_entry(cursor, txn_id, customer_account.pk, "-10.00")
+            _insert_entry(cursor, txn_id, missing, "10.00")
+
+    # then
+    assert _ledger_rows() == before
+
+
+def test_entries_of_a_transaction_that_does_not_exist_are_refused(accounts):
+    # given
+    customer_account, clearing = accounts
+    before = _ledger_rows()
+
+    # when a balanced pair names a transaction id nobody inserted
+    with pytest.raises(IntegrityError, match=r"names transaction 987654321, which does not exist"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            _insert_entry(cursor, 987654321, customer_account.pk, "-10.00")
+            _insert_entry(cursor, 987654321, clearing.pk, "10.00")
+
+    # then
+    assert _ledger_rows() == before
+
+
+def test_an_entry_added_after_an_early_check_is_checked_again(accounts):
+    # given a balanced transaction checked early (SET CONSTRAINTS ALL IMMEDIATE)
+    customer_account, clearing = accounts
+    before = _ledger_rows()
+
+    # when one more, unbalancing, entry is added in the same database transaction
+    with pytest.raises(IntegrityError, match="is unbalanced"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            txn_id = _insert_transaction(cursor, "raw-late-entry")
+            _insert_entry(cursor, txn_id, customer_account.pk, "-10.00")
+            _insert_entry(cursor, txn_id, clearing.pk, "10.00")
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            _insert_entry(cursor, txn_id, clearing.pk, "5.00")
+
+    # then
+    assert _ledger_rows() == before
+
+
+@pytest.mark.parametrize("sql", [
+    "DELETE FROM billing_account WHERE id = %(account)s",
+    "UPDATE billing_account SET balance_currency = 'USD' WHERE id = %(account)s",
+    "UPDATE billing_account SET kind = 'revenue', customer_id = NULL WHERE id = %(account)s",
+])
+def test_accounts_are_never_deleted_nor_moved(accounts, sql):
+    # given an account with no entries yet
+    customer_account, _ = accounts
+
+    # when / then
+    with pytest.raises(IntegrityError, match="ledger accounts are never deleted|keeps its id, currency, kind"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, {"account": customer_account.pk})
+    account = Account.objects.get(pk=customer_account.pk)
+    assert (account.balance_currency, account.kind) == ("RUB", Account.Kind.CUSTOMER)
 
 
 def test_zero_amount_entry_is_refused(accounts):

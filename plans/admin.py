@@ -6,7 +6,9 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
 
 from config.errors import ApplicationError
 from plans.models import (
@@ -117,9 +119,51 @@ class BundlePriceInline(PriceVersionInline):
 
 @admin.register(Bundle)
 class BundleAdmin(admin.ModelAdmin):
-    list_display = ("name", "code", "is_public", "is_active")
+    """Saving a bundle (with its items and prices) publishes it: plans.services.bundles.bundle_publish
+    brings the plan that sells it up to date, which is what customers subscribe to."""
+
+    list_display = ("name", "code", "interval", "interval_count", "charge_timing", "is_public", "is_active",
+                    "backing_plan")
+    list_filter = ("is_public", "is_active")
     search_fields = ("name", "code")
     inlines = [BundleItemInline, BundlePriceInline]
+    readonly_fields = ("backing_plan",)
+    fieldsets = (
+        (None, {"fields": ("name", "code", "description", "is_public", "is_active")}),
+        ("Billing", {
+            "fields": ("interval", "interval_count", "charge_timing", "trial_days", "backing_plan"),
+            "description": "A subscription to the bundle pays its package price every period. The items are what "
+                           "the package includes: they are not billed on their own (an option item is never "
+                           "charged on top of the package price).",
+        }),
+    )
+
+    @admin.display(description="Plan that sells it")
+    def backing_plan(self, obj: Bundle):
+        if obj is None or obj.plan_id is None:
+            return "— (not published: nobody can subscribe to it yet)"
+        url = reverse("admin:plans_plan_change", args=[obj.plan_id])
+        return format_html('<a href="{}">{}</a>', url, obj.plan.code)
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("plan")
+
+    def save_related(self, request, form, formsets, change):
+        from plans.services.bundles import bundle_publish
+
+        super().save_related(request, form, formsets, change)
+        bundle = form.instance
+        try:
+            plan = bundle_publish(bundle_id=bundle.pk)
+        except (ApplicationError, ValidationError) as exc:
+            bundle.refresh_from_db(fields=["plan"])
+            state = ("not published: nobody can subscribe to it yet" if bundle.plan_id is None
+                     else "the plan that sells it was not updated")
+            self.message_user(request, f"Bundle {bundle.code!r} is saved, but {state}: {exc}", messages.WARNING)
+        else:
+            bundle.plan = plan
+            self.message_user(request, f"Bundle {bundle.code!r} is published: it is sold through plan {plan.code!r}.",
+                              messages.SUCCESS)
 
 
 @admin.register(UsageMetric)

@@ -35,3 +35,19 @@ class CouponInvalid(ApplicationError):
 
 class OptionNotAllowed(ApplicationError):
     code = "option_not_allowed"
+
+
+class BundleNotFound(NotFound):
+    code = "bundle_not_found"
+
+
+class BundleNotPublished(ApplicationError):
+    code = "bundle_not_published"
+
+
+class BundleNotPublishable(ApplicationError):
+    code = "bundle_not_publishable"
+
+
+class PlanOrBundleRequired(ApplicationError):
+    code = "plan_or_bundle_required"

@@ -12,8 +12,10 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
 from config.errors import NotFound
-from plans.errors import PlanNotFound, SubscriptionNotFound
+from plans.errors import BundleNotFound, PlanNotFound, SubscriptionNotFound
 from plans.models import (
+    Bundle,
+    BundleItem,
     Option,
     OptionPrice,
     Plan,
@@ -119,6 +121,36 @@ def plans_with_catalog(plans: list[Plan], *, as_of: dt.datetime) -> list[Plan]:
     return plans
 
 
+def bundle_list() -> QuerySet[Bundle]:
+    """Bundles that can be subscribed to: active and published (sold through an active plan), by name."""
+    return (Bundle.objects.filter(is_active=True, plan__isnull=False, plan__is_active=True).select_related("plan")
+            .order_by("name", "code"))
+
+
+def bundle_get(*, code: str) -> Bundle:
+    bundle = bundle_list().filter(code=code).first()
+    if bundle is None:
+        raise BundleNotFound(f"No active bundle {code!r}.")
+    return bundle
+
+
+def bundles_with_catalog(bundles: list[Bundle], *, as_of: dt.datetime) -> list[Bundle]:
+    """Attach to each bundle `item_list` (its items with their plan or option and product) and
+    `current_prices` (the price version in force per currency of the plan that bills it: what a
+    subscription pays), with two queries for the whole page."""
+    if not bundles:
+        return bundles
+    items: dict[int, list[BundleItem]] = defaultdict(list)
+    for item in (BundleItem.objects.filter(bundle_id__in=[b.pk for b in bundles])
+                 .select_related("plan__product", "option__product").order_by("id")):
+        items[item.bundle_id].append(item)
+    prices = _current_prices(PlanPrice, "plan_id", [b.plan_id for b in bundles], as_of)
+    for bundle in bundles:
+        bundle.item_list = items.get(bundle.pk, [])
+        bundle.current_prices = prices.get(bundle.plan_id, [])
+    return bundles
+
+
 # --- subscriptions ------------------------------------------------------------------------------
 
 
@@ -129,7 +161,7 @@ def subscription_list(*, customer_scope: int | None, filters: dict | None = None
 
     change_plan = Plan.objects.filter(pk=Cast(KeyTextTransform("plan_id", OuterRef("params")), BigIntegerField()))
     qs = (
-        Subscription.objects.select_related("plan__product", "price")
+        Subscription.objects.select_related("plan__product", "plan__bundle", "price")
         .prefetch_related(
             Prefetch("options", to_attr="active_options",
                      queryset=SubscriptionOption.objects.filter(removed_at=None)

@@ -163,6 +163,46 @@ class PlanOutputSerializer(serializers.Serializer):
                                                 help_text="Usage billed in arrears, per metric and currency.")
 
 
+class BundleItemOutputSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=[("plan", "plan"), ("option", "option")])
+    code = serializers.CharField(help_text="The plan or option code.")
+    name = serializers.CharField()
+    product = ProductRefOutputSerializer()
+    quantity = serializers.IntegerField()
+
+
+class BundlePriceOutputSerializer(serializers.Serializer):
+    currency = serializers.CharField(source="amount_currency")
+    amount = MoneyAmountField(help_text="The package price per period.")
+    valid_from = serializers.DateTimeField()
+
+
+class BundleOutputSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    description = serializers.CharField()
+    plan = serializers.CharField(source="plan.code", help_text="The plan that bills the bundle: a subscription to "
+                                                               "the bundle is on this plan.")
+    interval = serializers.ChoiceField(choices=[(i.value, i.value) for i in Interval])
+    interval_count = serializers.IntegerField(help_text="Periods of `interval` per billing period.")
+    charge_timing = serializers.ChoiceField(choices=Plan.ChargeTiming.choices)
+    trial_days = serializers.IntegerField()
+    is_public = serializers.BooleanField(help_text="Shown in the public showcase.")
+    items = serializers.SerializerMethodField(help_text="What the package includes. Items are not billed on their "
+                                                        "own: the package price covers them.")
+    prices = BundlePriceOutputSerializer(source="current_prices", many=True,
+                                         help_text="Current package price per currency.")
+
+    @extend_schema_field(BundleItemOutputSerializer(many=True))
+    def get_items(self, bundle) -> list[dict]:
+        out = []
+        for item in bundle.item_list:
+            ref, kind = (item.plan, "plan") if item.plan_id else (item.option, "option")
+            out.append({"kind": kind, "code": ref.code, "name": ref.name, "product": ref.product,
+                        "quantity": item.quantity})
+        return BundleItemOutputSerializer(out, many=True).data
+
+
 class ProductOutputSerializer(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
@@ -213,6 +253,8 @@ class SubscriptionOutputSerializer(serializers.Serializer):
     customer_id = serializers.IntegerField()
     plan = serializers.CharField(source="plan.code")
     product = serializers.CharField(source="plan.product.code")
+    bundle = serializers.CharField(source="plan.bundle.code", allow_null=True,
+                                   help_text="The bundle the plan sells; null: a plain plan.")
     status = serializers.ChoiceField(choices=Subscription.Status.choices)
     currency = serializers.CharField()
     quantity = serializers.IntegerField()
@@ -318,8 +360,11 @@ class SubscriptionOptionInputSerializer(StrictInputSerializer):
 
 class SubscriptionCreateInputSerializer(StrictInputSerializer):
     customer_id = serializers.IntegerField(min_value=1)
-    plan = serializers.SlugField(max_length=64, help_text="Plan code.")
-    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, default=1, help_text="Seats.")
+    plan = serializers.SlugField(max_length=64, required=False, help_text="Plan code (or send `bundle`).")
+    bundle = serializers.SlugField(max_length=64, required=False,
+                                   help_text="Bundle code (instead of `plan`): one bundle, billed its package price.")
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, default=1,
+                                        help_text="Seats (a bundle: 1).")
     currency = CurrencyField(required=False, help_text="Defaults to (and must equal) the customer's currency.")
     coupon = serializers.CharField(max_length=64, required=False, help_text="Coupon code (case-insensitive).")
     options = SubscriptionOptionInputSerializer(many=True, required=False, max_length=50)
@@ -327,6 +372,15 @@ class SubscriptionCreateInputSerializer(StrictInputSerializer):
                                           help_text="Overrides the plan's trial days; 0: no trial.")
     external_id = serializers.CharField(max_length=255, required=False, allow_null=True,
                                         help_text="Your own id for this subscription (unique).")
+
+    def validate(self, attrs):
+        if "plan" not in attrs and "bundle" not in attrs:
+            raise serializers.ValidationError({"plan": [serializers.ErrorDetail(
+                "Send the plan or the bundle to subscribe to.", code="required")]})
+        if "plan" in attrs and "bundle" in attrs:
+            raise serializers.ValidationError({"bundle": [serializers.ErrorDetail(
+                "Send a plan or a bundle, not both.", code="invalid")]})
+        return attrs
 
 
 class SubscriptionChangeInputSerializer(StrictInputSerializer):
@@ -485,6 +539,10 @@ class PlanPagination(CursorPagination):
     ordering = ("display_order", "name", "code")
 
 
+class BundlePagination(CursorPagination):
+    ordering = ("name", "code")
+
+
 # --- catalog --------------------------------------------------------------------------------------
 
 
@@ -527,6 +585,29 @@ class PlanDetailApi(APIView):
         return Response(PlanOutputSerializer(plan).data)
 
 
+class BundleListApi(APIView):
+    pagination_class = BundlePagination
+
+    @extend_schema(
+        operation_id="bundles_list", summary="List bundles that can be subscribed to",
+        description="Active, published bundles by name, each with what it includes and its current package price "
+                    "per currency.",
+        responses=responses({200: BundleOutputSerializer(many=True)}, 400),
+    )
+    def get(self, request):
+        now = timezone.now()
+        return _paginated(self, request, selectors.bundle_list(), BundleOutputSerializer,
+                          prepare=lambda page: selectors.bundles_with_catalog(page, as_of=now))
+
+
+class BundleDetailApi(APIView):
+    @extend_schema(operation_id="bundles_retrieve", summary="Get a bundle with its items and current prices",
+                   responses=responses({200: BundleOutputSerializer}, 404))
+    def get(self, request, code: str):
+        bundle = selectors.bundles_with_catalog([selectors.bundle_get(code=code)], as_of=timezone.now())[0]
+        return Response(BundleOutputSerializer(bundle).data)
+
+
 # --- subscriptions --------------------------------------------------------------------------------
 
 
@@ -543,9 +624,11 @@ class SubscriptionListCreateApi(APIView):
         return _paginated(self, request, subs, SubscriptionOutputSerializer)
 
     @extend_schema(
-        operation_id="subscriptions_create", summary="Subscribe a customer to a plan",
+        operation_id="subscriptions_create", summary="Subscribe a customer to a plan or a bundle",
         description="Without a trial, the first period (plan, recurring options, discounts), the setup fee and "
-                    "one-time options are charged at once to the customer's balance.",
+                    "one-time options are charged at once to the customer's balance. Send exactly one of `plan` "
+                    "and `bundle`: a bundle is subscribed once (quantity 1) on the plan that bills its package "
+                    "price (the subscription's `plan`), and what it includes is not charged on its own.",
         request=SubscriptionCreateInputSerializer,
         responses=responses({201: SubscriptionOutputSerializer}, 400, 403, 404, 409, 422),
     )
@@ -557,7 +640,8 @@ class SubscriptionListCreateApi(APIView):
         customer = billing_selectors.customer_get(customer_id=values["customer_id"], customer_scope=_scope(request))
         try:
             sub = subscription_create(
-                customer_id=customer.pk, plan_code=values["plan"], quantity=values["quantity"],
+                customer_id=customer.pk, plan_code=values.get("plan"), bundle_code=values.get("bundle"),
+                quantity=values["quantity"],
                 currency=values.get("currency"), coupon_code=values.get("coupon") or None,
                 options=[(o["code"], o["quantity"]) for o in values.get("options", [])],
                 trial_days=values.get("trial_days"), external_id=values.get("external_id"), key=ledger_key(request),

@@ -7,6 +7,8 @@ urlpatterns = [
     path("products/<slug:code>/", apis.ProductDetailApi.as_view(), name="product-detail"),
     path("plans/", apis.PlanListApi.as_view(), name="plan-list"),
     path("plans/<slug:code>/", apis.PlanDetailApi.as_view(), name="plan-detail"),
+    path("bundles/", apis.BundleListApi.as_view(), name="bundle-list"),
+    path("bundles/<slug:code>/", apis.BundleDetailApi.as_view(), name="bundle-detail"),
     path("subscriptions/", apis.SubscriptionListCreateApi.as_view(), name="subscription-list"),
     path("subscriptions/<int:subscription_id>/", apis.SubscriptionDetailApi.as_view(), name="subscription-detail"),
     path("subscriptions/<int:subscription_id>/change/", apis.SubscriptionChangeApi.as_view(),

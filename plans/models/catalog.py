@@ -133,23 +133,45 @@ class OptionPrice(models.Model):
 
 
 class Bundle(models.Model):
-    """Several plans and options across products sold at one package price."""
+    """Several plans and options across products sold at one package price.
+
+    A bundle is sold through its backing plan (`plan`, in the product "bundles"), which
+    plans.services.bundles.bundle_publish creates and keeps in step with the bundle: its billing terms
+    and its price versions (each BundlePrice mirrored into a PlanPrice). A subscription to the bundle is
+    a subscription to that plan, quantity 1, billed the package price by the ordinary billing run.
+
+    The items (plans and options) are included entitlements: they are what the package gives, not
+    billed lines. None of them is put on the subscription (a subscription option always pays an option
+    price version), so an option item is never charged on top of the package price."""
 
     code = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
+    # billing terms of the backing plan (the same choices as Plan's)
+    interval = models.CharField(max_length=10, choices=[(i.value, i.value.title()) for i in Interval],
+                                default=Interval.MONTH.value)
+    interval_count = models.PositiveSmallIntegerField(default=1)
+    charge_timing = models.CharField(max_length=12, choices=Plan.ChargeTiming.choices,
+                                     default=Plan.ChargeTiming.IN_ADVANCE)
+    trial_days = models.PositiveSmallIntegerField(default=0)
     is_public = models.BooleanField(default=False)
-    is_active = models.BooleanField(default=True)
+    is_active = models.BooleanField(default=True, help_text="Inactive bundles accept no new subscriptions.")
+    plan = models.OneToOneField(Plan, null=True, editable=False, on_delete=models.PROTECT, related_name="bundle",
+                                help_text="The plan that sells this bundle (set when it is published).")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [models.CheckConstraint(condition=Q(interval_count__gte=1),
+                                              name="bundle_interval_count_positive")]
 
     def __str__(self) -> str:
         return self.name
 
 
 class BundleItem(models.Model):
+    """What a bundle includes: a plan or an option (an entitlement, never billed on its own)."""
+
     bundle = models.ForeignKey(Bundle, on_delete=models.CASCADE, related_name="items")
     plan = models.ForeignKey(Plan, null=True, blank=True, on_delete=models.PROTECT)
     option = models.ForeignKey(Option, null=True, blank=True, on_delete=models.PROTECT)

@@ -120,6 +120,8 @@ class SubscriptionSnapshot:
     discounts: list[DiscountSnapshot] = field(default_factory=list)
     usage_charges: list[UsageChargeSnapshot] = field(default_factory=list)
     usage: dict[int, Decimal] = field(default_factory=dict)  # metric id → aggregated quantity for `period`
+    # plan code → product code of plans not on the subscription yet (the target of a change posted now)
+    other_products: dict[str, str] = field(default_factory=dict)
 
     # --- items ---------------------------------------------------------------------------
     def items(self, *, unit_price: Decimal | None = None, quantity: int | None = None) -> list[PricedItem]:
@@ -141,7 +143,7 @@ class SubscriptionSnapshot:
         for option in self.options:
             if option.code == ref:
                 return option.product_code
-        return self.product_code
+        return self.other_products.get(ref, self.product_code)
 
     def pricing_discounts(self, items: list[PricedItem], *,
                           extra_keys: dict[str, tuple[int | None, int]] | None = None,

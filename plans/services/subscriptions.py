@@ -26,6 +26,8 @@ from billing.services.ledger import ledger_post
 from billing.services.outbox import event_emit
 from plans import events
 from plans.errors import (
+    BundleNotFound,
+    BundleNotPublished,
     CouponInvalid,
     CurrencyMismatch,
     InvalidQuantity,
@@ -33,9 +35,11 @@ from plans.errors import (
     OptionNotAllowed,
     OptionNotFound,
     PlanNotFound,
+    PlanOrBundleRequired,
     SubscriptionNotFound,
 )
 from plans.models import (
+    Bundle,
     Charge,
     Coupon,
     Option,
@@ -78,10 +82,39 @@ class ChangePreview:
 
 
 def _plan(code: str) -> Plan:
-    plan = Plan.objects.select_related("product").filter(code=code, is_active=True).first()
+    plan = Plan.objects.select_related("product", "bundle").filter(code=code, is_active=True).first()
     if plan is None:
         raise PlanNotFound(f"No active plan {code!r}.", field="plan")
     return plan
+
+
+def _bundle_plan(code: str) -> Plan:
+    """The plan that sells an active, published bundle."""
+    bundle = Bundle.objects.select_related("plan__product").filter(code=code, is_active=True).first()
+    if bundle is None:
+        raise BundleNotFound(f"No active bundle {code!r}.", field="bundle")
+    if bundle.plan is None or not bundle.plan.is_active:
+        raise BundleNotPublished(f"Bundle {code!r} is not published: it has no active plan to bill it (publish it "
+                                 f"by saving it in the admin).", field="bundle")
+    bundle.plan.bundle = bundle
+    return bundle.plan
+
+
+def _bundle_of(plan: Plan) -> Bundle | None:
+    """The bundle the plan sells, or None for a plain plan."""
+    try:
+        return plan.bundle
+    except Bundle.DoesNotExist:
+        return None
+
+
+def _included_option_codes(bundle: Bundle) -> set[str]:
+    return set(bundle.items.filter(option__isnull=False).values_list("option__code", flat=True))
+
+
+def _check_bundle_quantity(bundle: Bundle, quantity: int) -> None:
+    if quantity != 1:
+        raise InvalidQuantity(f"Bundle {bundle.code!r} is sold one at a time: its quantity is 1.", field="quantity")
 
 
 def _check_quantity(quantity, field: str = "quantity") -> int:
@@ -202,24 +235,43 @@ def _use_discount_periods(subscription_ids: list[int]) -> None:
 # --- create -------------------------------------------------------------------------------------
 
 
-def subscription_create(*, customer_id: int, plan_code: str, quantity: int = 1, currency: str | None = None,
-                        coupon_code: str | None = None, options: list[tuple[str, int]] = (),
-                        trial_days: int | None = None, key: str | None = None, at: dt.datetime | None = None,
-                        external_id: str | None = None) -> Subscription:
+def subscription_create(*, customer_id: int, plan_code: str | None = None, bundle_code: str | None = None,
+                        quantity: int = 1, currency: str | None = None, coupon_code: str | None = None,
+                        options: list[tuple[str, int]] = (), trial_days: int | None = None, key: str | None = None,
+                        at: dt.datetime | None = None, external_id: str | None = None) -> Subscription:
+    """Subscribe to a plan (`plan_code`) or to a bundle (`bundle_code`: exactly one of the two).
+
+    A bundle is subscribed through the plan that sells it (plans.services.bundles.bundle_publish): quantity
+    1, billed its package price; the options it includes are entitlements, neither added nor charged."""
     at = at or timezone.now()
+    if not plan_code and not bundle_code:
+        raise PlanOrBundleRequired("Send the plan or the bundle to subscribe to.", field="plan")
+    if plan_code and bundle_code:
+        raise PlanOrBundleRequired("Send a plan or a bundle, not both.", field="bundle")
     quantity = _check_quantity(quantity)
     key = key or uuid.uuid4().hex
     with transaction.atomic(durable=True):
         customer = lock_customer(customer_id)
         if customer.status == Customer.Status.CLOSED:
             raise CustomerClosed(f"Customer {customer.pk} is closed.")
-        plan = _plan(plan_code)
+        plan = _bundle_plan(bundle_code) if bundle_code else _plan(plan_code)
+        bundle = _bundle_of(plan)
+        if bundle is not None:
+            if not bundle.is_active:
+                raise BundleNotFound(f"No active bundle {bundle.code!r}.", field="bundle" if bundle_code else "plan")
+            _check_bundle_quantity(bundle, quantity)
+            included = _included_option_codes(bundle) & {code for code, _ in options}
+            if included:
+                raise OptionNotAllowed(f"Option {sorted(included)[0]!r} is included in bundle {bundle.code!r}: it is "
+                                       f"not added (nor charged) on its own.", field="options")
         currency = (currency or customer.currency).upper()
         if currency != customer.currency:
             raise CurrencyMismatch(f"The customer is billed in {customer.currency}, not {currency}.",
                                    field="currency")
         price = price_for(plan_id=plan.pk, currency=currency, as_of=at)
         if price is None:
+            if bundle_code:
+                raise CurrencyMismatch(f"Bundle {bundle_code!r} has no price in {currency}.", field="bundle")
             raise CurrencyMismatch(f"Plan {plan.code!r} has no price in {currency}.", field="plan")
         trial = plan.trial_days if trial_days is None else trial_days
         if trial < 0:
@@ -243,7 +295,7 @@ def subscription_create(*, customer_id: int, plan_code: str, quantity: int = 1, 
         if coupon_code:
             _redeem_coupon(sub=sub, plan=plan, code=coupon_code, at=at)
         _event(events.SUBSCRIPTION_CREATED, sub, period_start=period.start.isoformat(),
-               period_end=period.end.isoformat())
+               period_end=period.end.isoformat(), **({"bundle": bundle.code} if bundle is not None else {}))
         if not trial:
             snap = _snapshot(sub, at)
             accounts = AccountResolver()
@@ -298,7 +350,21 @@ def _charge_one_time_option(*, snap: SubscriptionSnapshot, option, key: str, day
 
 def _change_target(sub: Subscription, *, plan_code: str | None, quantity: int | None, at: dt.datetime):
     plan = _plan(plan_code) if plan_code else sub.plan
+    bundle = _bundle_of(plan)
+    if bundle is not None and quantity is None:
+        quantity = 1  # a change to a bundle takes one of it, whatever the seats on the old plan
     quantity = _check_quantity(quantity if quantity is not None else sub.quantity)
+    if bundle is not None:
+        _check_bundle_quantity(bundle, quantity)
+        if plan.pk != sub.plan_id:
+            if not bundle.is_active:
+                raise BundleNotFound(f"No active bundle {bundle.code!r}.", field="plan")
+            included = _included_option_codes(bundle) & set(
+                SubscriptionOption.objects.filter(subscription=sub, removed_at=None)
+                .values_list("option__code", flat=True))
+            if included:
+                raise OptionNotAllowed(f"Option {sorted(included)[0]!r} on the subscription is included in bundle "
+                                       f"{bundle.code!r}: remove it before the change.", field="plan")
     price = price_for(plan_id=plan.pk, currency=sub.currency, as_of=at) if plan.pk != sub.plan_id else sub.price
     if price is None:
         raise CurrencyMismatch(f"Plan {plan.code!r} has no price in {sub.currency}.", field="plan")
@@ -372,6 +438,8 @@ def subscription_change_plan(*, subscription_id: int, plan_code: str | None = No
             day = local_date(at, snap.customer_tz)
             lines = change_lines(snap, day=day, new_unit_price=price.amount.amount, new_quantity=quantity,
                                  new_plan=(plan.code, plan.name), new_plan_key=(plan.pk, plan.product_id))
+            if plan.pk != sub.plan_id:  # the new plan's lines are revenue of its own product
+                snap.other_products[plan.code] = plan.product.code
             charge = charge_post(snap=snap, kind=Charge.Kind.PRORATION, period=snap.period, lines=lines,
                                  key=f"sub:{sub.pk}:change:{key}", effective_date=day, at=at)
         old_plan = sub.plan.code

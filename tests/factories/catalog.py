@@ -16,6 +16,9 @@ from moneyed import Money
 from billing.models import Customer
 from billing.services.customers import customer_balance_adjust, customer_create
 from plans.models import (
+    Bundle,
+    BundleItem,
+    BundlePrice,
     Coupon,
     Option,
     OptionPrice,
@@ -150,3 +153,19 @@ def funded_customer(balance: str | Decimal = "10000.00", timezone: str = "Europe
     if Decimal(balance):
         top_up(customer, balance)
     return customer
+
+
+def make_bundle(code: str | None = None, prices: dict[str, str | Decimal] | None = None, *,
+                plans: list[Plan] = (), options: list[Option] = (), valid_from: dt.datetime = SINCE,
+                is_active: bool = True, **fields) -> Bundle:
+    """A bundle of `plans` and `options` (one of each) with a package price per currency (default 1200.00 RUB)
+    valid from 2020-01-01. Not published: plans.services.bundles.bundle_publish does that."""
+    bundle = Bundle.objects.create(code=code or _code("bundle"), name=fields.pop("name", None) or "Office pack",
+                                   is_active=is_active, **fields)
+    for plan in plans:
+        BundleItem.objects.create(bundle=bundle, plan=plan)
+    for option in options:
+        BundleItem.objects.create(bundle=bundle, option=option)
+    for currency, amount in (prices if prices is not None else {"RUB": "1200.00"}).items():
+        BundlePrice.objects.create(bundle=bundle, amount=Money(Decimal(amount), currency), valid_from=valid_from)
+    return bundle

@@ -64,8 +64,8 @@ def test_create_monthly_plan_posts_the_exact_first_period_debit(api, customer, c
     data = response.json()
     sub = Subscription.objects.get()
     assert data == {
-        "id": sub.pk, "customer_id": customer.pk, "plan": "start", "product": "crm", "status": "active",
-        "currency": "RUB", "quantity": 1, "unit_price": "990.00", "billing_anchor": "2026-04-01",
+        "id": sub.pk, "customer_id": customer.pk, "plan": "start", "product": "crm", "bundle": None,
+        "status": "active", "currency": "RUB", "quantity": 1, "unit_price": "990.00", "billing_anchor": "2026-04-01",
         "current_period": {"start": "2026-04-01", "end": "2026-05-01"}, "trial_end": None,
         "next_billing_at": "2026-04-30T21:00:00Z", "cancel_at_period_end": False, "canceled_at": None,
         "ended_at": None, "paused_at": None, "suspended_at": None, "external_id": None, "options": [],

@@ -164,7 +164,7 @@ class PlanOutputSerializer(serializers.Serializer):
 
 
 class BundleItemOutputSerializer(serializers.Serializer):
-    kind = serializers.ChoiceField(choices=[("plan", "plan"), ("option", "option")])
+    kind = serializers.CharField(help_text="plan or option.")
     code = serializers.CharField(help_text="The plan or option code.")
     name = serializers.CharField()
     product = ProductRefOutputSerializer()

@@ -47,8 +47,11 @@ def test_schema_is_valid_openapi_3_with_bearer_auth_and_idempotency_header():
     assert {"cursor", "limit", "customer_id", "status", "plan"} <= {
         p["name"] for p in schema["paths"]["/api/v1/subscriptions/"]["get"]["parameters"]}
     assert {"/api/v1/products/", "/api/v1/products/{code}/", "/api/v1/plans/{code}/",
+            "/api/v1/bundles/", "/api/v1/bundles/{code}/",
             "/api/v1/subscriptions/{subscription_id}/", "/api/v1/customers/{customer_id}/upcoming-charges/",
             } <= set(schema["paths"])
+    create = schema["components"]["schemas"]["SubscriptionCreateInputRequest"]
+    assert {"plan", "bundle"} <= set(create["properties"]) and "plan" not in create.get("required", [])
 
 
 @pytest.mark.django_db

@@ -10,7 +10,9 @@ times, the second run changes nothing.
 - a catalog (products CRM and Cloud storage, public plans with prices in RUB and EUR, an option, a metered
   storage plan with graduated tiers, a 10% welcome coupon) and a subscription for five demo customers,
   created through the subscription service (so the first periods are real ledger charges); matched by code
-  and by the subscriptions' `external_id` ("demo-sub-…"), so a second run creates nothing.
+  and by the subscriptions' `external_id` ("demo-sub-…"), so a second run creates nothing;
+- a bundle "CRM + Storage" (CRM Start and metered storage at one monthly package price), published through
+  plans.services.bundles.bundle_publish so it can be subscribed to; matched by its code.
 """
 
 from __future__ import annotations
@@ -126,6 +128,12 @@ PLANS: list[dict] = [  # prices: (currency, amount, setup fee)
      "prices": [("RUB", "0.00", None)]},
 ]
 
+BUNDLE: dict = {
+    "code": "crm-storage", "name": "CRM + Storage", "is_public": True,
+    "description": "CRM Start for the team and cloud storage, at one monthly price.",
+    "plans": ["crm-start", "storage-metered"], "prices": [("RUB", "1490.00"), ("EUR", "18.00")],
+}
+
 SUBSCRIPTIONS: list[dict] = [
     {"external_id": "demo-sub-romashka-crm", "customer": "demo-romashka", "plan": "crm-business-quarter"},
     {"external_id": "demo-sub-romashka-storage", "customer": "demo-romashka", "plan": "storage-metered"},
@@ -164,6 +172,7 @@ class Command(BaseCommand):
         self._adjustments(tally, customers)
         token_line = self._api_key(tally)
         self._catalog(tally)
+        self._bundle(tally)
         self._subscriptions(tally, customers)
 
         verb = "would create" if dry_run else "created"
@@ -295,6 +304,32 @@ class Command(BaseCommand):
             "name": "Welcome: 10% for three months", "percent": Decimal("10"), "duration": "repeating",
             "duration_periods": 3})
         Coupon.objects.get_or_create(code="WELCOME10", defaults={"promotion": promotion, "max_redemptions": 100})
+
+    def _bundle(self, tally: Tally) -> None:
+        from django.db import transaction
+        from moneyed import Money
+
+        from plans.models import Bundle, BundleItem, BundlePrice, Plan
+        from plans.services.bundles import bundle_publish
+
+        if Bundle.objects.filter(code=BUNDLE["code"]).exists():
+            tally.add("bundle", created=False)
+            return
+        if self.dry_run:
+            tally.add("bundle", created=True)
+            return
+        plans = {plan.code: plan for plan in Plan.objects.filter(code__in=BUNDLE["plans"])}
+        if len(plans) != len(BUNDLE["plans"]):
+            return  # someone removed a demo plan: leave the catalog alone
+        with transaction.atomic():  # created and published together, or not at all
+            bundle = Bundle.objects.create(code=BUNDLE["code"], name=BUNDLE["name"],
+                                           description=BUNDLE["description"], is_public=BUNDLE["is_public"])
+            for code in BUNDLE["plans"]:
+                BundleItem.objects.create(bundle=bundle, plan=plans[code])
+            for currency, amount in BUNDLE["prices"]:
+                BundlePrice.objects.create(bundle=bundle, amount=Money(amount, currency), valid_from=CATALOG_SINCE)
+            bundle_publish(bundle_id=bundle.pk)
+        tally.add("bundle", created=True)
 
     def _subscriptions(self, tally: Tally, customers: dict[str, Customer]) -> None:
         from plans.models import Subscription

@@ -1,0 +1,85 @@
+"""Reads of the documents app. Every API read takes the caller's scope explicitly (`customer_scope`: the one
+customer a restricted API key may see, or None for an unrestricted key)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db.models import Count, Max, Min, Prefetch, QuerySet, Sum
+
+from billing.models import Customer
+from documents.errors import InvoiceNotFound
+from documents.models import Invoice, InvoiceLine
+from plans.models import Charge
+
+# --- what is left to invoice --------------------------------------------------------------------
+
+
+def charges_to_invoice(*, as_of: dt.date) -> QuerySet[Charge]:
+    """Charges of postpaid customers on no invoice yet whose period has ended by `as_of` (periods are half-open,
+    so a period ending on `as_of` has ended). Zero charges (a plan without a setup fee records one) are never
+    invoiced: nothing is owed for them."""
+    return (Charge.objects
+            .filter(subscription__customer__billing_model=Customer.BillingModel.POSTPAID, period_end__lte=as_of,
+                    invoice_line__isnull=True)
+            .exclude(amount=Decimal(0)))
+
+
+@dataclass(frozen=True)
+class PendingInvoice:
+    customer_id: int
+    customer_name: str
+    currency: str
+    charges: int
+    total: Decimal
+    period_start: dt.date
+    period_end: dt.date  # exclusive
+
+
+def invoices_pending_postpaid(*, as_of: dt.date) -> list[PendingInvoice]:
+    """The invoices `invoice_issue_postpaid(as_of=…)` would issue now, one per customer and currency whose
+    charges total more than zero, in the order it would number them (one aggregate query)."""
+    rows = (charges_to_invoice(as_of=as_of)
+            .values("subscription__customer_id", "subscription__customer__name", "amount_currency")
+            .annotate(n=Count("id"), sum=Sum("amount"), start=Min("period_start"), end=Max("period_end"))
+            .filter(sum__gt=0)
+            .order_by("subscription__customer_id", "amount_currency"))
+    return [PendingInvoice(customer_id=r["subscription__customer_id"], customer_name=r["subscription__customer__name"],
+                           currency=r["amount_currency"], charges=r["n"], total=r["sum"], period_start=r["start"],
+                           period_end=r["end"])
+            for r in rows]
+
+
+# --- invoices -----------------------------------------------------------------------------------
+
+
+def invoice_list(*, customer_scope: int | None, filters: dict | None = None) -> QuerySet[Invoice]:
+    """Invoices newest first, or only those of `customer_scope` when the caller is restricted to one customer."""
+    from documents.filters import InvoiceFilter
+
+    qs = Invoice.objects.order_by("-id")
+    if customer_scope is not None:
+        qs = qs.filter(customer_id=customer_scope)
+    if filters is not None:
+        filterset = InvoiceFilter(filters, queryset=qs)
+        if not filterset.is_valid():
+            from rest_framework.exceptions import ValidationError
+
+            raise ValidationError(filterset.errors)
+        qs = filterset.qs
+    return qs
+
+
+def invoice_get(*, invoice_id, customer_scope: int | None) -> Invoice:
+    """One invoice with its lines (each with its charge's subscription id); another customer's → InvoiceNotFound."""
+    lines = InvoiceLine.objects.select_related("charge").only(
+        "id", "invoice_id", "charge_id", "description", "period_start", "period_end", "amount", "amount_currency",
+        "details", "charge__subscription_id").order_by("id")
+    try:
+        return (invoice_list(customer_scope=customer_scope)
+                .prefetch_related(Prefetch("lines", queryset=lines, to_attr="line_list"))
+                .get(pk=int(invoice_id)))
+    except (Invoice.DoesNotExist, ValueError, TypeError, OverflowError) as exc:
+        raise InvoiceNotFound(f"Invoice {invoice_id} not found.") from exc

@@ -141,6 +141,8 @@ CELERY_BEAT_SCHEDULE = {
     "billing-run": {"task": "billing.tasks.billing_run_start", "schedule": env.float("BILLING_RUN_EVERY", 900.0)},
 }
 BILLING_RUN_WORKERS = env.int("BILLING_RUN_WORKERS", default=2)
+# chunks each billing-run worker keeps going at once, each on its own connection (see billing_run_work)
+BILLING_RUN_CHUNKS_IN_FLIGHT = env.int("BILLING_RUN_CHUNKS_IN_FLIGHT", default=2)
 
 # --- REST API
 REST_FRAMEWORK = {

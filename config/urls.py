@@ -12,6 +12,7 @@ urlpatterns = [
     path("api/v1/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/v1/", include("billing.api.urls")),
     path("api/v1/", include("plans.api.urls")),
+    path("api/v1/", include("documents.api.urls")),
 ]
 
 handler404 = "config.api.handler404"

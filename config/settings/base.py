@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import environ
+from celery.schedules import crontab
 
 from config import embedded
 
@@ -139,6 +140,9 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "outbox-dispatch": {"task": "billing.tasks.outbox_dispatch", "schedule": 5.0},
     "billing-run": {"task": "billing.tasks.billing_run_start", "schedule": env.float("BILLING_RUN_EVERY", 900.0)},
+    # daily, after the runs of every time zone's midnight (the last, UTC-12, comes at 12:00 UTC): the postpaid
+    # invoices of the periods that ended by today (UTC)
+    "invoice-postpaid": {"task": "documents.tasks.invoice_postpaid", "schedule": crontab(hour=12, minute=30)},
 }
 BILLING_RUN_WORKERS = env.int("BILLING_RUN_WORKERS", default=2)
 # chunks each billing-run worker keeps going at once, each on its own connection (see billing_run_work)

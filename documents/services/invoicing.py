@@ -27,10 +27,10 @@ from django.utils import timezone
 from moneyed import Money
 
 from billing.models import BillingPolicy, Customer
-from billing.money import is_rounded, round_amount
 from billing.services.outbox import event_emit_many
 from documents import events
 from documents.errors import InvoiceDateInFuture
+from documents.formatting import amount_text
 from documents.models import DocumentType, Invoice, InvoiceLine
 from documents.numbering import document_counter_lock, document_numbers_take
 from documents.selectors import charges_to_invoice
@@ -101,11 +101,6 @@ def _is_charge_conflict(exc: IntegrityError) -> bool:
     return name == "documents_invoiceline_charge_id_key"  # the unique index of InvoiceLine.charge (one-to-one)
 
 
-def _amount_str(amount: Decimal, currency: str) -> str:
-    """1500.00 RUB rather than the column's 1500.0000 (exact: charges are rounded at the minor unit)."""
-    return str(round_amount(amount, currency) if is_rounded(amount, currency) else amount)
-
-
 def _line_description(charge: Charge) -> str:
     plan_name = charge.subscription.plan.name
     return f"{Charge.Kind(charge.kind).label}: {plan_name}, subscription #{charge.subscription_id}"[:500]
@@ -164,7 +159,7 @@ def _issue_chunk(*, customer_ids: list[int], as_of: dt.date, due_date: dt.date) 
         event_emit_many(type=events.INVOICE_ISSUED, items=[
             (invoice.customer_id, events.InvoiceIssued(
                 invoice_id=invoice.pk, number=invoice.number, customer_id=invoice.customer_id,
-                currency=invoice.currency, total=_amount_str(invoice.total.amount, invoice.currency),
+                currency=invoice.currency, total=amount_text(invoice.total.amount, invoice.currency),
                 issue_date=invoice.issue_date.isoformat(), due_date=invoice.due_date.isoformat(),
                 period_start=invoice.period_start.isoformat(),
                 period_end=invoice.period_end.isoformat(), charge_ids=tuple(c.pk for c in group),

@@ -14,8 +14,10 @@ from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from moneyed import Money
 
+from billing import events
 from billing.models import BillingPolicy, Event
 from billing.services.customers import customer_update
+from billing.services.outbox import event_emit_many, outbox_dispatch
 from documents.errors import InvoiceDateInFuture
 from documents.models import DocumentCounter, Invoice, InvoiceLine
 from documents.numbering import document_number_format
@@ -410,3 +412,34 @@ def test_only_the_status_of_an_issued_invoice_may_change(issued):
     # then
     issued.refresh_from_db()
     assert issued.status == Invoice.Status.PAID
+
+
+# --- events ---------------------------------------------------------------------------------------------
+
+
+def test_invoice_issued_events_reach_the_outbox_subscribers(issued):
+    # given a subscriber of invoice.issued
+    seen: list[dict] = []
+    events.subscriber("test.invoices", event_types={"invoice.issued"})(lambda event: seen.append(event.payload))
+    try:
+        # when the dispatcher runs
+        outbox_dispatch()
+    finally:
+        events.SUBSCRIBERS.pop("test.invoices", None)
+
+    # then it gets the invoice once
+    assert [(p["invoice_id"], p["number"], p["total"]) for p in seen] == [(issued.pk, "INV-2026-000001", "1000.00")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_events_of_a_batch_are_written_only_inside_the_transaction_of_the_change(customer):
+    # when / then
+    with pytest.raises(RuntimeError, match="inside the transaction"):
+        event_emit_many(type="invoice.issued", items=[(customer.pk, {"invoice_id": 1})])
+    assert not Event.objects.filter(type="invoice.issued").exists()
+    with transaction.atomic():
+        written = event_emit_many(type="invoice.issued", items=[(customer.pk, {"invoice_id": 1}),
+                                                                 (customer.pk, {"invoice_id": 2})])
+    assert [(e.type, e.customer_id, e.payload) for e in Event.objects.filter(pk__in=[w.pk for w in written])
+            .order_by("pk")] == [("invoice.issued", customer.pk, {"invoice_id": 1}),
+                                 ("invoice.issued", customer.pk, {"invoice_id": 2})]

@@ -144,15 +144,19 @@ class Transaction(models.Model):
     source_type = models.CharField(max_length=50, blank=True, help_text="What caused it: api, admin, payment, …")
     source_id = models.CharField(max_length=100, blank=True)
     description = models.TextField(blank=True)
-    reverses = models.OneToOneField(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
+    reverses = models.ForeignKey(  # at most one reversal each: see Meta (a partial index: most rows have none)
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by", db_index=False
     )
     created_by = models.CharField(max_length=255, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-id"]
-        constraints = [models.UniqueConstraint(fields=["idempotency_key"], name="transaction_idempotency_key_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["idempotency_key"], name="transaction_idempotency_key_unique"),
+            models.UniqueConstraint(fields=["reverses"], condition=Q(reverses__isnull=False),
+                                    name="transaction_reversed_once"),
+        ]
         indexes = [
             models.Index(fields=["customer", "-id"]),
             models.Index(fields=["effective_date"]),

@@ -26,6 +26,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from billing.db import array_literal
 from billing.models import BillingPolicy, BillingRun, Customer, Transaction
 from billing.services.charging import AccountResolver, charge_legs
 from billing.services.ledger_batch import Posting, ledger_post_batch, rows_json
@@ -158,7 +159,7 @@ def billing_run_finish_if_done(*, run_id: int) -> BillingRun:
 # quadratic in the size of the run.
 _CLAIM_SQL = """
 SELECT id FROM plans_subscription
- WHERE status IN ('active', 'trialing') AND next_billing_at <= %s AND NOT (id = ANY(%s))
+ WHERE status IN ('active', 'trialing') AND next_billing_at <= %s AND NOT (id = ANY(%s::bigint[]))
  ORDER BY next_billing_at, id
  LIMIT %s
    FOR NO KEY UPDATE SKIP LOCKED
@@ -201,7 +202,7 @@ _MARK_PAST_DUE_SQL = """
 UPDATE billing_customer c SET past_due_since = %s
   FROM billing_account a
  WHERE a.customer_id = c.id AND a.kind = 'customer' AND a.balance_currency = c.currency
-   AND c.id = ANY(%s) AND c.billing_model = 'prepaid' AND c.past_due_since IS NULL
+   AND c.id = ANY(%s::bigint[]) AND c.billing_model = 'prepaid' AND c.past_due_since IS NULL
    AND a.balance > c.credit_limit
 """
 
@@ -270,7 +271,7 @@ def _apply_scheduled_changes(cursor, ids: list[int], as_of: dt.datetime) -> None
                    (c.params ->> 'quantity')::int AS quantity
               FROM plans_scheduledchange c
               JOIN plans_subscription s ON s.id = c.subscription_id
-             WHERE c.subscription_id = ANY(%s) AND c.applied_at IS NULL AND c.canceled_at IS NULL
+             WHERE c.subscription_id = ANY(%s::bigint[]) AND c.applied_at IS NULL AND c.canceled_at IS NULL
                AND c.kind = 'change_plan' AND c.effective_at <= s.next_billing_at
              ORDER BY c.subscription_id, c.effective_at DESC, c.id DESC
         ), priced AS (
@@ -288,7 +289,7 @@ def _apply_scheduled_changes(cursor, ids: list[int], as_of: dt.datetime) -> None
          WHERE c.subscription_id = p.subscription_id AND c.applied_at IS NULL AND c.canceled_at IS NULL
            AND c.kind = 'change_plan' AND c.id <= p.id
         """,
-        [ids, as_of, as_of],
+        [array_literal(ids), as_of, as_of],
     )
 
 
@@ -297,7 +298,7 @@ def billing_run_chunk(*, run: BillingRun) -> ChunkResult:
     result = ChunkResult(failures=[])
     queries_before = len(connection.queries) if connection.queries_logged else None
     with transaction.atomic(durable=True), connection.cursor() as cursor:
-        cursor.execute(_CLAIM_SQL, [run.as_of, run.failed_ids, run.chunk_size])
+        cursor.execute(_CLAIM_SQL, [run.as_of, array_literal(run.failed_ids), run.chunk_size])
         ids = [row[0] for row in cursor.fetchall()]
         result.claimed = len(ids)
         if not ids:
@@ -353,8 +354,8 @@ def billing_run_chunk(*, run: BillingRun) -> ChunkResult:
                         event_type=None,  # the charge's own charge.posted is written with its guard row
                     ))
         # customer rows before their accounts, the order every service follows (lock_customer, then ledger_post)
-        cursor.execute("SELECT id FROM billing_customer WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE",
-                       [sorted({p.snap.customer_id for p in renewals})])
+        cursor.execute("SELECT id FROM billing_customer WHERE id = ANY(%s::bigint[]) ORDER BY id FOR NO KEY UPDATE",
+                       [array_literal(sorted({p.snap.customer_id for p in renewals}))])
 
         def _rest_of_chunk(posted: dict[str, int]) -> None:
             """Everything after the postings, before the hot revenue accounts are locked."""
@@ -435,7 +436,7 @@ def subscriptions_suspend_overdue(*, as_of: dt.datetime) -> int:
 def customers_mark_past_due(*, customer_ids: list[int], at: dt.datetime) -> None:
     """Start the grace period of prepaid customers whose balance went beyond the credit limit."""
     with connection.cursor() as cursor:
-        cursor.execute(_MARK_PAST_DUE_SQL, [at, customer_ids])
+        cursor.execute(_MARK_PAST_DUE_SQL, [at, array_literal(customer_ids)])
 
 
 def customer_funds_recheck(*, customer_id: int, at: dt.datetime | None = None) -> list[int]:

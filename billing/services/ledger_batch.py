@@ -25,6 +25,7 @@ from decimal import Decimal
 from django.db import connection, transaction
 
 from billing import events
+from billing.db import array_literal
 from billing.models.ledger import SYSTEM_BALANCE_SLOTS
 from billing.services.ledger import Leg, _content_hash, _validate_legs
 from billing.services.outbox import outbox_kick
@@ -66,7 +67,7 @@ SELECT x.t, x.a, x.m, x.c, x.memo
 """
 
 _LOCK_CUSTOMER_ACCOUNTS = """
-SELECT id FROM billing_account WHERE id = ANY(%s) AND kind = 'customer' ORDER BY id FOR NO KEY UPDATE
+SELECT id FROM billing_account WHERE id = ANY(%s::bigint[]) AND kind = 'customer' ORDER BY id FOR NO KEY UPDATE
 """
 
 _BUMP_SLOTS = """
@@ -112,7 +113,7 @@ def ledger_post_batch(postings: list[Posting], *, with_entries_in_events: bool =
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
         customer_ids: set[int] = set()
         if prepared:
-            cursor.execute(_LOCK_CUSTOMER_ACCOUNTS, [account_ids])
+            cursor.execute(_LOCK_CUSTOMER_ACCOUNTS, [array_literal(account_ids)])
             customer_ids = {row[0] for row in cursor.fetchall()}
             cursor.execute(_INSERT_TRANSACTIONS, [rows_json([
                 {"kind": p.kind, "key": p.key, "hash": h, "effective_date": p.effective_date,
@@ -154,7 +155,8 @@ def ledger_post_batch(postings: list[Posting], *, with_entries_in_events: bool =
 
         system = sorted((a, d) for a, d in deltas.items() if a not in customer_ids and d)
         if system:
-            cursor.execute(_BUMP_SLOTS, [SYSTEM_BALANCE_SLOTS, [a for a, _ in system], [d for _, d in system]])
+            cursor.execute(_BUMP_SLOTS, [SYSTEM_BALANCE_SLOTS, array_literal(a for a, _ in system),
+                                         array_literal(d for _, d in system)])
         if posted:
             outbox_kick()
     return posted
@@ -163,4 +165,4 @@ def ledger_post_batch(postings: list[Posting], *, with_entries_in_events: bool =
 def _bump(cursor, deltas: dict[int, Decimal]) -> None:
     nonzero = sorted((a, d) for a, d in deltas.items() if d)
     if nonzero:
-        cursor.execute(_UPDATE_BALANCES, [[a for a, _ in nonzero], [d for _, d in nonzero]])
+        cursor.execute(_UPDATE_BALANCES, [array_literal(a for a, _ in nonzero), array_literal(d for _, d in nonzero)])

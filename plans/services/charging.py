@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.db import connection
 
+from billing.db import array_literal
 from plans.models import OptionPrice, PlanPrice, Subscription, UsageCharge
 from plans.pricing.charges import (
     ChargeLine,
@@ -252,12 +253,12 @@ SELECT s.id, s.customer_id, c.timezone, s.currency, s.status, p.id, p.code, p.na
   -- seq scan of every customer cheaper than a thousand index probes
   JOIN billing_customer c
     ON c.id = s.customer_id
-   AND c.id = ANY(ARRAY(SELECT customer_id FROM plans_subscription WHERE id = ANY(%s)))
+   AND c.id = ANY(ARRAY(SELECT customer_id FROM plans_subscription WHERE id = ANY(%s::bigint[])))
   JOIN plans_plan p ON p.id = s.plan_id
   JOIN plans_product pr ON pr.id = p.product_id
   JOIN plans_planprice pp ON pp.id = s.price_id
   LEFT JOIN billing_account a ON a.code = 'customer:' || s.customer_id AND a.balance_currency = s.currency
- WHERE s.id = ANY(%s)
+ WHERE s.id = ANY(%s::bigint[])
  ORDER BY s.id
 """
 
@@ -268,7 +269,7 @@ SELECT so.subscription_id, so.id, o.id, o.code, o.name, o.product_id, pr.code, o
   JOIN plans_option o ON o.id = so.option_id
   JOIN plans_product pr ON pr.id = o.product_id
   JOIN plans_optionprice op ON op.id = so.price_id
- WHERE so.subscription_id = ANY(%s) AND so.removed_at IS NULL
+ WHERE so.subscription_id = ANY(%s::bigint[]) AND so.removed_at IS NULL
  ORDER BY so.id
 """
 
@@ -279,7 +280,7 @@ SELECT sd.subscription_id, sd.id, p.code, p.percent, p.amount,
        sd.periods_remaining
   FROM plans_subscriptiondiscount sd
   JOIN plans_promotion p ON p.id = sd.promotion_id
- WHERE sd.subscription_id = ANY(%s)
+ WHERE sd.subscription_id = ANY(%s::bigint[])
    AND (sd.periods_remaining IS NULL OR sd.periods_remaining > 0
         -- used up, yet applied to the current period's charge: still counts for credits within that period
         OR EXISTS (SELECT 1 FROM plans_charge ch JOIN plans_subscription s ON s.id = sd.subscription_id
@@ -295,7 +296,8 @@ def load_snapshots(subscription_ids: list[int], *, as_of: dt.datetime) -> dict[i
     if not subscription_ids:
         return {}
     with connection.cursor() as cursor:
-        cursor.execute(_SNAPSHOT_SQL, [subscription_ids, subscription_ids])
+        ids_literal = array_literal(subscription_ids)
+        cursor.execute(_SNAPSHOT_SQL, [ids_literal, ids_literal])
         rows = cursor.fetchall()
     snaps = {
         r[0]: SubscriptionSnapshot(
@@ -321,13 +323,13 @@ def load_snapshots(subscription_ids: list[int], *, as_of: dt.datetime) -> dict[i
             snap.latest_price_id, snap.latest_unit_price, snap.latest_minimum = found
     ids = list(snaps)
     with connection.cursor() as cursor:
-        cursor.execute(_OPTIONS_SQL, [ids])
+        cursor.execute(_OPTIONS_SQL, [array_literal(ids)])
         for sub_id, so_id, option_id, code, name, product_id, product_code, amount, quantity, kind in cursor:
             snaps[sub_id].options.append(OptionSnapshot(
                 id=so_id, option_id=option_id, code=code, name=name, product_id=product_id,
                 product_code=product_code, unit_price=amount, quantity=quantity, recurring=kind == "recurring",
             ))
-        cursor.execute(_DISCOUNTS_SQL, [ids])
+        cursor.execute(_DISCOUNTS_SQL, [array_literal(ids)])
         for sub_id, sd_id, code, percent, amount, plan_ids, product_ids, periods_remaining in cursor:
             snaps[sub_id].discounts.append(DiscountSnapshot(
                 id=sd_id, code=code, percent=percent, amount=amount, plan_ids=frozenset(plan_ids),

@@ -53,6 +53,12 @@ def round_money(money: Money) -> Money:
 
 
 def is_rounded(amount: Decimal, currency: str) -> bool:
+    if not isinstance(amount, Decimal):
+        return round_amount(amount, currency) == amount  # ints; floats raise there
+    if not amount.is_finite():
+        return False
+    if amount.as_tuple().exponent >= minor_unit_exponent(currency).as_tuple().exponent:
+        return True  # no more places than the minor unit has (the common case: nothing to quantize)
     return round_amount(amount, currency) == amount
 
 

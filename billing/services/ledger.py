@@ -113,7 +113,8 @@ def _validate_legs(legs: list[Leg]) -> list[Leg]:
                 field=f"legs.{index}.amount",
             )
         totals[currency] += leg.amount
-        clean.append(Leg(leg.account_id, leg.amount, currency, leg.memo[:255]))
+        clean.append(leg if currency == leg.currency and len(leg.memo) <= 255
+                     else Leg(leg.account_id, leg.amount, currency, leg.memo[:255]))
     unbalanced = {c: t for c, t in totals.items() if t != 0}
     if unbalanced:
         raise UnbalancedTransaction(

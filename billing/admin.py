@@ -196,7 +196,7 @@ class CustomerTransactionInline(ReadOnlyTabularInline):
 class CustomerAdmin(ServiceModelAdmin):
     form = CustomerAdminForm
     list_display = ("name", "kind", "status", "currency", "balance", "external_id", "created_at")
-    list_filter = ("status", "kind", "currency", TagFilter)
+    list_filter = ("status", "kind", "billing_model", "currency", TagFilter)
     search_fields = ("name", "inn", "external_id", "billing_emails")
     date_hierarchy = "created_at"
     inlines = [CustomerTransactionInline]
@@ -206,11 +206,11 @@ class CustomerAdmin(ServiceModelAdmin):
         (None, {"fields": ("kind", "name", "legal_name", "country", "external_id", "tags", "status", "balances")}),
         ("Requisites", {"fields": ("inn", "kpp", "ogrn", "legal_address")}),
         ("Contacts", {"fields": ("billing_emails", "phone")}),
-        ("Billing", {"fields": ("currency", "credit_limit_amount", "timezone", "billing_model",
+        ("Billing", {"fields": ("currency", "credit_limit_amount", "timezone", "billing_model", "postpaid_since",
                                 "past_due_since")}),
         ("Other", {"classes": ("collapse",), "fields": ("metadata", "created_at", "updated_at", "closed_at")}),
     )
-    _always_read_only = ("status", "balances", "billing_model", "past_due_since", "created_at", "updated_at",
+    _always_read_only = ("status", "balances", "postpaid_since", "past_due_since", "created_at", "updated_at",
                          "closed_at")
 
     def get_queryset(self, request):

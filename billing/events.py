@@ -11,15 +11,17 @@ Delivery is at least once: a handler must be idempotent (key its writes on event
 from __future__ import annotations
 
 import dataclasses
+import keyword
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 CUSTOMER_CREATED = "customer.created"
 CUSTOMER_UPDATED = "customer.updated"
 CUSTOMER_CLOSED = "customer.closed"
+CUSTOMER_BILLING_MODEL_CHANGED = "customer.billing_model_changed"
 TRANSACTION_POSTED = "transaction.posted"
 
-EVENT_TYPES = {CUSTOMER_CREATED, CUSTOMER_UPDATED, CUSTOMER_CLOSED, TRANSACTION_POSTED}
+EVENT_TYPES = {CUSTOMER_CREATED, CUSTOMER_UPDATED, CUSTOMER_CLOSED, CUSTOMER_BILLING_MODEL_CHANGED, TRANSACTION_POSTED}
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,17 @@ class CustomerEvent:
     external_id: str | None
     status: str
     changed_fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CustomerBillingModelChanged:
+    """A customer switched between prepaid and postpaid. The payload's keys are customer_id, from, to and
+    postpaid_since (ISO date, or None once prepaid again)."""
+
+    customer_id: int
+    from_: str
+    to: str
+    postpaid_since: str | None
 
 
 @dataclass(frozen=True)
@@ -41,8 +54,11 @@ class TransactionPosted:
 
 
 def payload_of(payload) -> dict:
+    """A payload as the JSON object stored; a dataclass field named after a Python keyword with a trailing
+    underscore (`from_`) is stored under the keyword (`from`)."""
     if dataclasses.is_dataclass(payload):
-        return dataclasses.asdict(payload)
+        return {(name[:-1] if name.endswith("_") and keyword.iskeyword(name[:-1]) else name): value
+                for name, value in dataclasses.asdict(payload).items()}
     return dict(payload)
 
 

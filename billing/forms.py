@@ -64,8 +64,13 @@ class CustomerAdminForm(ServiceErrorsFormMixin, forms.ModelForm):
         model = Customer
         fields = (
             "kind", "name", "legal_name", "country", "inn", "kpp", "ogrn", "legal_address", "billing_emails",
-            "phone", "currency", "timezone", "tags", "external_id", "metadata",
+            "phone", "currency", "timezone", "billing_model", "tags", "external_id", "metadata",
         )
+        help_texts = {
+            "billing_model": "Prepaid: charges are taken from the balance, and the customer is suspended after the "
+                             "grace days beyond the credit limit. Postpaid: never suspended; charges of periods "
+                             "starting from the day of the switch (UTC) on are invoiced when the periods end.",
+        }
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

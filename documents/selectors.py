@@ -7,7 +7,7 @@ import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Count, Max, Min, Prefetch, QuerySet, Sum
+from django.db.models import Count, F, Max, Min, Prefetch, QuerySet, Sum
 
 from billing.models import Customer
 from documents.errors import InvoiceNotFound
@@ -19,11 +19,12 @@ from plans.models import Charge
 
 def charges_to_invoice(*, as_of: dt.date) -> QuerySet[Charge]:
     """Charges of postpaid customers on no invoice yet whose period has ended by `as_of` (periods are half-open,
-    so a period ending on `as_of` has ended). Zero charges (a plan without a setup fee records one) are never
-    invoiced: nothing is owed for them."""
+    so a period ending on `as_of` has ended) and started on or after the day the customer became postpaid
+    (`postpaid_since`): the charges of a prepaid era were paid from the balance. Zero charges (a plan without a
+    setup fee records one) are never invoiced: nothing is owed for them."""
     return (Charge.objects
             .filter(subscription__customer__billing_model=Customer.BillingModel.POSTPAID, period_end__lte=as_of,
-                    invoice_line__isnull=True)
+                    period_start__gte=F("subscription__customer__postpaid_since"), invoice_line__isnull=True)
             .exclude(amount=Decimal(0)))
 
 

@@ -58,6 +58,9 @@ class CustomerOutputSerializer(serializers.Serializer):
     timezone = serializers.CharField()
     status = serializers.ChoiceField(choices=Customer.Status.choices)
     billing_model = serializers.ChoiceField(choices=Customer.BillingModel.choices)
+    postpaid_since = serializers.DateField(
+        allow_null=True, help_text="The day (UTC) the customer became postpaid: charges of periods starting on or "
+                                   "after it are invoiced at period end. null while prepaid.")
     credit_limit = MoneyAmountField()
     tags = serializers.ListField(child=serializers.CharField())
     external_id = serializers.CharField(allow_null=True)
@@ -106,6 +109,8 @@ class CustomerBalanceOutputSerializer(serializers.Serializer):
 
 
 class CustomerFieldsInputSerializer(StrictInputSerializer):
+    read_only_fields = {"postpaid_since": "Set when billing_model becomes postpaid, cleared when it becomes prepaid."}
+
     kind = serializers.ChoiceField(choices=Customer.Kind.choices, required=False)
     name = serializers.CharField(max_length=255)
     legal_name = serializers.CharField(max_length=500, required=False, allow_blank=True)
@@ -117,6 +122,12 @@ class CustomerFieldsInputSerializer(StrictInputSerializer):
     billing_emails = serializers.ListField(child=serializers.EmailField(), required=False, max_length=20)
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
     timezone = serializers.CharField(max_length=64, required=False, help_text="IANA time zone.")
+    billing_model = serializers.ChoiceField(
+        choices=Customer.BillingModel.choices, required=False,
+        help_text="prepaid (default): charges are taken from the balance, and the customer is suspended after the "
+                  "grace days beyond the credit limit. postpaid: never suspended; charges of periods starting from "
+                  "the day it becomes postpaid (UTC) on are invoiced when the periods end. A change is a switch: "
+                  "it sets or clears postpaid_since and sends customer.billing_model_changed.")
     credit_limit = AmountInputField(positive=False, required=False)
     tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=50)
     external_id = serializers.CharField(max_length=255, required=False, allow_null=True,
@@ -129,7 +140,8 @@ class CustomerCreateInputSerializer(CustomerFieldsInputSerializer):
 
 
 class CustomerUpdateInputSerializer(CustomerFieldsInputSerializer):
-    read_only_fields = {"currency": "The currency of a customer cannot be changed.",
+    read_only_fields = {**CustomerFieldsInputSerializer.read_only_fields,
+                        "currency": "The currency of a customer cannot be changed.",
                         "status": "Use the close endpoint to close a customer."}
 
 

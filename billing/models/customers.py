@@ -51,6 +51,11 @@ class Customer(models.Model):
     timezone = models.CharField(max_length=64, default="Europe/Moscow", validators=[validate_timezone])
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     billing_model = models.CharField(max_length=10, choices=BillingModel.choices, default=BillingModel.PREPAID)
+    postpaid_since = models.DateField(
+        null=True, blank=True, editable=False,
+        help_text="The day (UTC) the customer became postpaid: only charges of periods starting on or after it are "
+                  "invoiced. Empty while prepaid.",
+    )
     past_due_since = models.DateTimeField(
         null=True, blank=True, editable=False,
         help_text="Since when a prepaid balance is beyond the credit limit (suspension after the grace days).",
@@ -80,6 +85,11 @@ class Customer(models.Model):
             models.CheckConstraint(
                 condition=Q(status="closed", closed_at__isnull=False) | (~Q(status="closed") & Q(closed_at=None)),
                 name="customer_closed_at_matches_status",
+            ),
+            models.CheckConstraint(
+                condition=Q(billing_model="postpaid", postpaid_since__isnull=False)
+                | (~Q(billing_model="postpaid") & Q(postpaid_since=None)),
+                name="customer_postpaid_since_matches_billing_model",
             ),
         ]
 

@@ -1,7 +1,9 @@
-"""Customer lifecycle: create, update, close (no hard delete), and manual balance adjustments."""
+"""Customer lifecycle: create, update, close (no hard delete), switch between prepaid and postpaid, and manual
+balance adjustments."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -19,7 +21,7 @@ from billing.services.outbox import event_emit
 
 UPDATABLE_FIELDS = (
     "kind", "name", "legal_name", "country", "inn", "kpp", "ogrn", "legal_address", "billing_emails", "phone",
-    "timezone", "credit_limit", "tags", "external_id", "metadata",
+    "timezone", "credit_limit", "tags", "external_id", "metadata", "billing_model",
 )
 
 
@@ -29,16 +31,37 @@ def _customer_event(customer: Customer, changed: tuple[str, ...] = ()) -> events
     )
 
 
-def customer_create(*, name: str, currency: str, credit_limit: Decimal = Decimal(0), **fields) -> Customer:
+def _billing_model_check(value) -> str:
+    """The billing model asked for, or a field error naming the ones there are."""
+    if not isinstance(value, str) or value not in Customer.BillingModel.values:
+        choices = " or ".join(repr(v) for v in Customer.BillingModel.values)
+        raise ValidationError({"billing_model": [ValidationError(
+            f"{value!r} is not a billing model: use {choices}.", code="invalid_choice")]})
+    return str(value)
+
+
+def _today_utc() -> dt.date:
+    return timezone.now().astimezone(dt.UTC).date()
+
+
+def customer_create(
+    *, name: str, currency: str, credit_limit: Decimal = Decimal(0),
+    billing_model: str = Customer.BillingModel.PREPAID, **fields,
+) -> Customer:
+    """A new customer with its balance account. A customer created postpaid is postpaid from its creation day (UTC):
+    every charge it will have is invoiced."""
     unknown = set(fields) - set(UPDATABLE_FIELDS)
     if unknown:
         raise TypeError(f"unknown customer fields: {sorted(unknown)}")
+    billing_model = _billing_model_check(billing_model)
     currency = (currency or "").upper() if isinstance(currency, str) else ""
     try:
         check_currency(currency)
     except UnknownCurrency as exc:
         raise ValidationError({"currency": [ValidationError(str(exc), code="invalid_choice")]}) from exc
-    customer = Customer(name=name, currency=currency, credit_limit=Money(credit_limit, currency), **fields)
+    postpaid_since = _today_utc() if billing_model == Customer.BillingModel.POSTPAID else None
+    customer = Customer(name=name, currency=currency, credit_limit=Money(credit_limit, currency),
+                        billing_model=billing_model, postpaid_since=postpaid_since, **fields)
     customer.full_clean()
     with transaction.atomic(durable=True):
         customer.save()
@@ -48,9 +71,13 @@ def customer_create(*, name: str, currency: str, credit_limit: Decimal = Decimal
 
 
 def customer_update(*, customer_id: int, **changes) -> Customer:
+    """Change the fields given. A change of `billing_model` is a switch between prepaid and postpaid: it sets
+    `postpaid_since` (today, UTC) or clears it and writes customer.billing_model_changed; the other fields that
+    changed are announced by customer.updated. Both under the customer's row lock, in one transaction."""
     unknown = set(changes) - set(UPDATABLE_FIELDS)
     if unknown:
         raise TypeError(f"unknown customer fields: {sorted(unknown)}")
+    billing_model = _billing_model_check(changes.pop("billing_model")) if "billing_model" in changes else None
     with transaction.atomic(durable=True):
         customer = lock_customer(customer_id)
         if customer.status == Customer.Status.CLOSED:
@@ -62,13 +89,41 @@ def customer_update(*, customer_id: int, **changes) -> Customer:
             if getattr(customer, name) != value:
                 setattr(customer, name, value)
                 changed.append(name)
-        if not changed:
+        switched_from = None
+        if billing_model is not None and billing_model != customer.billing_model:
+            switched_from = customer.billing_model
+            _billing_model_switch(customer, to=billing_model)
+        if not changed and switched_from is None:
             return customer
         customer.full_clean()
         customer.save()
-        event_emit(type=events.CUSTOMER_UPDATED, payload=_customer_event(customer, tuple(changed)),
-                   customer_id=customer.pk)
+        if changed:
+            event_emit(type=events.CUSTOMER_UPDATED, payload=_customer_event(customer, tuple(changed)),
+                       customer_id=customer.pk)
+        if switched_from is not None:
+            event_emit(type=events.CUSTOMER_BILLING_MODEL_CHANGED, customer_id=customer.pk,
+                       payload=events.CustomerBillingModelChanged(
+                           customer_id=customer.pk, from_=switched_from, to=customer.billing_model,
+                           postpaid_since=customer.postpaid_since.isoformat() if customer.postpaid_since else None))
     return customer
+
+
+def _billing_model_switch(customer: Customer, *, to: str) -> None:
+    """Switch a locked customer's billing model in memory (the caller saves and announces it).
+
+    Postpaid from today (UTC): the charges of periods that start from today on are invoiced; those of the prepaid
+    era were paid from the balance. Back to prepaid: postpaid_since is cleared, and the balance (with whatever the
+    postpaid era left owing on it) is again held against the credit limit: the billing run marks it past due, and
+    later suspends, as for any prepaid customer.
+
+    Nothing else changes here. A prepaid customer suspended for insufficient funds keeps its subscriptions as they
+    are when it becomes postpaid: the switch does not resume them (they stay suspended until money covering the
+    debt arrives: customer_funds_recheck resumes them then); the billing run never suspends a postpaid customer,
+    so no further suspension comes. past_due_since is left as it is too: it records since when the balance is
+    beyond the credit limit, and the same recheck clears it.
+    """
+    customer.billing_model = to
+    customer.postpaid_since = _today_utc() if to == Customer.BillingModel.POSTPAID else None
 
 
 def customer_close(*, customer_id: int) -> Customer:

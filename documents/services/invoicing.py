@@ -3,7 +3,9 @@
 The billing run and the subscription services post a postpaid customer's charges to the ledger as they go (the
 balance goes below zero, nothing is suspended); `invoice_issue_postpaid` then asks for the money: one invoice per
 customer and currency covering every charge whose period has ended and that is on no invoice yet, due after the
-policy's payment terms.
+policy's payment terms. Only charges of periods that start on or after the customer's `postpaid_since` (the day it
+became postpaid) are invoiced: a customer that was prepaid before paid its earlier charges from the balance
+(documents.selectors.charges_to_invoice decides, in the same queries).
 
 It works in chunks of customers (in id order), each chunk one transaction with a fixed number of statements
 whatever its size: lock the year's invoice counter (so concurrent runs take turns and numbers stay gapless and

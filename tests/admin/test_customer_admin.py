@@ -3,6 +3,7 @@ check rules, never deleted, closed through customer_close."""
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -153,6 +154,77 @@ def test_change_with_invalid_inn_writes_nothing(admin_client, make_customer):
     customer.refresh_from_db()
     assert customer.inn == ""
     assert not Event.objects.filter(type=events.CUSTOMER_UPDATED).exists()
+
+
+def test_add_a_postpaid_customer(admin_client, time_machine):
+    # given the add form, with postpaid chosen, on Apr 2, 2026
+    time_machine.move_to(dt.datetime(2026, 4, 2, 10, tzinfo=dt.UTC), tick=False)
+    page = admin_client.get(ADD_URL)
+    assert form_fields(page, "customer_form")["billing_model"] == "prepaid"  # the default
+    assert "postpaid_since" not in page.context["adminform"].form.fields
+
+    # when
+    response = admin_client.post(ADD_URL, _add_form(admin_client, name="Anna", billing_model="postpaid"))
+
+    # then customer_create made it postpaid since its creation day; creating is no switch
+    assert response.status_code == 302
+    customer = Customer.objects.get()
+    assert (customer.billing_model, customer.postpaid_since) == ("postpaid", dt.date(2026, 4, 2))
+    assert list(Event.objects.values_list("type", flat=True)) == [events.CUSTOMER_CREATED]
+
+
+def test_the_card_switches_the_billing_model_through_customer_update(admin_client, make_customer, time_machine):
+    # given a prepaid customer's card
+    customer = make_customer(name="Anna")
+    Event.objects.all().delete()
+    page = admin_client.get(change_url(customer))
+    data = form_fields(page, "customer_form")
+    assert data["billing_model"] == "prepaid"
+
+    # when it is switched to postpaid on Apr 2, 2026
+    time_machine.move_to(dt.datetime(2026, 4, 2, 10, tzinfo=dt.UTC), tick=False)
+    response = admin_client.post(change_url(customer), {**data, "billing_model": "postpaid"})
+
+    # then it is postpaid since that day, with one customer.billing_model_changed event and no customer.updated
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert (customer.billing_model, customer.postpaid_since) == ("postpaid", dt.date(2026, 4, 2))
+    assert [(e.type, e.payload) for e in Event.objects.order_by("pk")] == [
+        (events.CUSTOMER_BILLING_MODEL_CHANGED, {"customer_id": customer.pk, "from": "prepaid", "to": "postpaid",
+                                                 "postpaid_since": "2026-04-02"})]
+    # and the card shows the day, read-only
+    page = admin_client.get(change_url(customer))
+    assert "postpaid_since" not in form_fields(page, "customer_form")
+    assert "Postpaid since" in page.content.decode() and "April 2, 2026" in page.content.decode()
+
+    # when switched back to prepaid
+    data = form_fields(page, "customer_form")
+    assert data["billing_model"] == "postpaid"
+    response = admin_client.post(change_url(customer), {**data, "billing_model": "prepaid"})
+
+    # then
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert (customer.billing_model, customer.postpaid_since) == ("prepaid", None)
+    assert Event.objects.filter(type=events.CUSTOMER_BILLING_MODEL_CHANGED).count() == 2
+
+
+def test_an_unknown_billing_model_is_a_form_error_and_writes_nothing(admin_client, make_customer):
+    # given
+    customer = make_customer(name="Anna")
+    Event.objects.all().delete()
+    data = form_fields(admin_client.get(change_url(customer)), "customer_form")
+
+    # when
+    response = admin_client.post(change_url(customer), {**data, "billing_model": "credit", "name": "Renamed"})
+
+    # then
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["billing_model"] == [
+        "Select a valid choice. credit is not one of the available choices."]
+    customer.refresh_from_db()
+    assert (customer.name, customer.billing_model, customer.postpaid_since) == ("Anna", "prepaid", None)
+    assert Event.objects.count() == 0
 
 
 def test_card_shows_balance_and_newest_transactions(admin_client, make_customer, unique_key):

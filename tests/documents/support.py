@@ -5,8 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+import time_machine
+
 from billing.models import Customer, Event
-from billing.services.customers import customer_create
+from billing.services.customers import customer_create, customer_update
 from documents.models import DocumentCounter, Invoice, InvoiceLine
 
 D = Decimal
@@ -25,13 +27,18 @@ def midnight(year: int, month: int, day: int) -> dt.datetime:
 JAN15 = msk(2026, 1, 15)  # subscriptions start here: first monthly period [Jan 15, Feb 15)
 
 
-def postpaid_customer(name: str = "Acme", **fields) -> Customer:
-    """A postpaid RUB customer in Moscow. Made by customer_create; no service sets the billing model yet (the
-    admin shows it read-only and the API has no field for it), so the model is switched with one UPDATE."""
-    customer = customer_create(name=name, currency="RUB", credit_limit=Decimal(0), timezone="Europe/Moscow",
-                               **fields)
-    Customer.objects.filter(pk=customer.pk).update(billing_model=Customer.BillingModel.POSTPAID)
-    customer.refresh_from_db()
+POSTPAID_SINCE = dt.datetime(2025, 1, 1, 12, tzinfo=dt.UTC)  # before every period these tests bill
+
+
+def postpaid_customer(name: str = "Acme", *, since: dt.datetime = POSTPAID_SINCE, **fields) -> Customer:
+    """A RUB customer in Moscow, created prepaid by customer_create and switched to postpaid by customer_update, both
+    with the clock at `since`: it is postpaid from that day (UTC) on, so the charges of periods that start on or after
+    it are invoiced."""
+    with time_machine.travel(since, tick=False):
+        customer = customer_create(name=name, currency="RUB", credit_limit=Decimal(0), timezone="Europe/Moscow",
+                                   **fields)
+        customer = customer_update(customer_id=customer.pk, billing_model=Customer.BillingModel.POSTPAID)
+    assert customer.postpaid_since == since.astimezone(dt.UTC).date()
     return customer
 
 

@@ -21,6 +21,7 @@ from billing.services.outbox import event_emit_many, outbox_dispatch
 from documents.errors import InvoiceDateInFuture
 from documents.models import DocumentCounter, Invoice, InvoiceLine
 from documents.numbering import document_number_format
+from documents.selectors import invoices_pending_postpaid
 from documents.services.invoicing import invoice_issue_postpaid
 from plans.models import Charge, Subscription
 from plans.pricing.charges import ChargeLine, LineKind
@@ -282,6 +283,55 @@ def test_a_postpaid_customer_invoiced_only_by_the_subscription_services(policy, 
     invoice = Invoice.objects.get()
     assert (invoice.total.amount, [x[4] for x in invoice_lines(invoice)]) == (D("322.58"),
                                                                                [D("1000.00"), D("-677.42")])
+
+
+def test_only_charges_from_the_switch_to_postpaid_on_are_invoiced(policy, plans, time_machine):
+    # given Gina, prepaid since Jan 15 with 1000.00 on her balance, which pays Pro's [Jan 15, Feb 15) in advance
+    time_machine.move_to(JAN15, tick=False)
+    gina = funded_customer("1000.00", name="Gina")
+    subscription_create(customer_id=gina.pk, plan_code="pro", at=JAN15)
+    # and Hank, prepaid since Jan 15 with 2000.00, which also pays [Feb 15, Mar 15) when the run renews it
+    hank = funded_customer("2000.00", name="Hank")
+    subscription_create(customer_id=hank.pk, plan_code="pro", at=JAN15)
+    # when Gina switches to postpaid on Feb 10 (13:00 UTC), before Pro's next period starts
+    time_machine.move_to(dt.datetime(2026, 2, 10, 13, tzinfo=dt.UTC), tick=False)
+    gina = customer_update(customer_id=gina.pk, billing_model="postpaid")
+    # and the run at Feb 15 00:00 Moscow time renews both: Pro's [Feb 15, Mar 15), 1000.00 each in advance
+    time_machine.move_to(midnight(2026, 2, 15), tick=False)
+    run_billing(midnight(2026, 2, 15))
+    # and Hank switches on Feb 20, in the middle of the period his balance paid
+    time_machine.move_to(msk(2026, 2, 20), tick=False)
+    hank = customer_update(customer_id=hank.pk, billing_model="postpaid")
+    assert (gina.postpaid_since, hank.postpaid_since) == (dt.date(2026, 2, 10), dt.date(2026, 2, 20))
+
+    # when invoicing as of Feb 15: [Jan 15, Feb 15) has ended, but both paid it from their balance
+    time_machine.move_to(dt.datetime(2026, 2, 15, 12, 30, tzinfo=dt.UTC), tick=False)
+    assert invoices_pending_postpaid(as_of=FEB15) == []
+    first = invoice_issue_postpaid(as_of=FEB15)
+
+    # then nothing is issued
+    assert (first.invoice_ids, first.customers) == ([], 0)
+    assert invoice_rows() == {"invoices": 0, "lines": 0, "events": 0, "counters": []}
+
+    # when the run renews at Mar 15 (Pro's [Mar 15, Apr 15): 1000.00 each) and invoicing comes as of Mar 15
+    time_machine.move_to(midnight(2026, 3, 15), tick=False)
+    run_billing(midnight(2026, 3, 15))
+    time_machine.move_to(dt.datetime(2026, 3, 15, 12, 30, tzinfo=dt.UTC), tick=False)
+    pending = invoices_pending_postpaid(as_of=MAR15)
+    second = invoice_issue_postpaid(as_of=MAR15)
+
+    # then Gina gets one invoice for [Feb 15, Mar 15) alone: 1000.00, the first period of her postpaid era; Hank's
+    # [Feb 15, Mar 15) started before his switch and was paid from his balance: he gets none yet
+    invoice = Invoice.objects.get()
+    assert second.invoice_ids == [invoice.pk]
+    assert (invoice.number, invoice.customer_id, invoice.total, invoice.period_start, invoice.period_end) == (
+        "INV-2026-000001", gina.pk, Money(D("1000.00"), "RUB"), FEB15, MAR15)
+    assert invoice_lines(invoice) == [("recurring", f"Recurring fee: Pro, subscription #{_sub(gina, 'pro').pk}",
+                                       FEB15, MAR15, D("1000.00"))]
+    assert [(p.customer_id, p.charges, p.total) for p in pending] == [(gina.pk, 1, D("1000.00"))]
+    # the prepaid era's charges stay on no invoice
+    assert not InvoiceLine.objects.filter(charge=_charge(gina, "pro", "recurring", dt.date(2026, 1, 15))).exists()
+    assert not InvoiceLine.objects.filter(charge__subscription__customer=hank).exists()
 
 
 # --- numbering ----------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -141,6 +142,106 @@ def test_patch_closed_customer_is_422(api, customer):
 
     # then
     assert_problem(response, 422, "customer_closed")
+
+
+# --- billing model --------------------------------------------------------------------------
+
+
+def test_create_a_postpaid_customer(api, time_machine):
+    # given the clock at May 4, 2026, 22:00 UTC (May 5 in Moscow)
+    time_machine.move_to(dt.datetime(2026, 5, 4, 22, tzinfo=dt.UTC), tick=False)
+
+    # when
+    response = post(api, CUSTOMERS, {"name": "Jane", "currency": "RUB", "billing_model": "postpaid"})
+
+    # then it is postpaid since its creation day in UTC; creating is not a switch
+    assert response.status_code == 201, response.content
+    data = response.json()
+    assert (data["billing_model"], data["postpaid_since"]) == ("postpaid", "2026-05-04")
+    customer = Customer.objects.get()
+    assert (customer.billing_model, customer.postpaid_since) == ("postpaid", dt.date(2026, 5, 4))
+    assert list(Event.objects.values_list("type", flat=True)) == ["customer.created"]
+
+
+def test_a_customer_is_created_prepaid_by_default(api):
+    # when
+    response = post(api, CUSTOMERS, {"name": "Jane", "currency": "RUB"})
+
+    # then
+    assert (response.json()["billing_model"], response.json()["postpaid_since"]) == ("prepaid", None)
+
+
+def test_patch_switches_the_billing_model(api, customer, time_machine):
+    # given a prepaid customer
+    Event.objects.all().delete()
+
+    # when switched to postpaid on Jun 1, 2026
+    time_machine.move_to(dt.datetime(2026, 6, 1, 9, tzinfo=dt.UTC), tick=False)
+    response = api.patch(f"{CUSTOMERS}{customer.pk}/", {"billing_model": "postpaid"}, format="json")
+
+    # then
+    assert response.status_code == 200, response.content
+    assert (response.json()["billing_model"], response.json()["postpaid_since"]) == ("postpaid", "2026-06-01")
+    assert api.get(f"{CUSTOMERS}{customer.pk}/").json()["postpaid_since"] == "2026-06-01"
+    assert [(e.type, e.payload) for e in Event.objects.order_by("pk")] == [
+        ("customer.billing_model_changed", {"customer_id": customer.pk, "from": "prepaid", "to": "postpaid",
+                                            "postpaid_since": "2026-06-01"})]
+
+    # when switched back to prepaid
+    response = api.patch(f"{CUSTOMERS}{customer.pk}/", {"billing_model": "prepaid"}, format="json")
+
+    # then
+    assert response.status_code == 200, response.content
+    assert (response.json()["billing_model"], response.json()["postpaid_since"]) == ("prepaid", None)
+    customer.refresh_from_db()
+    assert (customer.billing_model, customer.postpaid_since) == ("prepaid", None)
+    assert Event.objects.filter(type="customer.billing_model_changed").count() == 2
+
+
+@pytest.mark.parametrize("value", ["credit", "Postpaid", "", None, 1])
+def test_patch_an_unknown_billing_model_is_a_field_error_and_nothing_changes(api, customer, value):
+    # given
+    before = row_counts()
+
+    # when
+    response = api.patch(f"{CUSTOMERS}{customer.pk}/", {"billing_model": value, "name": "Renamed"}, format="json")
+
+    # then
+    body = assert_problem(response, 400, "validation_error", field="billing_model")
+    assert [e["field"] for e in body["errors"]] == ["billing_model"]
+    customer.refresh_from_db()
+    assert (customer.name, customer.billing_model, customer.postpaid_since) == ("Acme", "prepaid", None)
+    assert row_counts() == before
+
+
+def test_create_with_an_unknown_billing_model_is_a_field_error_and_writes_nothing(api):
+    # when
+    response = post(api, CUSTOMERS, {"name": "Jane", "currency": "RUB", "billing_model": "credit"})
+
+    # then
+    body = assert_problem(response, 400, "validation_error", field="billing_model")
+    assert body["errors"] == [{"field": "billing_model", "code": "invalid_choice",
+                               "message": '"credit" is not a valid choice.'}]
+    assert row_counts() == {"Customer": 0, "Transaction": 0, "Entry": 0, "Event": 0, "IdempotencyRecord": 0}
+
+
+@pytest.mark.parametrize("send", [
+    lambda api, customer: api.patch(f"{CUSTOMERS}{customer.pk}/", {"postpaid_since": "2026-01-01"}, format="json"),
+    lambda api, customer: post(api, CUSTOMERS, {"name": "Jane", "currency": "RUB", "billing_model": "postpaid",
+                                               "postpaid_since": "2026-01-01"}),
+])
+def test_postpaid_since_is_read_only(api, customer, send):
+    # given
+    before = row_counts()
+
+    # when
+    response = send(api, customer)
+
+    # then
+    body = assert_problem(response, 400, "validation_error", field="postpaid_since")
+    assert [(e["field"], e["code"]) for e in body["errors"]] == [("postpaid_since", "read_only")]
+    assert row_counts() == before
+    assert Customer.objects.get().postpaid_since is None
 
 
 def test_close_customer(api, customer):

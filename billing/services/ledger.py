@@ -146,8 +146,8 @@ def _existing(key: str, content_hash: str) -> Transaction | None:
 
 
 # One statement, one round trip (atomic on its own in autocommit, or part of the caller's transaction):
-# - the idempotency check: a key already used only reports the transaction that has it (ON CONFLICT skips the
-#   insert, and every other write hangs off the insert);
+# - the idempotency check: ON CONFLICT on the key skips the insert of a key already used, and every other write
+#   hangs off the insert (Python then looks the existing transaction up: a replay or a conflict);
 # - the customer accounts locked in id order (the global order: customer accounts first, then balance slots;
 #   every writer follows it, so none can deadlock another);
 # - the checks: account exists, currency, credit limit against the locked balance;
@@ -158,9 +158,7 @@ def _existing(key: str, content_hash: str) -> Transaction | None:
 # kept lean (Python aggregates the per-account deltas and builds the event payload): initialising the plan's
 # nodes is a good part of a posting's server CPU (see tests/benchmarks/ledger.py).
 _POST_SQL = """
-WITH ex AS (
-    SELECT id, content_hash FROM billing_transaction WHERE idempotency_key = %(key)s
-), cust AS (
+WITH cust AS (
     SELECT a.id, a.code, a.balance, a.balance_currency, c.credit_limit
       FROM billing_account a JOIN billing_customer c ON c.id = a.customer_id
      WHERE a.id = ANY(%(delta_ids)s::bigint[]) AND a.kind = 'customer'
@@ -208,8 +206,6 @@ WITH ex AS (
       FROM t
 )
 SELECT 'posted', t.id, t.posted_at, NULL, NULL::bigint, NULL::bigint, NULL::numeric, NULL::numeric, NULL, NULL FROM t
-UNION ALL
-SELECT 'existing', ex.id, NULL, ex.content_hash, NULL, NULL, NULL, NULL, NULL, NULL FROM ex
 UNION ALL
 SELECT problem, NULL, NULL, NULL, n, account_id, needed, available, currency, code FROM bad
 """
@@ -283,13 +279,14 @@ def ledger_post(
             source_id=str(source_id), description=description, reverses_id=reverses_id, created_by=created_by,
             metadata=metadata or {},
         )
-    if "existing" not in outcome:
-        _raise_problem(rows, legs)
-    existing = _existing(key, content_hash)  # same key: replay when the content matches, else a conflict
-    if existing is None:  # a concurrent poster committed the same key first (ON CONFLICT skipped ours)
-        raise IdempotencyConflict(f"Idempotency key {key!r} is being used by a concurrent posting.",
-                                  field="idempotency_key")
-    return existing
+    # not posted: the key was used already (ON CONFLICT skipped the insert) — a replay when the content matches,
+    # else a conflict, whatever the checks say now — or a check failed
+    existing = _existing(key, content_hash)
+    if existing is not None:
+        return existing
+    _raise_problem(rows, legs)
+    raise IdempotencyConflict(f"Idempotency key {key!r} is being used by a concurrent posting.",
+                              field="idempotency_key")
 
 
 def _raise_problem(rows: list[tuple], legs: list[Leg]) -> None:

@@ -159,11 +159,11 @@ def _existing(key: str, content_hash: str) -> Transaction | None:
 # nodes is a good part of a posting's server CPU (see tests/benchmarks/ledger.py).
 _POST_SQL = """
 WITH cust AS (
-    SELECT a.id, a.code, a.balance, a.balance_currency, c.credit_limit
-      FROM billing_account a JOIN billing_customer c ON c.id = a.customer_id
+    SELECT a.id, a.code, a.balance, a.balance_currency, a.customer_id
+      FROM billing_account a
      WHERE a.id = ANY(%(delta_ids)s::bigint[]) AND a.kind = 'customer'
      ORDER BY a.id
-       FOR NO KEY UPDATE OF a
+       FOR NO KEY UPDATE
 ), bad AS (
     SELECT CASE WHEN a.id IS NULL THEN 'missing' ELSE 'currency' END AS problem, l.n, l.account_id,
            NULL::numeric AS needed, NULL::numeric AS available, a.balance_currency AS currency, a.code
@@ -171,9 +171,10 @@ WITH cust AS (
       LEFT JOIN billing_account a ON a.id = l.account_id
      WHERE a.id IS NULL OR a.balance_currency <> l.currency
     UNION ALL
-    SELECT 'funds', NULL, cust.id, d.delta, cust.credit_limit - cust.balance, cust.balance_currency, cust.code
+    SELECT 'funds', NULL, cust.id, d.delta, c.credit_limit - cust.balance, cust.balance_currency, cust.code
       FROM cust JOIN unnest(%(delta_ids)s::bigint[], %(deltas)s::numeric[]) AS d(id, delta) ON d.id = cust.id
-     WHERE %(enforce)s AND d.delta > 0 AND d.delta > cust.credit_limit - cust.balance
+      JOIN billing_customer c ON c.id = cust.customer_id
+     WHERE %(enforce)s AND d.delta > 0 AND d.delta > c.credit_limit - cust.balance
 ), t AS (
     INSERT INTO billing_transaction
         (kind, idempotency_key, content_hash, effective_date, posted_at, customer_id, source_type, source_id,

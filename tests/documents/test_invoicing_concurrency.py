@@ -21,36 +21,15 @@ from plans.models import Charge
 from plans.services.subscriptions import subscription_create
 from tests.documents.support import JAN15, msk, postpaid_customer
 from tests.factories.catalog import make_plan
+from tests.support.threads import TIMEOUT_SECONDS
+from tests.support.threads import run_threads as _run_threads
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
-TIMEOUT_SECONDS = 120
 
 
 def run_threads(work: Callable[[int], object], *, threads: int) -> list:
-    """work(i) in `threads` threads released together; each closes its own connection."""
-    barrier = threading.Barrier(threads)
-    results: list = [None] * threads
-    errors: list[BaseException] = []
-
-    def target(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[i] = work(i)
-        except BaseException as exc:  # noqa: BLE001 - reported to the test below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    pool = [threading.Thread(target=target, args=(i,), name=f"invoicer-{i}") for i in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join(timeout=TIMEOUT_SECONDS)
-    stuck = [t.name for t in pool if t.is_alive()]
-    assert stuck == [], f"threads did not finish in {TIMEOUT_SECONDS}s (deadlock?): {stuck}"
-    assert errors == [], errors
-    return results
+    return _run_threads(work, threads=threads, name="invoicer")
 
 
 @pytest.fixture

@@ -4,51 +4,26 @@ and the credit limit holds under racing debits. Real transactions, one database 
 from __future__ import annotations
 
 import random
-import threading
 from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from django.db import connection
 from django.db.models import Sum
 from moneyed import Money
 
 from billing.errors import InsufficientFunds
 from billing.models import Account, AccountBalanceSlot, Entry, Event, Transaction
 from billing.services.ledger import Leg, account_for_customer, account_system, ledger_post
+from tests.support.threads import run_threads as _run_threads
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 THREADS = 16
 POSTINGS_PER_THREAD = 100
-TIMEOUT_SECONDS = 120
 
 
 def run_threads(work: Callable[[int], object], *, threads: int = THREADS) -> list:
-    """Run work(i) in `threads` threads released together; each closes its own connection.
-    Returns the results; fails on any exception or on a thread still running after the timeout."""
-    barrier = threading.Barrier(threads)
-    results: list = [None] * threads
-    errors: list[BaseException] = []
-
-    def target(i: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[i] = work(i)
-        except BaseException as exc:  # noqa: BLE001 - reported to the test below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    pool = [threading.Thread(target=target, args=(i,), name=f"poster-{i}") for i in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join(timeout=TIMEOUT_SECONDS)
-    stuck = [t.name for t in pool if t.is_alive()]
-    assert stuck == [], f"threads did not finish in {TIMEOUT_SECONDS}s (deadlock?): {stuck}"
-    assert errors == [], errors
-    return results
+    return _run_threads(work, threads=threads, name="poster")
 
 
 def entry_sum(account: Account) -> Decimal:

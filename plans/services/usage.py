@@ -178,7 +178,20 @@ _CUSTOMER_ERROR = "customer_id must be an integer."
 _METRIC_ERROR = "metric must be a metric code."
 _QUANTITY_ERROR = "quantity must be a non-negative number with at most 6 decimals."
 _TIMESTAMP_ERROR = "timestamp must be an ISO 8601 datetime with a time zone."
-_PROPERTIES_ERROR = "properties must be an object."
+_PROPERTIES_ERROR = "properties must be an object (with no NUL character in a key or a value)."
+
+
+def _no_nul(value) -> bool:
+    """PostgreSQL's jsonb cannot hold a NUL character (\\u0000) in a key or a string."""
+    if isinstance(value, str):
+        return "\x00" not in value
+    if isinstance(value, dict):
+        return all(_no_nul(k) and _no_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_no_nul(v) for v in value)
+    return True
+
+
 _ONE = Decimal(1)
 
 
@@ -222,7 +235,7 @@ def parse_usage_events(raw) -> list[UsageEventIn]:
         customer_ok = isinstance(customer_id, int) and not isinstance(customer_id, bool)
         metric_ok = isinstance(metric, str) and metric != "" and "\x00" not in metric
         timestamp_ok = parsed is not None and parsed.tzinfo is not None
-        properties_ok = isinstance(properties, dict)
+        properties_ok = isinstance(properties, dict) and (not properties or _no_nul(properties))
         if event_id_ok and customer_ok and metric_ok and quantity is not None and timestamp_ok and properties_ok:
             out.append(UsageEventIn(event_id, customer_id, metric, quantity, parsed, properties))
             continue

@@ -122,6 +122,9 @@ def test_a_full_batch_of_1000_takes_as_many_queries_as_a_batch_of_two(api, custo
     ({"event_id": "evt-0"}, "events.1.event_id", "duplicate_in_batch"),
     ({"event_id": "evt\u0000nul"}, "events.1.event_id", "invalid"),
     ({"metric": "api\u0000"}, "events.1.metric", "invalid"),
+    ({"properties": {"region": "eu\u0000west"}}, "events.1.properties", "invalid"),
+    ({"properties": {"k\u0000": "v"}}, "events.1.properties", "invalid"),
+    ({"properties": {"nested": [{"deep": "\u0000"}]}}, "events.1.properties", "invalid"),
 ])
 def test_one_bad_event_rejects_the_batch_naming_its_index_and_field(api, customer, metric, item, field, code):
     # given

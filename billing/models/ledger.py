@@ -120,7 +120,7 @@ class AccountBalanceSlot(models.Model):
         return f"{self.account_id}[{self.slot}]: {self.balance}"
 
 
-SYSTEM_BALANCE_SLOTS = 32
+SYSTEM_BALANCE_SLOTS = 128
 
 
 class Transaction(models.Model):

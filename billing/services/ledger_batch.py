@@ -4,8 +4,9 @@ Same invariants as `ledger_post` with a fixed number of statements per chunk, wh
 lock the touched customer accounts in primary-key order, insert the transactions (ON CONFLICT on
 the idempotency key skips what an earlier run already posted), insert their entries, bump each
 customer balance once and write one outbox event per transaction; then let the caller write the
-rest of its chunk (`then`), and last add each system account's delta (revenue, promo, VAT) to one
-of its balance slots, picked at random (see AccountBalanceSlot).
+rest of its chunk (`then`), run the deferred checks (SET CONSTRAINTS ALL IMMEDIATE), and last add
+each system account's delta (revenue, promo, VAT) to one of its balance slots, picked at random (see
+AccountBalanceSlot).
 
 Every writer takes locks in the global order of `billing.services.ledger` (customer accounts by
 id, then balance slots by account id), so single postings and chunks never deadlock; and parallel
@@ -153,6 +154,10 @@ def ledger_post_batch(postings: list[Posting], *, with_entries_in_events: bool =
         if then is not None:
             then(posted)
 
+        # the deferred checks (one per transaction: a thousand in a chunk) run now, before the slots are locked,
+        # so the slots and whatever the caller locks after this (the run's counters) are held only for the commit
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         system = sorted((a, d) for a, d in deltas.items() if a not in customer_ids and d)
         if system:
             cursor.execute(_BUMP_SLOTS, [SYSTEM_BALANCE_SLOTS, array_literal(a for a, _ in system),

@@ -341,8 +341,9 @@ def billing_run_chunk(*, run: BillingRun) -> ChunkResult:
             for kind, period, lines in plan.charges:
                 key = f"sub:{snap.id}:{period.start}:{kind}"
                 amount = total(lines) if lines else Decimal(0)
-                charge_rows.append({"sub": snap.id, "cid": snap.customer_id, "kind": kind, "ps": period.start,
-                                    "pe": period.end, "amount": amount, "currency": snap.currency, "key": key,
+                charge_rows.append({"sub": snap.id, "cid": snap.customer_id, "kind": kind,
+                                    "ps": period.start.isoformat(), "pe": period.end.isoformat(),
+                                    "amount": str(amount), "currency": snap.currency, "key": key,
                                     "lines": [_line_json(x) for x in lines]})
                 legs = charge_legs(accounts=accounts, customer_id=snap.customer_id, lines=lines,
                                    product_of=snap.product_of)
@@ -365,8 +366,8 @@ def billing_run_chunk(*, run: BillingRun) -> ChunkResult:
                 cursor.execute(_INSERT_CHARGES_SQL, [rows_json(charge_rows), plan_events.CHARGE_POSTED])
             if renewals:
                 cursor.execute(_ADVANCE_SQL, [run.as_of, rows_json([
-                    {"id": p.snap.id, "status": p.status, "price_id": p.price_id, "ps": p.period.start,
-                     "pe": p.period.end, "next_at": p.next_at.isoformat() if p.next_at else None,
+                    {"id": p.snap.id, "status": p.status, "price_id": p.price_id, "ps": p.period.start.isoformat(),
+                     "pe": p.period.end.isoformat(), "next_at": p.next_at.isoformat() if p.next_at else None,
                      "ended_at": p.ended_at.isoformat() if p.ended_at else None}
                     for p in renewals
                 ])])

@@ -117,7 +117,7 @@ def ledger_post_batch(postings: list[Posting], *, with_entries_in_events: bool =
             cursor.execute(_LOCK_CUSTOMER_ACCOUNTS, [array_literal(account_ids)])
             customer_ids = {row[0] for row in cursor.fetchall()}
             cursor.execute(_INSERT_TRANSACTIONS, [rows_json([
-                {"kind": p.kind, "key": p.key, "hash": h, "effective_date": p.effective_date,
+                {"kind": p.kind, "key": p.key, "hash": h, "effective_date": p.effective_date.isoformat(),
                  "customer_id": p.customer_id, "source_type": p.source_type[:50],
                  "source_id": str(p.source_id)[:100], "description": p.description}
                 for p, _, h in prepared
@@ -133,7 +133,7 @@ def ledger_post_batch(postings: list[Posting], *, with_entries_in_events: bool =
                 if tx_id is None:
                     continue
                 for leg in legs:
-                    entries.append({"t": tx_id, "a": leg.account_id, "m": leg.amount, "c": leg.currency,
+                    entries.append({"t": tx_id, "a": leg.account_id, "m": str(leg.amount), "c": leg.currency,
                                     "memo": leg.memo})
                     deltas[leg.account_id] += leg.amount
                 if posting.event_type is None:

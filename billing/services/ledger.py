@@ -294,8 +294,7 @@ def _raise_problem(rows: list[tuple], legs: list[Leg]) -> None:
     problems = sorted((row for row in rows if row[0] in ("missing", "currency", "funds")),
                       key=lambda r: (r[0] != "missing", r[0] != "currency", r[4] or 0))
     if not problems:
-        # no row at all: ON CONFLICT skipped our insert because a concurrent poster committed this key
-        return
+        return  # nothing failed: the caller looks at the idempotency key
     problem, _, _, _, n, account_id, needed, available, currency, code = problems[0]
     index = (n or 1) - 1
     if problem == "missing":

@@ -58,7 +58,6 @@ class Account(models.Model):
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["code", "balance_currency"], name="account_code_currency_unique"),
-            models.UniqueConstraint(fields=["id", "balance_currency"], name="account_id_currency_unique"),
             models.CheckConstraint(
                 condition=Q(kind="customer", customer__isnull=False) | (~Q(kind="customer") & Q(customer=None)),
                 name="account_customer_iff_customer_kind",

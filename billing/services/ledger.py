@@ -12,6 +12,7 @@ the last line of defence.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 from collections import defaultdict
@@ -23,7 +24,7 @@ from django.utils import timezone
 from moneyed import Money
 
 from billing import events
-from billing.db import array_literal, prepared_cursor
+from billing.db import prepared_cursor
 from billing.errors import (
     AlreadyReversed,
     IdempotencyConflict,
@@ -157,24 +158,32 @@ def _existing(key: str, content_hash: str) -> Transaction | None:
 # It runs as a prepared statement (billing.db.prepared_cursor), parsed and planned once per connection, and is
 # kept lean (Python aggregates the per-account deltas and builds the event payload): initialising the plan's
 # nodes is a good part of a posting's server CPU (see tests/benchmarks/ledger.py).
+#
+# The plan is generic (planned once, for any parameters), so it must not depend on row estimates: the legs
+# (`l`) and the per-account deltas (`d`) come as VALUES lists of scalar parameters, one statement text per
+# shape (number of legs, number of accounts), so PostgreSQL knows exactly how many rows it joins, and accounts
+# and customers are looked up one id at a time (lateral and scalar subqueries). As arrays, unnest() counted as
+# ten rows for the planner, and on a small or freshly created ledger it chose to read the whole account table
+# once or twice per posting instead of two index probes.
 _POST_SQL = """
-WITH cust AS (
-    SELECT a.id, a.code, a.balance, a.balance_currency, a.customer_id
-      FROM billing_account a
-     WHERE a.id = ANY(%(delta_ids)s::bigint[]) AND a.kind = 'customer'
-     ORDER BY a.id
-       FOR NO KEY UPDATE
-), bad AS (
-    SELECT CASE WHEN a.id IS NULL THEN 'missing' ELSE 'currency' END AS problem, l.n, l.account_id,
-           NULL::numeric AS needed, NULL::numeric AS available, a.balance_currency AS currency, a.code
-      FROM unnest(%(account_ids)s::bigint[], %(currencies)s::varchar[]) WITH ORDINALITY AS l(account_id, currency, n)
-      LEFT JOIN billing_account a ON a.id = l.account_id
-     WHERE a.id IS NULL OR a.balance_currency <> l.currency
+WITH bad AS (
+    SELECT CASE WHEN l.actual IS NULL THEN 'missing' ELSE 'currency' END AS problem, l.n, l.account_id,
+           NULL::numeric AS needed, NULL::numeric AS available, l.actual AS currency
+      FROM (SELECT l.n, l.account_id, l.currency,
+                   (SELECT a.balance_currency FROM billing_account a WHERE a.id = l.account_id) AS actual
+              FROM (@LEGS@) AS l(account_id, amount, currency, memo, n)) l
+     WHERE l.actual IS DISTINCT FROM l.currency
     UNION ALL
-    SELECT 'funds', NULL, cust.id, d.delta, c.credit_limit - cust.balance, cust.balance_currency, cust.code
-      FROM cust JOIN unnest(%(delta_ids)s::bigint[], %(deltas)s::numeric[]) AS d(id, delta) ON d.id = cust.id
-      JOIN billing_customer c ON c.id = cust.customer_id
-     WHERE %(enforce)s AND d.delta > 0 AND d.delta > c.credit_limit - cust.balance
+    SELECT 'funds', NULL, cust.id, cust.delta, cust.credit_limit - cust.balance, cust.balance_currency
+      FROM (SELECT a.id, a.balance, a.balance_currency, d.delta,
+                   (SELECT c.credit_limit FROM billing_customer c WHERE c.id = a.customer_id) AS credit_limit
+              FROM (@DELTAS@) AS d(id, delta)
+             CROSS JOIN LATERAL (SELECT a.id, a.balance, a.balance_currency, a.customer_id
+                                   FROM billing_account a
+                                  WHERE a.id = d.id AND a.kind = 'customer'
+                                    FOR NO KEY UPDATE) a
+             WHERE %(enforce)s) cust
+     WHERE cust.delta > 0 AND cust.delta > cust.credit_limit - cust.balance
 ), t AS (
     INSERT INTO billing_transaction
         (kind, idempotency_key, content_hash, effective_date, posted_at, customer_id, source_type, source_id,
@@ -187,17 +196,13 @@ WITH cust AS (
 ), e AS (
     INSERT INTO billing_entry (transaction_id, account_id, amount, amount_currency, memo)
     SELECT t.id, l.account_id, l.amount, l.currency, l.memo
-      FROM t, unnest(%(account_ids)s::bigint[], %(amounts)s::numeric[], %(currencies)s::varchar[],
-                     %(memos)s::varchar[]) AS l(account_id, amount, currency, memo)
-), u AS (
-    UPDATE billing_account a SET balance = a.balance + d.delta
-      FROM cust JOIN unnest(%(delta_ids)s::bigint[], %(deltas)s::numeric[]) AS d(id, delta) ON d.id = cust.id
-     WHERE a.id = cust.id AND EXISTS (SELECT 1 FROM t)
-), s AS (
+      FROM t, (@LEGS@) AS l(account_id, amount, currency, memo, n)
+@UPDATES@), s AS (
     INSERT INTO billing_accountbalanceslot AS s (account_id, slot, balance)
     SELECT d.id, floor(random() * %(slots)s)::int, d.delta
-      FROM unnest(%(delta_ids)s::bigint[], %(deltas)s::numeric[]) AS d(id, delta)
-     WHERE EXISTS (SELECT 1 FROM t) AND NOT EXISTS (SELECT 1 FROM cust WHERE cust.id = d.id)
+      FROM (@DELTAS@) AS d(id, delta)
+     WHERE EXISTS (SELECT 1 FROM t)
+       AND d.id <> ALL (coalesce((SELECT array_agg(u.id) FROM u), '{}'))  -- every uN has run: lock order
      ORDER BY d.id
     ON CONFLICT (account_id, slot) DO UPDATE SET balance = s.balance + EXCLUDED.balance
 ), ev AS (
@@ -206,10 +211,32 @@ WITH cust AS (
            now(), 0, ''
       FROM t
 )
-SELECT 'posted', t.id, t.posted_at, NULL, NULL::bigint, NULL::bigint, NULL::numeric, NULL::numeric, NULL, NULL FROM t
+SELECT 'posted', t.id, t.posted_at, NULL::bigint, NULL::bigint, NULL::numeric, NULL::numeric, NULL FROM t
 UNION ALL
-SELECT problem, NULL, NULL, NULL, n, account_id, needed, available, currency, code FROM bad
+SELECT problem, NULL, NULL, n, account_id, needed, available, currency FROM bad
 """
+
+# A customer account's cached balance, one UPDATE per account by its id (u0, u1, … in ascending id order, so
+# customer accounts are locked in the global order before any balance slot); a system account's id matches no
+# customer account and gets its delta in a balance slot instead.
+_UPDATE_SQL = """), u{i} AS (
+    UPDATE billing_account a SET balance = a.balance + %(dm{i})s::numeric
+     WHERE a.id = %(da{i})s::bigint AND a.kind = 'customer' AND EXISTS (SELECT 1 FROM t)
+    RETURNING a.id
+"""
+
+
+@functools.lru_cache(maxsize=256)
+def _post_sql(legs: int, accounts: int) -> str:
+    """The posting statement for `legs` legs touching `accounts` accounts (params da0, da1, … in ascending order)."""
+    leg_rows = ", ".join(f"(%(la{i})s::bigint, %(lm{i})s::numeric, %(lc{i})s::varchar, %(ln{i})s::varchar, {i + 1})"
+                         for i in range(legs))
+    delta_rows = ("VALUES " + ", ".join(f"(%(da{i})s::bigint, %(dm{i})s::numeric)" for i in range(accounts))
+                  if accounts else "SELECT NULL::bigint, NULL::numeric WHERE false")
+    updates = "".join(_UPDATE_SQL.replace("{i}", str(i)) for i in range(accounts))
+    updated = " UNION ALL ".join(f"SELECT id FROM u{i}" for i in range(accounts)) or "SELECT NULL::bigint WHERE false"
+    return (_POST_SQL.replace("@LEGS@", "VALUES " + leg_rows).replace("@DELTAS@", delta_rows)
+            .replace("@UPDATES@", f"{updates}), u(id) AS (\n    {updated}\n"))
 
 
 _KINDS = frozenset(Transaction.Kind.values)
@@ -261,14 +288,15 @@ def ledger_post(
         "customer_id": customer_id, "source_type": source_type[:50], "source_id": str(source_id)[:100],
         "description": description, "reverses_id": reverses_id, "created_by": created_by[:255],
         "metadata": json.dumps(metadata or {}), "enforce": enforce_credit_limit,
-        "account_ids": array_literal(leg.account_id for leg in legs),
-        "amounts": array_literal(leg.amount for leg in legs),
-        "currencies": array_literal(leg.currency for leg in legs), "memos": array_literal(leg.memo for leg in legs),
-        "delta_ids": array_literal(deltas), "deltas": array_literal(deltas.values()),
         "event_type": events.TRANSACTION_POSTED, "payload": json.dumps(payload), "slots": SYSTEM_BALANCE_SLOTS,
     }
+    for i, leg in enumerate(legs):
+        params[f"la{i}"], params[f"lm{i}"], params[f"lc{i}"], params[f"ln{i}"] = (
+            leg.account_id, leg.amount, leg.currency, leg.memo)
+    for i, account_id in enumerate(sorted(deltas)):
+        params[f"da{i}"], params[f"dm{i}"] = account_id, deltas[account_id]
     with prepared_cursor() as cursor:
-        cursor.execute(_POST_SQL, params)
+        cursor.execute(_post_sql(len(legs), len(deltas)), params)
         rows = cursor.fetchall()
     outcome = {row[0]: row for row in rows}
     if "posted" in outcome:
@@ -292,14 +320,15 @@ def ledger_post(
 
 def _raise_problem(rows: list[tuple], legs: list[Leg]) -> None:
     problems = sorted((row for row in rows if row[0] in ("missing", "currency", "funds")),
-                      key=lambda r: (r[0] != "missing", r[0] != "currency", r[4] or 0))
+                      key=lambda r: (r[0] != "missing", r[0] != "currency", r[3] or 0))
     if not problems:
         return  # nothing failed: the caller looks at the idempotency key
-    problem, _, _, _, n, account_id, needed, available, currency, code = problems[0]
+    problem, _, _, n, account_id, needed, available, currency = problems[0]
     index = (n or 1) - 1
     if problem == "missing":
         raise InvalidPosting(f"Leg {index}: account {account_id} does not exist.", field=f"legs.{index}.account")
     if problem == "currency":
+        code = Account.objects.filter(pk=account_id).values_list("code", flat=True).first()
         raise InvalidPosting(f"Leg {index}: account {code} is in {currency}, not {legs[index].currency}.",
                              field=f"legs.{index}.currency")
     needed, available = round_amount(needed, currency), round_amount(available, currency)

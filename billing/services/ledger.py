@@ -167,24 +167,11 @@ def _existing(key: str, content_hash: str) -> Transaction | None:
 # once or twice per posting instead of two index probes.
 _POST_SQL = """
 WITH bad AS (
-    SELECT CASE WHEN l.actual IS NULL THEN 'missing' ELSE 'currency' END AS problem, l.n, l.account_id,
-           NULL::numeric AS needed, NULL::numeric AS available, l.actual AS currency
-      FROM (SELECT l.n, l.account_id, l.currency,
-                   (SELECT a.balance_currency FROM billing_account a WHERE a.id = l.account_id) AS actual
-              FROM (@LEGS@) AS l(account_id, amount, currency, memo, n)) l
-     WHERE l.actual IS DISTINCT FROM l.currency
-    UNION ALL
-    SELECT 'funds', NULL, cust.id, cust.delta, cust.credit_limit - cust.balance, cust.balance_currency
-      FROM (SELECT a.id, a.balance, a.balance_currency, d.delta,
-                   (SELECT c.credit_limit FROM billing_customer c WHERE c.id = a.customer_id) AS credit_limit
-              FROM (@DELTAS@) AS d(id, delta)
-             CROSS JOIN LATERAL (SELECT a.id, a.balance, a.balance_currency, a.customer_id
-                                   FROM billing_account a
-                                  WHERE a.id = d.id AND a.kind = 'customer'
-                                    FOR NO KEY UPDATE) a
-             WHERE %(enforce)s) cust
-     WHERE cust.delta > 0 AND cust.delta > cust.credit_limit - cust.balance
-), t AS (
+    SELECT 'account' AS problem, l.n, l.account_id, NULL::numeric AS needed, NULL::numeric AS available,
+           NULL AS currency
+      FROM (@LEGS@) AS l(account_id, amount, currency, memo, n)
+     WHERE (SELECT a.balance_currency FROM billing_account a WHERE a.id = l.account_id) IS DISTINCT FROM l.currency
+@FUNDS@), t AS (
     INSERT INTO billing_transaction
         (kind, idempotency_key, content_hash, effective_date, posted_at, customer_id, source_type, source_id,
          description, reverses_id, created_by, metadata)
@@ -216,6 +203,20 @@ UNION ALL
 SELECT problem, NULL, NULL, n, account_id, needed, available, currency FROM bad
 """
 
+# With enforce_credit_limit: the customer accounts locked up front, in id order, and checked against their
+# customers' credit limits.
+_FUNDS_SQL = """    UNION ALL
+    SELECT 'funds', NULL, cust.id, cust.delta, cust.credit_limit - cust.balance, cust.balance_currency
+      FROM (SELECT a.id, a.balance, a.balance_currency, d.delta,
+                   (SELECT c.credit_limit FROM billing_customer c WHERE c.id = a.customer_id) AS credit_limit
+              FROM (@DELTAS@) AS d(id, delta)
+             CROSS JOIN LATERAL (SELECT a.id, a.balance, a.balance_currency, a.customer_id
+                                   FROM billing_account a
+                                  WHERE a.id = d.id AND a.kind = 'customer'
+                                    FOR NO KEY UPDATE) a) cust
+     WHERE cust.delta > 0 AND cust.delta > cust.credit_limit - cust.balance
+"""
+
 # A customer account's cached balance, one UPDATE per account by its id (u0, u1, … in ascending id order, so
 # customer accounts are locked in the global order before any balance slot); a system account's id matches no
 # customer account and gets its delta in a balance slot instead.
@@ -227,7 +228,7 @@ _UPDATE_SQL = """), u{i} AS (
 
 
 @functools.lru_cache(maxsize=256)
-def _post_sql(legs: int, accounts: int) -> str:
+def _post_sql(legs: int, accounts: int, enforce_credit_limit: bool) -> str:
     """The posting statement for `legs` legs touching `accounts` accounts (params da0, da1, … in ascending order)."""
     leg_rows = ", ".join(f"(%(la{i})s::bigint, %(lm{i})s::numeric, %(lc{i})s::varchar, %(ln{i})s::varchar, {i + 1})"
                          for i in range(legs))
@@ -235,7 +236,8 @@ def _post_sql(legs: int, accounts: int) -> str:
                   if accounts else "SELECT NULL::bigint, NULL::numeric WHERE false")
     updates = "".join(_UPDATE_SQL.replace("{i}", str(i)) for i in range(accounts))
     updated = " UNION ALL ".join(f"SELECT id FROM u{i}" for i in range(accounts)) or "SELECT NULL::bigint WHERE false"
-    return (_POST_SQL.replace("@LEGS@", "VALUES " + leg_rows).replace("@DELTAS@", delta_rows)
+    return (_POST_SQL.replace("@FUNDS@", _FUNDS_SQL if enforce_credit_limit else "")
+            .replace("@LEGS@", "VALUES " + leg_rows).replace("@DELTAS@", delta_rows)
             .replace("@UPDATES@", f"{updates}), u(id) AS (\n    {updated}\n"))
 
 
@@ -287,7 +289,7 @@ def ledger_post(
         "kind": kind, "key": key, "hash": content_hash, "effective_date": effective_date,
         "customer_id": customer_id, "source_type": source_type[:50], "source_id": str(source_id)[:100],
         "description": description, "reverses_id": reverses_id, "created_by": created_by[:255],
-        "metadata": json.dumps(metadata or {}), "enforce": enforce_credit_limit,
+        "metadata": json.dumps(metadata or {}),
         "event_type": events.TRANSACTION_POSTED, "payload": json.dumps(payload), "slots": SYSTEM_BALANCE_SLOTS,
     }
     for i, leg in enumerate(legs):
@@ -296,7 +298,7 @@ def ledger_post(
     for i, account_id in enumerate(sorted(deltas)):
         params[f"da{i}"], params[f"dm{i}"] = account_id, deltas[account_id]
     with prepared_cursor() as cursor:
-        cursor.execute(_post_sql(len(legs), len(deltas)), params)
+        cursor.execute(_post_sql(len(legs), len(deltas), enforce_credit_limit), params)
         rows = cursor.fetchall()
     outcome = {row[0]: row for row in rows}
     if "posted" in outcome:
@@ -319,16 +321,18 @@ def ledger_post(
 
 
 def _raise_problem(rows: list[tuple], legs: list[Leg]) -> None:
-    problems = sorted((row for row in rows if row[0] in ("missing", "currency", "funds")),
-                      key=lambda r: (r[0] != "missing", r[0] != "currency", r[3] or 0))
+    problems = sorted((row for row in rows if row[0] in ("account", "funds")),
+                      key=lambda r: (r[0] != "account", r[3] or 0))
     if not problems:
         return  # nothing failed: the caller looks at the idempotency key
     problem, _, _, n, account_id, needed, available, currency = problems[0]
-    index = (n or 1) - 1
-    if problem == "missing":
-        raise InvalidPosting(f"Leg {index}: account {account_id} does not exist.", field=f"legs.{index}.account")
-    if problem == "currency":
-        code = Account.objects.filter(pk=account_id).values_list("code", flat=True).first()
+    if problem == "account":  # the account is missing or in another currency: say which (a failure, so rare)
+        index = n - 1
+        account = Account.objects.filter(pk=account_id).values_list("code", "balance_currency").first()
+        if account is None:
+            raise InvalidPosting(f"Leg {index}: account {account_id} does not exist.",
+                                 field=f"legs.{index}.account")
+        code, currency = account
         raise InvalidPosting(f"Leg {index}: account {code} is in {currency}, not {legs[index].currency}.",
                              field=f"legs.{index}.currency")
     needed, available = round_amount(needed, currency), round_amount(available, currency)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import psycopg
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connections
 
 # Django opens psycopg connections with `prepare_threshold=None`, which disables prepared statements outright
 # (even an explicit `prepare=True` is ignored). Raising the threshold out of reach instead leaves Django's own
@@ -26,12 +26,19 @@ def prepared_cursor():
     than on every call: the ledger benchmark measured 1.2 ms of server CPU per posting unprepared and 0.55 ms
     prepared. Use it for a handful of fixed statements only; everything else keeps Django's defaults. Behind a
     transaction-pooling PgBouncer without prepared-statement support (before 1.21), don't use it.
+
+    The psycopg cursor underneath is the connection's own and lives as long as the connection: a new cursor
+    would look up its parameter dumpers and result loaders afresh on every call. So don't close it (no `with`).
     """
-    connection.ensure_connection()
-    raw = connection.connection
-    if raw.prepare_threshold is None:
-        raw.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
-    return connection._prepare_cursor(_PreparingCursor(raw))
+    wrapper = connections[DEFAULT_DB_ALIAS]  # once: every `connection.x` would look the thread's connection up again
+    wrapper.ensure_connection()
+    raw = wrapper.connection
+    cursor = getattr(raw, "_billing_prepared_cursor", None)
+    if cursor is None or cursor.closed:
+        if raw.prepare_threshold is None:
+            raw.prepare_threshold = _PREPARE_ONLY_WHEN_ASKED
+        cursor = raw._billing_prepared_cursor = _PreparingCursor(raw)
+    return wrapper._prepare_cursor(cursor)
 
 
 def array_literal(values) -> str:

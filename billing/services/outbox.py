@@ -68,6 +68,8 @@ def _send_dispatch() -> None:
 
 def outbox_kick() -> None:
     """Ask a worker to dispatch soon after this transaction commits (at most once a second per process)."""
+    if time.monotonic() - _last_kick < _KICK_INTERVAL:
+        return  # a kick went out a moment ago (_send_dispatch would drop this one at commit anyway)
     if getattr(settings, "OUTBOX_KICK", True):
         transaction.on_commit(_send_dispatch)
 

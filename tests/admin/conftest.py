@@ -10,6 +10,7 @@ from django.db import connection
 from django.test import Client
 
 default_groups_migration = importlib.import_module("billing.migrations.0004_default_groups")
+document_permissions_migration = importlib.import_module("documents.migrations.0003_default_group_permissions")
 
 
 def _client_for(user) -> Client:
@@ -20,10 +21,13 @@ def _client_for(user) -> Client:
 
 @pytest.fixture
 def default_groups(db):
-    """The groups of migration billing.0004_default_groups, written again by the migration's own function when a
-    transactional test of an earlier run (--reuse-db) flushed them. Idempotent: it adds nothing when they exist.
-    test_groups.py migrates back and forth to prove the migration itself writes them."""
-    default_groups_migration.create_default_groups(global_apps, SimpleNamespace(connection=connection))
+    """The groups of migration billing.0004_default_groups and the documents permissions documents.0003 grants
+    them, written again by the migrations' own functions when a transactional test of an earlier run
+    (--reuse-db) flushed them. Idempotent: it adds nothing when they exist. test_groups.py migrates back and
+    forth to prove the migrations themselves write them."""
+    schema_editor = SimpleNamespace(connection=connection)
+    default_groups_migration.create_default_groups(global_apps, schema_editor)
+    document_permissions_migration.grant_document_permissions(global_apps, schema_editor)
     return {group.name: group for group in Group.objects.filter(name__in=("Accountant", "Support", "Administrator"))}
 
 

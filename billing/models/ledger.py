@@ -58,10 +58,9 @@ class Account(models.Model):
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["code", "balance_currency"], name="account_code_currency_unique"),
-            models.CheckConstraint(
-                condition=Q(kind="customer", customer__isnull=False) | (~Q(kind="customer") & Q(customer=None)),
-                name="account_customer_iff_customer_kind",
-            ),
+            # A customer account names its customer and no other account names one: checked on INSERT by the
+            # billing_account_guard trigger (migration 0013), which also refuses any later change of kind or
+            # customer. As a CHECK it was re-evaluated on every balance update.
         ]
         indexes = [models.Index(fields=["customer", "balance_currency"])]
 
@@ -107,7 +106,7 @@ class AccountBalanceSlot(models.Model):
 
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="balance_slots",
                                 db_index=False)  # indexed by the unique (account, slot)
-    slot = models.PositiveSmallIntegerField()
+    slot = models.SmallIntegerField()  # a shard number: any value sums to the same balance
     balance = models.DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, default=Decimal(0),
                                   editable=False)
 
@@ -184,9 +183,8 @@ class Entry(models.Model):
         indexes = [
             models.Index(fields=["account", "id"]),
         ]
-        constraints = [
-            models.CheckConstraint(condition=~Q(amount=0), name="entry_amount_non_zero"),
-        ]
+        # No zero amounts (entry_amount_non_zero) and entries that balance per currency: the deferred
+        # per-transaction check (migrations 0007, 0012, 0013).
 
     def __str__(self) -> str:
         return f"{self.account_id}: {self.amount}"

@@ -1,6 +1,7 @@
-"""PostgreSQL itself guards the ledger (migrations 0002 and 0007): raw SQL cannot update or delete ledger rows,
-commit an unbalanced transaction, book an entry in a currency other than its account's or on an account or a
-transaction that does not exist, nor delete or re-currency an account."""
+"""PostgreSQL itself guards the ledger (migrations 0002, 0007 and 0013): raw SQL cannot update or delete ledger
+rows, commit an unbalanced transaction or a zero entry, book an entry in a currency other than its account's or on
+an account or a transaction that does not exist, delete or re-currency an account, nor create a customer account
+without its customer (or another account with one)."""
 
 from __future__ import annotations
 
@@ -244,6 +245,19 @@ def test_accounts_are_never_deleted_nor_moved(accounts, sql):
             cursor.execute(sql, {"account": customer_account.pk})
     account = Account.objects.get(pk=customer_account.pk)
     assert (account.balance_currency, account.kind) == ("RUB", Account.Kind.CUSTOMER)
+
+
+@pytest.mark.parametrize(("kind", "names_a_customer"), [("customer", False), ("revenue", True)])
+def test_an_account_names_a_customer_exactly_when_it_is_a_customer_account(customer, kind, names_a_customer):
+    # when / then: a raw insert of a customer account without its customer, or of a system account with one
+    with pytest.raises(IntegrityError, match="account_customer_iff_customer_kind"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO billing_account (kind, code, name, customer_id, balance, balance_currency, created_at) "
+                "VALUES (%s, 'raw:account', 'Raw', %s, 0, 'RUB', now())",
+                [kind, customer.pk if names_a_customer else None],
+            )
+    assert not Account.objects.filter(code="raw:account").exists()
 
 
 def test_zero_amount_entry_is_refused(accounts):

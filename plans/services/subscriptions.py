@@ -592,7 +592,8 @@ def _settle_suspension(sub: Subscription, *, at: dt.datetime) -> tuple[bool, Cha
     arrears): it is settled as of the day of the suspension, like a pause (the unused part credited, or
     the used part charged), so the fresh period that starts on the day of the top-up never charges a
     day twice, and the suspended days are not charged at all. A restart on the very day of the
-    suspension skipped no day: the period simply goes on (returns True, nothing posted)."""
+    suspension skipped no day: the period simply goes on (returns True, nothing posted); so does a trial
+    suspended and restarted before its end."""
     tz = sub.customer.timezone
     period = Period(sub.current_period_start, sub.current_period_end)
     suspended_on = local_date(sub.suspended_at or at, tz)
@@ -602,7 +603,12 @@ def _settle_suspension(sub: Subscription, *, at: dt.datetime) -> tuple[bool, Cha
         _reopen(sub, status=Subscription.Status.TRIALING if _was_trial(sub) else Subscription.Status.ACTIVE)
         return True, None
     if _was_trial(sub):
-        return False, None  # a trial is neither paid nor billed
+        if local_date(at, tz) < sub.trial_end:
+            # still within the trial: it goes on to its end (the suspended days were free anyway), and the
+            # billing run converts it to the paid plan at `trial_end` as it would have
+            _reopen(sub, status=Subscription.Status.TRIALING)
+            return True, None
+        return False, None  # the trial ended while suspended: a paid period starts today (a trial is never billed)
     if (sub.plan.charge_timing == Plan.ChargeTiming.IN_ADVANCE
             and not Charge.objects.filter(subscription=sub, kind=Charge.Kind.RECURRING,
                                           period_start=period.start).exists()):

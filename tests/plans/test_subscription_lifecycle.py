@@ -920,6 +920,55 @@ def test_a_restart_on_the_day_of_the_suspension_goes_on_with_the_period(product)
     assert balance(customer) == D("400.00")  # 2000 - 600 - 1000
 
 
+def _suspended_in_a_trial(product):
+    """A customer without money: basic (1000.00, in advance) puts it in debt from Jan 15; pro (700.00) starts a
+    14-day trial the same day, to Jan 29. The run of Jan 19 00:00 (3 grace days over) suspends both."""
+    BillingPolicy.objects.create(grace_days=3)
+    make_plan("basic", "1000.00", product=product)
+    make_plan("pro", "700.00", trial_days=14, product=product)
+    customer = funded_customer("0")
+    subscription_create(customer_id=customer.pk, plan_code="basic", at=msk(2026, 1, 15))
+    trial = subscription_create(customer_id=customer.pk, plan_code="pro", at=msk(2026, 1, 15))
+    assert run_billing(msk_midnight(2026, 1, 19)).suspended == 2
+    return customer, trial
+
+
+def test_a_trial_suspended_and_restarted_before_its_end_goes_on_to_its_end(product):
+    # given a trial [Jan 15, Jan 29) suspended on Jan 19 with the customer's other subscription
+    customer, trial = _suspended_in_a_trial(product)
+
+    # when a top-up covers the debt on Jan 22, within the trial
+    top_up(customer, "3000.00")
+    customer_funds_recheck(customer_id=customer.pk, at=msk(2026, 1, 22))
+
+    # then the trial goes on to Jan 29, nothing charged for it
+    trial.refresh_from_db()
+    assert (trial.status, trial.current_period_start, trial.current_period_end, trial.next_billing_at) == (
+        "trialing", dt.date(2026, 1, 15), dt.date(2026, 1, 29), msk_midnight(2026, 1, 29))
+    assert money_charges(trial) == []
+
+    # and the run at the trial's end charges the first paid month [Jan 29, Feb 28)
+    run_billing(msk_midnight(2026, 1, 29))
+    trial.refresh_from_db()
+    assert trial.status == "active"
+    assert summary(trial) == [("recurring", dt.date(2026, 1, 29), dt.date(2026, 2, 28), D("700.00"))]
+
+
+def test_a_trial_that_ended_while_suspended_restarts_as_a_paid_month(product):
+    # given the trial [Jan 15, Jan 29) suspended on Jan 19
+    customer, trial = _suspended_in_a_trial(product)
+
+    # when the debt is covered only on Feb 2, after the trial's end
+    top_up(customer, "3000.00")
+    customer_funds_recheck(customer_id=customer.pk, at=msk(2026, 2, 2))
+
+    # then a paid month [Feb 2, Mar 2) starts and is charged in advance
+    trial.refresh_from_db()
+    assert (trial.status, trial.current_period_start, trial.current_period_end) == (
+        "active", dt.date(2026, 2, 2), dt.date(2026, 3, 2))
+    assert summary(trial) == [("recurring", dt.date(2026, 2, 2), dt.date(2026, 3, 2), D("700.00"))]
+
+
 def test_line_descriptions_write_quantities_in_plain_digits(product):
     # given 10 seats at 100.00 and API calls at 1.00 each, billed in arrears
     plan = make_plan("start", "100.00", product=product)

@@ -25,7 +25,8 @@ logger = logging.getLogger(__name__)
 LEASE = timedelta(seconds=60)
 MAX_BACKOFF = timedelta(hours=1)
 _KICK_INTERVAL = 1.0
-_last_kick = 0.0
+_last_kick = 0.0  # when the last dispatch of this process was sent, or when its trailing one is due
+_trailing_due = 0.0  # when the trailing dispatch scheduled last runs
 _kick_lock = threading.Lock()
 
 
@@ -52,24 +53,32 @@ def event_emit_many(*, type: str, items: list[tuple[int | None, object]]) -> lis
 
 
 def _send_dispatch() -> None:
-    global _last_kick
+    """Enqueue a dispatch after a commit: at once when none went out in the last _KICK_INTERVAL, else one
+    trailing dispatch at the end of that interval (one for all the commits inside it), so a burst of commits
+    is delivered within about a second without a task per commit."""
+    global _last_kick, _trailing_due
     with _kick_lock:
         now = time.monotonic()
-        if now - _last_kick < _KICK_INTERVAL:
-            return
-        _last_kick = now
+        if now - _last_kick >= _KICK_INTERVAL:
+            countdown = None
+            _last_kick = now
+        elif _trailing_due > now:
+            return  # the trailing dispatch still to come will see this commit's events
+        else:
+            _trailing_due = _last_kick = _last_kick + _KICK_INTERVAL
+            countdown = _trailing_due - now
     try:
         from billing.tasks import outbox_dispatch
 
-        outbox_dispatch.apply_async(retry=False)
+        outbox_dispatch.apply_async(countdown=countdown, retry=False)
     except Exception:  # noqa: BLE001 - beat dispatches every few seconds anyway
         logger.warning("could not enqueue outbox dispatch; beat will pick the events up", exc_info=True)
 
 
 def outbox_kick() -> None:
-    """Ask a worker to dispatch soon after this transaction commits (at most once a second per process)."""
-    if time.monotonic() - _last_kick < _KICK_INTERVAL:
-        return  # a kick went out a moment ago (_send_dispatch would drop this one at commit anyway)
+    """Ask a worker to dispatch soon after this transaction commits (see _send_dispatch)."""
+    if _trailing_due > time.monotonic() and not connection.in_atomic_block:
+        return  # committed already (autocommit), and a dispatch is due in a moment: it will see the events
     if getattr(settings, "OUTBOX_KICK", True):
         transaction.on_commit(_send_dispatch)
 

@@ -331,3 +331,71 @@ def test_webhook_to_unreachable_endpoint_is_retried(customer, webhook_receiver):
     assert event.attempts == 1
     assert event.last_error.startswith(f"billing.webhooks: WebhookDeliveryFailed: {url}:")
     assert deliveries(event) == set()
+
+
+# --- the commit kick ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def kick_clock(monkeypatch):
+    """The outbox's own clock (monotonic seconds) and the dispatches it enqueues (their countdowns)."""
+    from types import SimpleNamespace
+
+    from billing.services import outbox
+
+    clock = SimpleNamespace(now=1000.0, sent=[])
+    monkeypatch.setattr(outbox, "time", SimpleNamespace(monotonic=lambda: clock.now))
+    monkeypatch.setattr(outbox, "_last_kick", 0.0)
+    monkeypatch.setattr(outbox, "_trailing_due", 0.0)
+    monkeypatch.setattr(outbox_dispatch_task, "apply_async", lambda **kw: clock.sent.append(kw["countdown"]))
+    return clock
+
+
+def test_a_burst_of_commits_sends_one_dispatch_at_once_and_one_at_the_end_of_the_second(kick_clock):
+    from billing.services.outbox import _send_dispatch
+
+    # when three commits come within 0.3 s
+    for at in (1000.0, 1000.1, 1000.3):
+        kick_clock.now = at
+        _send_dispatch()
+
+    # then one dispatch goes at once and one trailing dispatch at 1001.0 sees the other two commits
+    assert kick_clock.sent == [None, pytest.approx(0.9)]
+
+    # when a commit comes after the trailing one ran, less than a second after it
+    kick_clock.now = 1001.5
+    _send_dispatch()
+
+    # then it gets a trailing dispatch of its own, at 1002.0
+    assert kick_clock.sent[-1] == pytest.approx(0.5)
+
+    # when the next commit comes after a quiet second, then its dispatch goes at once
+    kick_clock.now = 1003.5
+    _send_dispatch()
+    assert kick_clock.sent[-1] is None
+    assert len(kick_clock.sent) == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_kick_while_a_dispatch_is_due_costs_nothing_outside_a_transaction(kick_clock, settings, monkeypatch):
+    from types import SimpleNamespace
+
+    from billing.services import outbox
+
+    # given a trailing dispatch due at 1001.0 (two commits within the second), and the commit hooks recorded
+    settings.OUTBOX_KICK = True
+    outbox._send_dispatch()
+    kick_clock.now = 1000.2
+    outbox._send_dispatch()
+    assert kick_clock.sent == [None, pytest.approx(0.8)]
+    registered = []
+    monkeypatch.setattr(outbox, "transaction", SimpleNamespace(on_commit=registered.append))
+
+    # when a posting in autocommit (committed already) kicks, then nothing is registered: the dispatch due sees it
+    outbox.outbox_kick()
+    assert registered == []
+
+    # when a kick comes inside a transaction (its commit may come after that dispatch), then it is registered
+    with transaction.atomic():
+        outbox.outbox_kick()
+    assert registered == [outbox._send_dispatch]

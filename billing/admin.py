@@ -235,9 +235,11 @@ class CustomerAdmin(ServiceModelAdmin):
         return self.inlines if obj is not None else []
 
     def get_readonly_fields(self, request, obj=None):
+        # prepaid or postpaid is billing terms, not contact data: it takes its own permission (Support lacks it)
+        terms = () if request.user.has_perm("billing.change_billing_model") else ("billing_model",)
         if obj is None:
-            return ()
-        return (*self._always_read_only, "currency")  # the currency of a customer's ledger account never changes
+            return terms
+        return (*self._always_read_only, "currency", *terms)  # a customer's ledger currency never changes
 
     def has_change_permission(self, request, obj=None):
         if obj is not None and obj.status == Customer.Status.CLOSED:

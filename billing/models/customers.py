@@ -72,6 +72,7 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ["id"]
+        permissions = [("change_billing_model", "Can switch a customer between prepaid and postpaid")]
         indexes = [
             models.Index(fields=["status"]),
             models.Index(fields=["inn"]),

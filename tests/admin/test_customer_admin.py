@@ -351,6 +351,23 @@ def test_a_closed_customer_card_is_view_only(admin_client, customer):
     assert customer.name == "Acme"
 
 
+@pytest.mark.parametrize(("group", "switched"), [("Support", False), ("Accountant", True)])
+def test_only_a_group_with_the_permission_switches_the_billing_model(group_client, customer, group, switched):
+    # given a prepaid customer's card, seen by a Support or an Accountant user
+    client = group_client(group)
+    data = form_fields(client.get(change_url(customer)), "customer_form")
+    assert ("billing_model" in data) is switched  # for Support it is shown read-only, not as a form field
+
+    # when the card is posted with postpaid (Support forges the field) and a new phone number
+    response = client.post(change_url(customer), {**data, "billing_model": "postpaid", "phone": "+70000000001"})
+
+    # then the phone is saved, and the billing model only for the Accountant
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert customer.phone == "+70000000001"
+    assert customer.billing_model == ("postpaid" if switched else "prepaid")
+
+
 def test_support_edits_a_customer_but_cannot_add_one(group_client, customer):
     # given
     client = group_client("Support")

@@ -63,7 +63,7 @@ def test_the_migration_deletes_the_groups_backwards_and_writes_them_forwards():
 def test_accountant_permissions():
     # then: view everything billing, add/change customers, add transactions (adjustments, reversals)
     assert _perms("Accountant", "billing") == {f"view_{m}" for m in BILLING_MODELS} | {
-        "add_customer", "change_customer", "add_transaction",
+        "add_customer", "change_customer", "add_transaction", "change_billing_model",
     }
     assert _perms("Accountant", "plans") == {p for p in _all_of("plans") if p.startswith("view_")}
     assert _perms("Accountant", "auth") == set()
@@ -80,7 +80,7 @@ def test_support_permissions():
 
 def test_administrator_permissions():
     assert _perms("Administrator", "billing") == _all_of("billing")
-    assert len(_all_of("billing")) == 4 * len(BILLING_MODELS)
+    assert len(_all_of("billing")) == 4 * len(BILLING_MODELS) + 1  # + change_billing_model (billing.0014)
     assert _perms("Administrator", "plans") == _all_of("plans")
     assert _perms("Administrator", "django_celery_beat") == _all_of("django_celery_beat")
     assert len(_all_of("django_celery_beat")) > 0
@@ -98,6 +98,7 @@ def test_a_user_gets_the_group_permissions(django_user_model):
     user = django_user_model.objects.get(pk=user.pk)
     assert user.has_perm("billing.add_transaction")
     assert user.has_perm("billing.change_customer")
+    assert user.has_perm("billing.change_billing_model")
     assert not user.has_perm("billing.delete_customer")
     assert not user.has_perm("billing.change_transaction")
     assert not user.has_perm("billing.change_event")

@@ -459,14 +459,18 @@ def _charge_usage_until(snap: SubscriptionSnapshot, *, day: dt.date, at: dt.date
     never reaches. Posted under the run's own key and guard (subscription, period start, usage), so it is
     the period's one usage charge: the run can never bill the same period start again. Hence a period whose
     usage was billed cannot go on (`subscription_resume` restarts it instead of taking the pause back).
-    The minimum commitment is a whole period's and is not applied to a part of one."""
+    The minimum commitment is prorated by days: the part's usage is topped up to minimum × days used / days
+    of the period, as a whole period's usage is topped up to the whole minimum."""
     period = snap.period
     if not snap.usage_charges or snap.status == Subscription.Status.TRIALING or not period.start < day:
         return None  # no usage billed on the plan, in a trial, or not a single day used
     part = Period(period.start, min(day, period.end))
-    part_snap = replace(snap, minimum=None, usage={})
+    minimum = snap.minimum * Decimal(part.days) / Decimal(period.days) if snap.minimum else None
+    part_snap = replace(snap, minimum=minimum, usage={})
     load_usage([part_snap], {snap.id: part})
-    return charge_post(snap=snap, kind=Charge.Kind.USAGE, period=part, lines=usage_lines(part_snap, part),
+    lines = [replace(x, description=f"{x.description} ({part.days}/{period.days} days)")
+             if x.kind == LineKind.MINIMUM else x for x in usage_lines(part_snap, part)]
+    return charge_post(snap=snap, kind=Charge.Kind.USAGE, period=part, lines=lines,
                        key=f"sub:{snap.id}:{period.start}:{Charge.Kind.USAGE}",
                        effective_date=local_date(at, snap.customer_tz), at=at)
 

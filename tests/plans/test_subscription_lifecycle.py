@@ -1083,7 +1083,23 @@ def test_a_cancel_now_bills_the_usage_of_the_period_up_to_the_cancel_day(product
     assert balance(customer) == D("9840.00")
 
 
-def test_a_part_period_usage_charge_gets_no_minimum_commitment(product):
+def test_a_part_period_usage_charge_is_topped_up_to_the_prorated_minimum_commitment(product):
+    # given a minimum commitment of 100.00 a period and 10 calls before the cancel
+    customer, sub = _metered(product, minimum_commitment="100.00")
+    _calls(customer, ("e1", "10", msk(2026, 4, 5)))
+
+    # when canceled on Apr 11
+    subscription_cancel(subscription_id=sub.pk, at=msk(2026, 4, 11))
+
+    # then [Apr 1, Apr 11) is 10 of April's 30 days: the usage, 10 × 2.00 = 20.00, is topped up to the prorated
+    # minimum 100 × 10/30 = 33.333… by 13.333… → 13.33
+    usage, = charges_of(sub, "usage")
+    assert charge_lines(usage) == [("usage", "meter", D("20.00")), ("minimum_commitment", "meter", D("13.33"))]
+    assert usage.lines[-1]["description"] == "Minimum commitment (10/30 days)"
+    assert balance(customer) == D("9866.67")  # 10000 - 300 - 20 - 13.33 + 200
+
+
+def test_a_part_period_usage_above_the_prorated_minimum_is_not_topped_up(product):
     # given a minimum commitment of 100.00 a period and 30 calls before the cancel
     customer, sub = _metered(product, minimum_commitment="100.00")
     _calls(customer, ("e1", "30", msk(2026, 4, 5)))
@@ -1091,7 +1107,7 @@ def test_a_part_period_usage_charge_gets_no_minimum_commitment(product):
     # when canceled on Apr 11
     subscription_cancel(subscription_id=sub.pk, at=msk(2026, 4, 11))
 
-    # then only the usage is billed, 30 × 2.00 = 60.00, no top-up to the minimum of a whole period
+    # then the usage, 30 × 2.00 = 60.00, is above the prorated minimum 33.33: no top-up
     usage, = charges_of(sub, "usage")
     assert charge_lines(usage) == [("usage", "meter", D("60.00"))]
     assert balance(customer) == D("9840.00")  # 10000 - 300 - 60 + 200

@@ -161,10 +161,10 @@ def _existing(key: str, content_hash: str) -> Transaction | None:
 #
 # The plan is generic (planned once, for any parameters), so it must not depend on row estimates: the legs
 # (`l`) and the per-account deltas (`d`) come as VALUES lists of scalar parameters, one statement text per
-# shape (number of legs, number of accounts), so PostgreSQL knows exactly how many rows it joins, and accounts
-# and customers are looked up one id at a time (lateral and scalar subqueries). As arrays, unnest() counted as
-# ten rows for the planner, and on a small or freshly created ledger it chose to read the whole account table
-# once or twice per posting instead of two index probes.
+# shape (legs, accounts, credit limit enforced or not), so PostgreSQL knows exactly how many rows it joins,
+# and accounts and customers are looked up one id at a time (lateral and scalar subqueries). As arrays,
+# unnest() counted as ten rows for the planner, and on a small or freshly created ledger it chose to read the
+# whole account table once or twice per posting instead of two index probes.
 _POST_SQL = """
 WITH bad AS (
     SELECT 'account' AS problem, l.n, l.account_id, NULL::numeric AS needed, NULL::numeric AS available,
@@ -244,13 +244,13 @@ def _post_sql(legs: int, accounts: int, enforce_credit_limit: bool) -> str:
 _KINDS = frozenset(Transaction.Kind.values)
 
 
+_TRANSACTION_FIELDS = tuple(field.attname for field in Transaction._meta.concrete_fields)
+
+
 def _transaction_row(**values) -> tuple:
     """The posted transaction's field values in the model's field order: Model(*values) skips the keyword path
     of Model.__init__, which cost more client CPU than building the statement's parameters."""
     return tuple(values[attname] for attname in _TRANSACTION_FIELDS)
-
-
-_TRANSACTION_FIELDS = tuple(field.attname for field in Transaction._meta.concrete_fields)
 
 
 def ledger_post(

@@ -140,7 +140,9 @@ class TagFilter(admin.SimpleListFilter):
     def lookups(self, request, model_admin):
         tags = (
             Customer.objects.annotate(tag=Func("tags", function="unnest"))
-            .values_list("tag", flat=True).distinct().order_by("tag")
+            .values_list("tag", flat=True)
+            .distinct()
+            .order_by("tag")
         )
         return [(tag, tag) for tag in tags]
 
@@ -206,16 +208,35 @@ class CustomerAdmin(ServiceModelAdmin):
         (None, {"fields": ("kind", "name", "legal_name", "country", "external_id", "tags", "status", "balances")}),
         ("Requisites", {"fields": ("inn", "kpp", "ogrn", "legal_address")}),
         ("Contacts", {"fields": ("billing_emails", "phone")}),
-        ("Billing", {"fields": ("currency", "credit_limit_amount", "timezone", "billing_model", "postpaid_since",
-                                "past_due_since")}),
+        (
+            "Billing",
+            {
+                "fields": (
+                    "currency",
+                    "credit_limit_amount",
+                    "timezone",
+                    "billing_model",
+                    "postpaid_since",
+                    "past_due_since",
+                )
+            },
+        ),
         ("Other", {"classes": ("collapse",), "fields": ("metadata", "created_at", "updated_at", "closed_at")}),
     )
-    _always_read_only = ("status", "balances", "postpaid_since", "past_due_since", "created_at", "updated_at",
-                         "closed_at")
+    _always_read_only = (
+        "status",
+        "balances",
+        "postpaid_since",
+        "past_due_since",
+        "created_at",
+        "updated_at",
+        "closed_at",
+    )
 
     def get_queryset(self, request):
         balances = Prefetch(
-            "accounts", queryset=Account.objects.filter(kind=Account.Kind.CUSTOMER).order_by("pk"),
+            "accounts",
+            queryset=Account.objects.filter(kind=Account.Kind.CUSTOMER).order_by("pk"),
             to_attr="balance_accounts",
         )
         return super().get_queryset(request).prefetch_related(balances)
@@ -223,12 +244,21 @@ class CustomerAdmin(ServiceModelAdmin):
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)
         if obj is None:
-            return [(name, {**opts, "fields": tuple(f for f in opts["fields"] if f not in self._always_read_only)})
-                    for name, opts in fieldsets]
+            return [
+                (name, {**opts, "fields": tuple(f for f in opts["fields"] if f not in self._always_read_only)})
+                for name, opts in fieldsets
+            ]
         if not self.has_change_permission(request, obj):  # view only: show the model's own credit_limit
-            return [(name, {**opts, "fields": tuple("credit_limit" if f == "credit_limit_amount" else f
-                                                    for f in opts["fields"])})
-                    for name, opts in fieldsets]
+            return [
+                (
+                    name,
+                    {
+                        **opts,
+                        "fields": tuple("credit_limit" if f == "credit_limit_amount" else f for f in opts["fields"]),
+                    },
+                )
+                for name, opts in fieldsets
+            ]
         return fieldsets
 
     def get_inlines(self, request, obj):
@@ -281,8 +311,11 @@ class CustomerAdmin(ServiceModelAdmin):
                     changes["credit_limit"] = data["credit_limit_amount"]
                 saved = customer_update(customer_id=obj.pk, **changes)
             else:
-                fields = {name: data[name] for name in UPDATABLE_FIELDS
-                          if name in data and name not in ("name", "credit_limit")}
+                fields = {
+                    name: data[name]
+                    for name in UPDATABLE_FIELDS
+                    if name in data and name not in ("name", "credit_limit")
+                }
                 saved = customer_create(
                     name=data["name"], currency=data["currency"], credit_limit=data["credit_limit_amount"], **fields
                 )
@@ -306,10 +339,14 @@ class CustomerAdmin(ServiceModelAdmin):
     def get_urls(self):
         info = self.opts.app_label, self.opts.model_name
         return [
-            path("<path:object_id>/adjust-balance/", self.admin_site.admin_view(self.adjust_balance_view),
-                 name="{}_{}_adjust_balance".format(*info)),
-            path("<path:object_id>/close/", self.admin_site.admin_view(self.close_view),
-                 name="{}_{}_close".format(*info)),
+            path(
+                "<path:object_id>/adjust-balance/",
+                self.admin_site.admin_view(self.adjust_balance_view),
+                name="{}_{}_adjust_balance".format(*info),
+            ),
+            path(
+                "<path:object_id>/close/", self.admin_site.admin_view(self.close_view), name="{}_{}_close".format(*info)
+            ),
             *super().get_urls(),
         ]
 
@@ -339,9 +376,12 @@ class CustomerAdmin(ServiceModelAdmin):
             if form.is_valid():
                 try:
                     txn = customer_balance_adjust(
-                        customer_id=customer.pk, amount=form.cleaned_data["amount"],
-                        currency=form.cleaned_data["currency"], direction=form.cleaned_data["direction"],
-                        reason=form.cleaned_data["reason"], key=form.ledger_key,
+                        customer_id=customer.pk,
+                        amount=form.cleaned_data["amount"],
+                        currency=form.cleaned_data["currency"],
+                        direction=form.cleaned_data["direction"],
+                        reason=form.cleaned_data["reason"],
+                        key=form.ledger_key,
                         created_by=request.user.get_username(),
                     )
                 except ApplicationError as exc:
@@ -353,7 +393,8 @@ class CustomerAdmin(ServiceModelAdmin):
                             'Posted {} of {} as <a href="{}">transaction #{}</a>.',
                             form.cleaned_data["direction"],
                             _money(form.cleaned_data["amount"], form.cleaned_data["currency"]),
-                            _admin_url(txn), txn.pk,
+                            _admin_url(txn),
+                            txn.pk,
                         ),
                         messages.SUCCESS,
                     )
@@ -361,7 +402,10 @@ class CustomerAdmin(ServiceModelAdmin):
         else:
             form = BalanceAdjustmentForm(customer=customer)
         context = self._context(
-            request, customer, "Adjust balance", form=form,
+            request,
+            customer,
+            "Adjust balance",
+            form=form,
             balances=[_money(m.amount, m.currency.code) for m in customer_balances(customer=customer)],
         )
         return TemplateResponse(request, "billing/admin/adjust_balance.html", context)
@@ -374,7 +418,9 @@ class CustomerAdmin(ServiceModelAdmin):
             self._close(request, customer)
             return HttpResponseRedirect(_admin_url(customer))
         context = self._context(
-            request, customer, "Close customer",
+            request,
+            customer,
+            "Close customer",
             balances=[_money(m.amount, m.currency.code) for m in customer_balances(customer=customer)],
         )
         return TemplateResponse(request, "billing/admin/close_customer.html", context)
@@ -437,8 +483,20 @@ class TransactionAdmin(ReadOnlyModelAdmin):
     date_hierarchy = "effective_date"
     inlines = [EntryInline]
     actions = ["reverse_transactions"]
-    fields = ("kind", "customer", "effective_date", "posted_at", "idempotency_key", "source_type", "source_id",
-              "description", "reverses", "reversed_by_link", "created_by", "metadata")
+    fields = (
+        "kind",
+        "customer",
+        "effective_date",
+        "posted_at",
+        "idempotency_key",
+        "source_type",
+        "source_id",
+        "description",
+        "reverses",
+        "reversed_by_link",
+        "created_by",
+        "metadata",
+    )
     readonly_fields = fields
 
     def get_queryset(self, request):
@@ -490,8 +548,9 @@ class TransactionAdmin(ReadOnlyModelAdmin):
     def _reverse(self, request, txn: Transaction, reason: str) -> None:
         existing = Transaction.objects.filter(reverses=txn).only("pk").first()
         if existing is not None:  # only to say so; the service and a unique constraint are the guard
-            self.message_user(request, f"Transaction #{txn.pk} was already reversed by #{existing.pk}.",
-                              messages.WARNING)
+            self.message_user(
+                request, f"Transaction #{txn.pk} was already reversed by #{existing.pk}.", messages.WARNING
+            )
             return
         try:
             reversal = ledger_reverse(transaction_id=txn.pk, reason=reason, created_by=request.user.get_username())
@@ -500,8 +559,7 @@ class TransactionAdmin(ReadOnlyModelAdmin):
             return
         self.message_user(
             request,
-            format_html('Transaction #{} reversed by <a href="{}">#{}</a>.', txn.pk, _admin_url(reversal),
-                        reversal.pk),
+            format_html('Transaction #{} reversed by <a href="{}">#{}</a>.', txn.pk, _admin_url(reversal), reversal.pk),
             messages.SUCCESS,
         )
 
@@ -551,8 +609,7 @@ class EventAdmin(ReadOnlyModelAdmin):
     date_hierarchy = "created_at"
     inlines = [EventDeliveryInline]
     actions = ["redeliver"]
-    fields = ("type", "customer", "payload", "created_at", "dispatched_at", "attempts", "next_attempt_at",
-              "last_error")
+    fields = ("type", "customer", "payload", "created_at", "dispatched_at", "attempts", "next_attempt_at", "last_error")
     readonly_fields = fields
 
     def has_redeliver_permission(self, request) -> bool:
@@ -607,8 +664,17 @@ class ApiKeyAdmin(ServiceModelAdmin):
     Keys are never edited nor deleted; they are revoked."""
 
     form = ApiKeyCreateForm
-    list_display = ("name", "prefix", "scope", "customer", "is_active", "created_by", "created_at", "revoked_at",
-                    "last_used_at")
+    list_display = (
+        "name",
+        "prefix",
+        "scope",
+        "customer",
+        "is_active",
+        "created_by",
+        "created_at",
+        "revoked_at",
+        "last_used_at",
+    )
     list_filter = (RevokedFilter, "scope")
     search_fields = ("name", "prefix", "customer__name")
     list_select_related = ("customer", "created_by")
@@ -641,7 +707,9 @@ class ApiKeyAdmin(ServiceModelAdmin):
         customer = data.get("customer")
         try:
             api_key, raw = api_key_create(
-                name=data["name"], scope=data["scope"], customer_id=customer.pk if customer else None,
+                name=data["name"],
+                scope=data["scope"],
+                customer_id=customer.pk if customer else None,
                 created_by=request.user,
             )
         except (ApplicationError, ValidationError) as exc:
@@ -653,7 +721,8 @@ class ApiKeyAdmin(ServiceModelAdmin):
             request,
             format_html(
                 "The key for “{}” is <code>{}</code>. Copy it now: it is not stored and will not be shown again.",
-                api_key.name, raw,
+                api_key.name,
+                raw,
             ),
             messages.SUCCESS,
         )
@@ -695,7 +764,18 @@ class BillingPolicyAdmin(admin.ModelAdmin):
 
 @admin.register(BillingRun)
 class BillingRunAdmin(ReadOnlyModelAdmin):
-    list_display = ("id", "as_of", "status", "started_at", "finished_at", "due_at_start", "processed", "charged",
-                    "suspended", "failed", "chunks")
+    list_display = (
+        "id",
+        "as_of",
+        "status",
+        "started_at",
+        "finished_at",
+        "due_at_start",
+        "processed",
+        "charged",
+        "suspended",
+        "failed",
+        "chunks",
+    )
     list_filter = ("status",)
     date_hierarchy = "started_at"

@@ -57,8 +57,10 @@ def payload_of(payload) -> dict:
     """A payload as the JSON object stored; a dataclass field named after a Python keyword with a trailing
     underscore (`from_`) is stored under the keyword (`from`)."""
     if dataclasses.is_dataclass(payload):
-        return {(name[:-1] if name.endswith("_") and keyword.iskeyword(name[:-1]) else name): value
-                for name, value in dataclasses.asdict(payload).items()}
+        return {
+            (name[:-1] if name.endswith("_") and keyword.iskeyword(name[:-1]) else name): value
+            for name, value in dataclasses.asdict(payload).items()
+        }
     return dict(payload)
 
 

@@ -56,20 +56,38 @@ class CustomerAdminForm(ServiceErrorsFormMixin, forms.ModelForm):
 
     currency = forms.ChoiceField(choices=_currency_choices, help_text="The customer's main currency.")
     credit_limit_amount = forms.DecimalField(
-        label="Credit limit", min_value=Decimal(0), max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES,
-        initial=Decimal(0), help_text="How far the balance may go below zero, in the customer's currency.",
+        label="Credit limit",
+        min_value=Decimal(0),
+        max_digits=MAX_DIGITS,
+        decimal_places=DECIMAL_PLACES,
+        initial=Decimal(0),
+        help_text="How far the balance may go below zero, in the customer's currency.",
     )
 
     class Meta:
         model = Customer
         fields = (
-            "kind", "name", "legal_name", "country", "inn", "kpp", "ogrn", "legal_address", "billing_emails",
-            "phone", "currency", "timezone", "billing_model", "tags", "external_id", "metadata",
+            "kind",
+            "name",
+            "legal_name",
+            "country",
+            "inn",
+            "kpp",
+            "ogrn",
+            "legal_address",
+            "billing_emails",
+            "phone",
+            "currency",
+            "timezone",
+            "billing_model",
+            "tags",
+            "external_id",
+            "metadata",
         )
         help_texts = {
             "billing_model": "Prepaid: charges are taken from the balance, and the customer is suspended after the "
-                             "grace days beyond the credit limit. Postpaid: never suspended; charges of periods "
-                             "starting from the day of the switch (UTC) on are invoiced when the periods end.",
+            "grace days beyond the credit limit. Postpaid: never suspended; charges of periods "
+            "starting from the day of the switch (UTC) on are invoiced when the periods end.",
         }
 
     def __init__(self, *args, **kwargs):

@@ -54,11 +54,7 @@ def customer_balance(*, customer: Customer, currency: str | None = None) -> Mone
 
 
 def transaction_list(*, customer: Customer) -> QuerySet[Transaction]:
-    return (
-        Transaction.objects.filter(customer=customer)
-        .prefetch_related("entries__account")
-        .order_by("-id")
-    )
+    return Transaction.objects.filter(customer=customer).prefetch_related("entries__account").order_by("-id")
 
 
 def transaction_get(*, customer: Customer, transaction_id) -> Transaction:

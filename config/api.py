@@ -36,8 +36,13 @@ def problem_body(*, status_code: int, code: str, title: str, detail: str, errors
 
 def problem_response(*, status_code: int, code: str, title: str, detail: str, errors=None, request=None, **extra):
     body = problem_body(
-        status_code=status_code, code=code, title=title, detail=detail, errors=errors,
-        instance=request.path if request is not None else None, **extra,
+        status_code=status_code,
+        code=code,
+        title=title,
+        detail=detail,
+        errors=errors,
+        instance=request.path if request is not None else None,
+        **extra,
     )
     return Response(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
 
@@ -72,11 +77,17 @@ def problem_exception_handler(exc, context):
         # an error may carry its own field errors in `extra["errors"]` (e.g. one per bad item of a batch);
         # other extras never replace the standard members (an extra "status" is not the HTTP status)
         errors = exc.extra.get("errors") or (
-            [{"field": exc.field, "code": exc.code, "message": exc.message}] if exc.field else [])
+            [{"field": exc.field, "code": exc.code, "message": exc.message}] if exc.field else []
+        )
         extra = {key: value for key, value in exc.extra.items() if key not in _PROBLEM_MEMBERS}
         return problem_response(
-            status_code=exc.status, code=exc.code, title=exc.title, detail=exc.message, errors=errors,
-            request=request, **extra,
+            status_code=exc.status,
+            code=exc.code,
+            title=exc.title,
+            detail=exc.message,
+            errors=errors,
+            request=request,
+            **extra,
         )
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(_django_error_detail(exc))
@@ -93,8 +104,12 @@ def problem_exception_handler(exc, context):
         errors = flatten_errors(exc.detail)
         detail = "; ".join(f"{e['field']}: {e['message']}" if e["field"] else e["message"] for e in errors[:5])
         body = problem_body(
-            status_code=400, code="validation_error", title="The request has invalid fields",
-            detail=detail or "Invalid input.", errors=errors, instance=request.path if request else None,
+            status_code=400,
+            code="validation_error",
+            title="The request has invalid fields",
+            detail=detail or "Invalid input.",
+            errors=errors,
+            instance=request.path if request else None,
         )
         return Response(body, status=400, content_type=PROBLEM_CONTENT_TYPE, headers=_headers(response))
 
@@ -107,12 +122,13 @@ def problem_exception_handler(exc, context):
     else:
         detail = str(getattr(exc, "detail", exc))
     body = problem_body(
-        status_code=response.status_code, code=code,
+        status_code=response.status_code,
+        code=code,
         title=_TITLES.get(response.status_code, "Request failed"),
-        detail=detail, instance=request.path if request else None,
+        detail=detail,
+        instance=request.path if request else None,
     )
-    return Response(body, status=response.status_code, content_type=PROBLEM_CONTENT_TYPE,
-                    headers=_headers(response))
+    return Response(body, status=response.status_code, content_type=PROBLEM_CONTENT_TYPE, headers=_headers(response))
 
 
 def _django_error_detail(exc: DjangoValidationError) -> dict:
@@ -164,8 +180,9 @@ def handler404(request, exception=None):
 def handler500(request):
     logger.error("unhandled error on %s", request.path)
     if request.path.startswith("/api/"):
-        return _json_problem(request, 500, "server_error", "Internal server error",
-                             "The server failed to process the request.")
+        return _json_problem(
+            request, 500, "server_error", "Internal server error", "The server failed to process the request."
+        )
     from django.views.defaults import server_error
 
     return server_error(request)

@@ -34,7 +34,7 @@ READY_TIMEOUT = 120.0
 LOGIN_LINES = ("Admin login", "Accountant login", "Demo API key")  # repeated from seed_demo's output
 
 
-class Stop(Exception):  # noqa: N818 - a control-flow signal, not an error
+class Stop(Exception):
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
@@ -52,8 +52,15 @@ class Child:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            self.argv, cwd=BASE_DIR, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            start_new_session=True, text=True, errors="replace", bufsize=1,
+            self.argv,
+            cwd=BASE_DIR,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            text=True,
+            errors="replace",
+            bufsize=1,
         )
         self._reader = threading.Thread(target=self._pump, name=f"log-{self.name}", daemon=True)
         self._reader.start()
@@ -160,10 +167,25 @@ def _children(*, port: int, queue: str) -> list[Child]:
     data = embedded.DATA_DIR
     celery = [PYTHON, "-m", "celery", "-A", "config"]
     return [
-        Child("worker", [*celery, "worker", "-l", "info", "--concurrency", "2", "-Q", queue,
-                         "-n", f"devserver-{os.getpid()}@%h"]),
-        Child("beat", [*celery, "beat", "-l", "info", "--scheduler", "django_celery_beat.schedulers:DatabaseScheduler",
-                       "--pidfile", str(data / "celerybeat.pid"), "--schedule", str(data / "celerybeat-schedule")]),
+        Child(
+            "worker",
+            [*celery, "worker", "-l", "info", "--concurrency", "2", "-Q", queue, "-n", f"devserver-{os.getpid()}@%h"],
+        ),
+        Child(
+            "beat",
+            [
+                *celery,
+                "beat",
+                "-l",
+                "info",
+                "--scheduler",
+                "django_celery_beat.schedulers:DatabaseScheduler",
+                "--pidfile",
+                str(data / "celerybeat.pid"),
+                "--schedule",
+                str(data / "celerybeat-schedule"),
+            ],
+        ),
         Child("web", [PYTHON, "manage.py", "runserver", f"{HOST}:{port}", "--noreload"]),
     ]
 

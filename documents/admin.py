@@ -39,29 +39,63 @@ class InvoiceLineInline(ReadOnlyTabularInline):
     def detail_lines(self, line: InvoiceLine) -> str:
         if not line.details:
             return "—"
-        return format_html_join(mark_safe("<br>"), "{}: {} {}",
-                                ((d.get("description", ""), d.get("amount", ""), d.get("currency", ""))
-                                 for d in line.details))
+        return format_html_join(
+            mark_safe("<br>"),
+            "{}: {} {}",
+            ((d.get("description", ""), d.get("amount", ""), d.get("currency", "")) for d in line.details),
+        )
 
 
 @admin.register(Invoice)
 class InvoiceAdmin(ReadOnlyModelAdmin):
     list_display = ("number", "customer", "issue_date", "due_date", "invoice_total", "status")
     list_filter = ("status", "issue_date", "currency")
-    search_fields = ("number", "customer__name", "customer__legal_name", "customer__inn", "customer__external_id",
-                     "buyer_name")
+    search_fields = (
+        "number",
+        "customer__name",
+        "customer__legal_name",
+        "customer__inn",
+        "customer__external_id",
+        "buyer_name",
+    )
     list_select_related = ("customer",)
     date_hierarchy = "issue_date"
     inlines = [InvoiceLineInline]
     fieldsets = (
-        (None, {"fields": ("number", "status", "customer", "issue_date", "due_date", "period_start", "period_end",
-                           "invoice_total", "created_at")}),
-        ("Buyer (as at issue)", {"fields": ("buyer_name", "buyer_inn", "buyer_kpp", "buyer_address",
-                                            "buyer_emails")}),
+        (
+            None,
+            {
+                "fields": (
+                    "number",
+                    "status",
+                    "customer",
+                    "issue_date",
+                    "due_date",
+                    "period_start",
+                    "period_end",
+                    "invoice_total",
+                    "created_at",
+                )
+            },
+        ),
+        ("Buyer (as at issue)", {"fields": ("buyer_name", "buyer_inn", "buyer_kpp", "buyer_address", "buyer_emails")}),
     )
-    readonly_fields = ("number", "status", "customer", "issue_date", "due_date", "period_start", "period_end",
-                       "invoice_total", "created_at", "buyer_name", "buyer_inn", "buyer_kpp", "buyer_address",
-                       "buyer_emails")
+    readonly_fields = (
+        "number",
+        "status",
+        "customer",
+        "issue_date",
+        "due_date",
+        "period_start",
+        "period_end",
+        "invoice_total",
+        "created_at",
+        "buyer_name",
+        "buyer_inn",
+        "buyer_kpp",
+        "buyer_address",
+        "buyer_emails",
+    )
 
     @admin.display(description="Total", ordering="total")
     def invoice_total(self, invoice: Invoice) -> str:
@@ -72,4 +106,3 @@ class InvoiceAdmin(ReadOnlyModelAdmin):
 class DocumentCounterAdmin(ReadOnlyModelAdmin):
     list_display = ("doc_type", "year", "last_number")
     list_filter = ("doc_type",)
-

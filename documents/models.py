@@ -45,8 +45,9 @@ class Invoice(models.Model):
         VOID = "void", "Void"
 
     number = models.CharField(max_length=32)  # unique: see Meta
-    customer = models.ForeignKey("billing.Customer", on_delete=models.PROTECT, related_name="invoices",
-                                 db_index=False)  # indexed by (customer, -id)
+    customer = models.ForeignKey(
+        "billing.Customer", on_delete=models.PROTECT, related_name="invoices", db_index=False
+    )  # indexed by (customer, -id)
     currency = models.CharField(max_length=3)
     issue_date = models.DateField()
     due_date = models.DateField(help_text="Payment terms: the issue date plus the policy's postpaid due days.")
@@ -90,9 +91,11 @@ class InvoiceLine(models.Model):
     period_start = models.DateField()
     period_end = models.DateField(help_text="Exclusive.")
     amount = money_field(help_text="The charge's amount: negative for a credit.")
-    details = models.JSONField(default=list, blank=True,
-                               help_text="The charge's own lines: [{kind, description, amount, currency, quantity, "
-                                         "ref}].")
+    details = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="The charge's own lines: [{kind, description, amount, currency, quantity, ref}].",
+    )
 
     class Meta:
         ordering = ["id"]

@@ -27,10 +27,12 @@ def document_counter_lock(*, doc_type: str, year: int) -> DocumentCounter:
     and keep the transaction short."""
     if not connection.in_atomic_block:
         raise RuntimeError("a document counter is locked only inside the issuing transaction")
-    DocumentCounter.objects.bulk_create([DocumentCounter(doc_type=doc_type, year=year, last_number=0)],
-                                        ignore_conflicts=True)
-    return list(DocumentCounter.objects.select_for_update(of=("self",), no_key=True)
-                .filter(doc_type=doc_type, year=year))[0]
+    DocumentCounter.objects.bulk_create(
+        [DocumentCounter(doc_type=doc_type, year=year, last_number=0)], ignore_conflicts=True
+    )
+    return list(
+        DocumentCounter.objects.select_for_update(of=("self",), no_key=True).filter(doc_type=doc_type, year=year)
+    )[0]
 
 
 def document_numbers_take(*, counter: DocumentCounter, count: int) -> list[str]:
@@ -40,5 +42,7 @@ def document_numbers_take(*, counter: DocumentCounter, count: int) -> list[str]:
     first = counter.last_number + 1
     counter.last_number += count
     DocumentCounter.objects.filter(pk=counter.pk).update(last_number=counter.last_number)
-    return [document_number_format(doc_type=counter.doc_type, year=counter.year, number=n)
-            for n in range(first, first + count)]
+    return [
+        document_number_format(doc_type=counter.doc_type, year=counter.year, number=n)
+        for n in range(first, first + count)
+    ]

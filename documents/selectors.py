@@ -22,10 +22,12 @@ def charges_to_invoice(*, as_of: dt.date) -> QuerySet[Charge]:
     so a period ending on `as_of` has ended) and started on or after the day the customer became postpaid
     (`postpaid_since`): the charges of a prepaid era were paid from the balance. Zero charges (a plan without a
     setup fee records one) are never invoiced: nothing is owed for them."""
-    return (Charge.objects
-            .filter(subscription__customer__billing_model=Customer.BillingModel.POSTPAID, period_end__lte=as_of,
-                    period_start__gte=F("subscription__customer__postpaid_since"), invoice_line__isnull=True)
-            .exclude(amount=Decimal(0)))
+    return Charge.objects.filter(
+        subscription__customer__billing_model=Customer.BillingModel.POSTPAID,
+        period_end__lte=as_of,
+        period_start__gte=F("subscription__customer__postpaid_since"),
+        invoice_line__isnull=True,
+    ).exclude(amount=Decimal(0))
 
 
 @dataclass(frozen=True)
@@ -42,15 +44,25 @@ class PendingInvoice:
 def invoices_pending_postpaid(*, as_of: dt.date) -> list[PendingInvoice]:
     """The invoices `invoice_issue_postpaid(as_of=…)` would issue now, one per customer and currency whose
     charges total more than zero, in the order it would number them (one aggregate query)."""
-    rows = (charges_to_invoice(as_of=as_of)
-            .values("subscription__customer_id", "subscription__customer__name", "amount_currency")
-            .annotate(n=Count("id"), sum=Sum("amount"), start=Min("period_start"), end=Max("period_end"))
-            .filter(sum__gt=0)
-            .order_by("subscription__customer_id", "amount_currency"))
-    return [PendingInvoice(customer_id=r["subscription__customer_id"], customer_name=r["subscription__customer__name"],
-                           currency=r["amount_currency"], charges=r["n"], total=r["sum"], period_start=r["start"],
-                           period_end=r["end"])
-            for r in rows]
+    rows = (
+        charges_to_invoice(as_of=as_of)
+        .values("subscription__customer_id", "subscription__customer__name", "amount_currency")
+        .annotate(n=Count("id"), sum=Sum("amount"), start=Min("period_start"), end=Max("period_end"))
+        .filter(sum__gt=0)
+        .order_by("subscription__customer_id", "amount_currency")
+    )
+    return [
+        PendingInvoice(
+            customer_id=r["subscription__customer_id"],
+            customer_name=r["subscription__customer__name"],
+            currency=r["amount_currency"],
+            charges=r["n"],
+            total=r["sum"],
+            period_start=r["start"],
+            period_end=r["end"],
+        )
+        for r in rows
+    ]
 
 
 # --- invoices -----------------------------------------------------------------------------------
@@ -75,12 +87,27 @@ def invoice_list(*, customer_scope: int | None, filters: dict | None = None) -> 
 
 def invoice_get(*, invoice_id, customer_scope: int | None) -> Invoice:
     """One invoice with its lines (each with its charge's subscription id); another customer's → InvoiceNotFound."""
-    lines = InvoiceLine.objects.select_related("charge").only(
-        "id", "invoice_id", "charge_id", "description", "period_start", "period_end", "amount", "amount_currency",
-        "details", "charge__subscription_id").order_by("id")
+    lines = (
+        InvoiceLine.objects.select_related("charge")
+        .only(
+            "id",
+            "invoice_id",
+            "charge_id",
+            "description",
+            "period_start",
+            "period_end",
+            "amount",
+            "amount_currency",
+            "details",
+            "charge__subscription_id",
+        )
+        .order_by("id")
+    )
     try:
-        return (invoice_list(customer_scope=customer_scope)
-                .prefetch_related(Prefetch("lines", queryset=lines, to_attr="line_list"))
-                .get(pk=int(invoice_id)))
+        return (
+            invoice_list(customer_scope=customer_scope)
+            .prefetch_related(Prefetch("lines", queryset=lines, to_attr="line_list"))
+            .get(pk=int(invoice_id))
+        )
     except (Invoice.DoesNotExist, ValueError, TypeError, OverflowError) as exc:
         raise InvoiceNotFound(f"Invoice {invoice_id} not found.") from exc

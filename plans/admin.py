@@ -66,8 +66,19 @@ class ProductAdmin(admin.ModelAdmin):
 
 @admin.register(Plan)
 class PlanAdmin(admin.ModelAdmin):
-    list_display = ("name", "code", "product", "interval", "interval_count", "charge_timing", "trial_days",
-                    "is_public", "display_order", "is_active", "current_prices")
+    list_display = (
+        "name",
+        "code",
+        "product",
+        "interval",
+        "interval_count",
+        "charge_timing",
+        "trial_days",
+        "is_public",
+        "display_order",
+        "is_active",
+        "current_prices",
+    )
     list_filter = ("product", "interval", "charge_timing", "is_public", "is_active", "grandfathered")
     list_editable = ("is_public", "display_order")
     search_fields = ("name", "code")
@@ -122,20 +133,31 @@ class BundleAdmin(admin.ModelAdmin):
     """Saving a bundle (with its items and prices) publishes it: plans.services.bundles.bundle_publish
     brings the plan that sells it up to date, which is what customers subscribe to."""
 
-    list_display = ("name", "code", "interval", "interval_count", "charge_timing", "is_public", "is_active",
-                    "backing_plan")
+    list_display = (
+        "name",
+        "code",
+        "interval",
+        "interval_count",
+        "charge_timing",
+        "is_public",
+        "is_active",
+        "backing_plan",
+    )
     list_filter = ("is_public", "is_active")
     search_fields = ("name", "code")
     inlines = [BundleItemInline, BundlePriceInline]
     readonly_fields = ("backing_plan",)
     fieldsets = (
         (None, {"fields": ("name", "code", "description", "is_public", "is_active")}),
-        ("Billing", {
-            "fields": ("interval", "interval_count", "charge_timing", "trial_days", "backing_plan"),
-            "description": "A subscription to the bundle pays its package price every period. The items are what "
-                           "the package includes: they are not billed on their own (an option item is never "
-                           "charged on top of the package price).",
-        }),
+        (
+            "Billing",
+            {
+                "fields": ("interval", "interval_count", "charge_timing", "trial_days", "backing_plan"),
+                "description": "A subscription to the bundle pays its package price every period. The items are what "
+                "the package includes: they are not billed on their own (an option item is never "
+                "charged on top of the package price).",
+            },
+        ),
     )
 
     @admin.display(description="Plan that sells it")
@@ -157,13 +179,19 @@ class BundleAdmin(admin.ModelAdmin):
             plan = bundle_publish(bundle_id=bundle.pk)
         except (ApplicationError, ValidationError) as exc:
             bundle.refresh_from_db(fields=["plan"])
-            state = ("not published: nobody can subscribe to it yet" if bundle.plan_id is None
-                     else "the plan that sells it was not updated")
+            state = (
+                "not published: nobody can subscribe to it yet"
+                if bundle.plan_id is None
+                else "the plan that sells it was not updated"
+            )
             self.message_user(request, f"Bundle {bundle.code!r} is saved, but {state}: {exc}", messages.WARNING)
         else:
             bundle.plan = plan
-            self.message_user(request, f"Bundle {bundle.code!r} is published: it is sold through plan {plan.code!r}.",
-                              messages.SUCCESS)
+            self.message_user(
+                request,
+                f"Bundle {bundle.code!r} is published: it is sold through plan {plan.code!r}.",
+                messages.SUCCESS,
+            )
 
 
 @admin.register(UsageMetric)
@@ -181,8 +209,17 @@ class CouponInline(admin.TabularInline):
 
 @admin.register(Promotion)
 class PromotionAdmin(admin.ModelAdmin):
-    list_display = ("name", "code", "percent", "amount", "duration", "duration_periods", "valid_from", "valid_until",
-                    "is_active")
+    list_display = (
+        "name",
+        "code",
+        "percent",
+        "amount",
+        "duration",
+        "duration_periods",
+        "valid_from",
+        "valid_until",
+        "is_active",
+    )
     list_filter = ("duration", "is_active")
     search_fields = ("name", "code")
     filter_horizontal = ("products", "plans")
@@ -247,18 +284,43 @@ def _run_service(modeladmin, request, queryset, action, label):
 
 @admin.register(Subscription)
 class SubscriptionAdmin(admin.ModelAdmin):
-    list_display = ("id", "customer", "plan", "quantity", "status", "current_period_start", "current_period_end",
-                    "next_billing_at", "cancel_at_period_end")
+    list_display = (
+        "id",
+        "customer",
+        "plan",
+        "quantity",
+        "status",
+        "current_period_start",
+        "current_period_end",
+        "next_billing_at",
+        "cancel_at_period_end",
+    )
     list_filter = ("status", "plan__product", "plan", "cancel_at_period_end")
     search_fields = ("id", "customer__name", "customer__external_id", "external_id")
     list_select_related = ("customer", "plan")
     raw_id_fields = ("customer",)
     inlines = [SubscriptionOptionInline, SubscriptionDiscountInline, ScheduledChangeInline, ChargeInline]
     actions = ["cancel_at_period_end", "cancel_now", "pause", "resume"]
-    readonly_fields = ("customer", "plan", "price", "currency", "quantity", "status", "billing_anchor",
-                       "current_period_start", "current_period_end", "trial_end", "next_billing_at",
-                       "cancel_at_period_end", "canceled_at", "ended_at", "paused_at", "suspended_at", "created_at",
-                       "updated_at")
+    readonly_fields = (
+        "customer",
+        "plan",
+        "price",
+        "currency",
+        "quantity",
+        "status",
+        "billing_anchor",
+        "current_period_start",
+        "current_period_end",
+        "trial_end",
+        "next_billing_at",
+        "cancel_at_period_end",
+        "canceled_at",
+        "ended_at",
+        "paused_at",
+        "suspended_at",
+        "created_at",
+        "updated_at",
+    )
     fields = readonly_fields + ("external_id", "metadata")
 
     def has_add_permission(self, request):
@@ -271,8 +333,13 @@ class SubscriptionAdmin(admin.ModelAdmin):
     def cancel_at_period_end(self, request, queryset):
         from plans.services.subscriptions import subscription_cancel
 
-        _run_service(self, request, queryset, lambda s: subscription_cancel(subscription_id=s.pk, at_period_end=True),
-                     "Will cancel at period end")
+        _run_service(
+            self,
+            request,
+            queryset,
+            lambda s: subscription_cancel(subscription_id=s.pk, at_period_end=True),
+            "Will cancel at period end",
+        )
 
     @admin.action(description="Cancel now (credit the unused part)")
     def cancel_now(self, request, queryset):

@@ -7,18 +7,19 @@ from plans.models import Plan, PlanPrice, Subscription
 
 class PlanFilter(django_filters.FilterSet):
     product = django_filters.CharFilter(field_name="product__code", label="Product code.")
-    currency = django_filters.CharFilter(method="filter_currency", label="Only plans with a current price in this "
-                                                                         "currency (ISO 4217).")
-    public = django_filters.BooleanFilter(field_name="is_public", label="true: only the plans of the public "
-                                                                        "showcase.")
+    currency = django_filters.CharFilter(
+        method="filter_currency", label="Only plans with a current price in this currency (ISO 4217)."
+    )
+    public = django_filters.BooleanFilter(field_name="is_public", label="true: only the plans of the public showcase.")
 
     class Meta:
         model = Plan
         fields = ["product", "currency", "public"]
 
     def filter_currency(self, queryset, name, value):
-        priced = PlanPrice.objects.filter(plan=OuterRef("pk"), amount_currency=value.strip().upper(),
-                                          valid_from__lte=timezone.now())
+        priced = PlanPrice.objects.filter(
+            plan=OuterRef("pk"), amount_currency=value.strip().upper(), valid_from__lte=timezone.now()
+        )
         return queryset.filter(Exists(priced))
 
 

@@ -48,8 +48,11 @@ def _filtered(filterset_class, filters, queryset):
 def product_list() -> QuerySet[Product]:
     """Active products, each with `active_plans` (its active plans in showcase order)."""
     plans = Plan.objects.filter(is_active=True).order_by("display_order", "name", "code")
-    return (Product.objects.filter(is_active=True)
-            .prefetch_related(Prefetch("plans", queryset=plans, to_attr="active_plans")).order_by("code"))
+    return (
+        Product.objects.filter(is_active=True)
+        .prefetch_related(Prefetch("plans", queryset=plans, to_attr="active_plans"))
+        .order_by("code")
+    )
 
 
 def product_get(*, code: str) -> Product:
@@ -63,8 +66,11 @@ def plan_list(*, filters: dict | None = None) -> QuerySet[Plan]:
     """Active plans of active products in showcase order (display order, then name)."""
     from plans.filters import PlanFilter
 
-    qs = (Plan.objects.filter(is_active=True, product__is_active=True).select_related("product")
-          .order_by("display_order", "name", "code"))
+    qs = (
+        Plan.objects.filter(is_active=True, product__is_active=True)
+        .select_related("product")
+        .order_by("display_order", "name", "code")
+    )
     return _filtered(PlanFilter, filters, qs) if filters is not None else qs
 
 
@@ -77,8 +83,11 @@ def plan_get(*, code: str) -> Plan:
 
 def _current_prices(model, owner_field: str, owner_ids: list[int], as_of: dt.datetime) -> dict[int, list]:
     """The price version in force at `as_of` per (owner, currency), ordered by currency."""
-    rows = (model.objects.filter(**{f"{owner_field}__in": owner_ids, "valid_from__lte": as_of})
-            .order_by(owner_field, "amount_currency", "-valid_from").distinct(owner_field, "amount_currency"))
+    rows = (
+        model.objects.filter(**{f"{owner_field}__in": owner_ids, "valid_from__lte": as_of})
+        .order_by(owner_field, "amount_currency", "-valid_from")
+        .distinct(owner_field, "amount_currency")
+    )
     out: dict[int, list] = defaultdict(list)
     for row in rows:
         out[getattr(row, owner_field)].append(row)
@@ -94,20 +103,27 @@ def plans_with_catalog(plans: list[Plan], *, as_of: dt.datetime) -> list[Plan]:
     plan_ids = [p.pk for p in plans]
     prices = _current_prices(PlanPrice, "plan_id", plan_ids, as_of)
 
-    options = list(Option.objects.filter(is_active=True)
-                   .filter(Q(product_id__in={p.product_id for p in plans}) | Q(plans__in=plan_ids))
-                   .distinct().order_by("name", "code"))
+    options = list(
+        Option.objects.filter(is_active=True)
+        .filter(Q(product_id__in={p.product_id for p in plans}) | Q(plans__in=plan_ids))
+        .distinct()
+        .order_by("name", "code")
+    )
     allowed: dict[int, set[int]] = defaultdict(set)
-    for option_id, plan_id in Option.plans.through.objects.filter(
-            option_id__in=[o.pk for o in options]).values_list("option_id", "plan_id"):
+    for option_id, plan_id in Option.plans.through.objects.filter(option_id__in=[o.pk for o in options]).values_list(
+        "option_id", "plan_id"
+    ):
         allowed[option_id].add(plan_id)
     option_prices = _current_prices(OptionPrice, "option_id", [o.pk for o in options], as_of)
     for option in options:
         option.current_prices = option_prices.get(option.pk, [])
 
     usage: dict[int, list[UsageCharge]] = defaultdict(list)
-    for charge in (UsageCharge.objects.filter(plan_id__in=plan_ids).select_related("metric")
-                   .order_by("metric__code", "unit_price_currency", "id")):
+    for charge in (
+        UsageCharge.objects.filter(plan_id__in=plan_ids)
+        .select_related("metric")
+        .order_by("metric__code", "unit_price_currency", "id")
+    ):
         usage[charge.plan_id].append(charge)
 
     for plan in plans:
@@ -123,8 +139,11 @@ def plans_with_catalog(plans: list[Plan], *, as_of: dt.datetime) -> list[Plan]:
 
 def bundle_list() -> QuerySet[Bundle]:
     """Bundles that can be subscribed to: active and published (sold through an active plan), by name."""
-    return (Bundle.objects.filter(is_active=True, plan__isnull=False, plan__is_active=True).select_related("plan")
-            .order_by("name", "code"))
+    return (
+        Bundle.objects.filter(is_active=True, plan__isnull=False, plan__is_active=True)
+        .select_related("plan")
+        .order_by("name", "code")
+    )
 
 
 def bundle_get(*, code: str) -> Bundle:
@@ -141,8 +160,11 @@ def bundles_with_catalog(bundles: list[Bundle], *, as_of: dt.datetime) -> list[B
     if not bundles:
         return bundles
     items: dict[int, list[BundleItem]] = defaultdict(list)
-    for item in (BundleItem.objects.filter(bundle_id__in=[b.pk for b in bundles])
-                 .select_related("plan__product", "option__product").order_by("id")):
+    for item in (
+        BundleItem.objects.filter(bundle_id__in=[b.pk for b in bundles])
+        .select_related("plan__product", "option__product")
+        .order_by("id")
+    ):
         items[item.bundle_id].append(item)
     prices = _current_prices(PlanPrice, "plan_id", [b.plan_id for b in bundles], as_of)
     for bundle in bundles:
@@ -163,14 +185,25 @@ def subscription_list(*, customer_scope: int | None, filters: dict | None = None
     qs = (
         Subscription.objects.select_related("plan__product", "plan__bundle", "price")
         .prefetch_related(
-            Prefetch("options", to_attr="active_options",
-                     queryset=SubscriptionOption.objects.filter(removed_at=None)
-                     .select_related("option", "price").order_by("id")),
-            Prefetch("discounts", to_attr="discount_list",
-                     queryset=SubscriptionDiscount.objects.select_related("promotion", "coupon").order_by("id")),
-            Prefetch("scheduled_changes", to_attr="pending_changes",
-                     queryset=ScheduledChange.objects.filter(applied_at=None, canceled_at=None)
-                     .annotate(plan_code=Subquery(change_plan.values("code")[:1])).order_by("effective_at", "id")),
+            Prefetch(
+                "options",
+                to_attr="active_options",
+                queryset=SubscriptionOption.objects.filter(removed_at=None)
+                .select_related("option", "price")
+                .order_by("id"),
+            ),
+            Prefetch(
+                "discounts",
+                to_attr="discount_list",
+                queryset=SubscriptionDiscount.objects.select_related("promotion", "coupon").order_by("id"),
+            ),
+            Prefetch(
+                "scheduled_changes",
+                to_attr="pending_changes",
+                queryset=ScheduledChange.objects.filter(applied_at=None, canceled_at=None)
+                .annotate(plan_code=Subquery(change_plan.values("code")[:1]))
+                .order_by("effective_at", "id"),
+            ),
         )
         .order_by("-id")
     )

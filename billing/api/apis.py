@@ -59,8 +59,10 @@ class CustomerOutputSerializer(serializers.Serializer):
     status = serializers.ChoiceField(choices=Customer.Status.choices)
     billing_model = serializers.ChoiceField(choices=Customer.BillingModel.choices)
     postpaid_since = serializers.DateField(
-        allow_null=True, help_text="The day (UTC) the customer became postpaid: charges of periods starting on or "
-                                   "after it are invoiced at period end. null while prepaid.")
+        allow_null=True,
+        help_text="The day (UTC) the customer became postpaid: charges of periods starting on or "
+        "after it are invoiced at period end. null while prepaid.",
+    )
     credit_limit = MoneyAmountField()
     tags = serializers.ListField(child=serializers.CharField())
     external_id = serializers.CharField(allow_null=True)
@@ -123,15 +125,18 @@ class CustomerFieldsInputSerializer(StrictInputSerializer):
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
     timezone = serializers.CharField(max_length=64, required=False, help_text="IANA time zone.")
     billing_model = serializers.ChoiceField(
-        choices=Customer.BillingModel.choices, required=False,
+        choices=Customer.BillingModel.choices,
+        required=False,
         help_text="prepaid (default): charges are taken from the balance, and the customer is suspended after the "
-                  "grace days beyond the credit limit. postpaid: never suspended; charges of periods starting from "
-                  "the day it becomes postpaid (UTC) on are invoiced when the periods end. A change is a switch: "
-                  "it sets or clears postpaid_since and sends customer.billing_model_changed.")
+        "grace days beyond the credit limit. postpaid: never suspended; charges of periods starting from "
+        "the day it becomes postpaid (UTC) on are invoiced when the periods end. A change is a switch: "
+        "it sets or clears postpaid_since and sends customer.billing_model_changed.",
+    )
     credit_limit = AmountInputField(positive=False, required=False)
     tags = serializers.ListField(child=serializers.CharField(max_length=64), required=False, max_length=50)
-    external_id = serializers.CharField(max_length=255, required=False, allow_null=True,
-                                        help_text="Your own id for this customer (unique).")
+    external_id = serializers.CharField(
+        max_length=255, required=False, allow_null=True, help_text="Your own id for this customer (unique)."
+    )
     metadata = serializers.DictField(required=False)
 
 
@@ -140,15 +145,19 @@ class CustomerCreateInputSerializer(CustomerFieldsInputSerializer):
 
 
 class CustomerUpdateInputSerializer(CustomerFieldsInputSerializer):
-    read_only_fields = {**CustomerFieldsInputSerializer.read_only_fields,
-                        "currency": "The currency of a customer cannot be changed.",
-                        "status": "Use the close endpoint to close a customer."}
+    read_only_fields = {
+        **CustomerFieldsInputSerializer.read_only_fields,
+        "currency": "The currency of a customer cannot be changed.",
+        "status": "Use the close endpoint to close a customer.",
+    }
 
 
 class AdjustmentInputSerializer(StrictInputSerializer):
-    direction = serializers.ChoiceField(choices=[("credit", "credit"), ("debit", "debit")],
-                                        help_text="credit adds to the customer's balance, debit takes from it.")
-    amount = AmountInputField(help_text="A positive decimal string, e.g. \"12.34\".")
+    direction = serializers.ChoiceField(
+        choices=[("credit", "credit"), ("debit", "debit")],
+        help_text="credit adds to the customer's balance, debit takes from it.",
+    )
+    amount = AmountInputField(help_text='A positive decimal string, e.g. "12.34".')
     currency = CurrencyField(required=False, help_text="Defaults to the customer's currency.")
     reason = serializers.CharField(max_length=500)
     effective_date = serializers.DateField(required=False)
@@ -191,17 +200,22 @@ def _field_errors():
     except DjangoValidationError as exc:
         if not hasattr(exc, "error_dict"):
             raise
-        raise exceptions.ValidationError({
-            field: [exceptions.ErrorDetail(message, code=error.code or "invalid")
-                    for error in errors for message in error.messages]
-            for field, errors in exc.error_dict.items()
-        }) from exc
+        raise exceptions.ValidationError(
+            {
+                field: [
+                    exceptions.ErrorDetail(message, code=error.code or "invalid")
+                    for error in errors
+                    for message in error.messages
+                ]
+                for field, errors in exc.error_dict.items()
+            }
+        ) from exc
     except IntegrityError as exc:
         if "external_id" not in str(exc):
             raise
-        raise exceptions.ValidationError({"external_id": [
-            exceptions.ErrorDetail("A customer with this external_id already exists.", code="unique")
-        ]}) from exc
+        raise exceptions.ValidationError(
+            {"external_id": [exceptions.ErrorDetail("A customer with this external_id already exists.", code="unique")]}
+        ) from exc
 
 
 def _transaction_out(*, customer: Customer, transaction_id: int) -> dict:
@@ -216,7 +230,9 @@ class CustomerListCreateApi(APIView):
     pagination_class = CursorPagination
 
     @extend_schema(
-        operation_id="customers_list", summary="List customers", parameters=filter_parameters(CustomerFilter),
+        operation_id="customers_list",
+        summary="List customers",
+        parameters=filter_parameters(CustomerFilter),
         responses=responses({200: CustomerOutputSerializer(many=True)}, 400),
     )
     def get(self, request):
@@ -224,14 +240,17 @@ class CustomerListCreateApi(APIView):
         return _paginated(self, request, customers, CustomerOutputSerializer)
 
     @extend_schema(
-        operation_id="customers_create", summary="Create a customer", request=CustomerCreateInputSerializer,
+        operation_id="customers_create",
+        summary="Create a customer",
+        request=CustomerCreateInputSerializer,
         responses=responses({201: CustomerOutputSerializer}, 400, 403, 409, 422),
     )
     @idempotent
     def post(self, request):
         if _scope(request) is not None:
-            raise exceptions.PermissionDenied("This API key is restricted to one customer and cannot create "
-                                              "customers.", code="customer_scope")
+            raise exceptions.PermissionDenied(
+                "This API key is restricted to one customer and cannot create customers.", code="customer_scope"
+            )
         data = CustomerCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         with _field_errors():
@@ -240,14 +259,18 @@ class CustomerListCreateApi(APIView):
 
 
 class CustomerDetailApi(APIView):
-    @extend_schema(operation_id="customers_retrieve", summary="Get a customer",
-                   responses=responses({200: CustomerOutputSerializer}, 404))
+    @extend_schema(
+        operation_id="customers_retrieve",
+        summary="Get a customer",
+        responses=responses({200: CustomerOutputSerializer}, 404),
+    )
     def get(self, request, customer_id: int):
         customer = selectors.customer_get(customer_id=customer_id, customer_scope=_scope(request))
         return Response(CustomerOutputSerializer(customer).data)
 
     @extend_schema(
-        operation_id="customers_update", summary="Update a customer (only the fields sent)",
+        operation_id="customers_update",
+        summary="Update a customer (only the fields sent)",
         request=CustomerUpdateInputSerializer,
         responses=responses({200: CustomerOutputSerializer}, 400, 403, 404, 422),
     )
@@ -262,7 +285,8 @@ class CustomerDetailApi(APIView):
 
 class CustomerCloseApi(APIView):
     @extend_schema(
-        operation_id="customers_close", summary="Close a customer (its balance must be zero)",
+        operation_id="customers_close",
+        summary="Close a customer (its balance must be zero)",
         request=EmptyInputSerializer,
         responses=responses({200: CustomerOutputSerializer}, 400, 403, 404, 409, 422),
     )
@@ -275,20 +299,25 @@ class CustomerCloseApi(APIView):
 
 
 class CustomerBalanceApi(APIView):
-    @extend_schema(operation_id="customers_balance", summary="A customer's balance in each currency",
-                   responses=responses({200: CustomerBalanceOutputSerializer}, 404))
+    @extend_schema(
+        operation_id="customers_balance",
+        summary="A customer's balance in each currency",
+        responses=responses({200: CustomerBalanceOutputSerializer}, 404),
+    )
     def get(self, request, customer_id: int):
         customer = selectors.customer_get(customer_id=customer_id, customer_scope=_scope(request))
         balances = []
         for money in selectors.customer_balances(customer=customer):
             currency = money.currency.code
             credit_limit = customer.credit_limit.amount if currency == customer.currency else 0
-            balances.append({
-                "currency": currency,
-                "amount": amount_str(money.amount, currency),
-                "credit_limit": amount_str(credit_limit, currency),
-                "available": amount_str(money.amount + credit_limit, currency),
-            })
+            balances.append(
+                {
+                    "currency": currency,
+                    "amount": amount_str(money.amount, currency),
+                    "credit_limit": amount_str(credit_limit, currency),
+                    "available": amount_str(money.amount + credit_limit, currency),
+                }
+            )
         data = {"customer_id": customer.pk, "currency": customer.currency, "balances": balances}
         return Response(CustomerBalanceOutputSerializer(data).data)
 
@@ -300,7 +329,8 @@ class CustomerTransactionListApi(APIView):
     pagination_class = CursorPagination
 
     @extend_schema(
-        operation_id="customers_transactions_list", summary="A customer's ledger transactions, newest first",
+        operation_id="customers_transactions_list",
+        summary="A customer's ledger transactions, newest first",
         parameters=filter_parameters(TransactionFilter),
         responses=responses({200: TransactionOutputSerializer(many=True)}, 400, 404),
     )
@@ -311,8 +341,11 @@ class CustomerTransactionListApi(APIView):
 
 
 class CustomerTransactionDetailApi(APIView):
-    @extend_schema(operation_id="customers_transactions_retrieve", summary="One ledger transaction",
-                   responses=responses({200: TransactionOutputSerializer}, 404))
+    @extend_schema(
+        operation_id="customers_transactions_retrieve",
+        summary="One ledger transaction",
+        responses=responses({200: TransactionOutputSerializer}, 404),
+    )
     def get(self, request, customer_id: int, transaction_id: int):
         customer = selectors.customer_get(customer_id=customer_id, customer_scope=_scope(request))
         return Response(_transaction_out(customer=customer, transaction_id=transaction_id))
@@ -320,7 +353,8 @@ class CustomerTransactionDetailApi(APIView):
 
 class CustomerAdjustmentApi(APIView):
     @extend_schema(
-        operation_id="customers_adjustments_create", summary="Manually credit or debit a customer's balance",
+        operation_id="customers_adjustments_create",
+        summary="Manually credit or debit a customer's balance",
         request=AdjustmentInputSerializer,
         responses=responses({201: TransactionOutputSerializer}, 400, 403, 404, 409, 422),
     )
@@ -337,7 +371,8 @@ class CustomerAdjustmentApi(APIView):
 
 class TransactionReverseApi(APIView):
     @extend_schema(
-        operation_id="transactions_reverse", summary="Reverse a transaction (post its mirror image)",
+        operation_id="transactions_reverse",
+        summary="Reverse a transaction (post its mirror image)",
         request=ReverseInputSerializer,
         responses=responses({201: TransactionOutputSerializer}, 400, 403, 404, 409, 422),
     )
@@ -348,11 +383,12 @@ class TransactionReverseApi(APIView):
         data = ReverseInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         reversal = ledger_reverse(
-            transaction_id=original.pk, reason=data.validated_data.get("reason", ""), created_by=str(request.user),
+            transaction_id=original.pk,
+            reason=data.validated_data.get("reason", ""),
+            created_by=str(request.user),
             key=ledger_key(request),
         )
-        return Response(_transaction_out(customer=customer, transaction_id=reversal.pk),
-                        status=status.HTTP_201_CREATED)
+        return Response(_transaction_out(customer=customer, transaction_id=reversal.pk), status=status.HTTP_201_CREATED)
 
 
 def _transaction_customer(request, transaction_id: int) -> Customer:

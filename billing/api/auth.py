@@ -72,6 +72,8 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
 
     def get_security_definition(self, auto_schema):
         return {
-            "type": "http", "scheme": "bearer", "bearerFormat": "API key",
+            "type": "http",
+            "scheme": "bearer",
+            "bearerFormat": "API key",
             "description": "`Authorization: Bearer <api key>`. Keys are created in the admin and shown once.",
         }

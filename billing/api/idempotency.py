@@ -46,7 +46,10 @@ MAX_KEY_LENGTH = 200  # leaves room for the "api:<key id>:" prefix of ledger key
 STALE_AFTER = timedelta(seconds=60)
 
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
-    name=HEADER, type=OpenApiTypes.STR, location=OpenApiParameter.HEADER, required=True,
+    name=HEADER,
+    type=OpenApiTypes.STR,
+    location=OpenApiParameter.HEADER,
+    required=True,
     description=(
         "A unique key per intended operation (e.g. a UUID), at most 200 characters. Repeating a request with "
         "the same key and body replays the first response (header `Idempotent-Replayed: true`); the same key "
@@ -87,11 +90,11 @@ def request_hash(request, *, raw_body: bool = False) -> str:
             body = request.body  # read (and kept) before the parser consumes the stream
         except RequestDataTooBig as exc:
             raise RequestBodyTooLarge(
-                f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes.") from exc
+                f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+            ) from exc
         request.data  # noqa: B018 - parse now: a malformed body is refused before anything is written
     else:
-        body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                          default=str).encode()
+        body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
     digest = hashlib.sha256()
     for part in (request.method.upper().encode(), request.path.encode(), body):
         digest.update(part)
@@ -150,7 +153,9 @@ def _claim(*, api_key_id: int, key: str, hash_: str) -> tuple[int | None, Idempo
 def _complete(record_id: int, response: Response) -> None:
     body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
     IdempotencyRecord.objects.filter(pk=record_id).update(
-        state=IdempotencyRecord.State.COMPLETED, response_status=response.status_code, response_body=body,
+        state=IdempotencyRecord.State.COMPLETED,
+        response_status=response.status_code,
+        response_body=body,
         completed_at=timezone.now(),
     )
 

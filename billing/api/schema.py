@@ -60,10 +60,19 @@ _FILTER_TYPES = {
 def filter_parameters(filterset_class) -> list[OpenApiParameter]:
     params = []
     for name, filter_ in filterset_class.base_filters.items():
-        enum = [value for value, _label in filter_.extra["choices"]] if isinstance(
-            filter_, django_filters.ChoiceFilter) else None
-        params.append(OpenApiParameter(
-            name=name, type=_FILTER_TYPES.get(type(filter_), OpenApiTypes.STR), location=OpenApiParameter.QUERY,
-            required=False, enum=enum, description=str(filter_.label or ""),
-        ))
+        enum = (
+            [value for value, _label in filter_.extra["choices"]]
+            if isinstance(filter_, django_filters.ChoiceFilter)
+            else None
+        )
+        params.append(
+            OpenApiParameter(
+                name=name,
+                type=_FILTER_TYPES.get(type(filter_), OpenApiTypes.STR),
+                location=OpenApiParameter.QUERY,
+                required=False,
+                enum=enum,
+                description=str(filter_.label or ""),
+            )
+        )
     return params

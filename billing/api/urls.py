@@ -7,12 +7,18 @@ urlpatterns = [
     path("customers/<int:customer_id>/", apis.CustomerDetailApi.as_view(), name="customer-detail"),
     path("customers/<int:customer_id>/close/", apis.CustomerCloseApi.as_view(), name="customer-close"),
     path("customers/<int:customer_id>/balance/", apis.CustomerBalanceApi.as_view(), name="customer-balance"),
-    path("customers/<int:customer_id>/transactions/", apis.CustomerTransactionListApi.as_view(),
-         name="customer-transaction-list"),
-    path("customers/<int:customer_id>/transactions/<int:transaction_id>/", apis.CustomerTransactionDetailApi.as_view(),
-         name="customer-transaction-detail"),
-    path("customers/<int:customer_id>/adjustments/", apis.CustomerAdjustmentApi.as_view(),
-         name="customer-adjustment"),
-    path("transactions/<int:transaction_id>/reverse/", apis.TransactionReverseApi.as_view(),
-         name="transaction-reverse"),
+    path(
+        "customers/<int:customer_id>/transactions/",
+        apis.CustomerTransactionListApi.as_view(),
+        name="customer-transaction-list",
+    ),
+    path(
+        "customers/<int:customer_id>/transactions/<int:transaction_id>/",
+        apis.CustomerTransactionDetailApi.as_view(),
+        name="customer-transaction-detail",
+    ),
+    path("customers/<int:customer_id>/adjustments/", apis.CustomerAdjustmentApi.as_view(), name="customer-adjustment"),
+    path(
+        "transactions/<int:transaction_id>/reverse/", apis.TransactionReverseApi.as_view(), name="transaction-reverse"
+    ),
 ]

@@ -25,7 +25,11 @@ class ApiKey(models.Model):
     key_hash = models.CharField(max_length=64, unique=True, editable=False)
     scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.READ)
     customer = models.ForeignKey(
-        "billing.Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="api_keys",
+        "billing.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="api_keys",
         help_text="Restrict the key to one customer's data. Empty: every customer.",
     )
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)

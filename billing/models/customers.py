@@ -52,12 +52,16 @@ class Customer(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     billing_model = models.CharField(max_length=10, choices=BillingModel.choices, default=BillingModel.PREPAID)
     postpaid_since = models.DateField(
-        null=True, blank=True, editable=False,
+        null=True,
+        blank=True,
+        editable=False,
         help_text="The day (UTC) the customer became postpaid: only charges of periods starting on or after it are "
-                  "invoiced. Empty while prepaid.",
+        "invoiced. Empty while prepaid.",
     )
     past_due_since = models.DateTimeField(
-        null=True, blank=True, editable=False,
+        null=True,
+        blank=True,
+        editable=False,
         help_text="Since when a prepaid balance is beyond the credit limit (suspension after the grace days).",
     )
     credit_limit = money_field(help_text="How far the balance may go below zero.")
@@ -112,8 +116,9 @@ class Customer(models.Model):
         if self.inn and not identifiers.is_valid_inn(self.inn):
             errors["inn"] = ValidationError("ИНН check digits do not match.", code="invalid_checksum")
         if self.kpp and not identifiers.is_valid_kpp(self.kpp):
-            errors["kpp"] = ValidationError("КПП must be 4 digits, 2 digits or capital letters, 3 digits.",
-                                          code="invalid_format")
+            errors["kpp"] = ValidationError(
+                "КПП must be 4 digits, 2 digits or capital letters, 3 digits.", code="invalid_format"
+            )
         if self.ogrn:
             valid = identifiers.is_valid_ogrnip if self.kind == self.Kind.SOLE_PROPRIETOR else identifiers.is_valid_ogrn
             if not valid(self.ogrn):
@@ -122,14 +127,16 @@ class Customer(models.Model):
         if self.is_russian_business:
             if self.kind == self.Kind.LEGAL_ENTITY:
                 if len(self.inn) != 10:
-                    errors.setdefault("inn", ValidationError("A legal entity needs a 10-digit ИНН.",
-                                                             code="invalid_length"))
+                    errors.setdefault(
+                        "inn", ValidationError("A legal entity needs a 10-digit ИНН.", code="invalid_length")
+                    )
                 if not self.kpp:
                     errors.setdefault("kpp", ValidationError("A legal entity needs a КПП.", code="required"))
             else:
                 if len(self.inn) != 12:
-                    errors.setdefault("inn", ValidationError("A sole proprietor needs a 12-digit ИНН.",
-                                                             code="invalid_length"))
+                    errors.setdefault(
+                        "inn", ValidationError("A sole proprietor needs a 12-digit ИНН.", code="invalid_length")
+                    )
                 if self.kpp:
                     errors.setdefault("kpp", ValidationError("A sole proprietor has no КПП.", code="not_allowed"))
         elif self.kind == self.Kind.INDIVIDUAL and self.kpp:

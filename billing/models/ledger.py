@@ -24,10 +24,16 @@ from billing.money import DECIMAL_PLACES, MAX_DIGITS, money_field
 class AccountQuerySet(models.QuerySet):
     def with_slot_balance(self) -> AccountQuerySet:
         """Annotate `slot_balance` (the sum of the balance slots, 0 for none), read by `Account.total_balance`."""
-        slots = (AccountBalanceSlot.objects.filter(account=OuterRef("pk")).order_by().values("account")
-                 .annotate(total=Sum("balance")).values("total"))
-        return self.annotate(slot_balance=Coalesce(Subquery(slots), Value(Decimal(0)),
-                                                   output_field=models.DecimalField()))
+        slots = (
+            AccountBalanceSlot.objects.filter(account=OuterRef("pk"))
+            .order_by()
+            .values("account")
+            .annotate(total=Sum("balance"))
+            .values("total")
+        )
+        return self.annotate(
+            slot_balance=Coalesce(Subquery(slots), Value(Decimal(0)), output_field=models.DecimalField())
+        )
 
 
 class Account(models.Model):
@@ -82,8 +88,11 @@ class Account(models.Model):
         Querysets annotated by `AccountQuerySet.with_slot_balance()` answer without a query."""
         slots = getattr(self, "slot_balance", None)
         if slots is None:
-            slots = 0 if self.kind == self.Kind.CUSTOMER else (
-                self.balance_slots.aggregate(total=Sum("balance"))["total"] or 0)
+            slots = (
+                0
+                if self.kind == self.Kind.CUSTOMER
+                else (self.balance_slots.aggregate(total=Sum("balance"))["total"] or 0)
+            )
         return Money(self.balance.amount + slots, self.currency)
 
     @property
@@ -104,11 +113,13 @@ class AccountBalanceSlot(models.Model):
     to check the credit limit.
     """
 
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="balance_slots",
-                                db_index=False)  # indexed by the unique (account, slot)
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="balance_slots", db_index=False
+    )  # indexed by the unique (account, slot)
     slot = models.SmallIntegerField()  # a shard number: any value sums to the same balance
-    balance = models.DecimalField(max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, default=Decimal(0),
-                                  editable=False)
+    balance = models.DecimalField(
+        max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, default=Decimal(0), editable=False
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "slot"], name="account_balance_slot_unique")]
@@ -136,7 +147,11 @@ class Transaction(models.Model):
     effective_date = models.DateField()
     posted_at = models.DateTimeField(db_default=models.functions.Now(), editable=False)
     customer = models.ForeignKey(  # indexed by (customer, -id)
-        "billing.Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="transactions",
+        "billing.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="transactions",
         db_index=False,
     )
     source_type = models.CharField(max_length=50, blank=True, help_text="What caused it: api, admin, payment, …")
@@ -152,8 +167,9 @@ class Transaction(models.Model):
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["idempotency_key"], name="transaction_idempotency_key_unique"),
-            models.UniqueConstraint(fields=["reverses"], condition=Q(reverses__isnull=False),
-                                    name="transaction_reversed_once"),
+            models.UniqueConstraint(
+                fields=["reverses"], condition=Q(reverses__isnull=False), name="transaction_reversed_once"
+            ),
         ]
         indexes = [
             models.Index(fields=["customer", "-id"]),
@@ -170,10 +186,10 @@ class Entry(models.Model):
     # transaction at commit, that its transaction exists, that every entry's account exists in the entry's
     # currency and that the entries sum to zero per currency. Accounts and transactions can never be deleted
     # (triggers), so the proof holds. Six per-row checks per posting were a sixth of a posting's server CPU.
-    transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="entries",
-                                    db_constraint=False)
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="entries", db_constraint=False,
-                                db_index=False)  # indexed by (account, id)
+    transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="entries", db_constraint=False)
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="entries", db_constraint=False, db_index=False
+    )  # indexed by (account, id)
     amount = money_field(help_text="Signed: debit positive, credit negative.")
     memo = models.CharField(max_length=255, blank=True)
 

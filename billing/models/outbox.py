@@ -17,8 +17,13 @@ class Event(models.Model):
     # An event is a log line about a customer (customers are never deleted): no foreign-key check on the
     # outbox's insert path. Indexed by (customer, -id).
     customer = models.ForeignKey(
-        "billing.Customer", null=True, blank=True, on_delete=models.DO_NOTHING, related_name="events",
-        db_constraint=False, db_index=False,
+        "billing.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        related_name="events",
+        db_constraint=False,
+        db_index=False,
     )
     created_at = models.DateTimeField(db_default=models.functions.Now(), editable=False)
     dispatched_at = models.DateTimeField(null=True, blank=True)

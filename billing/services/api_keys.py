@@ -18,8 +18,12 @@ def api_key_create(*, name: str, scope: str, customer_id: int | None = None, cre
         raise CustomerNotFound(f"Customer {customer_id} does not exist.", field="customer")
     raw = ApiKey.generate()
     api_key = ApiKey(
-        name=name, scope=scope, customer_id=customer_id, created_by=created_by,
-        prefix=raw[:_PREFIX_LENGTH], key_hash=hash_api_key(raw),
+        name=name,
+        scope=scope,
+        customer_id=customer_id,
+        created_by=created_by,
+        prefix=raw[:_PREFIX_LENGTH],
+        key_hash=hash_api_key(raw),
     )
     api_key.full_clean()
     with transaction.atomic(durable=True):

@@ -62,16 +62,18 @@ class ChunkResult:
 # --- run lifecycle ------------------------------------------------------------------------------
 
 
-def billing_run_start(*, as_of: dt.datetime | None = None, triggered_by: str = "", chunk_size: int | None = None
-                      ) -> BillingRun:
+def billing_run_start(
+    *, as_of: dt.datetime | None = None, triggered_by: str = "", chunk_size: int | None = None
+) -> BillingRun:
     as_of = as_of or timezone.now()
     chunk_size = chunk_size or BillingPolicy.current().chunk_size
     due = Subscription.objects.filter(status__in=RENEWABLE, next_billing_at__lte=as_of).count()
     return BillingRun.objects.create(as_of=as_of, triggered_by=triggered_by, chunk_size=chunk_size, due_at_start=due)
 
 
-def billing_run_work(*, run_id: int, max_chunks: int | None = None, progress=None,
-                     chunks_in_flight: int | None = None) -> int:
+def billing_run_work(
+    *, run_id: int, max_chunks: int | None = None, progress=None, chunks_in_flight: int | None = None
+) -> int:
     """One worker's share of a run: claim and bill chunks until none is left. Returns subscriptions processed.
 
     A worker keeps `chunks_in_flight` chunks going at once (settings.BILLING_RUN_CHUNKS_IN_FLIGHT, 2 by
@@ -93,8 +95,10 @@ def billing_run_work(*, run_id: int, max_chunks: int | None = None, progress=Non
             if progress is not None:
                 progress = _serialized(progress)
             with ThreadPoolExecutor(max_workers=chunks_in_flight, thread_name_prefix=f"billing-run-{run_id}") as pool:
-                futures = [pool.submit(_work_chunks_in_thread, run_id=run_id, max_chunks=share, progress=progress)
-                           for _ in range(chunks_in_flight)]
+                futures = [
+                    pool.submit(_work_chunks_in_thread, run_id=run_id, max_chunks=share, progress=progress)
+                    for _ in range(chunks_in_flight)
+                ]
                 processed = sum(future.result() for future in futures)  # re-raises a thread's error
     finally:
         BillingRun.objects.filter(pk=run_id).update(workers_finished=F("workers_finished") + 1)
@@ -124,6 +128,7 @@ def _serialized(function):
     def call(*args, **kwargs):
         with lock:
             return function(*args, **kwargs)
+
     return call
 
 
@@ -141,8 +146,11 @@ def billing_run_finish_if_done(*, run_id: int) -> BillingRun:
         run = BillingRun.objects.select_for_update().get(pk=run_id)
         if run.status != BillingRun.Status.RUNNING:
             return run
-        remaining = (Subscription.objects.filter(status__in=RENEWABLE, next_billing_at__lte=run.as_of)
-                     .exclude(pk__in=run.failed_ids).exists())
+        remaining = (
+            Subscription.objects.filter(status__in=RENEWABLE, next_billing_at__lte=run.as_of)
+            .exclude(pk__in=run.failed_ids)
+            .exists()
+        )
         if remaining:
             return run
         run.suspended += subscriptions_suspend_overdue(as_of=run.as_of)
@@ -208,8 +216,14 @@ UPDATE billing_customer c SET past_due_since = %s
 
 
 def _line_json(line: ChargeLine) -> dict:
-    return {"kind": line.kind.value, "description": line.description, "amount": str(line.amount),
-            "currency": line.currency, "quantity": str(line.quantity), "ref": line.ref}
+    return {
+        "kind": line.kind.value,
+        "description": line.description,
+        "amount": str(line.amount),
+        "currency": line.currency,
+        "quantity": str(line.quantity),
+        "ref": line.ref,
+    }
 
 
 @dataclass
@@ -257,8 +271,9 @@ def _renewal(snap: SubscriptionSnapshot, *, grace: dt.timedelta) -> _Plan:
     following = snap.period_after(past)
     if snap.in_advance:
         charges.append((Charge.Kind.RECURRING, following, recurring_lines(snap, following)))
-    return _Plan(snap, charges, "active", snap.price_id, following,
-                 local_midnight(following.end, snap.customer_tz), None)
+    return _Plan(
+        snap, charges, "active", snap.price_id, following, local_midnight(following.end, snap.customer_tz), None
+    )
 
 
 def _apply_scheduled_changes(cursor, ids: list[int], as_of: dt.datetime) -> None:
@@ -314,7 +329,7 @@ def billing_run_chunk(*, run: BillingRun) -> ChunkResult:
         for snap in snaps.values():
             try:
                 renewals.append(_renewal(snap, grace=grace))
-            except Exception as exc:  # noqa: BLE001 - one broken subscription must not stop the run
+            except Exception as exc:
                 logger.exception("billing run %s: subscription %s failed", run.pk, snap.id)
                 result.failures.append({"subscription_id": snap.id, "reason": f"{type(exc).__name__}: {exc}"})
         result.failed = len(result.failures)
@@ -324,8 +339,15 @@ def billing_run_chunk(*, run: BillingRun) -> ChunkResult:
         for plan in renewals:
             snap = plan.snap
             accounts.known(f"customer:{snap.customer_id}", snap.currency, snap.customer_account_id)
-            wanted.add(("customer", f"customer:{snap.customer_id}", f"Balance of customer #{snap.customer_id}",
-                        snap.currency, snap.customer_id))
+            wanted.add(
+                (
+                    "customer",
+                    f"customer:{snap.customer_id}",
+                    f"Balance of customer #{snap.customer_id}",
+                    snap.currency,
+                    snap.customer_id,
+                )
+            )
             for code in {snap.product_code, *(o.product_code for o in snap.options)}:
                 wanted.add(("revenue", f"revenue:{code}", f"Revenue: {code}", snap.currency, None))
             if snap.discounts:
@@ -341,22 +363,41 @@ def billing_run_chunk(*, run: BillingRun) -> ChunkResult:
             for kind, period, lines in plan.charges:
                 key = f"sub:{snap.id}:{period.start}:{kind}"
                 amount = total(lines) if lines else Decimal(0)
-                charge_rows.append({"sub": snap.id, "cid": snap.customer_id, "kind": kind,
-                                    "ps": period.start.isoformat(), "pe": period.end.isoformat(),
-                                    "amount": str(amount), "currency": snap.currency, "key": key,
-                                    "lines": [_line_json(x) for x in lines]})
-                legs = charge_legs(accounts=accounts, customer_id=snap.customer_id, lines=lines,
-                                   product_of=snap.product_of)
+                charge_rows.append(
+                    {
+                        "sub": snap.id,
+                        "cid": snap.customer_id,
+                        "kind": kind,
+                        "ps": period.start.isoformat(),
+                        "pe": period.end.isoformat(),
+                        "amount": str(amount),
+                        "currency": snap.currency,
+                        "key": key,
+                        "lines": [_line_json(x) for x in lines],
+                    }
+                )
+                legs = charge_legs(
+                    accounts=accounts, customer_id=snap.customer_id, lines=lines, product_of=snap.product_of
+                )
                 if legs:
-                    postings.append(Posting(
-                        kind=Transaction.Kind.CHARGE, key=key, legs=legs, effective_date=period.start,
-                        customer_id=snap.customer_id, source_type="subscription", source_id=str(snap.id),
-                        description=f"{Charge.Kind(kind).label}: subscription #{snap.id}",
-                        event_type=None,  # the charge's own charge.posted is written with its guard row
-                    ))
+                    postings.append(
+                        Posting(
+                            kind=Transaction.Kind.CHARGE,
+                            key=key,
+                            legs=legs,
+                            effective_date=period.start,
+                            customer_id=snap.customer_id,
+                            source_type="subscription",
+                            source_id=str(snap.id),
+                            description=f"{Charge.Kind(kind).label}: subscription #{snap.id}",
+                            event_type=None,  # the charge's own charge.posted is written with its guard row
+                        )
+                    )
         # customer rows before their accounts, the order every service follows (lock_customer, then ledger_post)
-        cursor.execute("SELECT id FROM billing_customer WHERE id = ANY(%s::bigint[]) ORDER BY id FOR NO KEY UPDATE",
-                       [array_literal(sorted({p.snap.customer_id for p in renewals}))])
+        cursor.execute(
+            "SELECT id FROM billing_customer WHERE id = ANY(%s::bigint[]) ORDER BY id FOR NO KEY UPDATE",
+            [array_literal(sorted({p.snap.customer_id for p in renewals}))],
+        )
 
         def _rest_of_chunk(posted: dict[str, int]) -> None:
             """Everything after the postings, before the hot revenue accounts are locked."""
@@ -365,18 +406,37 @@ def billing_run_chunk(*, run: BillingRun) -> ChunkResult:
             if charge_rows:
                 cursor.execute(_INSERT_CHARGES_SQL, [rows_json(charge_rows), plan_events.CHARGE_POSTED])
             if renewals:
-                cursor.execute(_ADVANCE_SQL, [run.as_of, rows_json([
-                    {"id": p.snap.id, "status": p.status, "price_id": p.price_id, "ps": p.period.start.isoformat(),
-                     "pe": p.period.end.isoformat(), "next_at": p.next_at.isoformat() if p.next_at else None,
-                     "ended_at": p.ended_at.isoformat() if p.ended_at else None}
-                    for p in renewals
-                ])])
-            discounted = [p.snap.id for p in renewals
-                          if p.snap.discounts and any(k == Charge.Kind.RECURRING for k, _, _ in p.charges)]
+                cursor.execute(
+                    _ADVANCE_SQL,
+                    [
+                        run.as_of,
+                        rows_json(
+                            [
+                                {
+                                    "id": p.snap.id,
+                                    "status": p.status,
+                                    "price_id": p.price_id,
+                                    "ps": p.period.start.isoformat(),
+                                    "pe": p.period.end.isoformat(),
+                                    "next_at": p.next_at.isoformat() if p.next_at else None,
+                                    "ended_at": p.ended_at.isoformat() if p.ended_at else None,
+                                }
+                                for p in renewals
+                            ]
+                        ),
+                    ],
+                )
+            discounted = [
+                p.snap.id
+                for p in renewals
+                if p.snap.discounts and any(k == Charge.Kind.RECURRING for k, _, _ in p.charges)
+            ]
             if discounted:
                 cursor.execute(
                     "UPDATE plans_subscriptiondiscount SET periods_remaining = periods_remaining - 1 "
-                    "WHERE subscription_id = ANY(%s) AND periods_remaining > 0", [discounted])
+                    "WHERE subscription_id = ANY(%s) AND periods_remaining > 0",
+                    [discounted],
+                )
             changed = [p for p in renewals if p.status in ("canceled", "suspended")]
             result.canceled = sum(1 for p in changed if p.status == "canceled")
             result.suspended = len(changed) - result.canceled
@@ -387,11 +447,19 @@ def billing_run_chunk(*, run: BillingRun) -> ChunkResult:
                     "'status', x.status, 'reason', x.reason), x.cid, now(), 0, '' "
                     "FROM unnest(%s::varchar[], %s::bigint[], %s::bigint[], %s::varchar[], %s::varchar[]) "
                     "AS x(type, id, cid, status, reason)",
-                    [[plan_events.SUBSCRIPTION_CANCELED if p.status == "canceled"
-                      else plan_events.SUBSCRIPTION_SUSPENDED for p in changed],
-                     [p.snap.id for p in changed], [p.snap.customer_id for p in changed],
-                     [p.status for p in changed],
-                     ["cancel_at_period_end" if p.status == "canceled" else "insufficient_funds" for p in changed]])
+                    [
+                        [
+                            plan_events.SUBSCRIPTION_CANCELED
+                            if p.status == "canceled"
+                            else plan_events.SUBSCRIPTION_SUSPENDED
+                            for p in changed
+                        ],
+                        [p.snap.id for p in changed],
+                        [p.snap.customer_id for p in changed],
+                        [p.status for p in changed],
+                        ["cancel_at_period_end" if p.status == "canceled" else "insufficient_funds" for p in changed],
+                    ],
+                )
             customers_mark_past_due(customer_ids=sorted({p.snap.customer_id for p in renewals}), at=run.as_of)
 
         posted = ledger_post_batch(postings, with_entries_in_events=False, then=_rest_of_chunk)
@@ -400,8 +468,16 @@ def billing_run_chunk(*, run: BillingRun) -> ChunkResult:
             "UPDATE billing_billingrun SET processed = processed + %s, charged = charged + %s, "
             "canceled = canceled + %s, suspended = suspended + %s, failed = failed + %s, chunks = chunks + 1, "
             "failures = failures || %s::jsonb WHERE id = %s",
-            [result.claimed - result.failed, len(posted), result.canceled, result.suspended, result.failed,
-             json.dumps(result.failures), run.pk])
+            [
+                result.claimed - result.failed,
+                len(posted),
+                result.canceled,
+                result.suspended,
+                result.failed,
+                json.dumps(result.failures),
+                run.pk,
+            ],
+        )
     if queries_before is not None:
         result.queries = len(connection.queries) - queries_before
     return result
@@ -462,8 +538,7 @@ def customer_funds_recheck(*, customer_id: int, at: dt.datetime | None = None) -
     return subscriptions_reactivate_for_customer(customer_id=customer_id, at=at)
 
 
-def billing_run_execute(*, as_of: dt.datetime | None = None, triggered_by: str = "", progress=None
-                        ) -> BillingRun:
+def billing_run_execute(*, as_of: dt.datetime | None = None, triggered_by: str = "", progress=None) -> BillingRun:
     """Start a run and do all of it in this process (management command, tests)."""
     started = time.monotonic()
     run = billing_run_start(as_of=as_of, triggered_by=triggered_by)

@@ -22,8 +22,11 @@ class AccountResolver:
 
     def resolve(self, wanted: Iterable[tuple[str, str, str, str, int | None]]) -> None:
         """wanted: (kind, code, name, currency, customer_id)."""
-        missing = {(code, currency): (kind, code, name, currency, customer_id)
-                   for kind, code, name, currency, customer_id in wanted if (code, currency) not in self._ids}
+        missing = {
+            (code, currency): (kind, code, name, currency, customer_id)
+            for kind, code, name, currency, customer_id in wanted
+            if (code, currency) not in self._ids
+        }
         if not missing:
             return
         rows = sorted(missing.values(), key=lambda r: (r[1], r[3]))
@@ -65,8 +68,9 @@ class AccountResolver:
     def customer(self, customer_id: int, currency: str) -> int:
         key = (f"customer:{customer_id}", currency)
         if key not in self._ids:
-            self.resolve([(Account.Kind.CUSTOMER, key[0], f"Balance of customer #{customer_id}", currency,
-                           customer_id)])
+            self.resolve(
+                [(Account.Kind.CUSTOMER, key[0], f"Balance of customer #{customer_id}", currency, customer_id)]
+            )
         return self._ids[key]
 
     def revenue(self, product_code: str, currency: str) -> int:
@@ -82,8 +86,9 @@ class AccountResolver:
         return self._ids[key]
 
 
-def charge_legs(*, accounts: AccountResolver, customer_id: int, lines: Iterable[ChargeLine],
-                product_of: Callable[[str], str]) -> list[Leg]:
+def charge_legs(
+    *, accounts: AccountResolver, customer_id: int, lines: Iterable[ChargeLine], product_of: Callable[[str], str]
+) -> list[Leg]:
     """Legs for a set of lines in one currency; empty when every line is zero."""
     legs: list[Leg] = []
     net = 0

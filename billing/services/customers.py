@@ -20,8 +20,22 @@ from billing.services.ledger import Leg, account_for_customer, account_system, l
 from billing.services.outbox import event_emit
 
 UPDATABLE_FIELDS = (
-    "kind", "name", "legal_name", "country", "inn", "kpp", "ogrn", "legal_address", "billing_emails", "phone",
-    "timezone", "credit_limit", "tags", "external_id", "metadata", "billing_model",
+    "kind",
+    "name",
+    "legal_name",
+    "country",
+    "inn",
+    "kpp",
+    "ogrn",
+    "legal_address",
+    "billing_emails",
+    "phone",
+    "timezone",
+    "credit_limit",
+    "tags",
+    "external_id",
+    "metadata",
+    "billing_model",
 )
 
 
@@ -35,8 +49,13 @@ def _billing_model_check(value) -> str:
     """The billing model asked for, or a field error naming the ones there are."""
     if not isinstance(value, str) or value not in Customer.BillingModel.values:
         choices = " or ".join(repr(v) for v in Customer.BillingModel.values)
-        raise ValidationError({"billing_model": [ValidationError(
-            f"{value!r} is not a billing model: use {choices}.", code="invalid_choice")]})
+        raise ValidationError(
+            {
+                "billing_model": [
+                    ValidationError(f"{value!r} is not a billing model: use {choices}.", code="invalid_choice")
+                ]
+            }
+        )
     return str(value)
 
 
@@ -45,8 +64,12 @@ def _today_utc() -> dt.date:
 
 
 def customer_create(
-    *, name: str, currency: str, credit_limit: Decimal = Decimal(0),
-    billing_model: str = Customer.BillingModel.PREPAID, **fields,
+    *,
+    name: str,
+    currency: str,
+    credit_limit: Decimal = Decimal(0),
+    billing_model: str = Customer.BillingModel.PREPAID,
+    **fields,
 ) -> Customer:
     """A new customer with its balance account. A customer created postpaid is postpaid from its creation day (UTC):
     every charge it will have is invoiced."""
@@ -60,8 +83,14 @@ def customer_create(
     except UnknownCurrency as exc:
         raise ValidationError({"currency": [ValidationError(str(exc), code="invalid_choice")]}) from exc
     postpaid_since = _today_utc() if billing_model == Customer.BillingModel.POSTPAID else None
-    customer = Customer(name=name, currency=currency, credit_limit=Money(credit_limit, currency),
-                        billing_model=billing_model, postpaid_since=postpaid_since, **fields)
+    customer = Customer(
+        name=name,
+        currency=currency,
+        credit_limit=Money(credit_limit, currency),
+        billing_model=billing_model,
+        postpaid_since=postpaid_since,
+        **fields,
+    )
     customer.full_clean()
     with transaction.atomic(durable=True):
         customer.save()
@@ -98,13 +127,20 @@ def customer_update(*, customer_id: int, **changes) -> Customer:
         customer.full_clean()
         customer.save()
         if changed:
-            event_emit(type=events.CUSTOMER_UPDATED, payload=_customer_event(customer, tuple(changed)),
-                       customer_id=customer.pk)
+            event_emit(
+                type=events.CUSTOMER_UPDATED, payload=_customer_event(customer, tuple(changed)), customer_id=customer.pk
+            )
         if switched_from is not None:
-            event_emit(type=events.CUSTOMER_BILLING_MODEL_CHANGED, customer_id=customer.pk,
-                       payload=events.CustomerBillingModelChanged(
-                           customer_id=customer.pk, from_=switched_from, to=customer.billing_model,
-                           postpaid_since=customer.postpaid_since.isoformat() if customer.postpaid_since else None))
+            event_emit(
+                type=events.CUSTOMER_BILLING_MODEL_CHANGED,
+                customer_id=customer.pk,
+                payload=events.CustomerBillingModelChanged(
+                    customer_id=customer.pk,
+                    from_=switched_from,
+                    to=customer.billing_model,
+                    postpaid_since=customer.postpaid_since.isoformat() if customer.postpaid_since else None,
+                ),
+            )
     return customer
 
 
@@ -134,7 +170,9 @@ def customer_close(*, customer_id: int) -> Customer:
             return customer  # closing twice is a no-op, not an error: retries are safe
         open_balances = list(
             Account.objects.select_for_update(of=("self",), no_key=True)
-            .filter(customer=customer).exclude(balance=0).order_by("pk")
+            .filter(customer=customer)
+            .exclude(balance=0)
+            .order_by("pk")
         )
         if open_balances:
             shown = ", ".join(f"{round_amount(-a.balance.amount, a.currency)} {a.currency}" for a in open_balances)
@@ -182,8 +220,14 @@ def customer_balance_adjust(
         else:
             legs = [Leg.debit(balance, money, reason), Leg.credit(adjustments, money, reason)]
         return ledger_post(
-            kind=Transaction.Kind.ADJUSTMENT, key=key, legs=legs, customer=customer, effective_date=effective_date,
-            source_type="adjustment", description=reason, created_by=created_by,
+            kind=Transaction.Kind.ADJUSTMENT,
+            key=key,
+            legs=legs,
+            customer=customer,
+            effective_date=effective_date,
+            source_type="adjustment",
+            description=reason,
+            created_by=created_by,
             enforce_credit_limit=direction == "debit",
         )
 

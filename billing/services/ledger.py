@@ -58,6 +58,7 @@ class Leg:
 
 # --- accounts -------------------------------------------------------------------------------
 
+
 def _account_get_or_create(*, kind: str, code: str, name: str, currency: str, customer_id: int | None) -> Account:
     currency = check_currency(currency)
     with connection.cursor() as cursor:
@@ -78,16 +79,22 @@ def account_system(*, kind: str, currency: str, code: str | None = None) -> Acco
         raise ValueError("customer accounts come from account_for_customer")
     code = code or kind
     return _account_get_or_create(
-        kind=kind, code=code, name=f"{Account.Kind(kind).label}: {code}" if code != kind else Account.Kind(kind).label,
-        currency=currency, customer_id=None,
+        kind=kind,
+        code=code,
+        name=f"{Account.Kind(kind).label}: {code}" if code != kind else Account.Kind(kind).label,
+        currency=currency,
+        customer_id=None,
     )
 
 
 def account_for_customer(*, customer: Customer, currency: str | None = None) -> Account:
     currency = currency or customer.currency
     return _account_get_or_create(
-        kind=Account.Kind.CUSTOMER, code=f"customer:{customer.pk}", name=f"Balance of {customer.name}"[:255],
-        currency=currency, customer_id=customer.pk,
+        kind=Account.Kind.CUSTOMER,
+        code=f"customer:{customer.pk}",
+        name=f"Balance of {customer.name}"[:255],
+        currency=currency,
+        customer_id=customer.pk,
     )
 
 
@@ -114,8 +121,11 @@ def _validate_legs(legs: list[Leg]) -> list[Leg]:
                 field=f"legs.{index}.amount",
             )
         totals[currency] += leg.amount
-        clean.append(leg if currency == leg.currency and len(leg.memo) <= 255
-                     else Leg(leg.account_id, leg.amount, currency, leg.memo[:255]))
+        clean.append(
+            leg
+            if currency == leg.currency and len(leg.memo) <= 255
+            else Leg(leg.account_id, leg.amount, currency, leg.memo[:255])
+        )
     unbalanced = {c: t for c, t in totals.items() if t != 0}
     if unbalanced:
         raise UnbalancedTransaction(
@@ -124,8 +134,9 @@ def _validate_legs(legs: list[Leg]) -> list[Leg]:
     return clean
 
 
-def _content_hash(*, kind: str, effective_date: dt.date, customer_id: int | None, legs: list[Leg],
-                  reverses_id: int | None) -> str:
+def _content_hash(
+    *, kind: str, effective_date: dt.date, customer_id: int | None, legs: list[Leg], reverses_id: int | None
+) -> str:
     canonical = {
         "kind": kind,
         "effective_date": effective_date.isoformat(),
@@ -230,15 +241,22 @@ _UPDATE_SQL = """), u{i} AS (
 @functools.lru_cache(maxsize=256)
 def _post_sql(legs: int, accounts: int, enforce_credit_limit: bool) -> str:
     """The posting statement for `legs` legs touching `accounts` accounts (params da0, da1, … in ascending order)."""
-    leg_rows = ", ".join(f"(%(la{i})s::bigint, %(lm{i})s::numeric, %(lc{i})s::varchar, %(ln{i})s::varchar, {i + 1})"
-                         for i in range(legs))
-    delta_rows = ("VALUES " + ", ".join(f"(%(da{i})s::bigint, %(dm{i})s::numeric)" for i in range(accounts))
-                  if accounts else "SELECT NULL::bigint, NULL::numeric WHERE false")
+    leg_rows = ", ".join(
+        f"(%(la{i})s::bigint, %(lm{i})s::numeric, %(lc{i})s::varchar, %(ln{i})s::varchar, {i + 1})" for i in range(legs)
+    )
+    delta_rows = (
+        "VALUES " + ", ".join(f"(%(da{i})s::bigint, %(dm{i})s::numeric)" for i in range(accounts))
+        if accounts
+        else "SELECT NULL::bigint, NULL::numeric WHERE false"
+    )
     updates = "".join(_UPDATE_SQL.replace("{i}", str(i)) for i in range(accounts))
     updated = " UNION ALL ".join(f"SELECT id FROM u{i}" for i in range(accounts)) or "SELECT NULL::bigint WHERE false"
-    return (_POST_SQL.replace("@FUNDS@", _FUNDS_SQL if enforce_credit_limit else "")
-            .replace("@LEGS@", "VALUES " + leg_rows).replace("@DELTAS@", delta_rows)
-            .replace("@UPDATES@", f"{updates}), u(id) AS (\n    {updated}\n"))
+    return (
+        _POST_SQL.replace("@FUNDS@", _FUNDS_SQL if enforce_credit_limit else "")
+        .replace("@LEGS@", "VALUES " + leg_rows)
+        .replace("@DELTAS@", delta_rows)
+        .replace("@UPDATES@", f"{updates}), u(id) AS (\n    {updated}\n")
+    )
 
 
 _KINDS = frozenset(Transaction.Kind.values)
@@ -286,24 +304,43 @@ def ledger_post(
     content_hash = _content_hash(
         kind=kind, effective_date=effective_date, customer_id=customer_id, legs=legs, reverses_id=reverses_id
     )
-    payload = {"kind": kind, "customer_id": customer_id, "effective_date": effective_date.isoformat(),
-               "idempotency_key": key,  # the statement adds transaction_id
-               "entries": [{"account_id": leg.account_id, "amount": str(leg.amount), "currency": leg.currency,
-                            "memo": leg.memo} for leg in legs]}
+    payload = {
+        "kind": kind,
+        "customer_id": customer_id,
+        "effective_date": effective_date.isoformat(),
+        "idempotency_key": key,  # the statement adds transaction_id
+        "entries": [
+            {"account_id": leg.account_id, "amount": str(leg.amount), "currency": leg.currency, "memo": leg.memo}
+            for leg in legs
+        ],
+    }
     deltas: dict[int, Decimal] = {}
     for leg in legs:
         deltas[leg.account_id] = deltas.get(leg.account_id, Decimal(0)) + leg.amount
     deltas = {account_id: delta for account_id, delta in deltas.items() if delta}
     params = {
-        "kind": kind, "key": key, "hash": content_hash, "effective_date": effective_date,
-        "customer_id": customer_id, "source_type": source_type[:50], "source_id": str(source_id)[:100],
-        "description": description, "reverses_id": reverses_id, "created_by": created_by[:255],
+        "kind": kind,
+        "key": key,
+        "hash": content_hash,
+        "effective_date": effective_date,
+        "customer_id": customer_id,
+        "source_type": source_type[:50],
+        "source_id": str(source_id)[:100],
+        "description": description,
+        "reverses_id": reverses_id,
+        "created_by": created_by[:255],
         "metadata": json.dumps(metadata) if metadata else "{}",
-        "event_type": events.TRANSACTION_POSTED, "payload": json.dumps(payload), "slots": SYSTEM_BALANCE_SLOTS,
+        "event_type": events.TRANSACTION_POSTED,
+        "payload": json.dumps(payload),
+        "slots": SYSTEM_BALANCE_SLOTS,
     }
     for i, leg in enumerate(legs):
         params[f"la{i}"], params[f"lm{i}"], params[f"lc{i}"], params[f"ln{i}"] = (
-            leg.account_id, leg.amount, leg.currency, leg.memo)
+            leg.account_id,
+            leg.amount,
+            leg.currency,
+            leg.memo,
+        )
     for i, account_id in enumerate(sorted(deltas)):
         params[f"da{i}"], params[f"dm{i}"] = account_id, deltas[account_id]
     cursor = prepared_cursor()  # the connection's own cursor: not closed
@@ -313,25 +350,38 @@ def ledger_post(
     if "posted" in outcome:
         outbox_kick()
         _, tx_id, posted_at, *_ = outcome["posted"]
-        return Transaction(*_transaction_row(
-            id=tx_id, posted_at=posted_at, kind=kind, idempotency_key=key, content_hash=content_hash,
-            effective_date=effective_date, customer_id=customer_id, source_type=source_type,
-            source_id=str(source_id), description=description, reverses_id=reverses_id, created_by=created_by,
-            metadata=metadata or {},
-        ))
+        return Transaction(
+            *_transaction_row(
+                id=tx_id,
+                posted_at=posted_at,
+                kind=kind,
+                idempotency_key=key,
+                content_hash=content_hash,
+                effective_date=effective_date,
+                customer_id=customer_id,
+                source_type=source_type,
+                source_id=str(source_id),
+                description=description,
+                reverses_id=reverses_id,
+                created_by=created_by,
+                metadata=metadata or {},
+            )
+        )
     # not posted: the key was used already (ON CONFLICT skipped the insert) — a replay when the content matches,
     # else a conflict, whatever the checks say now — or a check failed
     existing = _existing(key, content_hash)
     if existing is not None:
         return existing
     _raise_problem(rows, legs)
-    raise IdempotencyConflict(f"Idempotency key {key!r} is being used by a concurrent posting.",
-                              field="idempotency_key")
+    raise IdempotencyConflict(
+        f"Idempotency key {key!r} is being used by a concurrent posting.", field="idempotency_key"
+    )
 
 
 def _raise_problem(rows: list[tuple], legs: list[Leg]) -> None:
-    problems = sorted((row for row in rows if row[0] in ("account", "funds")),
-                      key=lambda r: (r[0] != "account", r[3] or 0))
+    problems = sorted(
+        (row for row in rows if row[0] in ("account", "funds")), key=lambda r: (r[0] != "account", r[3] or 0)
+    )
     if not problems:
         return  # nothing failed: the caller looks at the idempotency key
     problem, _, _, n, account_id, needed, available, currency = problems[0]
@@ -339,15 +389,14 @@ def _raise_problem(rows: list[tuple], legs: list[Leg]) -> None:
         index = n - 1
         account = Account.objects.filter(pk=account_id).values_list("code", "balance_currency").first()
         if account is None:
-            raise InvalidPosting(f"Leg {index}: account {account_id} does not exist.",
-                                 field=f"legs.{index}.account")
+            raise InvalidPosting(f"Leg {index}: account {account_id} does not exist.", field=f"legs.{index}.account")
         code, currency = account
-        raise InvalidPosting(f"Leg {index}: account {code} is in {currency}, not {legs[index].currency}.",
-                             field=f"legs.{index}.currency")
+        raise InvalidPosting(
+            f"Leg {index}: account {code} is in {currency}, not {legs[index].currency}.", field=f"legs.{index}.currency"
+        )
     needed, available = round_amount(needed, currency), round_amount(available, currency)
     raise InsufficientFunds(
-        f"Insufficient funds: {needed} {currency} needed, {available} {currency} available including the "
-        "credit limit.",
+        f"Insufficient funds: {needed} {currency} needed, {available} {currency} available including the credit limit.",
         extra={"needed": str(needed), "available": str(available), "currency": currency},
     )
 
@@ -365,9 +414,16 @@ def ledger_reverse(*, transaction_id: int, reason: str, created_by: str = "", ke
         raise AlreadyReversed(f"Transaction #{original.pk} was already reversed by #{existing.pk}.")
     try:
         return ledger_post(
-            kind=Transaction.Kind.REVERSAL, key=key, legs=legs, effective_date=timezone.now().date(),
-            customer=original.customer_id, source_type="reversal", source_id=str(original.pk),
-            description=reason or f"Reversal of #{original.pk}", reverses=original, created_by=created_by,
+            kind=Transaction.Kind.REVERSAL,
+            key=key,
+            legs=legs,
+            effective_date=timezone.now().date(),
+            customer=original.customer_id,
+            source_type="reversal",
+            source_id=str(original.pk),
+            description=reason or f"Reversal of #{original.pk}",
+            reverses=original,
+            created_by=created_by,
         )
     except IntegrityError as exc:  # the one-reversal-per-transaction constraint decided a race
         if "reverses_id" not in str(exc):

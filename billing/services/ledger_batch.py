@@ -95,8 +95,12 @@ def rows_json(rows: list[dict]) -> str:
     return json.dumps(rows, default=str, separators=(",", ":"), ensure_ascii=False)
 
 
-def ledger_post_batch(postings: list[Posting], *, with_entries_in_events: bool = True,
-                      then: Callable[[dict[str, int]], None] | None = None) -> dict[str, int]:
+def ledger_post_batch(
+    postings: list[Posting],
+    *,
+    with_entries_in_events: bool = True,
+    then: Callable[[dict[str, int]], None] | None = None,
+) -> dict[str, int]:
     """Post many transactions in one database transaction. Returns key → id of those newly posted;
     keys already in the ledger are skipped (an earlier, interrupted run posted them).
 
@@ -105,8 +109,13 @@ def ledger_post_batch(postings: list[Posting], *, with_entries_in_events: bool =
     prepared = []
     for posting in postings:
         legs = _validate_legs(posting.legs)
-        content_hash = _content_hash(kind=posting.kind, effective_date=posting.effective_date,
-                                     customer_id=posting.customer_id, legs=legs, reverses_id=None)
+        content_hash = _content_hash(
+            kind=posting.kind,
+            effective_date=posting.effective_date,
+            customer_id=posting.customer_id,
+            legs=legs,
+            reverses_id=None,
+        )
         prepared.append((posting, legs, content_hash))
 
     account_ids = sorted({leg.account_id for _, legs, _ in prepared for leg in legs})
@@ -116,12 +125,26 @@ def ledger_post_batch(postings: list[Posting], *, with_entries_in_events: bool =
         if prepared:
             cursor.execute(_LOCK_CUSTOMER_ACCOUNTS, [array_literal(account_ids)])
             customer_ids = {row[0] for row in cursor.fetchall()}
-            cursor.execute(_INSERT_TRANSACTIONS, [rows_json([
-                {"kind": p.kind, "key": p.key, "hash": h, "effective_date": p.effective_date.isoformat(),
-                 "customer_id": p.customer_id, "source_type": p.source_type[:50],
-                 "source_id": str(p.source_id)[:100], "description": p.description}
-                for p, _, h in prepared
-            ])])
+            cursor.execute(
+                _INSERT_TRANSACTIONS,
+                [
+                    rows_json(
+                        [
+                            {
+                                "kind": p.kind,
+                                "key": p.key,
+                                "hash": h,
+                                "effective_date": p.effective_date.isoformat(),
+                                "customer_id": p.customer_id,
+                                "source_type": p.source_type[:50],
+                                "source_id": str(p.source_id)[:100],
+                                "description": p.description,
+                            }
+                            for p, _, h in prepared
+                        ]
+                    )
+                ],
+            )
             posted = {key: tx_id for tx_id, key in cursor.fetchall()}
 
         deltas: dict[int, Decimal] = defaultdict(Decimal)
@@ -133,19 +156,41 @@ def ledger_post_batch(postings: list[Posting], *, with_entries_in_events: bool =
                 if tx_id is None:
                     continue
                 for leg in legs:
-                    entries.append({"t": tx_id, "a": leg.account_id, "m": str(leg.amount), "c": leg.currency,
-                                    "memo": leg.memo})
+                    entries.append(
+                        {"t": tx_id, "a": leg.account_id, "m": str(leg.amount), "c": leg.currency, "memo": leg.memo}
+                    )
                     deltas[leg.account_id] += leg.amount
                 if posting.event_type is None:
                     continue
-                event_rows.append({"type": posting.event_type, "customer_id": posting.customer_id, "payload": {
-                    "transaction_id": tx_id, "kind": posting.kind, "customer_id": posting.customer_id,
-                    "effective_date": posting.effective_date.isoformat(), "idempotency_key": posting.key,
-                    **({"entries": [{"account_id": leg.account_id, "amount": str(leg.amount),
-                                     "currency": leg.currency, "memo": leg.memo} for leg in legs]}
-                       if with_entries_in_events else {}),
-                    **posting.event_payload,
-                }})
+                event_rows.append(
+                    {
+                        "type": posting.event_type,
+                        "customer_id": posting.customer_id,
+                        "payload": {
+                            "transaction_id": tx_id,
+                            "kind": posting.kind,
+                            "customer_id": posting.customer_id,
+                            "effective_date": posting.effective_date.isoformat(),
+                            "idempotency_key": posting.key,
+                            **(
+                                {
+                                    "entries": [
+                                        {
+                                            "account_id": leg.account_id,
+                                            "amount": str(leg.amount),
+                                            "currency": leg.currency,
+                                            "memo": leg.memo,
+                                        }
+                                        for leg in legs
+                                    ]
+                                }
+                                if with_entries_in_events
+                                else {}
+                            ),
+                            **posting.event_payload,
+                        },
+                    }
+                )
             cursor.execute(_INSERT_ENTRIES, [rows_json(entries)])
             _bump(cursor, {a: d for a, d in deltas.items() if a in customer_ids})
             if event_rows:
@@ -160,8 +205,10 @@ def ledger_post_batch(postings: list[Posting], *, with_entries_in_events: bool =
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
         system = sorted((a, d) for a, d in deltas.items() if a not in customer_ids and d)
         if system:
-            cursor.execute(_BUMP_SLOTS, [SYSTEM_BALANCE_SLOTS, array_literal(a for a, _ in system),
-                                         array_literal(d for _, d in system)])
+            cursor.execute(
+                _BUMP_SLOTS,
+                [SYSTEM_BALANCE_SLOTS, array_literal(a for a, _ in system), array_literal(d for _, d in system)],
+            )
         if posted:
             outbox_kick()
     return posted

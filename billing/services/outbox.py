@@ -45,9 +45,12 @@ def event_emit_many(*, type: str, items: list[tuple[int | None, object]]) -> lis
         raise RuntimeError("event_emit_many must run inside the transaction that makes the change")
     if not items:
         return []
-    created = Event.objects.bulk_create([
-        Event(type=type, payload=events.payload_of(payload), customer_id=customer_id) for customer_id, payload in items
-    ])
+    created = Event.objects.bulk_create(
+        [
+            Event(type=type, payload=events.payload_of(payload), customer_id=customer_id)
+            for customer_id, payload in items
+        ]
+    )
     outbox_kick()
     return created
 
@@ -71,7 +74,7 @@ def _send_dispatch() -> None:
         from billing.tasks import outbox_dispatch
 
         outbox_dispatch.apply_async(countdown=countdown, retry=False)
-    except Exception:  # noqa: BLE001 - beat dispatches every few seconds anyway
+    except Exception:
         logger.warning("could not enqueue outbox dispatch; beat will pick the events up", exc_info=True)
 
 
@@ -117,7 +120,7 @@ def outbox_dispatch(*, batch_size: int | None = None, max_batches: int = 20) -> 
                     continue
                 try:
                     sub.handler(event)
-                except Exception as exc:  # noqa: BLE001 - one subscriber's failure must not stop the others
+                except Exception as exc:
                     logger.warning("subscriber %s failed on event %s", sub.name, event.pk, exc_info=True)
                     failed[event.pk] = f"{sub.name}: {type(exc).__name__}: {exc}"[:2000]
                 else:

@@ -36,8 +36,9 @@ class InvoiceBuyerOutputSerializer(serializers.Serializer):
 
 
 class InvoiceLineDetailOutputSerializer(serializers.Serializer):
-    kind = serializers.CharField(help_text="plan, option, usage, setup_fee, discount, minimum_commitment, "
-                                           "proration_credit or proration_charge.")
+    kind = serializers.CharField(
+        help_text="plan, option, usage, setup_fee, discount, minimum_commitment, proration_credit or proration_charge."
+    )
     description = serializers.CharField()
     amount = serializers.CharField(help_text="Decimal string; negative for discounts and credits.")
     quantity = serializers.CharField()
@@ -83,9 +84,10 @@ class InvoiceListApi(APIView):
     pagination_class = CursorPagination
 
     @extend_schema(
-        operation_id="invoices_list", summary="List invoices, newest first",
+        operation_id="invoices_list",
+        summary="List invoices, newest first",
         description="Invoices for payment of postpaid customers, issued when the periods of their charges end. "
-                    "The lines are in the invoice's own view.",
+        "The lines are in the invoice's own view.",
         parameters=filter_parameters(InvoiceFilter),
         responses=responses({200: InvoiceOutputSerializer(many=True)}, 400),
     )
@@ -97,8 +99,11 @@ class InvoiceListApi(APIView):
 
 
 class InvoiceDetailApi(APIView):
-    @extend_schema(operation_id="invoices_retrieve", summary="Get an invoice with its lines",
-                   responses=responses({200: InvoiceDetailOutputSerializer}, 404))
+    @extend_schema(
+        operation_id="invoices_retrieve",
+        summary="Get an invoice with its lines",
+        responses=responses({200: InvoiceDetailOutputSerializer}, 404),
+    )
     def get(self, request, invoice_id: int):
         invoice = selectors.invoice_get(invoice_id=invoice_id, customer_scope=_scope(request))
         return Response(InvoiceDetailOutputSerializer(invoice).data)

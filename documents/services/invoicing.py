@@ -70,8 +70,13 @@ def invoice_issue_postpaid(*, as_of: dt.date, chunk_size: int = 500) -> Invoicin
             except IntegrityError as exc:
                 if not _is_charge_conflict(exc) or attempt == CHUNK_ATTEMPTS:
                     raise
-                logger.warning("invoicing as of %s: customers %s..%s were invoiced by a concurrent run; reading "
-                               "their charges again", as_of, customer_ids[0], customer_ids[-1])
+                logger.warning(
+                    "invoicing as of %s: customers %s..%s were invoiced by a concurrent run; reading "
+                    "their charges again",
+                    as_of,
+                    customer_ids[0],
+                    customer_ids[-1],
+                )
         result.invoice_ids += issued
         result.left_for_later += left
         result.customers += len(customer_ids)
@@ -86,15 +91,20 @@ def invoice_date_check(*, as_of: dt.date) -> None:
         raise TypeError(f"as_of must be a date, not {type(as_of).__name__}")
     today = timezone.now().date()  # UTC
     if as_of > today:
-        raise InvoiceDateInFuture(f"Invoices cannot be issued on {as_of}: that day has not come yet (today is "
-                                  f"{today}, UTC).", field="as_of")
+        raise InvoiceDateInFuture(
+            f"Invoices cannot be issued on {as_of}: that day has not come yet (today is {today}, UTC).", field="as_of"
+        )
 
 
 def _customers_to_invoice(*, as_of: dt.date, after: int, limit: int) -> list[int]:
     """The next `limit` postpaid customers (by id, after `after`) with uninvoiced charges of ended periods."""
     pending = charges_to_invoice(as_of=as_of).filter(subscription__customer_id=OuterRef("pk"))
-    return list(Customer.objects.filter(billing_model=Customer.BillingModel.POSTPAID, pk__gt=after)
-                .filter(Exists(pending)).order_by("pk").values_list("pk", flat=True)[:limit])
+    return list(
+        Customer.objects.filter(billing_model=Customer.BillingModel.POSTPAID, pk__gt=after)
+        .filter(Exists(pending))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:limit]
+    )
 
 
 def _is_charge_conflict(exc: IntegrityError) -> bool:
@@ -113,18 +123,32 @@ def _issue_chunk(*, customer_ids: list[int], as_of: dt.date, due_date: dt.date) 
     with transaction.atomic(durable=True):
         # first: a concurrent run waits here, then reads the charges this one invoiced as invoiced
         counter = document_counter_lock(doc_type=DocumentType.INVOICE, year=as_of.year)
-        charges = list(charges_to_invoice(as_of=as_of).filter(subscription__customer_id__in=customer_ids)
-                       .select_related("subscription__plan")
-                       .only("id", "kind", "period_start", "period_end", "amount", "amount_currency", "lines",
-                             "subscription__id", "subscription__customer_id", "subscription__plan__name")
-                       .order_by("subscription__customer_id", "amount_currency", "period_start", "id"))
-        customers = Customer.objects.only("id", "name", "legal_name", "inn", "kpp", "legal_address",
-                                          "billing_emails").in_bulk(sorted({c.subscription.customer_id
-                                                                            for c in charges}))
+        charges = list(
+            charges_to_invoice(as_of=as_of)
+            .filter(subscription__customer_id__in=customer_ids)
+            .select_related("subscription__plan")
+            .only(
+                "id",
+                "kind",
+                "period_start",
+                "period_end",
+                "amount",
+                "amount_currency",
+                "lines",
+                "subscription__id",
+                "subscription__customer_id",
+                "subscription__plan__name",
+            )
+            .order_by("subscription__customer_id", "amount_currency", "period_start", "id")
+        )
+        customers = Customer.objects.only(
+            "id", "name", "legal_name", "inn", "kpp", "legal_address", "billing_emails"
+        ).in_bulk(sorted({c.subscription.customer_id for c in charges}))
         drafts: list[tuple[Customer, str, list[Charge], Decimal]] = []
         left = 0
-        for (customer_id, currency), group in groupby(charges, key=lambda c: (c.subscription.customer_id,
-                                                                              c.amount.currency.code)):
+        for (customer_id, currency), group in groupby(
+            charges, key=lambda c: (c.subscription.customer_id, c.amount.currency.code)
+        ):
             group = list(group)
             total = sum((c.amount.amount for c in group), ZERO)
             if total <= 0:
@@ -138,11 +162,20 @@ def _issue_chunk(*, customer_ids: list[int], as_of: dt.date, due_date: dt.date) 
         invoices = []
         for number, (customer, currency, group, total) in zip(numbers, drafts, strict=True):
             invoice = Invoice(
-                number=number, customer=customer, currency=currency, issue_date=as_of, due_date=due_date,
-                period_start=min(c.period_start for c in group), period_end=max(c.period_end for c in group),
-                total=Money(total, currency), status=Invoice.Status.ISSUED,
-                buyer_name=customer.legal_name or customer.name, buyer_inn=customer.inn, buyer_kpp=customer.kpp,
-                buyer_address=customer.legal_address, buyer_emails=list(customer.billing_emails),
+                number=number,
+                customer=customer,
+                currency=currency,
+                issue_date=as_of,
+                due_date=due_date,
+                period_start=min(c.period_start for c in group),
+                period_end=max(c.period_end for c in group),
+                total=Money(total, currency),
+                status=Invoice.Status.ISSUED,
+                buyer_name=customer.legal_name or customer.name,
+                buyer_inn=customer.inn,
+                buyer_kpp=customer.kpp,
+                buyer_address=customer.legal_address,
+                buyer_emails=list(customer.billing_emails),
             )
             invoice.full_clean(exclude=["customer"], validate_unique=False, validate_constraints=False)
             invoices.append(invoice)
@@ -151,21 +184,38 @@ def _issue_chunk(*, customer_ids: list[int], as_of: dt.date, due_date: dt.date) 
         lines = []
         for invoice, (_customer, _currency, group, _total) in zip(invoices, drafts, strict=True):
             for charge in group:
-                line = InvoiceLine(invoice=invoice, charge=charge, description=_line_description(charge),
-                                   period_start=charge.period_start, period_end=charge.period_end,
-                                   amount=charge.amount, details=charge.lines)
+                line = InvoiceLine(
+                    invoice=invoice,
+                    charge=charge,
+                    description=_line_description(charge),
+                    period_start=charge.period_start,
+                    period_end=charge.period_end,
+                    amount=charge.amount,
+                    details=charge.lines,
+                )
                 line.full_clean(exclude=["invoice", "charge"], validate_unique=False, validate_constraints=False)
                 lines.append(line)
         InvoiceLine.objects.bulk_create(lines)  # a charge another run invoiced meanwhile: IntegrityError, all undone
 
-        event_emit_many(type=events.INVOICE_ISSUED, items=[
-            (invoice.customer_id, events.InvoiceIssued(
-                invoice_id=invoice.pk, number=invoice.number, customer_id=invoice.customer_id,
-                currency=invoice.currency, total=amount_text(invoice.total.amount, invoice.currency),
-                issue_date=invoice.issue_date.isoformat(), due_date=invoice.due_date.isoformat(),
-                period_start=invoice.period_start.isoformat(),
-                period_end=invoice.period_end.isoformat(), charge_ids=tuple(c.pk for c in group),
-            ))
-            for invoice, (_customer, _currency, group, _total) in zip(invoices, drafts, strict=True)
-        ])
+        event_emit_many(
+            type=events.INVOICE_ISSUED,
+            items=[
+                (
+                    invoice.customer_id,
+                    events.InvoiceIssued(
+                        invoice_id=invoice.pk,
+                        number=invoice.number,
+                        customer_id=invoice.customer_id,
+                        currency=invoice.currency,
+                        total=amount_text(invoice.total.amount, invoice.currency),
+                        issue_date=invoice.issue_date.isoformat(),
+                        due_date=invoice.due_date.isoformat(),
+                        period_start=invoice.period_start.isoformat(),
+                        period_end=invoice.period_end.isoformat(),
+                        charge_ids=tuple(c.pk for c in group),
+                    ),
+                )
+                for invoice, (_customer, _currency, group, _total) in zip(invoices, drafts, strict=True)
+            ],
+        )
     return [invoice.pk for invoice in invoices], left

@@ -109,8 +109,7 @@ class UsageMetricOutputSerializer(serializers.Serializer):
 
 
 class UsageTierOutputSerializer(serializers.Serializer):
-    up_to = serializers.CharField(allow_null=True, help_text="Inclusive upper bound of billable units; null: no "
-                                                             "bound.")
+    up_to = serializers.CharField(allow_null=True, help_text="Inclusive upper bound of billable units; null: no bound.")
     unit_price = serializers.CharField()
     flat_fee = serializers.CharField()
 
@@ -131,11 +130,14 @@ class UsageChargeOutputSerializer(serializers.Serializer):
 
     @extend_schema_field(UsageTierOutputSerializer(many=True))
     def get_tiers(self, charge: UsageCharge) -> list[dict]:
-        return [{
-            "up_to": None if tier.get("up_to") in (None, "") else decimal_str(tier["up_to"]),
-            "unit_price": amount_str(Decimal(str(tier["unit_price"])), charge.currency),
-            "flat_fee": amount_str(Decimal(str(tier.get("flat_fee") or 0)), charge.currency),
-        } for tier in charge.tiers]
+        return [
+            {
+                "up_to": None if tier.get("up_to") in (None, "") else decimal_str(tier["up_to"]),
+                "unit_price": amount_str(Decimal(str(tier["unit_price"])), charge.currency),
+                "flat_fee": amount_str(Decimal(str(tier.get("flat_fee") or 0)), charge.currency),
+            }
+            for tier in charge.tiers
+        ]
 
 
 class ProductRefOutputSerializer(serializers.Serializer):
@@ -157,10 +159,12 @@ class PlanOutputSerializer(serializers.Serializer):
     display_order = serializers.IntegerField()
     showcase_description = serializers.CharField()
     prices = PlanPriceOutputSerializer(source="current_prices", many=True, help_text="Current price per currency.")
-    options = OptionOutputSerializer(source="available_options", many=True,
-                                     help_text="Active options that can be added to this plan.")
-    usage_charges = UsageChargeOutputSerializer(source="usage_charge_list", many=True,
-                                                help_text="Usage billed in arrears, per metric and currency.")
+    options = OptionOutputSerializer(
+        source="available_options", many=True, help_text="Active options that can be added to this plan."
+    )
+    usage_charges = UsageChargeOutputSerializer(
+        source="usage_charge_list", many=True, help_text="Usage billed in arrears, per metric and currency."
+    )
 
 
 class BundleItemOutputSerializer(serializers.Serializer):
@@ -181,25 +185,29 @@ class BundleOutputSerializer(serializers.Serializer):
     code = serializers.CharField()
     name = serializers.CharField()
     description = serializers.CharField()
-    plan = serializers.CharField(source="plan.code", help_text="The plan that bills the bundle: a subscription to "
-                                                               "the bundle is on this plan.")
+    plan = serializers.CharField(
+        source="plan.code", help_text="The plan that bills the bundle: a subscription to the bundle is on this plan."
+    )
     interval = serializers.ChoiceField(choices=[(i.value, i.value) for i in Interval])
     interval_count = serializers.IntegerField(help_text="Periods of `interval` per billing period.")
     charge_timing = serializers.ChoiceField(choices=Plan.ChargeTiming.choices)
     trial_days = serializers.IntegerField()
     is_public = serializers.BooleanField(help_text="Shown in the public showcase.")
-    items = serializers.SerializerMethodField(help_text="What the package includes. Items are not billed on their "
-                                                        "own: the package price covers them.")
-    prices = BundlePriceOutputSerializer(source="current_prices", many=True,
-                                         help_text="Current package price per currency.")
+    items = serializers.SerializerMethodField(
+        help_text="What the package includes. Items are not billed on their own: the package price covers them."
+    )
+    prices = BundlePriceOutputSerializer(
+        source="current_prices", many=True, help_text="Current package price per currency."
+    )
 
     @extend_schema_field(BundleItemOutputSerializer(many=True))
     def get_items(self, bundle) -> list[dict]:
         out = []
         for item in bundle.item_list:
             ref, kind = (item.plan, "plan") if item.plan_id else (item.option, "option")
-            out.append({"kind": kind, "code": ref.code, "name": ref.name, "product": ref.product,
-                        "quantity": item.quantity})
+            out.append(
+                {"kind": kind, "code": ref.code, "name": ref.name, "product": ref.product, "quantity": item.quantity}
+            )
         return BundleItemOutputSerializer(out, many=True).data
 
 
@@ -253,8 +261,9 @@ class SubscriptionOutputSerializer(serializers.Serializer):
     customer_id = serializers.IntegerField()
     plan = serializers.CharField(source="plan.code")
     product = serializers.CharField(source="plan.product.code")
-    bundle = serializers.CharField(source="plan.bundle.code", allow_null=True,
-                                   help_text="The bundle the plan sells; null: a plain plan.")
+    bundle = serializers.CharField(
+        source="plan.bundle.code", allow_null=True, help_text="The bundle the plan sells; null: a plain plan."
+    )
     status = serializers.ChoiceField(choices=Subscription.Status.choices)
     currency = serializers.CharField()
     quantity = serializers.IntegerField()
@@ -281,8 +290,9 @@ class SubscriptionOutputSerializer(serializers.Serializer):
 
 
 class ChargeLineOutputSerializer(serializers.Serializer):
-    kind = serializers.CharField(help_text="plan, option, usage, setup_fee, discount, minimum_commitment, "
-                                           "proration_credit, proration_charge.")
+    kind = serializers.CharField(
+        help_text="plan, option, usage, setup_fee, discount, minimum_commitment, proration_credit, proration_charge."
+    )
     description = serializers.CharField()
     amount = serializers.CharField(help_text="Signed: negative for credits and discounts.")
     currency = serializers.CharField()
@@ -311,8 +321,7 @@ class ChangePreviewOutputSerializer(serializers.Serializer):
     total = serializers.CharField()
     currency = serializers.CharField()
     period = PeriodOutputSerializer()
-    change_day = serializers.DateField(help_text="The customer's local day of the change (it counts on the new "
-                                                 "plan).")
+    change_day = serializers.DateField(help_text="The customer's local day of the change (it counts on the new plan).")
 
 
 class ChangeOutputSerializer(SubscriptionActionOutputSerializer):
@@ -361,51 +370,73 @@ class SubscriptionOptionInputSerializer(StrictInputSerializer):
 class SubscriptionCreateInputSerializer(StrictInputSerializer):
     customer_id = serializers.IntegerField(min_value=1)
     plan = serializers.SlugField(max_length=64, required=False, help_text="Plan code (or send `bundle`).")
-    bundle = serializers.SlugField(max_length=64, required=False,
-                                   help_text="Bundle code (instead of `plan`): one bundle, billed its package price.")
-    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, default=1,
-                                        help_text="Seats (a bundle: 1).")
+    bundle = serializers.SlugField(
+        max_length=64,
+        required=False,
+        help_text="Bundle code (instead of `plan`): one bundle, billed its package price.",
+    )
+    quantity = serializers.IntegerField(
+        min_value=1, max_value=MAX_QUANTITY, default=1, help_text="Seats (a bundle: 1)."
+    )
     currency = CurrencyField(required=False, help_text="Defaults to (and must equal) the customer's currency.")
     coupon = serializers.CharField(max_length=64, required=False, help_text="Coupon code (case-insensitive).")
     options = SubscriptionOptionInputSerializer(many=True, required=False, max_length=50)
-    trial_days = serializers.IntegerField(min_value=0, max_value=3650, required=False,
-                                          help_text="Overrides the plan's trial days; 0: no trial.")
-    external_id = serializers.CharField(max_length=255, required=False, allow_null=True,
-                                        help_text="Your own id for this subscription (unique).")
+    trial_days = serializers.IntegerField(
+        min_value=0, max_value=3650, required=False, help_text="Overrides the plan's trial days; 0: no trial."
+    )
+    external_id = serializers.CharField(
+        max_length=255, required=False, allow_null=True, help_text="Your own id for this subscription (unique)."
+    )
 
     def validate(self, attrs):
         if "plan" not in attrs and "bundle" not in attrs:
-            raise serializers.ValidationError({"plan": [serializers.ErrorDetail(
-                "Send the plan or the bundle to subscribe to.", code="required")]})
+            raise serializers.ValidationError(
+                {"plan": [serializers.ErrorDetail("Send the plan or the bundle to subscribe to.", code="required")]}
+            )
         if "plan" in attrs and "bundle" in attrs:
-            raise serializers.ValidationError({"bundle": [serializers.ErrorDetail(
-                "Send a plan or a bundle, not both.", code="invalid")]})
+            raise serializers.ValidationError(
+                {"bundle": [serializers.ErrorDetail("Send a plan or a bundle, not both.", code="invalid")]}
+            )
         return attrs
 
 
 class SubscriptionChangeInputSerializer(StrictInputSerializer):
     plan = serializers.SlugField(max_length=64, required=False, help_text="The new plan; default: the same.")
-    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY, required=False,
-                                        help_text="The new quantity; default: the same.")
-    when = serializers.ChoiceField(choices=[("now", "now"), ("period_end", "period_end")], default="now",
-                                   help_text="now: prorated by days today; period_end: at the next renewal.")
-    preview = serializers.BooleanField(default=False, help_text="true: return what a change now would post, "
-                                                                "writing nothing.")
+    quantity = serializers.IntegerField(
+        min_value=1, max_value=MAX_QUANTITY, required=False, help_text="The new quantity; default: the same."
+    )
+    when = serializers.ChoiceField(
+        choices=[("now", "now"), ("period_end", "period_end")],
+        default="now",
+        help_text="now: prorated by days today; period_end: at the next renewal.",
+    )
+    preview = serializers.BooleanField(
+        default=False, help_text="true: return what a change now would post, writing nothing."
+    )
 
     def validate(self, attrs):
         if "plan" not in attrs and "quantity" not in attrs:
-            raise serializers.ValidationError({"plan": [serializers.ErrorDetail(
-                "Send a new plan, a new quantity or both.", code="required")]})
+            raise serializers.ValidationError(
+                {"plan": [serializers.ErrorDetail("Send a new plan, a new quantity or both.", code="required")]}
+            )
         if attrs["preview"] and attrs["when"] != "now":
-            raise serializers.ValidationError({"preview": [serializers.ErrorDetail(
-                "A preview shows a change now; a change at period end posts nothing until the renewal.",
-                code="invalid")]})
+            raise serializers.ValidationError(
+                {
+                    "preview": [
+                        serializers.ErrorDetail(
+                            "A preview shows a change now; a change at period end posts nothing until the renewal.",
+                            code="invalid",
+                        )
+                    ]
+                }
+            )
         return attrs
 
 
 class SubscriptionCancelInputSerializer(StrictInputSerializer):
-    at_period_end = serializers.BooleanField(default=False, help_text="false: now, the unused part is credited "
-                                                                      "back; true: at the end of the period.")
+    at_period_end = serializers.BooleanField(
+        default=False, help_text="false: now, the unused part is credited back; true: at the end of the period."
+    )
 
 
 class SubscriptionOptionAddInputSerializer(SubscriptionOptionInputSerializer):
@@ -415,15 +446,16 @@ class SubscriptionOptionAddInputSerializer(SubscriptionOptionInputSerializer):
 class UsageEventInputSerializer(serializers.Serializer):
     """Documentation of one event; the batch is validated by plans.services.usage.parse_usage_events."""
 
-    event_id = serializers.CharField(max_length=255, help_text="Your unique id of this event: a re-sent event "
-                                                               "is a duplicate, never counted twice.")
+    event_id = serializers.CharField(
+        max_length=255, help_text="Your unique id of this event: a re-sent event is a duplicate, never counted twice."
+    )
     customer_id = serializers.IntegerField()
     metric = serializers.SlugField(help_text="Usage metric code.")
-    quantity = serializers.CharField(required=False, help_text="Non-negative, at most 6 decimals; a decimal "
-                                                               "string or a JSON number. Default 1.")
+    quantity = serializers.CharField(
+        required=False, help_text="Non-negative, at most 6 decimals; a decimal string or a JSON number. Default 1."
+    )
     timestamp = serializers.DateTimeField(help_text="ISO 8601 with a time zone.")
-    properties = serializers.DictField(required=False, help_text="Free-form (e.g. the value a unique count "
-                                                                 "counts).")
+    properties = serializers.DictField(required=False, help_text="Free-form (e.g. the value a unique count counts).")
 
 
 @extend_schema_field(UsageEventInputSerializer(many=True))
@@ -461,8 +493,9 @@ class DecimalJSONParser(JSONParser):
 
     def parse(self, stream, media_type=None, parser_context=None):
         try:
-            return json.loads(stream.read() if stream is not None else b"", parse_float=Decimal,
-                              parse_constant=_refuse_constant)
+            return json.loads(
+                stream.read() if stream is not None else b"", parse_float=Decimal, parse_constant=_refuse_constant
+            )
         except ValueError as exc:
             raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
 
@@ -490,9 +523,12 @@ def _line_out(line: ChargeLine | dict, *, with_period: bool = False) -> dict:
     """A priced line (plans.pricing.charges.ChargeLine) or a stored one (Charge.lines) in one shape."""
     get = line.get if isinstance(line, dict) else lambda name: getattr(line, name)
     out = {
-        "kind": str(get("kind")), "description": get("description"),
-        "amount": amount_str(Decimal(get("amount")), get("currency")), "currency": get("currency"),
-        "quantity": decimal_str(get("quantity")), "ref": get("ref"),
+        "kind": str(get("kind")),
+        "description": get("description"),
+        "amount": amount_str(Decimal(get("amount")), get("currency")),
+        "currency": get("currency"),
+        "quantity": decimal_str(get("quantity")),
+        "ref": get("ref"),
     }
     if with_period:
         period = get("period")
@@ -505,9 +541,13 @@ def _charge_out(charge: Charge | None) -> dict | None:
         return None
     currency = charge.amount.currency.code
     return {
-        "id": charge.pk, "kind": charge.kind, "amount": amount_str(charge.amount.amount, currency),
-        "currency": currency, "period": {"start": charge.period_start, "end": charge.period_end},
-        "transaction_id": charge.transaction_id, "lines": [_line_out(x) for x in charge.lines],
+        "id": charge.pk,
+        "kind": charge.kind,
+        "amount": amount_str(charge.amount.amount, currency),
+        "currency": currency,
+        "period": {"start": charge.period_start, "end": charge.period_end},
+        "transaction_id": charge.transaction_id,
+        "lines": [_line_out(x) for x in charge.lines],
     }
 
 
@@ -549,15 +589,21 @@ class BundlePagination(CursorPagination):
 class ProductListApi(APIView):
     pagination_class = ProductPagination
 
-    @extend_schema(operation_id="products_list", summary="List active products",
-                   responses=responses({200: ProductOutputSerializer(many=True)}, 400))
+    @extend_schema(
+        operation_id="products_list",
+        summary="List active products",
+        responses=responses({200: ProductOutputSerializer(many=True)}, 400),
+    )
     def get(self, request):
         return _paginated(self, request, selectors.product_list(), ProductOutputSerializer)
 
 
 class ProductDetailApi(APIView):
-    @extend_schema(operation_id="products_retrieve", summary="Get an active product",
-                   responses=responses({200: ProductOutputSerializer}, 404))
+    @extend_schema(
+        operation_id="products_retrieve",
+        summary="Get an active product",
+        responses=responses({200: ProductOutputSerializer}, 404),
+    )
     def get(self, request, code: str):
         return Response(ProductOutputSerializer(selectors.product_get(code=code)).data)
 
@@ -566,20 +612,30 @@ class PlanListApi(APIView):
     pagination_class = PlanPagination
 
     @extend_schema(
-        operation_id="plans_list", summary="List active plans in showcase order",
+        operation_id="plans_list",
+        summary="List active plans in showcase order",
         description="Each plan with its current prices per currency, options and usage charges.",
-        parameters=filter_parameters(PlanFilter), responses=responses({200: PlanOutputSerializer(many=True)}, 400),
+        parameters=filter_parameters(PlanFilter),
+        responses=responses({200: PlanOutputSerializer(many=True)}, 400),
     )
     def get(self, request):
         plans = selectors.plan_list(filters=request.query_params)
         now = timezone.now()
-        return _paginated(self, request, plans, PlanOutputSerializer,
-                          prepare=lambda page: selectors.plans_with_catalog(page, as_of=now))
+        return _paginated(
+            self,
+            request,
+            plans,
+            PlanOutputSerializer,
+            prepare=lambda page: selectors.plans_with_catalog(page, as_of=now),
+        )
 
 
 class PlanDetailApi(APIView):
-    @extend_schema(operation_id="plans_retrieve", summary="Get an active plan with its prices, options and usage",
-                   responses=responses({200: PlanOutputSerializer}, 404))
+    @extend_schema(
+        operation_id="plans_retrieve",
+        summary="Get an active plan with its prices, options and usage",
+        responses=responses({200: PlanOutputSerializer}, 404),
+    )
     def get(self, request, code: str):
         plan = selectors.plans_with_catalog([selectors.plan_get(code=code)], as_of=timezone.now())[0]
         return Response(PlanOutputSerializer(plan).data)
@@ -589,20 +645,29 @@ class BundleListApi(APIView):
     pagination_class = BundlePagination
 
     @extend_schema(
-        operation_id="bundles_list", summary="List bundles that can be subscribed to",
+        operation_id="bundles_list",
+        summary="List bundles that can be subscribed to",
         description="Active, published bundles by name, each with what it includes and its current package price "
-                    "per currency.",
+        "per currency.",
         responses=responses({200: BundleOutputSerializer(many=True)}, 400),
     )
     def get(self, request):
         now = timezone.now()
-        return _paginated(self, request, selectors.bundle_list(), BundleOutputSerializer,
-                          prepare=lambda page: selectors.bundles_with_catalog(page, as_of=now))
+        return _paginated(
+            self,
+            request,
+            selectors.bundle_list(),
+            BundleOutputSerializer,
+            prepare=lambda page: selectors.bundles_with_catalog(page, as_of=now),
+        )
 
 
 class BundleDetailApi(APIView):
-    @extend_schema(operation_id="bundles_retrieve", summary="Get a bundle with its items and current prices",
-                   responses=responses({200: BundleOutputSerializer}, 404))
+    @extend_schema(
+        operation_id="bundles_retrieve",
+        summary="Get a bundle with its items and current prices",
+        responses=responses({200: BundleOutputSerializer}, 404),
+    )
     def get(self, request, code: str):
         bundle = selectors.bundles_with_catalog([selectors.bundle_get(code=code)], as_of=timezone.now())[0]
         return Response(BundleOutputSerializer(bundle).data)
@@ -615,7 +680,8 @@ class SubscriptionListCreateApi(APIView):
     pagination_class = CursorPagination
 
     @extend_schema(
-        operation_id="subscriptions_list", summary="List subscriptions, newest first",
+        operation_id="subscriptions_list",
+        summary="List subscriptions, newest first",
         parameters=filter_parameters(SubscriptionFilter),
         responses=responses({200: SubscriptionOutputSerializer(many=True)}, 400),
     )
@@ -624,11 +690,12 @@ class SubscriptionListCreateApi(APIView):
         return _paginated(self, request, subs, SubscriptionOutputSerializer)
 
     @extend_schema(
-        operation_id="subscriptions_create", summary="Subscribe a customer to a plan or a bundle",
+        operation_id="subscriptions_create",
+        summary="Subscribe a customer to a plan or a bundle",
         description="Without a trial, the first period (plan, recurring options, discounts), the setup fee and "
-                    "one-time options are charged at once to the customer's balance. Send exactly one of `plan` "
-                    "and `bundle`: a bundle is subscribed once (quantity 1) on the plan that bills its package "
-                    "price (the subscription's `plan`), and what it includes is not charged on its own.",
+        "one-time options are charged at once to the customer's balance. Send exactly one of `plan` "
+        "and `bundle`: a bundle is subscribed once (quantity 1) on the plan that bills its package "
+        "price (the subscription's `plan`), and what it includes is not charged on its own.",
         request=SubscriptionCreateInputSerializer,
         responses=responses({201: SubscriptionOutputSerializer}, 400, 403, 404, 409, 422),
     )
@@ -640,39 +707,63 @@ class SubscriptionListCreateApi(APIView):
         customer = billing_selectors.customer_get(customer_id=values["customer_id"], customer_scope=_scope(request))
         try:
             sub = subscription_create(
-                customer_id=customer.pk, plan_code=values.get("plan"), bundle_code=values.get("bundle"),
+                customer_id=customer.pk,
+                plan_code=values.get("plan"),
+                bundle_code=values.get("bundle"),
                 quantity=values["quantity"],
-                currency=values.get("currency"), coupon_code=values.get("coupon") or None,
+                currency=values.get("currency"),
+                coupon_code=values.get("coupon") or None,
                 options=[(o["code"], o["quantity"]) for o in values.get("options", [])],
-                trial_days=values.get("trial_days"), external_id=values.get("external_id"), key=ledger_key(request),
+                trial_days=values.get("trial_days"),
+                external_id=values.get("external_id"),
+                key=ledger_key(request),
             )
         except IntegrityError as exc:
             if "external_id" not in str(exc):
                 raise
-            raise exceptions.ValidationError({"external_id": [exceptions.ErrorDetail(
-                "A subscription with this external_id already exists.", code="unique")]}) from exc
+            raise exceptions.ValidationError(
+                {
+                    "external_id": [
+                        exceptions.ErrorDetail("A subscription with this external_id already exists.", code="unique")
+                    ]
+                }
+            ) from exc
         return Response(_subscription_out(request, sub.pk), status=status.HTTP_201_CREATED)
 
 
 class SubscriptionDetailApi(APIView):
-    @extend_schema(operation_id="subscriptions_retrieve", summary="Get a subscription",
-                   responses=responses({200: SubscriptionOutputSerializer}, 404))
+    @extend_schema(
+        operation_id="subscriptions_retrieve",
+        summary="Get a subscription",
+        responses=responses({200: SubscriptionOutputSerializer}, 404),
+    )
     def get(self, request, subscription_id: int):
         return Response(_subscription_out(request, subscription_id))
 
 
 class SubscriptionChangeApi(APIView):
     @extend_schema(
-        operation_id="subscriptions_change", summary="Change plan and/or quantity (or preview the change)",
+        operation_id="subscriptions_change",
+        summary="Change plan and/or quantity (or preview the change)",
         description="`when=now` prorates by days in the customer's time zone: the unused part of the old plan is "
-                    "credited and the rest of the period charged on the new one (the day of the change counts on "
-                    "the new plan), each line rounded once. `preview=true` returns exactly those lines and writes "
-                    "nothing. `when=period_end` schedules the change for the next renewal.",
+        "credited and the rest of the period charged on the new one (the day of the change counts on "
+        "the new plan), each line rounded once. `preview=true` returns exactly those lines and writes "
+        "nothing. `when=period_end` schedules the change for the next renewal.",
         request=SubscriptionChangeInputSerializer,
-        responses=responses({200: PolymorphicProxySerializer(
-            component_name="SubscriptionChangeResult",
-            serializers=[ChangePreviewOutputSerializer, ChangeOutputSerializer], resource_type_field_name=None,
-        )}, 400, 403, 404, 409, 422),
+        responses=responses(
+            {
+                200: PolymorphicProxySerializer(
+                    component_name="SubscriptionChangeResult",
+                    serializers=[ChangePreviewOutputSerializer, ChangeOutputSerializer],
+                    resource_type_field_name=None,
+                )
+            },
+            400,
+            403,
+            404,
+            409,
+            422,
+        ),
     )
     @idempotent
     def post(self, request, subscription_id: int):
@@ -681,25 +772,38 @@ class SubscriptionChangeApi(APIView):
         values = data.validated_data
         if values["preview"]:
             preview = subscription_change_preview(
-                subscription_id=subscription_id, plan_code=values.get("plan"), quantity=values.get("quantity"),
+                subscription_id=subscription_id,
+                plan_code=values.get("plan"),
+                quantity=values.get("quantity"),
                 customer_scope=_scope(request),
             )
-            return Response(ChangePreviewOutputSerializer({
-                "preview": True, "lines": [_line_out(x) for x in preview.lines],
-                "total": amount_str(preview.total, preview.currency), "currency": preview.currency,
-                "period": {"start": preview.period.start, "end": preview.period.end},
-                "change_day": preview.change_day,
-            }).data)
+            return Response(
+                ChangePreviewOutputSerializer(
+                    {
+                        "preview": True,
+                        "lines": [_line_out(x) for x in preview.lines],
+                        "total": amount_str(preview.total, preview.currency),
+                        "currency": preview.currency,
+                        "period": {"start": preview.period.start, "end": preview.period.end},
+                        "change_day": preview.change_day,
+                    }
+                ).data
+            )
         sub, charge = subscription_change_plan(
-            subscription_id=subscription_id, plan_code=values.get("plan"), quantity=values.get("quantity"),
-            when=values["when"], key=ledger_key(request), customer_scope=_scope(request),
+            subscription_id=subscription_id,
+            plan_code=values.get("plan"),
+            quantity=values.get("quantity"),
+            when=values["when"],
+            key=ledger_key(request),
+            customer_scope=_scope(request),
         )
         return Response(ChangeOutputSerializer(_action_out(request, sub.pk, charge, preview=False)).data)
 
 
 class SubscriptionCancelApi(APIView):
     @extend_schema(
-        operation_id="subscriptions_cancel", summary="Cancel now (unused part credited) or at period end",
+        operation_id="subscriptions_cancel",
+        summary="Cancel now (unused part credited) or at period end",
         request=SubscriptionCancelInputSerializer,
         responses=responses({200: SubscriptionActionOutputSerializer}, 400, 403, 404, 409, 422),
     )
@@ -708,15 +812,18 @@ class SubscriptionCancelApi(APIView):
         data = SubscriptionCancelInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         sub, charge = subscription_cancel(
-            subscription_id=subscription_id, at_period_end=data.validated_data["at_period_end"],
-            key=ledger_key(request), customer_scope=_scope(request),
+            subscription_id=subscription_id,
+            at_period_end=data.validated_data["at_period_end"],
+            key=ledger_key(request),
+            customer_scope=_scope(request),
         )
         return Response(SubscriptionActionOutputSerializer(_action_out(request, sub.pk, charge)).data)
 
 
 class SubscriptionPauseApi(APIView):
     @extend_schema(
-        operation_id="subscriptions_pause", summary="Pause now (unused part credited, no renewals until resumed)",
+        operation_id="subscriptions_pause",
+        summary="Pause now (unused part credited, no renewals until resumed)",
         request=EmptyInputSerializer,
         responses=responses({200: SubscriptionActionOutputSerializer}, 400, 403, 404, 409, 422),
     )
@@ -729,7 +836,8 @@ class SubscriptionPauseApi(APIView):
 
 class SubscriptionResumeApi(APIView):
     @extend_schema(
-        operation_id="subscriptions_resume", summary="Resume a paused subscription (a new period starts today)",
+        operation_id="subscriptions_resume",
+        summary="Resume a paused subscription (a new period starts today)",
         request=EmptyInputSerializer,
         responses=responses({200: SubscriptionActionOutputSerializer}, 400, 403, 404, 409, 422),
     )
@@ -742,7 +850,8 @@ class SubscriptionResumeApi(APIView):
 
 class SubscriptionOptionAddApi(APIView):
     @extend_schema(
-        operation_id="subscriptions_options_add", summary="Add an option",
+        operation_id="subscriptions_options_add",
+        summary="Add an option",
         description="A one-time option is charged in full; a recurring one for the rest of the period.",
         request=SubscriptionOptionAddInputSerializer,
         responses=responses({201: SubscriptionActionOutputSerializer}, 400, 403, 404, 409, 422),
@@ -753,16 +862,22 @@ class SubscriptionOptionAddApi(APIView):
         data.is_valid(raise_exception=True)
         with _renamed_fields({"options": "code", "options.quantity": "quantity"}):
             charge = subscription_option_add(
-                subscription_id=subscription_id, option_code=data.validated_data["code"],
-                quantity=data.validated_data["quantity"], key=ledger_key(request), customer_scope=_scope(request),
+                subscription_id=subscription_id,
+                option_code=data.validated_data["code"],
+                quantity=data.validated_data["quantity"],
+                key=ledger_key(request),
+                customer_scope=_scope(request),
             )
-        return Response(SubscriptionActionOutputSerializer(_action_out(request, subscription_id, charge)).data,
-                        status=status.HTTP_201_CREATED)
+        return Response(
+            SubscriptionActionOutputSerializer(_action_out(request, subscription_id, charge)).data,
+            status=status.HTTP_201_CREATED,
+        )
 
 
 class SubscriptionOptionRemoveApi(APIView):
     @extend_schema(
-        operation_id="subscriptions_options_remove", summary="Remove an option (unused part credited)",
+        operation_id="subscriptions_options_remove",
+        summary="Remove an option (unused part credited)",
         request=EmptyInputSerializer,
         responses=responses({200: SubscriptionActionOutputSerializer}, 400, 403, 404, 409, 422),
     )
@@ -770,8 +885,9 @@ class SubscriptionOptionRemoveApi(APIView):
     def post(self, request, subscription_id: int, code: str):
         EmptyInputSerializer(data=request.data).is_valid(raise_exception=True)
         with _renamed_fields({"option": "code"}):
-            charge = subscription_option_remove(subscription_id=subscription_id, option_code=code,
-                                                customer_scope=_scope(request))
+            charge = subscription_option_remove(
+                subscription_id=subscription_id, option_code=code, customer_scope=_scope(request)
+            )
         return Response(SubscriptionActionOutputSerializer(_action_out(request, subscription_id, charge)).data)
 
 
@@ -782,16 +898,18 @@ class UsageEventBatchApi(APIView):
     parser_classes = [DecimalJSONParser]
 
     @extend_schema(
-        operation_id="usage_events_create", summary=f"Record a batch of up to {MAX_BATCH} usage events",
+        operation_id="usage_events_create",
+        summary=f"Record a batch of up to {MAX_BATCH} usage events",
         description="Idempotent by `event_id`: an event sent again is counted in `duplicates`, never recorded "
-                    "twice. One invalid event (shape, unknown metric, unknown customer or one outside the key's "
-                    "scope) rejects the whole batch with an error per bad field (`events.<index>.<field>`) and "
-                    "nothing is recorded. 201 when at least one event was recorded, 200 when all were duplicates. "
-                    "A retry with the same `Idempotency-Key` must resend the same bytes: the key is bound to the "
-                    "body as sent (the same events written differently are another body, 422).",
+        "twice. One invalid event (shape, unknown metric, unknown customer or one outside the key's "
+        "scope) rejects the whole batch with an error per bad field (`events.<index>.<field>`) and "
+        "nothing is recorded. 201 when at least one event was recorded, 200 when all were duplicates. "
+        "A retry with the same `Idempotency-Key` must resend the same bytes: the key is bound to the "
+        "body as sent (the same events written differently are another body, 422).",
         request=UsageBatchInputSerializer,
-        responses=responses({201: UsageBatchOutputSerializer, 200: UsageBatchOutputSerializer},
-                            400, 403, 409, 413, 422),
+        responses=responses(
+            {201: UsageBatchOutputSerializer, 200: UsageBatchOutputSerializer}, 400, 403, 409, 413, 422
+        ),
     )
     @idempotent(raw_body=True)  # the batch's bytes are hashed as sent: re-serialising 1,000 events cost more
     def post(self, request):
@@ -800,8 +918,10 @@ class UsageEventBatchApi(APIView):
         events = parse_usage_events(data.validated_data["events"])
         result = usage_record_batch(events=events, customer_scope=_scope(request))
         body = {"received": result.received, "recorded": result.accepted, "duplicates": result.duplicates}
-        return Response(UsageBatchOutputSerializer(body).data,
-                        status=status.HTTP_201_CREATED if result.accepted else status.HTTP_200_OK)
+        return Response(
+            UsageBatchOutputSerializer(body).data,
+            status=status.HTTP_201_CREATED if result.accepted else status.HTTP_200_OK,
+        )
 
 
 # --- estimates ------------------------------------------------------------------------------------
@@ -809,9 +929,10 @@ class UsageEventBatchApi(APIView):
 
 class CustomerUpcomingChargesApi(APIView):
     @extend_schema(
-        operation_id="customers_upcoming_charges", summary="What the next billing run would charge the customer",
+        operation_id="customers_upcoming_charges",
+        summary="What the next billing run would charge the customer",
         description="Per active or trialing subscription: usage so far and fees in arrears for the current period, "
-                    "and the next period's fees charged in advance. Nothing is written.",
+        "and the next period's fees charged in advance. Nothing is written.",
         responses=responses({200: UpcomingChargesOutputSerializer}, 404),
     )
     def get(self, request, customer_id: int):
@@ -822,13 +943,19 @@ class CustomerUpcomingChargesApi(APIView):
         for estimate in estimates:
             totals[estimate.currency] = totals.get(estimate.currency, Decimal(0)) + estimate.total
         data = {
-            "customer_id": customer.pk, "estimated_at": now,
-            "charges": [{
-                "subscription_id": e.subscription_id, "charge_at": e.charge_at,
-                "period": {"start": e.period.start, "end": e.period.end},
-                "lines": [_line_out(x, with_period=True) for x in e.lines],
-                "total": amount_str(e.total, e.currency), "currency": e.currency,
-            } for e in estimates],
+            "customer_id": customer.pk,
+            "estimated_at": now,
+            "charges": [
+                {
+                    "subscription_id": e.subscription_id,
+                    "charge_at": e.charge_at,
+                    "period": {"start": e.period.start, "end": e.period.end},
+                    "lines": [_line_out(x, with_period=True) for x in e.lines],
+                    "total": amount_str(e.total, e.currency),
+                    "currency": e.currency,
+                }
+                for e in estimates
+            ],
             "totals": [{"currency": c, "amount": amount_str(a, c)} for c, a in sorted(totals.items())],
         }
         return Response(UpcomingChargesOutputSerializer(data).data)

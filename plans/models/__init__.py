@@ -22,7 +22,22 @@ from plans.models.subscriptions import (
 )
 
 __all__ = [
-    "Bundle", "BundleItem", "BundlePrice", "Charge", "Coupon", "Option", "OptionPrice", "Plan", "PlanPrice",
-    "Product", "Promotion", "ScheduledChange", "Subscription", "SubscriptionDiscount", "SubscriptionOption",
-    "UsageCharge", "UsageEvent", "UsageMetric",
+    "Bundle",
+    "BundleItem",
+    "BundlePrice",
+    "Charge",
+    "Coupon",
+    "Option",
+    "OptionPrice",
+    "Plan",
+    "PlanPrice",
+    "Product",
+    "Promotion",
+    "ScheduledChange",
+    "Subscription",
+    "SubscriptionDiscount",
+    "SubscriptionOption",
+    "UsageCharge",
+    "UsageEvent",
+    "UsageMetric",
 ]

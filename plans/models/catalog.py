@@ -37,8 +37,9 @@ class Plan(models.Model):
     code = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
-    interval = models.CharField(max_length=10, choices=[(i.value, i.value.title()) for i in Interval],
-                                default=Interval.MONTH.value)
+    interval = models.CharField(
+        max_length=10, choices=[(i.value, i.value.title()) for i in Interval], default=Interval.MONTH.value
+    )
     interval_count = models.PositiveSmallIntegerField(default=1)
     charge_timing = models.CharField(max_length=12, choices=ChargeTiming.choices, default=ChargeTiming.IN_ADVANCE)
     trial_days = models.PositiveSmallIntegerField(default=0)
@@ -75,11 +76,14 @@ class PlanPrice(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["plan", "amount_currency", "valid_from"], name="plan_price_version_unique"),
             models.CheckConstraint(condition=Q(amount__gte=0), name="plan_price_non_negative"),
-            models.CheckConstraint(condition=Q(setup_fee=None) | Q(setup_fee_currency=F("amount_currency")),
-                                   name="plan_price_setup_fee_currency"),
+            models.CheckConstraint(
+                condition=Q(setup_fee=None) | Q(setup_fee_currency=F("amount_currency")),
+                name="plan_price_setup_fee_currency",
+            ),
             models.CheckConstraint(
                 condition=Q(minimum_commitment=None) | Q(minimum_commitment_currency=F("amount_currency")),
-                name="plan_price_minimum_currency"),
+                name="plan_price_minimum_currency",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -101,8 +105,12 @@ class Option(models.Model):
     description = models.TextField(blank=True)
     kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.RECURRING)
     max_quantity = models.PositiveIntegerField(null=True, blank=True)
-    plans = models.ManyToManyField(Plan, blank=True, related_name="options",
-                                   help_text="Plans this option can be added to; empty: any plan of the product.")
+    plans = models.ManyToManyField(
+        Plan,
+        blank=True,
+        related_name="options",
+        help_text="Plans this option can be added to; empty: any plan of the product.",
+    )
     is_public = models.BooleanField(default=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -123,8 +131,9 @@ class OptionPrice(models.Model):
     class Meta:
         ordering = ["option", "amount_currency", "-valid_from"]
         constraints = [
-            models.UniqueConstraint(fields=["option", "amount_currency", "valid_from"],
-                                    name="option_price_version_unique"),
+            models.UniqueConstraint(
+                fields=["option", "amount_currency", "valid_from"], name="option_price_version_unique"
+            ),
             models.CheckConstraint(condition=Q(amount__gte=0), name="option_price_non_negative"),
         ]
 
@@ -148,22 +157,31 @@ class Bundle(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     # billing terms of the backing plan (the same choices as Plan's)
-    interval = models.CharField(max_length=10, choices=[(i.value, i.value.title()) for i in Interval],
-                                default=Interval.MONTH.value)
+    interval = models.CharField(
+        max_length=10, choices=[(i.value, i.value.title()) for i in Interval], default=Interval.MONTH.value
+    )
     interval_count = models.PositiveSmallIntegerField(default=1)
-    charge_timing = models.CharField(max_length=12, choices=Plan.ChargeTiming.choices,
-                                     default=Plan.ChargeTiming.IN_ADVANCE)
+    charge_timing = models.CharField(
+        max_length=12, choices=Plan.ChargeTiming.choices, default=Plan.ChargeTiming.IN_ADVANCE
+    )
     trial_days = models.PositiveSmallIntegerField(default=0)
     is_public = models.BooleanField(default=False)
     is_active = models.BooleanField(default=True, help_text="Inactive bundles accept no new subscriptions.")
-    plan = models.OneToOneField(Plan, null=True, editable=False, on_delete=models.PROTECT, related_name="bundle",
-                                help_text="The plan that sells this bundle (set when it is published).")
+    plan = models.OneToOneField(
+        Plan,
+        null=True,
+        editable=False,
+        on_delete=models.PROTECT,
+        related_name="bundle",
+        help_text="The plan that sells this bundle (set when it is published).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
-        constraints = [models.CheckConstraint(condition=Q(interval_count__gte=1),
-                                              name="bundle_interval_count_positive")]
+        constraints = [
+            models.CheckConstraint(condition=Q(interval_count__gte=1), name="bundle_interval_count_positive")
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -179,8 +197,10 @@ class BundleItem(models.Model):
 
     class Meta:
         constraints = [
-            models.CheckConstraint(condition=(Q(plan__isnull=False) & Q(option=None)) |
-                                   (Q(plan=None) & Q(option__isnull=False)), name="bundle_item_plan_xor_option"),
+            models.CheckConstraint(
+                condition=(Q(plan__isnull=False) & Q(option=None)) | (Q(plan=None) & Q(option__isnull=False)),
+                name="bundle_item_plan_xor_option",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -195,8 +215,9 @@ class BundlePrice(models.Model):
     class Meta:
         ordering = ["bundle", "amount_currency", "-valid_from"]
         constraints = [
-            models.UniqueConstraint(fields=["bundle", "amount_currency", "valid_from"],
-                                    name="bundle_price_version_unique"),
+            models.UniqueConstraint(
+                fields=["bundle", "amount_currency", "valid_from"], name="bundle_price_version_unique"
+            ),
             models.CheckConstraint(condition=Q(amount__gte=0), name="bundle_price_non_negative"),
         ]
 
@@ -216,8 +237,9 @@ class UsageMetric(models.Model):
     name = models.CharField(max_length=200)
     unit = models.CharField(max_length=32, default="unit")
     aggregation = models.CharField(max_length=12, choices=Aggregation.choices, default=Aggregation.SUM)
-    unique_property = models.CharField(max_length=64, blank=True,
-                                       help_text="For unique count: the event property whose distinct values count.")
+    unique_property = models.CharField(
+        max_length=64, blank=True, help_text="For unique count: the event property whose distinct values count."
+    )
 
     class Meta:
         ordering = ["code"]
@@ -256,9 +278,11 @@ class UsageCharge(models.Model):
     package_size = models.DecimalField(max_digits=19, decimal_places=4, default=1)
     package_price = models.DecimalField(max_digits=19, decimal_places=4, default=0)
     included = models.DecimalField(max_digits=19, decimal_places=4, default=0, help_text="Free units per period.")
-    tiers = models.JSONField(default=list, blank=True,
-                             help_text='[{"up_to": "100", "unit_price": "1.00", "flat_fee": "0"}, '
-                                       '{"up_to": null, "unit_price": "0.50"}]')
+    tiers = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='[{"up_to": "100", "unit_price": "1.00", "flat_fee": "0"}, {"up_to": null, "unit_price": "0.50"}]',
+    )
 
     class Meta:
         constraints = [
@@ -279,12 +303,21 @@ class UsageCharge(models.Model):
         from plans.pricing.charges import Tier, UsageModel, UsagePrice
 
         tiers = tuple(
-            Tier(None if t.get("up_to") in (None, "") else Decimal(str(t["up_to"])), Decimal(str(t["unit_price"])),
-                 Decimal(str(t.get("flat_fee") or 0)))
+            Tier(
+                None if t.get("up_to") in (None, "") else Decimal(str(t["up_to"])),
+                Decimal(str(t["unit_price"])),
+                Decimal(str(t.get("flat_fee") or 0)),
+            )
             for t in self.tiers
         )
-        return UsagePrice(UsageModel(self.model), unit_price=self.unit_price.amount, tiers=tiers,
-                          package_size=self.package_size, package_price=self.package_price, included=self.included)
+        return UsagePrice(
+            UsageModel(self.model),
+            unit_price=self.unit_price.amount,
+            tiers=tiers,
+            package_size=self.package_size,
+            package_price=self.package_price,
+            included=self.included,
+        )
 
     def clean(self) -> None:
         if self.model in (self.Model.GRADUATED, self.Model.VOLUME):
@@ -327,13 +360,18 @@ class Promotion(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=(Q(percent__isnull=False) & Q(amount=None)) |
-                                   (Q(percent=None) & Q(amount__isnull=False)), name="promotion_percent_xor_amount"),
-            models.CheckConstraint(condition=Q(percent=None) | (Q(percent__gt=0) & Q(percent__lte=100)),
-                                   name="promotion_percent_range"),
+            models.CheckConstraint(
+                condition=(Q(percent__isnull=False) & Q(amount=None)) | (Q(percent=None) & Q(amount__isnull=False)),
+                name="promotion_percent_xor_amount",
+            ),
+            models.CheckConstraint(
+                condition=Q(percent=None) | (Q(percent__gt=0) & Q(percent__lte=100)), name="promotion_percent_range"
+            ),
             models.CheckConstraint(condition=Q(amount=None) | Q(amount__gt=0), name="promotion_amount_positive"),
-            models.CheckConstraint(condition=~Q(duration="repeating") | Q(duration_periods__gte=1),
-                                   name="promotion_repeating_needs_periods"),
+            models.CheckConstraint(
+                condition=~Q(duration="repeating") | Q(duration_periods__gte=1),
+                name="promotion_repeating_needs_periods",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -352,8 +390,10 @@ class Coupon(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(max_redemptions=None) | Q(times_redeemed__lte=F("max_redemptions")),
-                                   name="coupon_redemptions_within_limit"),
+            models.CheckConstraint(
+                condition=Q(max_redemptions=None) | Q(times_redeemed__lte=F("max_redemptions")),
+                name="coupon_redemptions_within_limit",
+            ),
         ]
 
     def __str__(self) -> str:

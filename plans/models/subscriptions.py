@@ -19,11 +19,16 @@ class Subscription(models.Model):
 
     LIVE = (Status.TRIALING, Status.ACTIVE, Status.PAUSED, Status.SUSPENDED)
 
-    customer = models.ForeignKey("billing.Customer", on_delete=models.PROTECT, related_name="subscriptions",
-                                 db_index=False)  # indexed by (customer, status)
+    customer = models.ForeignKey(
+        "billing.Customer", on_delete=models.PROTECT, related_name="subscriptions", db_index=False
+    )  # indexed by (customer, status)
     plan = models.ForeignKey("plans.Plan", on_delete=models.PROTECT, related_name="subscriptions")
-    price = models.ForeignKey("plans.PlanPrice", on_delete=models.PROTECT, related_name="subscriptions",
-                              help_text="The price version this subscription pays.")
+    price = models.ForeignKey(
+        "plans.PlanPrice",
+        on_delete=models.PROTECT,
+        related_name="subscriptions",
+        help_text="The price version this subscription pays.",
+    )
     currency = models.CharField(max_length=3)
     quantity = models.PositiveIntegerField(default=1)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
@@ -47,15 +52,20 @@ class Subscription(models.Model):
     class Meta:
         ordering = ["-id"]
         indexes = [
-            models.Index(fields=["next_billing_at", "id"], name="subscription_due_idx",
-                         condition=Q(status__in=["trialing", "active", "suspended"])),
+            models.Index(
+                fields=["next_billing_at", "id"],
+                name="subscription_due_idx",
+                condition=Q(status__in=["trialing", "active", "suspended"]),
+            ),
             models.Index(fields=["customer", "status"]),
         ]
         constraints = [
             models.UniqueConstraint(fields=["external_id"], name="subscription_external_id_unique"),
             models.CheckConstraint(condition=Q(quantity__gte=1), name="subscription_quantity_positive"),
-            models.CheckConstraint(condition=Q(current_period_end__gt=models.F("current_period_start")),
-                                   name="subscription_period_not_empty"),
+            models.CheckConstraint(
+                condition=Q(current_period_end__gt=models.F("current_period_start")),
+                name="subscription_period_not_empty",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -76,8 +86,9 @@ class SubscriptionOption(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["subscription", "option"], condition=Q(removed_at=None),
-                                    name="subscription_option_once"),
+            models.UniqueConstraint(
+                fields=["subscription", "option"], condition=Q(removed_at=None), name="subscription_option_once"
+            ),
             models.CheckConstraint(condition=Q(quantity__gte=1), name="subscription_option_quantity_positive"),
         ]
 
@@ -119,8 +130,13 @@ class ScheduledChange(models.Model):
 
     class Meta:
         ordering = ["effective_at"]
-        indexes = [models.Index(fields=["effective_at"], condition=Q(applied_at=None, canceled_at=None),
-                                name="scheduled_change_pending_idx")]
+        indexes = [
+            models.Index(
+                fields=["effective_at"],
+                condition=Q(applied_at=None, canceled_at=None),
+                name="scheduled_change_pending_idx",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} at {self.effective_at:%Y-%m-%d}"
@@ -138,10 +154,12 @@ class UsageEvent(models.Model):
     the race between Django's PROTECT lookup and a batch inserting the metric's first events."""
 
     event_id = models.CharField(max_length=255)  # unique: see Meta (no LIKE index on the ingestion path)
-    customer = models.ForeignKey("billing.Customer", on_delete=models.PROTECT, related_name="usage_events",
-                                 db_index=False, db_constraint=False)  # see the docstring
-    metric = models.ForeignKey("plans.UsageMetric", on_delete=models.PROTECT, related_name="events",
-                               db_index=False)  # indexed by (metric, customer, timestamp)
+    customer = models.ForeignKey(
+        "billing.Customer", on_delete=models.PROTECT, related_name="usage_events", db_index=False, db_constraint=False
+    )  # see the docstring
+    metric = models.ForeignKey(
+        "plans.UsageMetric", on_delete=models.PROTECT, related_name="events", db_index=False
+    )  # indexed by (metric, customer, timestamp)
     quantity = models.DecimalField(max_digits=19, decimal_places=6)
     timestamp = models.DateTimeField()
     properties = models.JSONField(default=dict, blank=True)
@@ -185,9 +203,11 @@ class Charge(models.Model):
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["key"], name="charge_key_unique"),
-            models.UniqueConstraint(fields=["subscription", "period_start", "kind"],
-                                    condition=Q(kind__in=["recurring", "usage", "setup"]),
-                                    name="charge_once_per_subscription_period_kind"),
+            models.UniqueConstraint(
+                fields=["subscription", "period_start", "kind"],
+                condition=Q(kind__in=["recurring", "usage", "setup"]),
+                name="charge_once_per_subscription_period_kind",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -143,13 +143,16 @@ class Discount:
             raise ValueError("fixed discount must be positive")
 
     def eligible(self, charge: ChargeLine) -> bool:
-        return charge.amount > 0 and charge.kind is not LineKind.DISCOUNT and (
-            not self.applies_to or charge.ref in self.applies_to
+        return (
+            charge.amount > 0
+            and charge.kind is not LineKind.DISCOUNT
+            and (not self.applies_to or charge.ref in self.applies_to)
         )
 
 
-def discount_lines(discounts: list[Discount], charges: list[ChargeLine], *, fraction: Decimal = Decimal(1)
-                   ) -> list[ChargeLine]:
+def discount_lines(
+    discounts: list[Discount], charges: list[ChargeLine], *, fraction: Decimal = Decimal(1)
+) -> list[ChargeLine]:
     """One discount line per (discount, eligible line) for percents; one line per fixed discount.
 
     A fixed discount never exceeds what it applies to; `fraction` prorates a fixed discount.
@@ -161,19 +164,35 @@ def discount_lines(discounts: list[Discount], charges: list[ChargeLine], *, frac
             continue
         if discount.percent is not None:
             for charge in eligible:
-                out.append(line(LineKind.DISCOUNT, f"{discount.code}: {discount.percent}% off {charge.description}",
-                                -charge.amount * discount.percent / HUNDRED, charge.currency, ref=discount.code,
-                                period=charge.period))
+                out.append(
+                    line(
+                        LineKind.DISCOUNT,
+                        f"{discount.code}: {discount.percent}% off {charge.description}",
+                        -charge.amount * discount.percent / HUNDRED,
+                        charge.currency,
+                        ref=discount.code,
+                        period=charge.period,
+                    )
+                )
         else:
             base = sum((c.amount for c in eligible), ZERO)
             amount = min(discount.fixed * fraction, base)
-            out.append(line(LineKind.DISCOUNT, f"{discount.code}: discount", -amount, eligible[0].currency,
-                            ref=discount.code, period=eligible[0].period))
+            out.append(
+                line(
+                    LineKind.DISCOUNT,
+                    f"{discount.code}: discount",
+                    -amount,
+                    eligible[0].currency,
+                    ref=discount.code,
+                    period=eligible[0].period,
+                )
+            )
     return out
 
 
-def minimum_commitment_line(lines: list[ChargeLine], minimum: Decimal, currency: str, period: Period | None = None
-                            ) -> ChargeLine | None:
+def minimum_commitment_line(
+    lines: list[ChargeLine], minimum: Decimal, currency: str, period: Period | None = None
+) -> ChargeLine | None:
     """Top up the period's total to the committed minimum."""
     shortfall = minimum - total(lines) if lines else minimum
     if shortfall <= 0:
@@ -208,14 +227,27 @@ def prorated_fraction(period: Period, day: dt.date) -> Decimal:
 def fixed_discount_share(discount: Discount, items: list[PricedItem]) -> Decimal:
     """What a fixed discount takes off a whole period of `items`: never more than the (rounded) lines it
     applies to, exactly as `discount_lines` grants it on the period's recurring charge."""
-    base = sum((amount for item in items
-                if (amount := round_amount(item.full_amount, item.currency)) > 0
-                and (not discount.applies_to or item.ref in discount.applies_to)), ZERO)
+    base = sum(
+        (
+            amount
+            for item in items
+            if (amount := round_amount(item.full_amount, item.currency)) > 0
+            and (not discount.applies_to or item.ref in discount.applies_to)
+        ),
+        ZERO,
+    )
     return min(discount.fixed, base)
 
 
-def plan_change_lines(*, old: list[PricedItem], new: list[PricedItem], period: Period, change_day: dt.date,
-                      discounts: list[Discount] = (), held: list[PricedItem] = ()) -> list[ChargeLine]:
+def plan_change_lines(
+    *,
+    old: list[PricedItem],
+    new: list[PricedItem],
+    period: Period,
+    change_day: dt.date,
+    discounts: list[Discount] = (),
+    held: list[PricedItem] = (),
+) -> list[ChargeLine]:
     """Credit the unused part of the old items and charge the rest of the period on the new ones.
 
     Each line is rounded once. Percent discounts follow the items they apply to (credited back on
@@ -232,30 +264,60 @@ def plan_change_lines(*, old: list[PricedItem], new: list[PricedItem], period: P
     fraction = prorated_fraction(period, change_day)
     days = f"{period.days_from(change_day)}/{period.days} days"
     credits = [
-        line(LineKind.PRORATION_CREDIT, f"Unused {item.description} ({days})", -item.full_amount * fraction,
-             item.currency, quantity=item.quantity, ref=item.ref, period=period)
-        for item in old if item.full_amount
+        line(
+            LineKind.PRORATION_CREDIT,
+            f"Unused {item.description} ({days})",
+            -item.full_amount * fraction,
+            item.currency,
+            quantity=item.quantity,
+            ref=item.ref,
+            period=period,
+        )
+        for item in old
+        if item.full_amount
     ]
     charges = [
-        line(LineKind.PRORATION_CHARGE, f"{item.description} ({days})", item.full_amount * fraction,
-             item.currency, quantity=item.quantity, ref=item.ref, period=period)
-        for item in new if item.full_amount
+        line(
+            LineKind.PRORATION_CHARGE,
+            f"{item.description} ({days})",
+            item.full_amount * fraction,
+            item.currency,
+            quantity=item.quantity,
+            ref=item.ref,
+            period=period,
+        )
+        for item in new
+        if item.full_amount
     ]
     lines = credits + charges
     for discount in discounts:
         if discount.percent is not None:
             for credit in credits:
                 if not discount.applies_to or credit.ref in discount.applies_to:
-                    lines.append(line(LineKind.DISCOUNT, f"{discount.code}: {discount.percent}% returned",
-                                      -credit.amount * discount.percent / HUNDRED, credit.currency,
-                                      ref=discount.code, period=period))
+                    lines.append(
+                        line(
+                            LineKind.DISCOUNT,
+                            f"{discount.code}: {discount.percent}% returned",
+                            -credit.amount * discount.percent / HUNDRED,
+                            credit.currency,
+                            ref=discount.code,
+                            period=period,
+                        )
+                    )
             lines.extend(discount_lines([discount], charges))
             continue
         before = fixed_discount_share(discount, [*old, *held])
         after = fixed_discount_share(discount, [*new, *held])
         if before != after:
             what = "returned" if before > after else "granted"
-            lines.append(line(LineKind.DISCOUNT, f"{discount.code}: discount {what} ({days})",
-                              (before - after) * fraction, currency,
-                              ref=discount.code, period=period))
+            lines.append(
+                line(
+                    LineKind.DISCOUNT,
+                    f"{discount.code}: discount {what} ({days})",
+                    (before - after) * fraction,
+                    currency,
+                    ref=discount.code,
+                    period=period,
+                )
+            )
     return lines

@@ -31,12 +31,16 @@ def _bundles_product() -> Product:
     product = Product.objects.filter(code=BUNDLES_PRODUCT_CODE).first()
     if product is not None:
         return product
-    product = Product(code=BUNDLES_PRODUCT_CODE, name=BUNDLES_PRODUCT_NAME,
-                      description="Package prices of bundles (each bundle is sold through its own plan here).")
+    product = Product(
+        code=BUNDLES_PRODUCT_CODE,
+        name=BUNDLES_PRODUCT_NAME,
+        description="Package prices of bundles (each bundle is sold through its own plan here).",
+    )
     product.full_clean(validate_unique=False)
     # get_or_create inserts in a savepoint and reads the row a concurrent publish inserted first
-    return Product.objects.get_or_create(code=product.code, defaults={"name": product.name,
-                                                                      "description": product.description})[0]
+    return Product.objects.get_or_create(
+        code=product.code, defaults={"name": product.name, "description": product.description}
+    )[0]
 
 
 def _lock_bundle(bundle_id: int) -> Bundle:
@@ -51,28 +55,36 @@ def _check_publishable(bundle: Bundle, prices: list[BundlePrice]) -> str:
     if len(code) > _PLAN_CODE_MAX:
         raise BundleNotPublishable(
             f"The bundle code may have at most {_PLAN_CODE_MAX - len(PLAN_CODE_PREFIX)} characters: its plan's "
-            f"code is {PLAN_CODE_PREFIX!r} followed by it.", field="code")
+            f"code is {PLAN_CODE_PREFIX!r} followed by it.",
+            field="code",
+        )
     if not bundle.items.exists():
-        raise BundleNotPublishable(f"Bundle {bundle.code!r} has no items: add the plans and options it includes.",
-                                   field="items")
+        raise BundleNotPublishable(
+            f"Bundle {bundle.code!r} has no items: add the plans and options it includes.", field="items"
+        )
     if not prices:
         raise BundleNotPublishable(f"Bundle {bundle.code!r} has no price: add its package price.", field="prices")
     taken = Plan.objects.filter(code=code).exclude(pk=bundle.plan_id).first()
     if taken is not None:
-        raise BundleNotPublishable(f"The plan code {code!r} is taken by plan {taken.pk}, which does not sell this "
-                                   f"bundle: change the bundle's code.", field="code")
+        raise BundleNotPublishable(
+            f"The plan code {code!r} is taken by plan {taken.pk}, which does not sell this "
+            f"bundle: change the bundle's code.",
+            field="code",
+        )
     return code
 
 
 def _check_terms_kept(bundle: Bundle, plan: Plan) -> None:
     """A period's length and timing cannot change under live subscriptions (their periods and the charges
     already posted were computed with them); a bundle with other terms is a new bundle."""
-    changed = [name for name in ("interval", "interval_count", "charge_timing")
-               if getattr(plan, name) != getattr(bundle, name)]
+    changed = [
+        name for name in ("interval", "interval_count", "charge_timing") if getattr(plan, name) != getattr(bundle, name)
+    ]
     if changed and Subscription.objects.filter(plan=plan, status__in=Subscription.LIVE).exists():
         raise BundleNotPublishable(
-            f"Bundle {bundle.code!r} has live subscriptions: its {', '.join(changed).replace('_', ' ')} cannot "
-            f"change.", field=changed[0])
+            f"Bundle {bundle.code!r} has live subscriptions: its {', '.join(changed).replace('_', ' ')} cannot change.",
+            field=changed[0],
+        )
 
 
 def _mirror_prices(bundle: Bundle, plan: Plan, prices: list[BundlePrice]) -> int:
@@ -86,10 +98,13 @@ def _mirror_prices(bundle: Bundle, plan: Plan, prices: list[BundlePrice]) -> int
                 raise BundleNotPublishable(
                     f"The {price.amount_currency} price from {price.valid_from:%Y-%m-%d %H:%M} was published as "
                     f"{mirrored.amount} and is now {price.amount}: a published price version cannot change, add a "
-                    f"new one.", field="prices")
+                    f"new one.",
+                    field="prices",
+                )
             continue
-        version = PlanPrice(plan=plan, amount=Money(price.amount.amount, price.amount_currency),
-                            valid_from=price.valid_from)
+        version = PlanPrice(
+            plan=plan, amount=Money(price.amount.amount, price.amount_currency), valid_from=price.valid_from
+        )
         version.full_clean()
         version.save()
         added += 1

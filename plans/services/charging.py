@@ -46,15 +46,17 @@ class DiscountSnapshot:
     product_ids: frozenset[int]
     periods_remaining: int | None
 
-    def as_discount(self, items: list[PricedItem], item_keys: dict[str, tuple[int | None, int]], *,
-                    new_period: bool = False) -> Discount | None:
+    def as_discount(
+        self, items: list[PricedItem], item_keys: dict[str, tuple[int | None, int]], *, new_period: bool = False
+    ) -> Discount | None:
         """The pricing discount restricted to the items it may touch; None when it touches none, or when
         it has no period left for a `new_period` charge."""
         if self.periods_remaining == 0 and new_period:
             return None
         limited = bool(self.plan_ids or self.product_ids)
         refs = frozenset(
-            item.ref for item in items
+            item.ref
+            for item in items
             if not limited or item_keys[item.ref][0] in self.plan_ids or item_keys[item.ref][1] in self.product_ids
         )
         if limited and not refs:
@@ -126,11 +128,21 @@ class SubscriptionSnapshot:
 
     # --- items ---------------------------------------------------------------------------
     def items(self, *, unit_price: Decimal | None = None, quantity: int | None = None) -> list[PricedItem]:
-        items = [PricedItem(LineKind.PLAN, self.plan_code, self.plan_name,
-                            self.unit_price if unit_price is None else unit_price,
-                            Decimal(self.quantity if quantity is None else quantity), self.currency)]
-        items += [PricedItem(LineKind.OPTION, o.code, o.name, o.unit_price, Decimal(o.quantity), self.currency)
-                  for o in self.options if o.recurring]
+        items = [
+            PricedItem(
+                LineKind.PLAN,
+                self.plan_code,
+                self.plan_name,
+                self.unit_price if unit_price is None else unit_price,
+                Decimal(self.quantity if quantity is None else quantity),
+                self.currency,
+            )
+        ]
+        items += [
+            PricedItem(LineKind.OPTION, o.code, o.name, o.unit_price, Decimal(o.quantity), self.currency)
+            for o in self.options
+            if o.recurring
+        ]
         return items
 
     def item_keys(self) -> dict[str, tuple[int | None, int]]:
@@ -146,16 +158,19 @@ class SubscriptionSnapshot:
                 return option.product_code
         return self.other_products.get(ref, self.product_code)
 
-    def pricing_discounts(self, items: list[PricedItem], *,
-                          extra_keys: dict[str, tuple[int | None, int]] | None = None,
-                          new_period: bool = False) -> list[Discount]:
+    def pricing_discounts(
+        self,
+        items: list[PricedItem],
+        *,
+        extra_keys: dict[str, tuple[int | None, int]] | None = None,
+        new_period: bool = False,
+    ) -> list[Discount]:
         """The discounts of the current period (for credits and prorations within it), or with
         `new_period` those a period charged now gets (the ones with periods left).
 
         `extra_keys`: (plan id, product id) of items not on the subscription yet (the target of a change)."""
         keys = {**self.item_keys(), **(extra_keys or {})}
-        return [d for d in (s.as_discount(items, keys, new_period=new_period) for s in self.discounts)
-                if d is not None]
+        return [d for d in (s.as_discount(items, keys, new_period=new_period) for s in self.discounts) if d is not None]
 
     def period_after(self, period: Period) -> Period:
         """The period that starts where `period` ends (periods tile from the anchor)."""
@@ -177,27 +192,54 @@ def recurring_lines(snap: SubscriptionSnapshot, period: Period) -> list[ChargeLi
     """Plan and recurring options for `period`, then the discounts that apply to them (those with periods
     left: the caller uses one period of each up once the charge is posted)."""
     items = snap.items()
-    charges = [line(item.kind, f"{item.description} × {quantity_text(item.quantity)} ({period.start}–{period.end})",
-                    item.full_amount, snap.currency, quantity=item.quantity, ref=item.ref, period=period)
-               for item in items if item.full_amount]
+    charges = [
+        line(
+            item.kind,
+            f"{item.description} × {quantity_text(item.quantity)} ({period.start}–{period.end})",
+            item.full_amount,
+            snap.currency,
+            quantity=item.quantity,
+            ref=item.ref,
+            period=period,
+        )
+        for item in items
+        if item.full_amount
+    ]
     return charges + discount_lines(snap.pricing_discounts(items, new_period=True), charges)
 
 
 def setup_lines(snap: SubscriptionSnapshot, period: Period) -> list[ChargeLine]:
     if not snap.setup_fee:
         return []
-    return [line(LineKind.SETUP_FEE, f"Setup fee: {snap.plan_name}", snap.setup_fee, snap.currency,
-                 ref=snap.plan_code, period=period)]
+    return [
+        line(
+            LineKind.SETUP_FEE,
+            f"Setup fee: {snap.plan_name}",
+            snap.setup_fee,
+            snap.currency,
+            ref=snap.plan_code,
+            period=period,
+        )
+    ]
 
 
 def used_lines(snap: SubscriptionSnapshot, *, day: dt.date) -> list[ChargeLine]:
     """The used part of a period billed in arrears, up to (not including) `day`."""
     used = Decimal(snap.period.days - snap.period.days_from(day)) / Decimal(snap.period.days)
     items = snap.items()
-    charges = [line(item.kind, f"{item.description} ({snap.period.days - snap.period.days_from(day)}/"
-                    f"{snap.period.days} days)", item.full_amount * used, snap.currency, quantity=item.quantity,
-                    ref=item.ref, period=snap.period)
-               for item in items if item.full_amount * used]
+    charges = [
+        line(
+            item.kind,
+            f"{item.description} ({snap.period.days - snap.period.days_from(day)}/{snap.period.days} days)",
+            item.full_amount * used,
+            snap.currency,
+            quantity=item.quantity,
+            ref=item.ref,
+            period=snap.period,
+        )
+        for item in items
+        if item.full_amount * used
+    ]
     return charges + discount_lines(snap.pricing_discounts(items), charges, fraction=used)
 
 
@@ -208,8 +250,17 @@ def usage_lines(snap: SubscriptionSnapshot, period: Period) -> list[ChargeLine]:
         amount = usage_amount(charge.pricing, quantity)
         if amount:
             description = f"{charge.metric_code}: {quantity_text(quantity)} ({period.start}–{period.end})"
-            out.append(line(LineKind.USAGE, description, amount, snap.currency, quantity=quantity,
-                            ref=snap.plan_code, period=period))
+            out.append(
+                line(
+                    LineKind.USAGE,
+                    description,
+                    amount,
+                    snap.currency,
+                    quantity=quantity,
+                    ref=snap.plan_code,
+                    period=period,
+                )
+            )
     if snap.minimum:
         top_up = minimum_commitment_line(out, snap.minimum, snap.currency, period)
         if top_up is not None:
@@ -217,9 +268,15 @@ def usage_lines(snap: SubscriptionSnapshot, period: Period) -> list[ChargeLine]:
     return out
 
 
-def change_lines(snap: SubscriptionSnapshot, *, day: dt.date, new_unit_price: Decimal, new_quantity: int,
-                 new_plan: tuple[str, str] | None = None, new_plan_key: tuple[int, int] | None = None
-                 ) -> list[ChargeLine]:
+def change_lines(
+    snap: SubscriptionSnapshot,
+    *,
+    day: dt.date,
+    new_unit_price: Decimal,
+    new_quantity: int,
+    new_plan: tuple[str, str] | None = None,
+    new_plan_key: tuple[int, int] | None = None,
+) -> list[ChargeLine]:
     """Proration of a plan or quantity change on `day` (the day counts on the new plan).
 
     `new_plan_key` is the new plan's (id, product id), so discounts limited to plans or products
@@ -228,8 +285,14 @@ def change_lines(snap: SubscriptionSnapshot, *, day: dt.date, new_unit_price: De
     new_ref, new_name = new_plan or (snap.plan_code, snap.plan_name)
     new_items = [PricedItem(LineKind.PLAN, new_ref, new_name, new_unit_price, Decimal(new_quantity), snap.currency)]
     extra = {new_ref: new_plan_key or (None, snap.product_id)} if new_ref != snap.plan_code else None
-    return plan_change_lines(old=old_items, new=new_items, period=snap.period, change_day=day, held=held,
-                             discounts=snap.pricing_discounts(old_items + new_items + held, extra_keys=extra))
+    return plan_change_lines(
+        old=old_items,
+        new=new_items,
+        period=snap.period,
+        change_day=day,
+        held=held,
+        discounts=snap.pricing_discounts(old_items + new_items + held, extra_keys=extra),
+    )
 
 
 def unused_credit_lines(snap: SubscriptionSnapshot, *, day: dt.date) -> list[ChargeLine]:
@@ -237,8 +300,9 @@ def unused_credit_lines(snap: SubscriptionSnapshot, *, day: dt.date) -> list[Cha
     days of what the period was charged, discounts included (a used-up 'once' discount still counts for
     the period it was used in; a fixed one is given back for the unused days)."""
     items = snap.items()
-    return plan_change_lines(old=items, new=[], period=snap.period, change_day=day,
-                             discounts=snap.pricing_discounts(items))
+    return plan_change_lines(
+        old=items, new=[], period=snap.period, change_day=day, discounts=snap.pricing_discounts(items)
+    )
 
 
 # --- loading ------------------------------------------------------------------------------------
@@ -301,11 +365,32 @@ def load_snapshots(subscription_ids: list[int], *, as_of: dt.datetime) -> dict[i
         rows = cursor.fetchall()
     snaps = {
         r[0]: SubscriptionSnapshot(
-            id=r[0], customer_id=r[1], customer_tz=r[2], currency=r[3], status=r[4], plan_id=r[5], plan_code=r[6],
-            plan_name=r[7], product_id=r[8], product_code=r[9], interval=r[10], interval_count=r[11],
-            in_advance=r[12], grandfathered=r[13], price_id=r[14], unit_price=r[15], setup_fee=r[16], minimum=r[17],
-            quantity=r[18], anchor=r[19], period=Period(r[20], r[21]), cancel_at_period_end=r[22], trial_end=r[23],
-            prepaid=r[24], past_due_since=r[25], customer_account_id=r[26],
+            id=r[0],
+            customer_id=r[1],
+            customer_tz=r[2],
+            currency=r[3],
+            status=r[4],
+            plan_id=r[5],
+            plan_code=r[6],
+            plan_name=r[7],
+            product_id=r[8],
+            product_code=r[9],
+            interval=r[10],
+            interval_count=r[11],
+            in_advance=r[12],
+            grandfathered=r[13],
+            price_id=r[14],
+            unit_price=r[15],
+            setup_fee=r[16],
+            minimum=r[17],
+            quantity=r[18],
+            anchor=r[19],
+            period=Period(r[20], r[21]),
+            cancel_at_period_end=r[22],
+            trial_end=r[23],
+            prepaid=r[24],
+            past_due_since=r[25],
+            customer_account_id=r[26],
         )
         for r in rows
     }
@@ -325,23 +410,45 @@ def load_snapshots(subscription_ids: list[int], *, as_of: dt.datetime) -> dict[i
     with connection.cursor() as cursor:
         cursor.execute(_OPTIONS_SQL, [array_literal(ids)])
         for sub_id, so_id, option_id, code, name, product_id, product_code, amount, quantity, kind in cursor:
-            snaps[sub_id].options.append(OptionSnapshot(
-                id=so_id, option_id=option_id, code=code, name=name, product_id=product_id,
-                product_code=product_code, unit_price=amount, quantity=quantity, recurring=kind == "recurring",
-            ))
+            snaps[sub_id].options.append(
+                OptionSnapshot(
+                    id=so_id,
+                    option_id=option_id,
+                    code=code,
+                    name=name,
+                    product_id=product_id,
+                    product_code=product_code,
+                    unit_price=amount,
+                    quantity=quantity,
+                    recurring=kind == "recurring",
+                )
+            )
         cursor.execute(_DISCOUNTS_SQL, [array_literal(ids)])
         for sub_id, sd_id, code, percent, amount, plan_ids, product_ids, periods_remaining in cursor:
-            snaps[sub_id].discounts.append(DiscountSnapshot(
-                id=sd_id, code=code, percent=percent, amount=amount, plan_ids=frozenset(plan_ids),
-                product_ids=frozenset(product_ids), periods_remaining=periods_remaining,
-            ))
+            snaps[sub_id].discounts.append(
+                DiscountSnapshot(
+                    id=sd_id,
+                    code=code,
+                    percent=percent,
+                    amount=amount,
+                    plan_ids=frozenset(plan_ids),
+                    product_ids=frozenset(product_ids),
+                    periods_remaining=periods_remaining,
+                )
+            )
     usage_by_plan: dict[tuple[int, str], list[UsageChargeSnapshot]] = defaultdict(list)
-    for uc in (UsageCharge.objects.filter(plan_id__in={p for p, _ in plan_currencies}).select_related("metric")
-               .order_by("id")):
-        usage_by_plan[(uc.plan_id, uc.currency)].append(UsageChargeSnapshot(
-            metric_id=uc.metric_id, metric_code=uc.metric.code, aggregation=uc.metric.aggregation,
-            unique_property=uc.metric.unique_property, pricing=uc.pricing(),
-        ))
+    for uc in (
+        UsageCharge.objects.filter(plan_id__in={p for p, _ in plan_currencies}).select_related("metric").order_by("id")
+    ):
+        usage_by_plan[(uc.plan_id, uc.currency)].append(
+            UsageChargeSnapshot(
+                metric_id=uc.metric_id,
+                metric_code=uc.metric.code,
+                aggregation=uc.metric.aggregation,
+                unique_property=uc.metric.unique_property,
+                pricing=uc.pricing(),
+            )
+        )
     for snap in snaps.values():
         snap.usage_charges = usage_by_plan.get((snap.plan_id, snap.currency), [])
     return snaps
@@ -386,15 +493,22 @@ def load_usage(snaps: list[SubscriptionSnapshot], period_of: dict[int, Period]) 
 
 
 def price_for(*, plan_id: int, currency: str, as_of: dt.datetime) -> PlanPrice | None:
-    return (PlanPrice.objects.filter(plan_id=plan_id, amount_currency=currency, valid_from__lte=as_of)
-            .order_by("-valid_from").first())
+    return (
+        PlanPrice.objects.filter(plan_id=plan_id, amount_currency=currency, valid_from__lte=as_of)
+        .order_by("-valid_from")
+        .first()
+    )
 
 
 def option_price_for(*, option_id: int, currency: str, as_of: dt.datetime) -> OptionPrice | None:
-    return (OptionPrice.objects.filter(option_id=option_id, amount_currency=currency, valid_from__lte=as_of)
-            .order_by("-valid_from").first())
+    return (
+        OptionPrice.objects.filter(option_id=option_id, amount_currency=currency, valid_from__lte=as_of)
+        .order_by("-valid_from")
+        .first()
+    )
 
 
 def live_subscription_ids(*, customer_id: int) -> list[int]:
-    return list(Subscription.objects.filter(customer_id=customer_id, status__in=Subscription.LIVE)
-                .values_list("id", flat=True))
+    return list(
+        Subscription.objects.filter(customer_id=customer_id, status__in=Subscription.LIVE).values_list("id", flat=True)
+    )

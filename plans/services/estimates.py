@@ -27,8 +27,11 @@ class UpcomingCharge:
 
 def upcoming_charges_estimate(*, customer_id: int, at: dt.datetime | None = None) -> list[UpcomingCharge]:
     at = at or timezone.now()
-    ids = list(Subscription.objects.filter(customer_id=customer_id, status__in=("active", "trialing"))
-               .order_by("pk").values_list("pk", flat=True))
+    ids = list(
+        Subscription.objects.filter(customer_id=customer_id, status__in=("active", "trialing"))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
     snaps = load_snapshots(ids, as_of=at)
     with_usage = [s for s in snaps.values() if s.usage_charges]
     if with_usage:
@@ -43,6 +46,14 @@ def upcoming_charges_estimate(*, customer_id: int, at: dt.datetime | None = None
         if not snap.cancel_at_period_end and (snap.in_advance or snap.status == "trialing"):
             # a trial's period ends on the anchor, so this is the first paid period for a trial too
             lines += recurring_lines(snap, snap.period_after(snap.period))
-        out.append(UpcomingCharge(snap.id, snap.next_billing_at(snap.period.end), snap.period, lines,
-                                  total(lines) if lines else Decimal(0), snap.currency))
+        out.append(
+            UpcomingCharge(
+                snap.id,
+                snap.next_billing_at(snap.period.end),
+                snap.period,
+                lines,
+                total(lines) if lines else Decimal(0),
+                snap.currency,
+            )
+        )
     return out

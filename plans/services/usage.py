@@ -90,8 +90,9 @@ WITH r AS MATERIALIZED (
 )
 SELECT (SELECT count(*) FROM ins), customers, metrics FROM missing
 """
-_RECORD_FAST = _RECORD_SQL.replace("{fast}", "AND NOT EXISTS (SELECT 1 FROM plans_usageevent u WHERE u.event_id = r.e)"
-                                   ).replace("{safe}", "")
+_RECORD_FAST = _RECORD_SQL.replace(
+    "{fast}", "AND NOT EXISTS (SELECT 1 FROM plans_usageevent u WHERE u.event_id = r.e)"
+).replace("{safe}", "")
 _RECORD_SAFE = _RECORD_SQL.replace("{fast}", "").replace("{safe}", "ON CONFLICT (event_id) DO NOTHING")
 
 
@@ -101,8 +102,9 @@ def usage_record_batch(*, events: list[UsageEventIn], customer_scope: int | None
     if not events:
         raise InvalidUsageBatch([{"field": "events", "code": "empty", "message": "Send at least one event."}])
     if len(events) > MAX_BATCH:
-        raise InvalidUsageBatch([{"field": "events", "code": "too_many",
-                                  "message": f"At most {MAX_BATCH} events per request."}])
+        raise InvalidUsageBatch(
+            [{"field": "events", "code": "too_many", "message": f"At most {MAX_BATCH} events per request."}]
+        )
     event_ids = [e.event_id for e in events]
     properties = [e.properties for e in events]
     params = {
@@ -141,14 +143,29 @@ def _errors(events: list[UsageEventIn], missing_customers: set[int], missing_met
     errors, seen = [], set()
     for index, event in enumerate(events):
         if event.metric in missing_metrics:
-            errors.append({"field": f"events.{index}.metric", "code": "unknown_metric",
-                           "message": f"Unknown metric {event.metric!r}."})
+            errors.append(
+                {
+                    "field": f"events.{index}.metric",
+                    "code": "unknown_metric",
+                    "message": f"Unknown metric {event.metric!r}.",
+                }
+            )
         if event.customer_id not in _BIGINT or event.customer_id in missing_customers:
-            errors.append({"field": f"events.{index}.customer_id", "code": "not_found",
-                           "message": f"Customer {event.customer_id} not found."})
+            errors.append(
+                {
+                    "field": f"events.{index}.customer_id",
+                    "code": "not_found",
+                    "message": f"Customer {event.customer_id} not found.",
+                }
+            )
         if event.event_id in seen:
-            errors.append({"field": f"events.{index}.event_id", "code": "duplicate_in_batch",
-                           "message": f"Event id {event.event_id!r} appears twice in the batch."})
+            errors.append(
+                {
+                    "field": f"events.{index}.event_id",
+                    "code": "duplicate_in_batch",
+                    "message": f"Event id {event.event_id!r} appears twice in the batch.",
+                }
+            )
         seen.add(event.event_id)
     return errors
 
@@ -164,8 +181,9 @@ def _json(rows: list[dict]) -> str:
 
 def _json_value(value) -> str:
     if isinstance(value, dict):
-        return "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{_json_value(v)}"
-                              for k, v in value.items()) + "}"
+        return (
+            "{" + ",".join(f"{json.dumps(str(k), ensure_ascii=False)}:{_json_value(v)}" for k, v in value.items()) + "}"
+        )
     if isinstance(value, list | tuple):
         return "[" + ",".join(_json_value(v) for v in value) + "]"
     if isinstance(value, Decimal) and value.is_finite():
@@ -240,12 +258,14 @@ def parse_usage_events(raw) -> list[UsageEventIn]:
             out.append(UsageEventIn(event_id, customer_id, metric, quantity, parsed, properties))
             continue
         where = f"events.{index}"  # error messages are built only for a bad item
-        for ok, field, message in ((event_id_ok, "event_id", _EVENT_ID_ERROR),
-                                   (customer_ok, "customer_id", _CUSTOMER_ERROR),
-                                   (metric_ok, "metric", _METRIC_ERROR),
-                                   (quantity is not None, "quantity", _QUANTITY_ERROR),
-                                   (timestamp_ok, "timestamp", _TIMESTAMP_ERROR),
-                                   (properties_ok, "properties", _PROPERTIES_ERROR)):
+        for ok, field, message in (
+            (event_id_ok, "event_id", _EVENT_ID_ERROR),
+            (customer_ok, "customer_id", _CUSTOMER_ERROR),
+            (metric_ok, "metric", _METRIC_ERROR),
+            (quantity is not None, "quantity", _QUANTITY_ERROR),
+            (timestamp_ok, "timestamp", _TIMESTAMP_ERROR),
+            (properties_ok, "properties", _PROPERTIES_ERROR),
+        ):
             if not ok:
                 errors.append({"field": f"{where}.{field}", "code": "invalid", "message": message})
     if errors:

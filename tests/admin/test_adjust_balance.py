@@ -41,7 +41,11 @@ def test_credit_posts_one_adjustment(admin_client, customer):
     assert response.redirect_chain[-1][0] == reverse("admin:billing_customer_change", args=[customer.pk])
     assert f"Posted credit of 150.25 RUB as transaction #{txn.pk}." in " ".join(shown_messages(response))
     assert (txn.kind, txn.customer_id, txn.description, txn.created_by, txn.idempotency_key) == (
-        "adjustment", customer.pk, "Goodwill", "root", f"admin-adjust:{data['key']}",
+        "adjustment",
+        customer.pk,
+        "Goodwill",
+        "root",
+        f"admin-adjust:{data['key']}",
     )
     amounts = sorted((e.account.code, e.amount.amount) for e in Entry.objects.select_related("account"))
     assert amounts == [("adjustments", Decimal("150.2500")), (f"customer:{customer.pk}", Decimal("-150.2500"))]
@@ -86,9 +90,7 @@ def test_debit_beyond_the_credit_limit_is_a_form_error(admin_client, make_custom
     # then
     assert response.status_code == 200
     errors = response.context["form"].non_field_errors()
-    assert errors == [
-        "Insufficient funds: 5.01 RUB needed, 5.00 RUB available including the credit limit."
-    ]
+    assert errors == ["Insufficient funds: 5.01 RUB needed, 5.00 RUB available including the credit limit."]
     assert Transaction.objects.count() == 0
     assert Entry.objects.count() == 0
 
@@ -108,8 +110,14 @@ def test_amount_finer_than_the_currency_is_a_field_error(admin_client, customer)
 
 @pytest.mark.parametrize(
     ("values", "field"),
-    [({"amount": "0"}, "amount"), ({"amount": "abc"}, "amount"), ({"reason": "   "}, "reason"),
-     ({"direction": "sideways"}, "direction"), ({"key": "not-a-uuid"}, "key"), ({"currency": "XYZ"}, "currency")],
+    [
+        ({"amount": "0"}, "amount"),
+        ({"amount": "abc"}, "amount"),
+        ({"reason": "   "}, "reason"),
+        ({"direction": "sideways"}, "direction"),
+        ({"key": "not-a-uuid"}, "key"),
+        ({"currency": "XYZ"}, "currency"),
+    ],
 )
 def test_malformed_input_writes_nothing(admin_client, customer, values, field):
     # given
@@ -159,8 +167,16 @@ def test_support_cannot_adjust(group_client, customer):
 
     # when
     page = client.get(adjust_url(customer))
-    post = client.post(adjust_url(customer), {"direction": "credit", "amount": "1.00", "currency": "RUB",
-                                              "reason": "x", "key": "0b0f4f0e-8a53-4a3e-9f55-1f0f3a7b1c11"})
+    post = client.post(
+        adjust_url(customer),
+        {
+            "direction": "credit",
+            "amount": "1.00",
+            "currency": "RUB",
+            "reason": "x",
+            "key": "0b0f4f0e-8a53-4a3e-9f55-1f0f3a7b1c11",
+        },
+    )
 
     # then
     assert card.status_code == 200

@@ -27,7 +27,7 @@ def _every_text_value_in_the_database() -> str:
     texts = []
     with connection.cursor() as cursor:
         for table in tables:
-            cursor.execute(f"SELECT t::text FROM {table} t")  # noqa: S608 - fixed table names
+            cursor.execute(f"SELECT t::text FROM {table} t")
             texts.extend(row[0] for row in cursor.fetchall())
     return "\n".join(texts)
 
@@ -51,7 +51,10 @@ def test_creating_a_key_shows_the_raw_key_once_and_stores_only_its_hash(admin_cl
     api_key = ApiKey.objects.get()
     assert api_key.key_hash == hashlib.sha256(raw.encode()).hexdigest()
     assert (api_key.name, api_key.scope, api_key.customer_id, api_key.created_by_id) == (
-        "CRM integration", "read_write", customer.pk, superuser.pk,
+        "CRM integration",
+        "read_write",
+        customer.pk,
+        superuser.pk,
     )
     assert api_key.prefix == raw[:10]
     assert raw not in _every_text_value_in_the_database()
@@ -86,8 +89,9 @@ def test_revoke_action(admin_client):
     kept, _ = api_key_create(name="Kept", scope="read")
 
     # when
-    response = admin_client.post(CHANGELIST_URL, {"action": "revoke", "_selected_action": [revoked.pk], "index": 0},
-                                 follow=True)
+    response = admin_client.post(
+        CHANGELIST_URL, {"action": "revoke", "_selected_action": [revoked.pk], "index": 0}, follow=True
+    )
 
     # then
     revoked.refresh_from_db()

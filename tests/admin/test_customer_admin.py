@@ -38,9 +38,17 @@ def _add_form(client, **values) -> dict:
 def test_add_customer_goes_through_customer_create(admin_client):
     # given the add form as rendered
     data = _add_form(
-        admin_client, kind="legal_entity", name="ООО Ромашка", inn="7701234560", kpp="770101001",
-        ogrn="1257700012349", currency="RUB", credit_limit_amount="250.50",
-        billing_emails="a@example.com,b@example.com", tags="vip,partner", external_id="crm-42",
+        admin_client,
+        kind="legal_entity",
+        name="ООО Ромашка",
+        inn="7701234560",
+        kpp="770101001",
+        ogrn="1257700012349",
+        currency="RUB",
+        credit_limit_amount="250.50",
+        billing_emails="a@example.com,b@example.com",
+        tags="vip,partner",
+        external_id="crm-42",
     )
 
     # when
@@ -50,7 +58,11 @@ def test_add_customer_goes_through_customer_create(admin_client):
     assert response.status_code == 302
     customer = Customer.objects.get()
     assert (customer.name, customer.kind, customer.inn, customer.kpp, customer.ogrn) == (
-        "ООО Ромашка", "legal_entity", "7701234560", "770101001", "1257700012349",
+        "ООО Ромашка",
+        "legal_entity",
+        "7701234560",
+        "770101001",
+        "1257700012349",
     )
     assert customer.credit_limit.amount == Decimal("250.5000")
     assert customer.credit_limit.currency.code == "RUB"
@@ -59,7 +71,10 @@ def test_add_customer_goes_through_customer_create(admin_client):
     assert customer.external_id == "crm-42"
     account = Account.objects.get()
     assert (account.kind, account.code, account.currency, account.balance.amount) == (
-        "customer", f"customer:{customer.pk}", "RUB", Decimal("0"),
+        "customer",
+        f"customer:{customer.pk}",
+        "RUB",
+        Decimal("0"),
     )
     event = Event.objects.get()
     assert (event.type, event.customer_id) == (events.CUSTOMER_CREATED, customer.pk)
@@ -74,7 +89,8 @@ def test_add_customer_without_external_id_stores_null(admin_client):
 
     # then
     assert list(Customer.objects.order_by("pk").values_list("name", "external_id", "currency")) == [
-        ("First", None, "EUR"), ("Second", None, "EUR"),
+        ("First", None, "EUR"),
+        ("Second", None, "EUR"),
     ]
 
 
@@ -89,8 +105,13 @@ def test_add_customer_without_external_id_stores_null(admin_client):
 def test_invalid_requisites_show_form_errors_and_write_nothing(admin_client, values, field, message):
     # given a legal entity with one broken identifier
     data = _add_form(
-        admin_client, kind="legal_entity", name="ООО Ромашка", inn="7701234560", kpp="770101001",
-        ogrn="1257700012349", currency="RUB",
+        admin_client,
+        kind="legal_entity",
+        name="ООО Ромашка",
+        inn="7701234560",
+        kpp="770101001",
+        ogrn="1257700012349",
+        currency="RUB",
     )
     data.update(values)
 
@@ -133,7 +154,9 @@ def test_change_goes_through_customer_update(admin_client, make_customer):
     assert response.status_code == 302
     customer.refresh_from_db()
     assert (customer.name, customer.phone, customer.credit_limit.amount) == (
-        "Anna Petrova", "+79990000000", Decimal("20.0000"),
+        "Anna Petrova",
+        "+79990000000",
+        Decimal("20.0000"),
     )
     event = Event.objects.get(type=events.CUSTOMER_UPDATED)
     assert sorted(event.payload["changed_fields"]) == ["credit_limit", "name", "phone"]
@@ -190,8 +213,11 @@ def test_the_card_switches_the_billing_model_through_customer_update(admin_clien
     customer.refresh_from_db()
     assert (customer.billing_model, customer.postpaid_since) == ("postpaid", dt.date(2026, 4, 2))
     assert [(e.type, e.payload) for e in Event.objects.order_by("pk")] == [
-        (events.CUSTOMER_BILLING_MODEL_CHANGED, {"customer_id": customer.pk, "from": "prepaid", "to": "postpaid",
-                                                 "postpaid_since": "2026-04-02"})]
+        (
+            events.CUSTOMER_BILLING_MODEL_CHANGED,
+            {"customer_id": customer.pk, "from": "prepaid", "to": "postpaid", "postpaid_since": "2026-04-02"},
+        )
+    ]
     # and the card shows the day, read-only
     page = admin_client.get(change_url(customer))
     assert "postpaid_since" not in form_fields(page, "customer_form")
@@ -221,7 +247,8 @@ def test_an_unknown_billing_model_is_a_form_error_and_writes_nothing(admin_clien
     # then
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["billing_model"] == [
-        "Select a valid choice. credit is not one of the available choices."]
+        "Select a valid choice. credit is not one of the available choices."
+    ]
     customer.refresh_from_db()
     assert (customer.name, customer.billing_model, customer.postpaid_since) == ("Anna", "prepaid", None)
     assert Event.objects.count() == 0
@@ -231,8 +258,13 @@ def test_card_shows_balance_and_newest_transactions(admin_client, make_customer,
     # given a customer with 52 adjustments
     customer = make_customer(name="Anna")
     for index in range(52):
-        customer_balance_adjust(customer_id=customer.pk, amount=Decimal(f"{index + 1}.00"), direction="credit",
-                                reason=f"bonus {index + 1}", key=unique_key())
+        customer_balance_adjust(
+            customer_id=customer.pk,
+            amount=Decimal(f"{index + 1}.00"),
+            direction="credit",
+            reason=f"bonus {index + 1}",
+            key=unique_key(),
+        )
     newest = Transaction.objects.filter(customer=customer).order_by("-id")
 
     # when
@@ -253,8 +285,9 @@ def test_changelist_shows_balances_and_searches_emails_and_filters_tags(admin_cl
     # given
     anna = make_customer(name="Anna", billing_emails=["anna@example.com"], tags=["vip"])
     make_customer(name="Boris", billing_emails=["boris@example.com"], tags=["trial"])
-    customer_balance_adjust(customer_id=anna.pk, amount=Decimal("12.50"), direction="credit", reason="gift",
-                            key=unique_key())
+    customer_balance_adjust(
+        customer_id=anna.pk, amount=Decimal("12.50"), direction="credit", reason="gift", key=unique_key()
+    )
 
     # when
     everyone = admin_client.get(CHANGELIST_URL)
@@ -281,8 +314,9 @@ def test_customers_cannot_be_deleted_even_by_a_superuser(admin_client, customer)
 
 def test_close_button_refuses_a_non_zero_balance(admin_client, customer, unique_key):
     # given
-    customer_balance_adjust(customer_id=customer.pk, amount=Decimal("5.00"), direction="credit", reason="gift",
-                            key=unique_key())
+    customer_balance_adjust(
+        customer_id=customer.pk, amount=Decimal("5.00"), direction="credit", reason="gift", key=unique_key()
+    )
     assert admin_client.get(close_url(customer)).status_code == 200
 
     # when
@@ -316,8 +350,9 @@ def test_close_action_on_the_changelist(admin_client, make_customer, unique_key)
     # given one customer with money and one without
     rich = make_customer(name="Rich")
     empty = make_customer(name="Empty")
-    customer_balance_adjust(customer_id=rich.pk, amount=Decimal("1.00"), direction="credit", reason="gift",
-                            key=unique_key())
+    customer_balance_adjust(
+        customer_id=rich.pk, amount=Decimal("1.00"), direction="credit", reason="gift", key=unique_key()
+    )
 
     # when
     response = admin_client.post(

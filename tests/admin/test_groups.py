@@ -12,14 +12,24 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("default_groups")]
 GROUPS = {"Accountant", "Support", "Administrator"}
 
 BILLING_MODELS = {
-    "customer", "account", "transaction", "entry", "event", "eventdelivery", "webhookendpoint", "apikey",
-    "idempotencyrecord", "billingpolicy", "billingrun",
+    "customer",
+    "account",
+    "transaction",
+    "entry",
+    "event",
+    "eventdelivery",
+    "webhookendpoint",
+    "apikey",
+    "idempotencyrecord",
+    "billingpolicy",
+    "billingrun",
 }
 
 
 def _perms(group_name: str, app_label: str) -> set[str]:
     return set(
-        Group.objects.get(name=group_name).permissions.filter(content_type__app_label=app_label)
+        Group.objects.get(name=group_name)
+        .permissions.filter(content_type__app_label=app_label)
         .values_list("codename", flat=True)
     )
 
@@ -63,7 +73,10 @@ def test_the_migration_deletes_the_groups_backwards_and_writes_them_forwards():
 def test_accountant_permissions():
     # then: view everything billing, add/change customers, add transactions (adjustments, reversals)
     assert _perms("Accountant", "billing") == {f"view_{m}" for m in BILLING_MODELS} | {
-        "add_customer", "change_customer", "add_transaction", "change_billing_model",
+        "add_customer",
+        "change_customer",
+        "add_transaction",
+        "change_billing_model",
     }
     assert _perms("Accountant", "plans") == {p for p in _all_of("plans") if p.startswith("view_")}
     assert _perms("Accountant", "auth") == set()
@@ -72,7 +85,12 @@ def test_accountant_permissions():
 
 def test_support_permissions():
     assert _perms("Support", "billing") == {
-        "view_customer", "change_customer", "view_transaction", "view_entry", "view_account", "view_event",
+        "view_customer",
+        "change_customer",
+        "view_transaction",
+        "view_entry",
+        "view_account",
+        "view_event",
     }
     assert _perms("Support", "plans") == {p for p in _all_of("plans") if p.startswith("view_")}
     assert _perms("Support", "auth") == set()

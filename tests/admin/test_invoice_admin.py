@@ -30,8 +30,9 @@ document_permissions = importlib.import_module("documents.migrations.0003_defaul
 def invoice() -> Invoice:
     BillingPolicy.objects.create(postpaid_due_days=10)
     make_plan("pro", "1000.00", name="Pro")
-    customer = postpaid_customer("Romashka", kind="legal_entity", legal_name="ООО «Ромашка»", inn="7701234560",
-                                 kpp="770101001")
+    customer = postpaid_customer(
+        "Romashka", kind="legal_entity", legal_name="ООО «Ромашка»", inn="7701234560", kpp="770101001"
+    )
     subscription_create(customer_id=customer.pk, plan_code="pro", at=JAN15)
     invoice_issue_postpaid(as_of=dt.date(2026, 2, 15))
     return Invoice.objects.get()
@@ -53,9 +54,16 @@ def test_the_invoice_page_shows_its_lines_and_the_buyer(admin_client, invoice):
     assert response.status_code == 200
     page = response.content.decode()
     line = invoice.lines.get()
-    for text in ("INV-2026-000001", "1000.00 RUB", "ООО «Ромашка»", "7701234560", "770101001",
-                 f"Recurring fee: Pro, subscription #{line.charge.subscription_id}",
-                 "Pro × 1 (2026-01-15–2026-02-15): 1000.00 RUB", _url(line.charge, "change", line.charge_id)):
+    for text in (
+        "INV-2026-000001",
+        "1000.00 RUB",
+        "ООО «Ромашка»",
+        "7701234560",
+        "770101001",
+        f"Recurring fee: Pro, subscription #{line.charge.subscription_id}",
+        "Pro × 1 (2026-01-15–2026-02-15): 1000.00 RUB",
+        _url(line.charge, "change", line.charge_id),
+    ):
         assert text in page, text
     # read-only: no save button, no way to add or delete a line
     assert 'name="_save"' not in page
@@ -66,10 +74,16 @@ def test_the_invoice_page_shows_its_lines_and_the_buyer(admin_client, invoice):
 
 def test_the_invoice_list_filters_and_searches(admin_client, invoice):
     changelist = _url(Invoice, "changelist")
-    for params, found in (({}, 1), ({"status__exact": "issued"}, 1), ({"status__exact": "void"}, 0),
-                          ({"issue_date__gte": "2026-02-15", "issue_date__lt": "2026-02-16"}, 1),
-                          ({"q": "INV-2026-000001"}, 1), ({"q": "Romashka"}, 1), ({"q": "7701234560"}, 1),
-                          ({"q": "INV-2026-000002"}, 0)):
+    for params, found in (
+        ({}, 1),
+        ({"status__exact": "issued"}, 1),
+        ({"status__exact": "void"}, 0),
+        ({"issue_date__gte": "2026-02-15", "issue_date__lt": "2026-02-16"}, 1),
+        ({"q": "INV-2026-000001"}, 1),
+        ({"q": "Romashka"}, 1),
+        ({"q": "7701234560"}, 1),
+        ({"q": "INV-2026-000002"}, 0),
+    ):
         response = admin_client.get(changelist, params)
         assert response.status_code == 200, params
         assert len(response.context["cl"].result_list) == found, params

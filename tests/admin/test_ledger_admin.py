@@ -20,8 +20,9 @@ TRANSACTIONS_URL = reverse("admin:billing_transaction_changelist")
 
 @pytest.fixture
 def adjustment(customer, unique_key):
-    return customer_balance_adjust(customer_id=customer.pk, amount=Decimal("40.00"), direction="credit",
-                                   reason="Goodwill", key=unique_key())
+    return customer_balance_adjust(
+        customer_id=customer.pk, amount=Decimal("40.00"), direction="credit", reason="Goodwill", key=unique_key()
+    )
 
 
 def _action_choices(response) -> set[str]:
@@ -67,7 +68,8 @@ def test_transaction_page_shows_its_entries(admin_client, adjustment, customer):
     assert f"Balance of {customer.name}" in page
     assert "Manual adjustments" in page
     assert [str(f.original.amount.amount) for f in response.context["inline_admin_formsets"][0]] == [
-        "-40.0000", "40.0000",
+        "-40.0000",
+        "40.0000",
     ]
 
 
@@ -113,7 +115,10 @@ def test_reverse_action_asks_for_a_reason_then_reverses(admin_client, adjustment
     # then
     reversal = Transaction.objects.get(reverses=adjustment)
     assert (reversal.kind, reversal.description, reversal.created_by, reversal.customer_id) == (
-        "reversal", "Posted to the wrong customer", "root", customer.pk,
+        "reversal",
+        "Posted to the wrong customer",
+        "root",
+        customer.pk,
     )
     assert sorted(e.amount.amount for e in reversal.entries.all()) == [Decimal("-40.0000"), Decimal("40.0000")]
     assert customer_balance(customer=customer).amount == Decimal("0.00")
@@ -122,8 +127,7 @@ def test_reverse_action_asks_for_a_reason_then_reverses(admin_client, adjustment
 
 def test_reversing_twice_posts_one_reversal(admin_client, adjustment):
     # given
-    data = {"action": "reverse_transactions", "_selected_action": [adjustment.pk], "apply": "yes",
-            "reason": "Mistake"}
+    data = {"action": "reverse_transactions", "_selected_action": [adjustment.pk], "apply": "yes", "reason": "Mistake"}
     admin_client.post(TRANSACTIONS_URL, data)
 
     # when
@@ -137,9 +141,10 @@ def test_reversing_twice_posts_one_reversal(admin_client, adjustment):
 
 def test_reverse_without_a_reason_posts_nothing(admin_client, adjustment):
     # given / when
-    response = admin_client.post(TRANSACTIONS_URL, {"action": "reverse_transactions",
-                                                    "_selected_action": [adjustment.pk], "apply": "yes",
-                                                    "reason": "  "})
+    response = admin_client.post(
+        TRANSACTIONS_URL,
+        {"action": "reverse_transactions", "_selected_action": [adjustment.pk], "apply": "yes", "reason": "  "},
+    )
 
     # then
     assert response.status_code == 200
@@ -153,8 +158,10 @@ def test_support_cannot_reverse(group_client, adjustment):
 
     # when
     changelist = client.get(TRANSACTIONS_URL)
-    client.post(TRANSACTIONS_URL, {"action": "reverse_transactions", "_selected_action": [adjustment.pk],
-                                   "apply": "yes", "reason": "Mistake"})
+    client.post(
+        TRANSACTIONS_URL,
+        {"action": "reverse_transactions", "_selected_action": [adjustment.pk], "apply": "yes", "reason": "Mistake"},
+    )
 
     # then
     assert changelist.status_code == 200
@@ -168,8 +175,10 @@ def test_accountant_can_reverse(group_client, adjustment):
     assert "reverse_transactions" in _action_choices(client.get(TRANSACTIONS_URL))
 
     # when
-    client.post(TRANSACTIONS_URL, {"action": "reverse_transactions", "_selected_action": [adjustment.pk],
-                                   "apply": "yes", "reason": "Mistake"})
+    client.post(
+        TRANSACTIONS_URL,
+        {"action": "reverse_transactions", "_selected_action": [adjustment.pk], "apply": "yes", "reason": "Mistake"},
+    )
 
     # then
     assert Transaction.objects.get(reverses=adjustment).created_by == "accountant"
@@ -183,8 +192,11 @@ def test_redeliver_action_puts_an_event_back_in_the_outbox(admin_client, adjustm
     assert EventDelivery.objects.filter(event=event).exists()
 
     # when
-    response = admin_client.post(reverse("admin:billing_event_changelist"),
-                                 {"action": "redeliver", "_selected_action": [event.pk], "index": 0}, follow=True)
+    response = admin_client.post(
+        reverse("admin:billing_event_changelist"),
+        {"action": "redeliver", "_selected_action": [event.pk], "index": 0},
+        follow=True,
+    )
 
     # then
     event.refresh_from_db()
@@ -202,8 +214,9 @@ def test_accountant_sees_events_but_cannot_redeliver(group_client, adjustment):
 
     # when
     changelist = client.get(reverse("admin:billing_event_changelist"), {"delivery": "dispatched"})
-    client.post(reverse("admin:billing_event_changelist"),
-                {"action": "redeliver", "_selected_action": [event.pk], "index": 0})
+    client.post(
+        reverse("admin:billing_event_changelist"), {"action": "redeliver", "_selected_action": [event.pk], "index": 0}
+    )
 
     # then
     assert changelist.status_code == 200

@@ -36,29 +36,56 @@ BILLING_MODELS = [model for model in admin.site._registry if model._meta.app_lab
 @pytest.fixture
 def one_of_each(make_customer, unique_key):
     """A row of every billing model, made through the services where there is one."""
-    customer = make_customer(name="ООО Ромашка", kind="legal_entity", inn="7701234560", kpp="770101001",
-                             ogrn="1257700012349", tags=["vip"], billing_emails=["a@example.com"])
+    customer = make_customer(
+        name="ООО Ромашка",
+        kind="legal_entity",
+        inn="7701234560",
+        kpp="770101001",
+        ogrn="1257700012349",
+        tags=["vip"],
+        billing_emails=["a@example.com"],
+    )
     closed = make_customer(name="Closed", currency="EUR")
     customer_close(customer_id=closed.pk)
-    adjustment = customer_balance_adjust(customer_id=customer.pk, amount=Decimal("100.00"), direction="credit",
-                                         reason="Goodwill", key=unique_key())
-    customer_balance_adjust(customer_id=customer.pk, amount=Decimal("7.00"), currency="USD", direction="credit",
-                            reason="Bonus", key=unique_key())
+    adjustment = customer_balance_adjust(
+        customer_id=customer.pk, amount=Decimal("100.00"), direction="credit", reason="Goodwill", key=unique_key()
+    )
+    customer_balance_adjust(
+        customer_id=customer.pk,
+        amount=Decimal("7.00"),
+        currency="USD",
+        direction="credit",
+        reason="Bonus",
+        key=unique_key(),
+    )
     ledger_reverse(transaction_id=adjustment.pk, reason="Mistake")
     outbox_dispatch()
     api_key, _ = api_key_create(name="CRM", scope="read_write", customer_id=customer.pk)
     # admin-edited or worker-written rows with no service of their own
     WebhookEndpoint.objects.create(url="https://example.com/hooks", secret="s3cret", event_types=["customer.created"])
-    IdempotencyRecord.objects.create(api_key=api_key, key="k-1", request_hash="0" * 64, state="completed",
-                                     response_status=201, response_body={"id": 1})
+    IdempotencyRecord.objects.create(
+        api_key=api_key,
+        key="k-1",
+        request_hash="0" * 64,
+        state="completed",
+        response_status=201,
+        response_body={"id": 1},
+    )
     BillingPolicy.objects.create(grace_days=5)
     BillingRun.objects.create(as_of=timezone.now(), status="completed", finished_at=timezone.now(), processed=3)
     return {
-        Customer: customer, Account: Account.objects.filter(customer=customer).first(), Transaction: adjustment,
-        Entry: Entry.objects.first(), Event: Event.objects.first(), EventDelivery: EventDelivery.objects.first(),
-        WebhookEndpoint: WebhookEndpoint.objects.get(), ApiKey: api_key,
+        Customer: customer,
+        Account: Account.objects.filter(customer=customer).first(),
+        Transaction: adjustment,
+        Entry: Entry.objects.first(),
+        Event: Event.objects.first(),
+        EventDelivery: EventDelivery.objects.first(),
+        WebhookEndpoint: WebhookEndpoint.objects.get(),
+        ApiKey: api_key,
         IdempotencyRecord: IdempotencyRecord.objects.get(),
-        BillingPolicy: BillingPolicy.objects.get(), BillingRun: BillingRun.objects.get(), "closed": closed,
+        BillingPolicy: BillingPolicy.objects.get(),
+        BillingRun: BillingRun.objects.get(),
+        "closed": closed,
     }
 
 
@@ -68,8 +95,17 @@ def _url(model, action: str, *args) -> str:
 
 def test_every_billing_model_is_registered():
     assert {m.__name__ for m in BILLING_MODELS} == {
-        "Customer", "Account", "Transaction", "Entry", "Event", "EventDelivery", "WebhookEndpoint", "ApiKey",
-        "IdempotencyRecord", "BillingPolicy", "BillingRun",
+        "Customer",
+        "Account",
+        "Transaction",
+        "Entry",
+        "Event",
+        "EventDelivery",
+        "WebhookEndpoint",
+        "ApiKey",
+        "IdempotencyRecord",
+        "BillingPolicy",
+        "BillingRun",
     }
 
 
@@ -97,14 +133,25 @@ def test_every_registered_changelist_and_index_renders(admin_client, one_of_each
 def test_changelist_filters_and_search_render(admin_client, one_of_each):
     # given / when / then
     customers = _url(Customer, "changelist")
-    for params in ({"status": "closed"}, {"kind": "legal_entity"}, {"currency": "RUB"}, {"tag": "vip"},
-                   {"q": "7701234560"}, {"q": "a@example.com"}):
+    for params in (
+        {"status": "closed"},
+        {"kind": "legal_entity"},
+        {"currency": "RUB"},
+        {"tag": "vip"},
+        {"q": "7701234560"},
+        {"q": "a@example.com"},
+    ):
         response = admin_client.get(customers, params)
         assert response.status_code == 200, params
         assert len(response.context["cl"].result_list) == 1, params
-    for model, params in ((Event, {"delivery": "pending"}), (Event, {"delivery": "failing"}),
-                          (Transaction, {"kind": "reversal"}), (Account, {"kind": "adjustments"}),
-                          (Entry, {"account__kind": "customer"}), (ApiKey, {"state": "revoked"})):
+    for model, params in (
+        (Event, {"delivery": "pending"}),
+        (Event, {"delivery": "failing"}),
+        (Transaction, {"kind": "reversal"}),
+        (Account, {"kind": "adjustments"}),
+        (Entry, {"account__kind": "customer"}),
+        (ApiKey, {"state": "revoked"}),
+    ):
         assert admin_client.get(_url(model, "changelist"), params).status_code == 200, (model, params)
 
 
@@ -141,15 +188,15 @@ def test_each_group_sees_what_its_permissions_allow(group_client, one_of_each, g
 
     # when
     statuses = {
-        model.__name__: (client.get(_url(model, "changelist")).status_code,
-                         client.get(_url(model, "change", one_of_each[model].pk)).status_code)
+        model.__name__: (
+            client.get(_url(model, "changelist")).status_code,
+            client.get(_url(model, "change", one_of_each[model].pk)).status_code,
+        )
         for model in BILLING_MODELS
     }
 
     # then
-    assert statuses == {
-        name: (200, 200) if name in VISIBLE[group] else (403, 403) for name in statuses
-    }
+    assert statuses == {name: (200, 200) if name in VISIBLE[group] else (403, 403) for name in statuses}
     assert client.get(reverse("admin:index")).status_code == 200
     assert client.get(_url(Customer, "change", one_of_each["closed"].pk)).status_code == 200
 
@@ -183,5 +230,8 @@ def test_webhook_endpoints_are_edited_in_the_admin(admin_client):
     assert response.status_code == 302
     endpoint = WebhookEndpoint.objects.get()
     assert (endpoint.url, endpoint.secret, endpoint.event_types, endpoint.is_active) == (
-        "https://crm.example.com/billing", "whsec", ["customer.created", "customer.closed"], True,
+        "https://crm.example.com/billing",
+        "whsec",
+        ["customer.created", "customer.closed"],
+        True,
     )

@@ -12,8 +12,9 @@ from config.api import PROBLEM_CONTENT_TYPE
 
 def post(client: APIClient, url: str, data=None, *, key: str | None = None, **extra):
     """POST JSON with a fresh Idempotency-Key unless one is given."""
-    return client.post(url, data if data is not None else {}, format="json",
-                       HTTP_IDEMPOTENCY_KEY=key or str(uuid.uuid4()), **extra)
+    return client.post(
+        url, data if data is not None else {}, format="json", HTTP_IDEMPOTENCY_KEY=key or str(uuid.uuid4()), **extra
+    )
 
 
 def post_raw(client: APIClient, url: str, body: str, *, content_type: str = "application/json", key: str | None = None):
@@ -21,10 +22,7 @@ def post_raw(client: APIClient, url: str, body: str, *, content_type: str = "app
 
 
 def row_counts() -> dict[str, int]:
-    return {
-        model.__name__: model.objects.count()
-        for model in (Customer, Transaction, Entry, Event, IdempotencyRecord)
-    }
+    return {model.__name__: model.objects.count() for model in (Customer, Transaction, Entry, Event, IdempotencyRecord)}
 
 
 def assert_problem(response, status: int, code: str | None = None, field: str | None = None) -> dict:
@@ -46,10 +44,18 @@ def assert_problem(response, status: int, code: str | None = None, field: str | 
 
 
 LEGAL_ENTITY = {
-    "kind": "legal_entity", "name": "Romashka", "legal_name": "ООО «Ромашка»", "inn": "7701234560",
-    "kpp": "770101001", "ogrn": "1257700012349", "currency": "RUB",
+    "kind": "legal_entity",
+    "name": "Romashka",
+    "legal_name": "ООО «Ромашка»",
+    "inn": "7701234560",
+    "kpp": "770101001",
+    "ogrn": "1257700012349",
+    "currency": "RUB",
 }
 SOLE_PROPRIETOR = {
-    "kind": "sole_proprietor", "name": "IP Ivanov", "inn": "771234567859", "ogrn": "325770000123460",
+    "kind": "sole_proprietor",
+    "name": "IP Ivanov",
+    "inn": "771234567859",
+    "ogrn": "325770000123460",
     "currency": "RUB",
 }

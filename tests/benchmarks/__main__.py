@@ -26,16 +26,18 @@ GROUPS = ["ledger", "billing_run", "usage"]
 
 def _parse_args(argv: list[str] | None) -> list[str]:
     parser = argparse.ArgumentParser(prog="python -m tests.benchmarks", description=__doc__.splitlines()[0])
-    parser.add_argument("--only", metavar="GROUP[,GROUP…]",
-                        help=f"run only these groups (comma-separated), from: {', '.join(GROUPS)}")
+    parser.add_argument(
+        "--only", metavar="GROUP[,GROUP…]", help=f"run only these groups (comma-separated), from: {', '.join(GROUPS)}"
+    )
     args = parser.parse_args(argv)
     if not args.only:
         return list(GROUPS)
     wanted = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = [name for name in wanted if name not in GROUPS]
     if unknown or not wanted:
-        parser.error(f"unknown benchmark group(s): {', '.join(unknown) or repr(args.only)}; "
-                     f"known groups: {', '.join(GROUPS)}")  # exits 2
+        parser.error(
+            f"unknown benchmark group(s): {', '.join(unknown) or repr(args.only)}; known groups: {', '.join(GROUPS)}"
+        )  # exits 2
     return [name for name in GROUPS if name in wanted]  # registry order, no duplicates
 
 
@@ -97,7 +99,7 @@ def _run_group(name: str) -> bool:
         for figure, value, unit in module.run():
             print(f"BENCH {figure} {_format(value, unit)} {unit}", flush=True)
         return True
-    except Exception:  # noqa: BLE001 - report the group's failure and go on with the others
+    except Exception:
         print(f"benchmark group {name!r} failed:", file=sys.stderr)
         traceback.print_exc()
         sys.stderr.flush()
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
             from django.db import connections
 
             connections.close_all()
-        except Exception:  # noqa: BLE001, S110 - Django may not have been set up; the drop below forces anyway
+        except Exception:
             pass
         _admin(maintenance_url, _drop(bench_name))
     if failed:

@@ -85,8 +85,9 @@ def _check_ledger() -> None:
                        GROUP BY subscription_id, period_start, kind HAVING count(*) > 1) x""")
         doubles = cur.fetchone()[0]
     if unbalanced or drift or doubles:
-        raise AssertionError(f"ledger check failed: {unbalanced} unbalanced, {drift} drifting balances, "
-                             f"{doubles} double charges")
+        raise AssertionError(
+            f"ledger check failed: {unbalanced} unbalanced, {drift} drifting balances, {doubles} double charges"
+        )
 
 
 def run():

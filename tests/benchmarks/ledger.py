@@ -53,22 +53,38 @@ class _Accounts:
             customer = customer_create(name=name, currency="RUB")
             return customer.pk, account_for_customer(customer=customer).pk
 
-        self.clearing = account_system(kind=Account.Kind.PROVIDER_CLEARING, currency="RUB",
-                                       code="clearing:bench-ledger").pk
-        self.adjustments = account_system(kind=Account.Kind.ADJUSTMENTS, currency="RUB",
-                                          code="adjustments:bench-ledger").pk
-        self.distinct = [[customer_account(f"Ledger bench {w}-{i}") for i in range(CUSTOMERS_PER_WRITER)]
-                         for w in range(WRITERS)]
+        self.clearing = account_system(
+            kind=Account.Kind.PROVIDER_CLEARING, currency="RUB", code="clearing:bench-ledger"
+        ).pk
+        self.adjustments = account_system(
+            kind=Account.Kind.ADJUSTMENTS, currency="RUB", code="adjustments:bench-ledger"
+        ).pk
+        self.distinct = [
+            [customer_account(f"Ledger bench {w}-{i}") for i in range(CUSTOMERS_PER_WRITER)] for w in range(WRITERS)
+        ]
         self.hot = [customer_account("Ledger bench hot")]
-        self.shards = [_SystemShard(clearing=account_system(kind=Account.Kind.PROVIDER_CLEARING, currency="RUB",
-                                                            code=f"clearing:bench-ledger-{w}").pk,
-                                    adjustments=account_system(kind=Account.Kind.ADJUSTMENTS, currency="RUB",
-                                                               code=f"adjustments:bench-ledger-{w}").pk)
-                       for w in range(WRITERS)]
+        self.shards = [
+            _SystemShard(
+                clearing=account_system(
+                    kind=Account.Kind.PROVIDER_CLEARING, currency="RUB", code=f"clearing:bench-ledger-{w}"
+                ).pk,
+                adjustments=account_system(
+                    kind=Account.Kind.ADJUSTMENTS, currency="RUB", code=f"adjustments:bench-ledger-{w}"
+                ).pk,
+            )
+            for w in range(WRITERS)
+        ]
 
 
-def _plan(*, scenario: str, writer: int, customers: list[tuple[int, int]], count: int,
-          accounts: _Accounts | _SystemShard, expected: Counter) -> list[dict]:
+def _plan(
+    *,
+    scenario: str,
+    writer: int,
+    customers: list[tuple[int, int]],
+    count: int,
+    accounts: _Accounts | _SystemShard,
+    expected: Counter,
+) -> list[dict]:
     """The postings of one writer, as ledger_post keyword arguments; `expected` gets their balance deltas."""
     from billing.models import Transaction
     from billing.services.ledger import Leg
@@ -85,8 +101,16 @@ def _plan(*, scenario: str, writer: int, customers: list[tuple[int, int]], count
         legs = [Leg(account_id, sign * amount, "RUB", memo), Leg(system, -sign * amount, "RUB", memo)]
         expected[account_id] += sign * amount
         expected[system] -= sign * amount
-        postings.append({"kind": kind, "key": f"{KEY_PREFIX}:{scenario}:{writer}:{n}", "legs": legs,
-                         "customer": customer_id, "source_type": "bench", "description": memo})
+        postings.append(
+            {
+                "kind": kind,
+                "key": f"{KEY_PREFIX}:{scenario}:{writer}:{n}",
+                "legs": legs,
+                "customer": customer_id,
+                "source_type": "bench",
+                "description": memo,
+            }
+        )
     return postings
 
 
@@ -101,22 +125,34 @@ def _writer(postings: list[dict], start: threading.Barrier, errors: list[BaseExc
         start.wait()
         for posting in postings[WARMUP:]:
             ledger_post(**posting)
-    except BaseException as exc:  # noqa: BLE001 - handed to the main thread, which raises it
+    except BaseException as exc:
         errors.append(exc)
         start.abort()
     finally:
         connection.close()
 
 
-def _measure(*, scenario: str, writers: int, per_writer: int, customers_of, system_of,
-             expected: Counter) -> tuple[float, int]:
+def _measure(
+    *, scenario: str, writers: int, per_writer: int, customers_of, system_of, expected: Counter
+) -> tuple[float, int]:
     """Post `per_writer` timed postings from each of `writers` threads; returns (postings/s, postings made)."""
-    plans = [_plan(scenario=scenario, writer=w, customers=customers_of(w), count=WARMUP + per_writer,
-                   accounts=system_of(w), expected=expected) for w in range(writers)]
+    plans = [
+        _plan(
+            scenario=scenario,
+            writer=w,
+            customers=customers_of(w),
+            count=WARMUP + per_writer,
+            accounts=system_of(w),
+            expected=expected,
+        )
+        for w in range(writers)
+    ]
     start = threading.Barrier(writers + 1)
     errors: list[BaseException] = []
-    threads = [threading.Thread(target=_writer, args=(plan, start, errors), name=f"ledger-{scenario}-{w}")
-               for w, plan in enumerate(plans)]
+    threads = [
+        threading.Thread(target=_writer, args=(plan, start, errors), name=f"ledger-{scenario}-{w}")
+        for w, plan in enumerate(plans)
+    ]
     for thread in threads:
         thread.start()
     try:
@@ -138,8 +174,11 @@ def _check(*, posted: int, expected: Counter) -> None:
     with connection.cursor() as cur:
         cur.execute("SELECT count(*) FROM billing_transaction WHERE idempotency_key LIKE %s", [f"{KEY_PREFIX}:%"])
         transactions = cur.fetchone()[0]
-        cur.execute("""SELECT count(*) FROM billing_event WHERE type = 'transaction.posted'
-                       AND payload->>'idempotency_key' LIKE %s""", [f"{KEY_PREFIX}:%"])
+        cur.execute(
+            """SELECT count(*) FROM billing_event WHERE type = 'transaction.posted'
+                       AND payload->>'idempotency_key' LIKE %s""",
+            [f"{KEY_PREFIX}:%"],
+        )
         posted_events = cur.fetchone()[0]
         cur.execute("""SELECT count(*) FROM (SELECT transaction_id FROM billing_entry GROUP BY transaction_id,
                        amount_currency HAVING SUM(amount) <> 0) x""")
@@ -154,13 +193,15 @@ def _check(*, posted: int, expected: Counter) -> None:
         raise AssertionError(
             f"ledger check failed: {transactions}/{posted} transactions, {posted_events}/{posted} events, "
             f"{unbalanced} unbalanced, {drift} drifting balances, wrong balances (actual, expected): "
-            f"{dict(list(wrong.items())[:5])}")
+            f"{dict(list(wrong.items())[:5])}"
+        )
 
 
 def run():
     accounts = _Accounts()
     expected: Counter = Counter()
     posted = 0
+
     def distinct(w):
         return accounts.distinct[w]
 
@@ -181,8 +222,14 @@ def run():
         ("distinct_16_sharded_system", WRITERS, PER_WRITER, distinct, sharded),
     ]
     for scenario, writers, per_writer, customers_of, system_of in runs:
-        rate, made = _measure(scenario=scenario, writers=writers, per_writer=per_writer, customers_of=customers_of,
-                              system_of=system_of, expected=expected)
+        rate, made = _measure(
+            scenario=scenario,
+            writers=writers,
+            per_writer=per_writer,
+            customers_of=customers_of,
+            system_of=system_of,
+            expected=expected,
+        )
         posted += made
         yield f"ledger.{scenario}", rate, "postings/s"
     _check(posted=posted, expected=expected)

@@ -45,18 +45,23 @@ def _seed() -> tuple[list[int], str]:
                    0, 'RUB', '{}', 'bench-usage-' || g, '{}', now(), now(), 'prepaid'
               FROM generate_series(1, %s) g
             RETURNING id
-            """, [CUSTOMERS])
+            """,
+            [CUSTOMERS],
+        )
         customers = sorted(row[0] for row in cur.fetchall())
         cur.execute(
             """
             INSERT INTO billing_account (kind, code, name, customer_id, balance, balance_currency, created_at)
             SELECT 'customer', 'customer:' || id, 'Balance of ' || name, id, 0, 'RUB', now()
               FROM billing_customer WHERE id = ANY(%s)
-            """, [customers])
+            """,
+            [customers],
+        )
         cur.execute("ANALYZE billing_customer")
     UsageMetric.objects.get_or_create(code=METRICS[0], defaults={"name": "API calls", "aggregation": "sum"})
-    UsageMetric.objects.get_or_create(code=METRICS[1], defaults={"name": "Storage GB", "unit": "GB",
-                                                                 "aggregation": "max"})
+    UsageMetric.objects.get_or_create(
+        code=METRICS[1], defaults={"name": "Storage GB", "unit": "GB", "aggregation": "max"}
+    )
     _, raw_key = api_key_create(name="usage benchmark", scope="read_write")
     return customers, raw_key
 
@@ -68,13 +73,15 @@ def _bodies(*, client: str, batches: int, customers: list[int]) -> list[tuple[st
         events = []
         for i in range(BATCH):
             n = b * BATCH + i
-            events.append({
-                "event_id": f"{EVENT_PREFIX}-{client}-{b}-{i}",
-                "customer_id": customers[n % len(customers)],
-                "metric": METRICS[n % len(METRICS)],
-                "quantity": 1 + n % 7 if n % 10 else 2.5,  # mostly integers, some with a fraction
-                "timestamp": (SINCE + dt.timedelta(seconds=n)).isoformat(),
-            })
+            events.append(
+                {
+                    "event_id": f"{EVENT_PREFIX}-{client}-{b}-{i}",
+                    "customer_id": customers[n % len(customers)],
+                    "metric": METRICS[n % len(METRICS)],
+                    "quantity": 1 + n % 7 if n % 10 else 2.5,  # mostly integers, some with a fraction
+                    "timestamp": (SINCE + dt.timedelta(seconds=n)).isoformat(),
+                }
+            )
         requests.append((f"{EVENT_PREFIX}-{client}-{b}", json.dumps({"events": events}).encode()))
     return requests
 
@@ -82,8 +89,12 @@ def _bodies(*, client: str, batches: int, customers: list[int]) -> list[tuple[st
 def _send(client, raw_key: str, requests: list[tuple[str, bytes]]) -> int:
     recorded = 0
     for key, body in requests:
-        response = client.post(PATH, data=body, content_type="application/json",
-                               headers={"Authorization": f"Bearer {raw_key}", "Idempotency-Key": key})
+        response = client.post(
+            PATH,
+            data=body,
+            content_type="application/json",
+            headers={"Authorization": f"Bearer {raw_key}", "Idempotency-Key": key},
+        )
         if response.status_code != 201:
             raise AssertionError(f"POST {PATH} answered {response.status_code}: {response.content[:500]!r}")
         recorded += response.json()["recorded"]
@@ -120,8 +131,10 @@ def _in_processes(clients: int, customers: list[int], raw_key: str) -> tuple[flo
     ctx = multiprocessing.get_context("spawn")
     start, results = ctx.Barrier(clients), ctx.Queue()
     per_client = BATCHES // clients
-    procs = [ctx.Process(target=_client_process, args=(f"p{c}", per_client, customers, raw_key, start, results))
-             for c in range(clients)]
+    procs = [
+        ctx.Process(target=_client_process, args=(f"p{c}", per_client, customers, raw_key, start, results))
+        for c in range(clients)
+    ]
     for p in procs:
         p.start()
     outcomes = []

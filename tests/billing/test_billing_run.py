@@ -68,9 +68,11 @@ def run_billing(as_of: dt.datetime, *, chunk_size: int | None = None) -> Billing
 def charges(sub: Subscription) -> list[tuple[str, dt.date, dt.date, Decimal]]:
     """(kind, period start, period end, amount) of the subscription's charges, but for the zero setup-fee row that
     subscription_create records for a plan without a setup fee."""
-    return [(c.kind, c.period_start, c.period_end, c.amount.amount)
-            for c in Charge.objects.filter(subscription=sub).order_by("period_start", "kind")
-            if not (c.kind == Charge.Kind.SETUP and c.amount.amount == 0)]
+    return [
+        (c.kind, c.period_start, c.period_end, c.amount.amount)
+        for c in Charge.objects.filter(subscription=sub).order_by("period_start", "kind")
+        if not (c.kind == Charge.Kind.SETUP and c.amount.amount == 0)
+    ]
 
 
 def charge(sub: Subscription, kind: str, period_start: dt.date) -> Charge:
@@ -84,8 +86,9 @@ def lines(c: Charge) -> list[tuple[str, str, Decimal, Decimal]]:
 
 def entries(c: Charge) -> list[tuple[str, Decimal]]:
     """(account code, signed amount) of the charge's ledger transaction, in posting order."""
-    return list(Entry.objects.filter(transaction_id=c.transaction_id).order_by("pk")
-                .values_list("account__code", "amount"))
+    return list(
+        Entry.objects.filter(transaction_id=c.transaction_id).order_by("pk").values_list("account__code", "amount")
+    )
 
 
 def funds(customer: Customer) -> Decimal:
@@ -94,9 +97,13 @@ def funds(customer: Customer) -> Decimal:
 
 
 def written() -> dict[str, int]:
-    return {"runs": BillingRun.objects.count(), "charges": Charge.objects.count(),
-            "transactions": Transaction.objects.count(), "entries": Entry.objects.count(),
-            "events": Event.objects.count()}
+    return {
+        "runs": BillingRun.objects.count(),
+        "charges": Charge.objects.count(),
+        "transactions": Transaction.objects.count(),
+        "entries": Entry.objects.count(),
+        "events": Event.objects.count(),
+    }
 
 
 def subscription_state(sub: Subscription) -> tuple:
@@ -123,21 +130,24 @@ def test_due_subscriptions_are_charged_once_with_a_ledger_line_per_plan_option_u
     make_option("backup", "200.00", product=storage, plans=[pro])
     make_coupon("TEN", make_promotion("ten", percent="10"))
     alice = funded_customer("100000.00")
-    advance = subscription_create(customer_id=alice.pk, plan_code="pro", quantity=3, options=[("backup", 2)],
-                                  coupon_code="TEN", at=JAN15)
+    advance = subscription_create(
+        customer_id=alice.pk, plan_code="pro", quantity=3, options=[("backup", 2)], coupon_code="TEN", at=JAN15
+    )
     # ... a plan billed in arrears with usage (2.50 per call beyond 10 free) ...
     metered = make_plan("metered", "500.00", product=api, charge_timing="in_arrears")
     make_usage_charge(metered, make_metric("api-calls"), "per_unit", unit_price="2.50", included="10")
     bob = funded_customer("100000.00")
     arrears = subscription_create(customer_id=bob.pk, plan_code="metered", at=JAN15)
-    usage_record_batch(events=[
-        UsageEventIn("u-before", bob.pk, "api-calls", D("100"), msk(2026, 1, 14, 23, 59, 59), {}),  # Jan 14 local
-        UsageEventIn("u-1", bob.pk, "api-calls", D("20"), midnight(2026, 1, 15), {}),  # first instant counts
-        UsageEventIn("u-2", bob.pk, "api-calls", D("15"), msk(2026, 2, 1), {}),
-        UsageEventIn("u-3", bob.pk, "api-calls", D("7.5"), msk(2026, 2, 14, 23, 59, 59), {}),  # last second
-        UsageEventIn("u-after", bob.pk, "api-calls", D("1000"), FEB15, {}),  # next period
-        UsageEventIn("u-alice", alice.pk, "api-calls", D("50"), msk(2026, 2, 1), {}),  # someone else's
-    ])
+    usage_record_batch(
+        events=[
+            UsageEventIn("u-before", bob.pk, "api-calls", D("100"), msk(2026, 1, 14, 23, 59, 59), {}),  # Jan 14 local
+            UsageEventIn("u-1", bob.pk, "api-calls", D("20"), midnight(2026, 1, 15), {}),  # first instant counts
+            UsageEventIn("u-2", bob.pk, "api-calls", D("15"), msk(2026, 2, 1), {}),
+            UsageEventIn("u-3", bob.pk, "api-calls", D("7.5"), msk(2026, 2, 14, 23, 59, 59), {}),  # last second
+            UsageEventIn("u-after", bob.pk, "api-calls", D("1000"), FEB15, {}),  # next period
+            UsageEventIn("u-alice", alice.pk, "api-calls", D("50"), msk(2026, 2, 1), {}),  # someone else's
+        ]
+    )
     # ... and a subscription due only on Feb 20
     later = subscription_create(customer_id=funded_customer("1000.00").pk, plan_code="pro", at=msk(2026, 1, 20))
     # at creation: 3 × 1000 + 2 × 200 − 10% of each line = 3000 + 400 − 300 − 40 = 3060.00 for [Jan 15, Feb 15)
@@ -161,10 +171,19 @@ def test_due_subscriptions_are_charged_once_with_a_ledger_line_per_plan_option_u
     assert charges(later) == [("recurring", dt.date(2026, 1, 20), dt.date(2026, 2, 20), D("1000.00"))]
     # with one line per plan, option and discount, and one ledger entry per line plus the customer's net
     renewal = charge(advance, "recurring", dt.date(2026, 2, 15))
-    assert lines(renewal) == [("plan", "pro", D("3000.00"), D(3)), ("option", "backup", D("400.00"), D(2)),
-                              ("discount", "ten", D("-300.00"), D(1)), ("discount", "ten", D("-40.00"), D(1))]
-    assert entries(renewal) == [(f"customer:{alice.pk}", D("3060.00")), ("revenue:crm", D("-3000.00")),
-                                ("revenue:storage", D("-400.00")), ("promo", D("300.00")), ("promo", D("40.00"))]
+    assert lines(renewal) == [
+        ("plan", "pro", D("3000.00"), D(3)),
+        ("option", "backup", D("400.00"), D(2)),
+        ("discount", "ten", D("-300.00"), D(1)),
+        ("discount", "ten", D("-40.00"), D(1)),
+    ]
+    assert entries(renewal) == [
+        (f"customer:{alice.pk}", D("3060.00")),
+        ("revenue:crm", D("-3000.00")),
+        ("revenue:storage", D("-400.00")),
+        ("promo", D("300.00")),
+        ("promo", D("40.00")),
+    ]
     assert renewal.key == f"sub:{advance.pk}:2026-02-15:recurring"
     assert renewal.transaction.idempotency_key == renewal.key
     assert (renewal.transaction.kind, renewal.transaction.effective_date) == ("charge", dt.date(2026, 2, 15))
@@ -185,18 +204,55 @@ def test_due_subscriptions_are_charged_once_with_a_ledger_line_per_plan_option_u
     # and one charge.posted event per posted charge, written with it
     run_transactions = {renewal.transaction_id, usage.transaction_id, past.transaction_id}
     posted = [e for e in events_of(events.CHARGE_POSTED) if e.payload.get("transaction_id") in run_transactions]
-    described = sorted((e.payload["transaction_id"], e.payload["charge_id"], e.payload["kind"], e.customer_id,
-                        e.payload["subscription_id"], e.payload["amount"], e.payload["currency"],
-                        e.payload["period_start"], e.payload["period_end"]) for e in posted)
-    assert described == sorted([
-        (renewal.transaction_id, renewal.pk, "recurring", alice.pk, advance.pk, "3060.00", "RUB", "2026-02-15",
-         "2026-03-15"),
-        (past.transaction_id, past.pk, "recurring", bob.pk, arrears.pk, "500.00", "RUB", "2026-01-15", "2026-02-15"),
-        (usage.transaction_id, usage.pk, "usage", bob.pk, arrears.pk, "81.25", "RUB", "2026-01-15", "2026-02-15"),
-    ])
+    described = sorted(
+        (
+            e.payload["transaction_id"],
+            e.payload["charge_id"],
+            e.payload["kind"],
+            e.customer_id,
+            e.payload["subscription_id"],
+            e.payload["amount"],
+            e.payload["currency"],
+            e.payload["period_start"],
+            e.payload["period_end"],
+        )
+        for e in posted
+    )
+    assert described == sorted(
+        [
+            (
+                renewal.transaction_id,
+                renewal.pk,
+                "recurring",
+                alice.pk,
+                advance.pk,
+                "3060.00",
+                "RUB",
+                "2026-02-15",
+                "2026-03-15",
+            ),
+            (
+                past.transaction_id,
+                past.pk,
+                "recurring",
+                bob.pk,
+                arrears.pk,
+                "500.00",
+                "RUB",
+                "2026-01-15",
+                "2026-02-15",
+            ),
+            (usage.transaction_id, usage.pk, "usage", bob.pk, arrears.pk, "81.25", "RUB", "2026-01-15", "2026-02-15"),
+        ]
+    )
     assert_ledger_consistent()
     assert {k: v - before[k] for k, v in written().items()} == {
-        "runs": 1, "charges": 3, "transactions": 3, "entries": 5 + 2 + 2, "events": 3}
+        "runs": 1,
+        "charges": 3,
+        "transactions": 3,
+        "entries": 5 + 2 + 2,
+        "events": 3,
+    }
 
     # when a second run comes at the same instant
     after_first = written()
@@ -217,8 +273,10 @@ def test_charge_posted_has_the_same_payload_from_the_run_and_from_the_services()
     run_billing(FEB15)
 
     # then both charge.posted events describe their charge the same way
-    first, renewal = (Charge.objects.get(subscription=sub, kind="recurring", period_start=day)
-                      for day in (dt.date(2026, 1, 15), dt.date(2026, 2, 15)))
+    first, renewal = (
+        Charge.objects.get(subscription=sub, kind="recurring", period_start=day)
+        for day in (dt.date(2026, 1, 15), dt.date(2026, 2, 15))
+    )
     by_transaction = {e.payload.get("transaction_id"): e.payload for e in events_of(events.CHARGE_POSTED)}
     for c in (first, renewal):
         payload = by_transaction[c.transaction_id]
@@ -232,8 +290,9 @@ def test_a_renewal_replayed_after_its_charges_were_posted_charges_nothing_twice(
     sub = subscription_create(customer_id=customer.pk, plan_code="basic", at=JAN15)
     run_billing(FEB15)
     assert funds(customer) == D("8200.00")  # 10000 − 2 × 900
-    Subscription.objects.filter(pk=sub.pk).update(current_period_start=dt.date(2026, 1, 15),
-                                                  current_period_end=dt.date(2026, 2, 15), next_billing_at=FEB15)
+    Subscription.objects.filter(pk=sub.pk).update(
+        current_period_start=dt.date(2026, 1, 15), current_period_end=dt.date(2026, 2, 15), next_billing_at=FEB15
+    )
     before = written()
 
     # when the run takes it again
@@ -242,7 +301,12 @@ def test_a_renewal_replayed_after_its_charges_were_posted_charges_nothing_twice(
     # then the guard rows (unique charge and idempotency keys) let nothing through, and it moves on
     assert (run.processed, run.charged) == (1, 0)
     assert {k: v - before[k] for k, v in written().items()} == {
-        "runs": 1, "charges": 0, "transactions": 0, "entries": 0, "events": 0}
+        "runs": 1,
+        "charges": 0,
+        "transactions": 0,
+        "entries": 0,
+        "events": 0,
+    }
     assert funds(customer) == D("8200.00")
     assert subscription_state(sub) == ("active", dt.date(2026, 2, 15), dt.date(2026, 3, 15), midnight(2026, 3, 15))
 
@@ -296,44 +360,81 @@ USAGE_CASES = [
     ("unique-count-half-up", "unique_count", "per_unit", {"unit_price": "1.0025"}, "2", "2.01"),  # 2.005 ↑
     ("last", "last", "per_unit", {"unit_price": "7.77"}, "3", "23.31"),
     # graduated: 10 × 1.00 + (5 × 0.50 + 2.00 flat) + 5 × 0.10 = 10 + 4.50 + 0.50
-    ("graduated", "sum", "graduated", {"tiers": [{"up_to": "10", "unit_price": "1.00"},
-                                                 {"up_to": "15", "unit_price": "0.50", "flat_fee": "2"},
-                                                 {"up_to": None, "unit_price": "0.10"}]}, "20", "15.00"),
+    (
+        "graduated",
+        "sum",
+        "graduated",
+        {
+            "tiers": [
+                {"up_to": "10", "unit_price": "1.00"},
+                {"up_to": "15", "unit_price": "0.50", "flat_fee": "2"},
+                {"up_to": None, "unit_price": "0.10"},
+            ]
+        },
+        "20",
+        "15.00",
+    ),
     # volume: 20 − 2 free = 18 units, all in the second tier: 18 × 0.80 + 5.00 flat
-    ("volume-included", "sum", "volume", {"included": "2", "tiers": [
-        {"up_to": "10", "unit_price": "1.00"}, {"up_to": "50", "unit_price": "0.80", "flat_fee": "5"},
-        {"up_to": None, "unit_price": "0.50"}]}, "20", "19.40"),
+    (
+        "volume-included",
+        "sum",
+        "volume",
+        {
+            "included": "2",
+            "tiers": [
+                {"up_to": "10", "unit_price": "1.00"},
+                {"up_to": "50", "unit_price": "0.80", "flat_fee": "5"},
+                {"up_to": None, "unit_price": "0.50"},
+            ],
+        },
+        "20",
+        "19.40",
+    ),
     # packages of 6 at 25.00: 20 − 5 free = 15 units → 3 packages
-    ("package-included", "sum", "package", {"package_size": "6", "package_price": "25.00", "included": "5"},
-     "20", "75.00"),
+    (
+        "package-included",
+        "sum",
+        "package",
+        {"package_size": "6", "package_price": "25.00", "included": "5"},
+        "20",
+        "75.00",
+    ),
 ]
 
 
-def _usage_subscription(aggregation: str, model: str, pricing: dict, *, minimum: str | None = None,
-                        balance: str = "10000.00"):
+def _usage_subscription(
+    aggregation: str, model: str, pricing: dict, *, minimum: str | None = None, balance: str = "10000.00"
+):
     product = make_product("api")
     plan = make_plan("metered", "500.00", product=product, charge_timing="in_arrears", minimum_commitment=minimum)
-    metric = make_metric("seats", aggregation=aggregation, unique_property="user" if aggregation == "unique_count"
-                         else "")
+    metric = make_metric(
+        "seats", aggregation=aggregation, unique_property="user" if aggregation == "unique_count" else ""
+    )
     make_usage_charge(plan, metric, model, **pricing)
     customer = funded_customer(balance)
     other = funded_customer("10000.00", name="Other")
     sub = subscription_create(customer_id=customer.pk, plan_code="metered", at=JAN15)
-    usage_record_batch(events=[
-        UsageEventIn("before", customer.pk, "seats", D("100"), msk(2026, 1, 14, 23, 59), {"user": "z"}),
-        UsageEventIn("e1", customer.pk, "seats", D("5"), midnight(2026, 1, 15), {"user": "a"}),
-        UsageEventIn("e2", customer.pk, "seats", D("12"), msk(2026, 2, 1), {"user": "b"}),
-        UsageEventIn("e3", customer.pk, "seats", D("3"), msk(2026, 2, 14, 23, 59, 59), {"user": "a"}),
-        UsageEventIn("at-end", customer.pk, "seats", D("1000"), FEB15, {"user": "y"}),
-        UsageEventIn("other", other.pk, "seats", D("50"), msk(2026, 2, 1), {"user": "x"}),
-    ])
+    usage_record_batch(
+        events=[
+            UsageEventIn("before", customer.pk, "seats", D("100"), msk(2026, 1, 14, 23, 59), {"user": "z"}),
+            UsageEventIn("e1", customer.pk, "seats", D("5"), midnight(2026, 1, 15), {"user": "a"}),
+            UsageEventIn("e2", customer.pk, "seats", D("12"), msk(2026, 2, 1), {"user": "b"}),
+            UsageEventIn("e3", customer.pk, "seats", D("3"), msk(2026, 2, 14, 23, 59, 59), {"user": "a"}),
+            UsageEventIn("at-end", customer.pk, "seats", D("1000"), FEB15, {"user": "y"}),
+            UsageEventIn("other", other.pk, "seats", D("50"), msk(2026, 2, 1), {"user": "x"}),
+        ]
+    )
     return customer, sub
 
 
-@pytest.mark.parametrize(("aggregation", "model", "pricing", "quantity", "amount"),
-                         [c[1:] for c in USAGE_CASES], ids=[c[0] for c in USAGE_CASES])
-def test_in_arrears_plan_charges_the_finished_period_with_its_aggregated_usage(aggregation, model, pricing,
-                                                                              quantity, amount):
+@pytest.mark.parametrize(
+    ("aggregation", "model", "pricing", "quantity", "amount"),
+    [c[1:] for c in USAGE_CASES],
+    ids=[c[0] for c in USAGE_CASES],
+)
+def test_in_arrears_plan_charges_the_finished_period_with_its_aggregated_usage(
+    aggregation, model, pricing, quantity, amount
+):
     # given an in-arrears plan of 500.00 with a usage charge, and usage in and around [Jan 15, Feb 15)
     customer, sub = _usage_subscription(aggregation, model, pricing)
     assert charges(sub) == []  # nothing in advance
@@ -343,8 +444,10 @@ def test_in_arrears_plan_charges_the_finished_period_with_its_aggregated_usage(a
 
     # then the finished period is charged: the fee and the usage aggregated over the customer's local period
     assert (run.processed, run.charged) == (1, 2)
-    assert charges(sub) == [("recurring", dt.date(2026, 1, 15), dt.date(2026, 2, 15), D("500.00")),
-                            ("usage", dt.date(2026, 1, 15), dt.date(2026, 2, 15), D(amount))]
+    assert charges(sub) == [
+        ("recurring", dt.date(2026, 1, 15), dt.date(2026, 2, 15), D("500.00")),
+        ("usage", dt.date(2026, 1, 15), dt.date(2026, 2, 15), D(amount)),
+    ]
     usage = charge(sub, "usage", dt.date(2026, 1, 15))
     assert lines(usage) == [("usage", "metered", D(amount), D(quantity))]
     assert entries(usage) == [(f"customer:{customer.pk}", D(amount)), ("revenue:api", -D(amount))]
@@ -367,9 +470,19 @@ def test_usage_within_the_included_quota_records_a_zero_charge_without_a_ledger_
     assert funds(customer) == D("9500.00")
     # and its charge.posted event says so, like the services' event for a zero charge
     [event] = events_of(events.CHARGE_POSTED, charge_id=usage.pk)
-    assert (event.customer_id, event.payload) == (customer.pk, {
-        "charge_id": usage.pk, "subscription_id": sub.pk, "kind": "usage", "amount": "0", "currency": "RUB",
-        "period_start": "2026-01-15", "period_end": "2026-02-15", "transaction_id": None})
+    assert (event.customer_id, event.payload) == (
+        customer.pk,
+        {
+            "charge_id": usage.pk,
+            "subscription_id": sub.pk,
+            "kind": "usage",
+            "amount": "0",
+            "currency": "RUB",
+            "period_start": "2026-01-15",
+            "period_end": "2026-02-15",
+            "transaction_id": None,
+        },
+    )
 
 
 def test_minimum_commitment_tops_the_usage_up():
@@ -381,11 +494,16 @@ def test_minimum_commitment_tops_the_usage_up():
 
     # then the usage charge carries a 76.00 top-up line
     usage = charge(sub, "usage", dt.date(2026, 1, 15))
-    assert lines(usage) == [("usage", "metered", D("24.00"), D("20")),
-                            ("minimum_commitment", "metered", D("76.00"), D("1"))]
+    assert lines(usage) == [
+        ("usage", "metered", D("24.00"), D("20")),
+        ("minimum_commitment", "metered", D("76.00"), D("1")),
+    ]
     assert usage.amount.amount == D("100.00")
-    assert entries(usage) == [(f"customer:{customer.pk}", D("100.00")), ("revenue:api", D("-24.00")),
-                              ("revenue:api", D("-76.00"))]
+    assert entries(usage) == [
+        (f"customer:{customer.pk}", D("100.00")),
+        ("revenue:api", D("-24.00")),
+        ("revenue:api", D("-76.00")),
+    ]
     assert funds(customer) == D("9400.00")  # 10000 − 500 − 100
 
 
@@ -420,8 +538,10 @@ def test_insufficient_funds_suspend_after_the_grace_days_and_a_covering_top_up_r
     sub.refresh_from_db()
     assert (sub.status, sub.suspended_at) == ("suspended", grace_over)
     [suspended] = events_of(events.SUBSCRIPTION_SUSPENDED)
-    assert (suspended.customer_id, suspended.payload) == (customer.pk, {
-        "subscription_id": sub.pk, "customer_id": customer.pk, "status": "suspended", "reason": "insufficient_funds"})
+    assert (suspended.customer_id, suspended.payload) == (
+        customer.pk,
+        {"subscription_id": sub.pk, "customer_id": customer.pk, "status": "suspended", "reason": "insufficient_funds"},
+    )
     # and a later run does not suspend it again
     assert run_billing(grace_over + dt.timedelta(hours=1)).suspended == 0
     assert len(events_of(events.SUBSCRIPTION_SUSPENDED)) == 1
@@ -448,9 +568,11 @@ def test_insufficient_funds_suspend_after_the_grace_days_and_a_covering_top_up_r
     customer.refresh_from_db()
     assert customer.past_due_since is None
     assert subscription_state(sub) == ("active", dt.date(2026, 2, 20), dt.date(2026, 3, 20), midnight(2026, 3, 20))
-    assert charges(sub)[-3:] == [("cancel_credit", dt.date(2026, 2, 15), dt.date(2026, 3, 15), D("-892.86")),
-                                 ("recurring", dt.date(2026, 2, 15), dt.date(2026, 3, 15), D("1000.00")),
-                                 ("recurring", dt.date(2026, 2, 20), dt.date(2026, 3, 20), D("1000.00"))]
+    assert charges(sub)[-3:] == [
+        ("cancel_credit", dt.date(2026, 2, 15), dt.date(2026, 3, 15), D("-892.86")),
+        ("recurring", dt.date(2026, 2, 15), dt.date(2026, 3, 15), D("1000.00")),
+        ("recurring", dt.date(2026, 2, 20), dt.date(2026, 3, 20), D("1000.00")),
+    ]
     assert funds(customer) == D("892.86")  # 1000 + 892.86 − 1000
     [resumed] = events_of(events.SUBSCRIPTION_RESUMED)
     assert resumed.payload["subscription_id"] == sub.pk
@@ -518,13 +640,19 @@ def test_a_renewal_beyond_the_grace_days_suspends_yet_bills_what_was_used_in_arr
     # then the renewal suspends instead of renewing, yet bills the finished period [Feb 15, Mar 15):
     # the fee, and 1000 (at Feb 15 00:00) + 10 units − 4 free = 1006 × 1.50 = 1509.00 of usage
     assert (march.processed, march.charged, march.suspended) == (1, 2, 1)
-    assert charges(sub)[-2:] == [("recurring", dt.date(2026, 2, 15), dt.date(2026, 3, 15), D("500.00")),
-                                 ("usage", dt.date(2026, 2, 15), dt.date(2026, 3, 15), D("1509.00"))]
+    assert charges(sub)[-2:] == [
+        ("recurring", dt.date(2026, 2, 15), dt.date(2026, 3, 15), D("500.00")),
+        ("usage", dt.date(2026, 2, 15), dt.date(2026, 3, 15), D("1509.00")),
+    ]
     assert funds(customer) == D("-2533.00")  # −524 − 500 − 1509
     assert subscription_state(sub)[0] == "suspended"
     [suspended] = events_of(events.SUBSCRIPTION_SUSPENDED)
-    assert suspended.payload == {"subscription_id": sub.pk, "customer_id": customer.pk, "status": "suspended",
-                                 "reason": "insufficient_funds"}
+    assert suspended.payload == {
+        "subscription_id": sub.pk,
+        "customer_id": customer.pk,
+        "status": "suspended",
+        "reason": "insufficient_funds",
+    }
     # and a run after it bills nothing more for a suspended subscription
     assert run_billing(midnight(2026, 4, 15)).processed == 0
     assert len(charges(sub)) == 4
@@ -562,16 +690,25 @@ def test_run_record_counts_processed_charged_canceled_and_failed_with_reasons(po
     broken_customer = funded_customer("10000.00")
     broken = subscription_create(customer_id=broken_customer.pk, plan_code="metered", at=JAN15)
     # a negative quantity the ingestion API would refuse, written straight into the table
-    UsageEvent.objects.create(event_id="corrupt", customer=broken_customer, metric=metric, quantity=D("-5"),
-                              timestamp=msk(2026, 2, 1))
+    UsageEvent.objects.create(
+        event_id="corrupt", customer=broken_customer, metric=metric, quantity=D("-5"), timestamp=msk(2026, 2, 1)
+    )
     broken_before = subscription_state(broken)
 
     # when
     run = run_billing(FEB15)
 
     # then the run is completed with its counts, the failure and its reason, and how long it took
-    assert (run.status, run.due_at_start, run.processed, run.charged, run.canceled, run.suspended, run.failed,
-            run.chunks) == ("completed", 3, 2, 1, 1, 0, 1, 1)
+    assert (
+        run.status,
+        run.due_at_start,
+        run.processed,
+        run.charged,
+        run.canceled,
+        run.suspended,
+        run.failed,
+        run.chunks,
+    ) == ("completed", 3, 2, 1, 1, 0, 1, 1)
     assert run.failures == [{"subscription_id": broken.pk, "reason": "ValueError: usage quantity must not be negative"}]
     assert run.failed_ids == [broken.pk]
     assert run.finished_at is not None and run.duration == run.finished_at - run.started_at
@@ -667,7 +804,12 @@ def test_bill_command_dry_run_writes_nothing_and_bill_bills(policy):
     # then the due ones are charged, under a run it reports
     run = BillingRun.objects.get()
     assert (run.triggered_by, run.as_of, run.status, run.processed, run.charged) == (
-        "manage.py bill", FEB15, "completed", 2, 2)
+        "manage.py bill",
+        FEB15,
+        "completed",
+        2,
+        2,
+    )
     output = out.getvalue()
     assert output.startswith("2 subscriptions due as of 2026-02-15T00:00:00+03:00\n")
     assert "2/2" in output
@@ -689,7 +831,12 @@ def test_beat_task_with_nothing_due_completes_an_empty_run(policy):
     # then it records an empty, completed run
     run = BillingRun.objects.get(pk=run_id)
     assert (run.triggered_by, run.as_of, run.due_at_start, run.processed, run.status) == (
-        "beat", msk(2026, 2, 14), 0, 0, "completed")
+        "beat",
+        msk(2026, 2, 14),
+        0,
+        0,
+        "completed",
+    )
 
 
 def test_work_task_bills_the_run_it_is_given(policy):
@@ -706,5 +853,10 @@ def test_work_task_bills_the_run_it_is_given(policy):
     # then it was billed once and the run completed
     run.refresh_from_db()
     assert (run.status, run.processed, run.charged, run.workers_started, run.workers_finished) == (
-        "completed", 1, 1, 2, 2)
+        "completed",
+        1,
+        1,
+        2,
+        2,
+    )
     assert [c[1] for c in charges(sub)] == [dt.date(2026, 1, 15), dt.date(2026, 2, 15)]

@@ -51,8 +51,12 @@ def test_create_individual_writes_customer_account_and_event():
     # given nothing
     # when
     customer = customer_create(
-        name="Anna", currency="rub", credit_limit=Decimal("150.00"), billing_emails=["anna@example.com"],
-        external_id="crm-1", tags=["vip"],
+        name="Anna",
+        currency="rub",
+        credit_limit=Decimal("150.00"),
+        billing_emails=["anna@example.com"],
+        external_id="crm-1",
+        tags=["vip"],
     )
 
     # then
@@ -65,13 +69,19 @@ def test_create_individual_writes_customer_account_and_event():
     assert customer.timezone == "Europe/Moscow"
     account = Account.objects.get(customer=customer)
     assert (account.kind, account.code, account.currency, account.balance.amount) == (
-        Account.Kind.CUSTOMER, f"customer:{customer.pk}", "RUB", Decimal("0"),
+        Account.Kind.CUSTOMER,
+        f"customer:{customer.pk}",
+        "RUB",
+        Decimal("0"),
     )
     event = Event.objects.get()
     assert event.type == events.CUSTOMER_CREATED
     assert event.customer_id == customer.pk
     assert event.payload == {
-        "customer_id": customer.pk, "external_id": "crm-1", "status": "active", "changed_fields": [],
+        "customer_id": customer.pk,
+        "external_id": "crm-1",
+        "status": "active",
+        "changed_fields": [],
     }
     assert event.dispatched_at is None
 
@@ -187,8 +197,9 @@ def test_update_changes_fields_and_writes_event(customer):
     Event.objects.all().delete()
 
     # when
-    updated = customer_update(customer_id=customer.pk, name="Acme Ltd", credit_limit=Decimal("500.00"),
-                              timezone="Asia/Yekaterinburg")
+    updated = customer_update(
+        customer_id=customer.pk, name="Acme Ltd", credit_limit=Decimal("500.00"), timezone="Asia/Yekaterinburg"
+    )
 
     # then
     row = Customer.objects.get(pk=customer.pk)
@@ -244,8 +255,10 @@ def test_update_to_legal_entity_requires_kpp(customer):
 
 
 def _switches() -> list[tuple[int, dict]]:
-    return [(e.customer_id, e.payload) for e in Event.objects.filter(type=events.CUSTOMER_BILLING_MODEL_CHANGED)
-            .order_by("pk")]
+    return [
+        (e.customer_id, e.payload)
+        for e in Event.objects.filter(type=events.CUSTOMER_BILLING_MODEL_CHANGED).order_by("pk")
+    ]
 
 
 def test_a_customer_is_prepaid_unless_created_postpaid(customer):
@@ -279,8 +292,9 @@ def test_switch_to_postpaid_and_back_sets_and_clears_postpaid_since_with_an_even
     row = Customer.objects.get(pk=customer.pk)
     assert (row.billing_model, row.postpaid_since) == ("postpaid", dt.date(2026, 2, 10))
     assert (switched.billing_model, switched.postpaid_since) == ("postpaid", dt.date(2026, 2, 10))
-    assert _switches() == [(customer.pk, {"customer_id": customer.pk, "from": "prepaid", "to": "postpaid",
-                                          "postpaid_since": "2026-02-10"})]
+    assert _switches() == [
+        (customer.pk, {"customer_id": customer.pk, "from": "prepaid", "to": "postpaid", "postpaid_since": "2026-02-10"})
+    ]
     assert Event.objects.count() == 1
 
     # when asked again to be postpaid (on Mar 1)
@@ -298,8 +312,9 @@ def test_switch_to_postpaid_and_back_sets_and_clears_postpaid_since_with_an_even
     # then postpaid_since is cleared, with a second event
     row = Customer.objects.get(pk=customer.pk)
     assert (row.billing_model, row.postpaid_since) == ("prepaid", None)
-    assert _switches()[1:] == [(customer.pk, {"customer_id": customer.pk, "from": "postpaid", "to": "prepaid",
-                                              "postpaid_since": None})]
+    assert _switches()[1:] == [
+        (customer.pk, {"customer_id": customer.pk, "from": "postpaid", "to": "prepaid", "postpaid_since": None})
+    ]
     assert Event.objects.count() == 2
 
 
@@ -313,7 +328,9 @@ def test_a_switch_with_other_changes_writes_both_events(customer, time_machine):
 
     # then customer.updated names the other fields, customer.billing_model_changed tells the switch
     assert [(e.type, e.payload.get("changed_fields")) for e in Event.objects.order_by("pk")] == [
-        (events.CUSTOMER_UPDATED, ["name"]), (events.CUSTOMER_BILLING_MODEL_CHANGED, None)]
+        (events.CUSTOMER_UPDATED, ["name"]),
+        (events.CUSTOMER_BILLING_MODEL_CHANGED, None),
+    ]
     row = Customer.objects.get(pk=customer.pk)
     assert (row.name, row.billing_model, row.postpaid_since) == ("Acme Ltd", "postpaid", dt.date(2026, 4, 1))
 
@@ -329,7 +346,8 @@ def test_update_refuses_an_unknown_billing_model_and_writes_nothing(customer, va
 
     # then a field error that names the choices, and nothing written (not even the name)
     assert exc_info.value.message_dict == {
-        "billing_model": [f"{value!r} is not a billing model: use 'prepaid' or 'postpaid'."]}
+        "billing_model": [f"{value!r} is not a billing model: use 'prepaid' or 'postpaid'."]
+    }
     assert exc_info.value.error_dict["billing_model"][0].code == "invalid_choice"
     row = Customer.objects.get(pk=customer.pk)
     assert (row.name, row.billing_model, row.postpaid_since) == ("Acme", "prepaid", None)
@@ -360,17 +378,22 @@ def test_a_closed_customer_cannot_switch(customer):
 
 
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("sql", [
-    "UPDATE billing_customer SET billing_model = 'postpaid' WHERE id = %s",  # postpaid without a day
-    "UPDATE billing_customer SET postpaid_since = '2026-01-01' WHERE id = %s",  # a day while prepaid
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE billing_customer SET billing_model = 'postpaid' WHERE id = %s",  # postpaid without a day
+        "UPDATE billing_customer SET postpaid_since = '2026-01-01' WHERE id = %s",  # a day while prepaid
+    ],
+)
 def test_the_database_refuses_a_postpaid_since_that_does_not_match_the_billing_model(sql):
     # given
     customer = customer_create(name="Anna", currency="RUB")
 
     # when / then
-    with pytest.raises(IntegrityError, match="customer_postpaid_since_matches_billing_model"), \
-            connection.cursor() as cursor:
+    with (
+        pytest.raises(IntegrityError, match="customer_postpaid_since_matches_billing_model"),
+        connection.cursor() as cursor,
+    ):
         cursor.execute(sql, [customer.pk])
     row = Customer.objects.get(pk=customer.pk)
     assert (row.billing_model, row.postpaid_since) == ("prepaid", None)
@@ -399,8 +422,9 @@ def test_close_with_zero_balance(customer):
 def test_close_refuses_non_zero_balance_and_writes_nothing(make_customer, direction):
     # given a customer holding funds (credit) or owing within the credit limit (debit)
     customer = make_customer(credit_limit=Decimal("100.00"))
-    customer_balance_adjust(customer_id=customer.pk, amount=Decimal("10.50"), direction=direction, reason="test",
-                            key=f"adj-{direction}")
+    customer_balance_adjust(
+        customer_id=customer.pk, amount=Decimal("10.50"), direction=direction, reason="test", key=f"adj-{direction}"
+    )
     events_before = Event.objects.count()
 
     # when
@@ -417,8 +441,9 @@ def test_close_refuses_non_zero_balance_and_writes_nothing(make_customer, direct
 
 def test_close_refuses_non_zero_balance_in_another_currency(customer):
     # given funds in USD on a RUB customer
-    customer_balance_adjust(customer_id=customer.pk, amount=Decimal("1.00"), currency="USD", direction="credit",
-                            reason="usd", key="adj-usd")
+    customer_balance_adjust(
+        customer_id=customer.pk, amount=Decimal("1.00"), currency="USD", direction="credit", reason="usd", key="adj-usd"
+    )
 
     # when
     with pytest.raises(BalanceNotZero):
@@ -430,10 +455,12 @@ def test_close_refuses_non_zero_balance_in_another_currency(customer):
 
 def test_close_after_balance_returns_to_zero(customer):
     # given
-    customer_balance_adjust(customer_id=customer.pk, amount=Decimal("25.00"), direction="credit", reason="in",
-                            key="adj-in")
-    customer_balance_adjust(customer_id=customer.pk, amount=Decimal("25.00"), direction="debit", reason="out",
-                            key="adj-out")
+    customer_balance_adjust(
+        customer_id=customer.pk, amount=Decimal("25.00"), direction="credit", reason="in", key="adj-in"
+    )
+    customer_balance_adjust(
+        customer_id=customer.pk, amount=Decimal("25.00"), direction="debit", reason="out", key="adj-out"
+    )
     assert customer_balance(customer=customer).amount == Decimal("0")
 
     # when
@@ -483,8 +510,9 @@ def test_closed_customer_cannot_be_adjusted(customer, direction):
 
     # when
     with pytest.raises(CustomerClosed):
-        customer_balance_adjust(customer_id=customer.pk, amount=Decimal("1.00"), direction=direction,
-                                reason="late", key=f"late-{direction}")
+        customer_balance_adjust(
+            customer_id=customer.pk, amount=Decimal("1.00"), direction=direction, reason="late", key=f"late-{direction}"
+        )
 
     # then
     assert Transaction.objects.count() == 0

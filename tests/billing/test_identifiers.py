@@ -171,7 +171,7 @@ def test_settlement_account_with_bik():
         for digit in "0123456789":
             if digit == account[position]:
                 continue
-            changed = account[:position] + digit + account[position + 1:]
+            changed = account[:position] + digit + account[position + 1 :]
             assert is_valid_account(changed, bik) is False, changed
 
 

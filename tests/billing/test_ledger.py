@@ -67,7 +67,9 @@ def ledger_snapshot() -> tuple:
 
 def top_up(customer, customer_account, clearing, amount: str, key: str, **kwargs) -> Transaction:
     return ledger_post(
-        kind=Transaction.Kind.PAYMENT, key=key, customer=customer,
+        kind=Transaction.Kind.PAYMENT,
+        key=key,
+        customer=customer,
         legs=[Leg.credit(customer_account, rub(amount), "top-up"), Leg.debit(clearing, rub(amount), "top-up")],
         **kwargs,
     )
@@ -75,7 +77,9 @@ def top_up(customer, customer_account, clearing, amount: str, key: str, **kwargs
 
 def charge(customer, customer_account, revenue, amount: str, key: str, **kwargs) -> Transaction:
     return ledger_post(
-        kind=Transaction.Kind.CHARGE, key=key, customer=customer,
+        kind=Transaction.Kind.CHARGE,
+        key=key,
+        customer=customer,
         legs=[Leg.debit(customer_account, rub(amount), "charge"), Leg.credit(revenue, rub(amount), "charge")],
         **kwargs,
     )
@@ -95,7 +99,11 @@ def test_post_writes_entries_balances_and_event(customer, customer_account, clea
     txn = Transaction.objects.get()
     assert txn.pk == posted.pk
     assert (txn.kind, txn.idempotency_key, txn.customer_id, txn.source_type, txn.source_id) == (
-        "payment", "pay-1", customer.pk, "payment", "p1",
+        "payment",
+        "pay-1",
+        customer.pk,
+        "payment",
+        "p1",
     )
     entries = list(txn.entries.order_by("id").values_list("account_id", "amount", "amount_currency", "memo"))
     assert entries == [
@@ -138,12 +146,17 @@ def test_balances_accumulate_over_postings(customer, customer_account, clearing,
     assert balance_of(clearing) == Decimal("100.0000") == entry_sum(clearing)
 
 
-@pytest.mark.parametrize("memo", ['quoted "word"', "back\\slash \\\" and comma, {braces}", "NULL", "", "  spaced  ",
-                                  "Оплата по счёту №1"])
+@pytest.mark.parametrize(
+    "memo", ['quoted "word"', 'back\\slash \\" and comma, {braces}', "NULL", "", "  spaced  ", "Оплата по счёту №1"]
+)
 def test_memos_are_stored_exactly_as_given(customer, customer_account, clearing, memo):
     # when (legs travel to the database as one array literal)
-    txn = ledger_post(kind=Transaction.Kind.PAYMENT, key=f"memo-{memo}", customer=customer, legs=[
-        Leg(customer_account.pk, Decimal("-1.00"), "RUB", memo), Leg(clearing.pk, Decimal("1.00"), "RUB", "x")])
+    txn = ledger_post(
+        kind=Transaction.Kind.PAYMENT,
+        key=f"memo-{memo}",
+        customer=customer,
+        legs=[Leg(customer_account.pk, Decimal("-1.00"), "RUB", memo), Leg(clearing.pk, Decimal("1.00"), "RUB", "x")],
+    )
 
     # then
     assert list(Entry.objects.filter(transaction=txn).values_list("memo", flat=True)) == [memo, "x"]
@@ -157,9 +170,12 @@ def test_multi_currency_transaction_balanced_per_currency(customer, customer_acc
 
     # when one transaction moves RUB and USD, each currency balanced on its own
     ledger_post(
-        kind=Transaction.Kind.ADJUSTMENT, key="fx-1", customer=customer,
+        kind=Transaction.Kind.ADJUSTMENT,
+        key="fx-1",
+        customer=customer,
         legs=[
-            Leg.credit(customer_account, rub("9000.00")), Leg.debit(clearing, rub("9000.00")),
+            Leg.credit(customer_account, rub("9000.00")),
+            Leg.debit(clearing, rub("9000.00")),
             Leg.debit(usd_account, Money(Decimal("100.00"), "USD")),
             Leg.credit(usd_clearing, Money(Decimal("60.00"), "USD")),
             Leg.credit(usd_clearing, Money(Decimal("40.00"), "USD")),
@@ -182,9 +198,13 @@ def test_legs_balanced_in_total_but_not_per_currency_are_refused(customer, custo
     # when
     with pytest.raises(UnbalancedTransaction):
         ledger_post(
-            kind=Transaction.Kind.ADJUSTMENT, key="fx-bad", customer=customer,
-            legs=[Leg.credit(customer_account, rub("100.00")),
-                  Leg.debit(usd_clearing, Money(Decimal("100.00"), "USD"))],
+            kind=Transaction.Kind.ADJUSTMENT,
+            key="fx-bad",
+            customer=customer,
+            legs=[
+                Leg.credit(customer_account, rub("100.00")),
+                Leg.debit(usd_clearing, Money(Decimal("100.00"), "USD")),
+            ],
         )
 
     # then
@@ -197,18 +217,30 @@ def test_zero_decimal_currency(customer):
     jpy_clearing = account_system(kind=Account.Kind.PROVIDER_CLEARING, currency="JPY")
 
     # when
-    ledger_post(kind=Transaction.Kind.PAYMENT, key="jpy-1", customer=customer,
-                legs=[Leg.credit(jpy_account, Money(Decimal("1500"), "JPY")),
-                      Leg.debit(jpy_clearing, Money(Decimal("1500"), "JPY"))])
+    ledger_post(
+        kind=Transaction.Kind.PAYMENT,
+        key="jpy-1",
+        customer=customer,
+        legs=[
+            Leg.credit(jpy_account, Money(Decimal("1500"), "JPY")),
+            Leg.debit(jpy_clearing, Money(Decimal("1500"), "JPY")),
+        ],
+    )
 
     # then
     assert customer_balance(customer=customer, currency="JPY") == Money(Decimal("1500"), "JPY")
 
     # and a fraction of a yen is refused
     with pytest.raises(InvalidPosting):
-        ledger_post(kind=Transaction.Kind.PAYMENT, key="jpy-2", customer=customer,
-                    legs=[Leg.credit(jpy_account, Money(Decimal("0.5"), "JPY")),
-                          Leg.debit(jpy_clearing, Money(Decimal("0.5"), "JPY"))])
+        ledger_post(
+            kind=Transaction.Kind.PAYMENT,
+            key="jpy-2",
+            customer=customer,
+            legs=[
+                Leg.credit(jpy_account, Money(Decimal("0.5"), "JPY")),
+                Leg.debit(jpy_clearing, Money(Decimal("0.5"), "JPY")),
+            ],
+        )
     assert Transaction.objects.count() == 1
 
 
@@ -222,7 +254,9 @@ def test_same_key_same_content_returns_the_same_transaction(customer, customer_a
 
     # when the same posting is replayed, legs in another order
     again = ledger_post(
-        kind=Transaction.Kind.PAYMENT, key="pay-1", customer=customer,
+        kind=Transaction.Kind.PAYMENT,
+        key="pay-1",
+        customer=customer,
         legs=[Leg.debit(clearing, rub("100.00"), "top-up"), Leg.credit(customer_account, rub("100.00"), "top-up")],
     )
 
@@ -280,7 +314,9 @@ def _legs_for(case: str, customer_account: Account, clearing: Account) -> list[L
         "one_leg": [Leg(a, Decimal("-10.00"), RUB)],
         "zero_amount": [Leg(a, Decimal("0"), RUB), Leg(c, Decimal("0"), RUB)],
         "zero_and_balanced": [
-            Leg(a, Decimal("-10.00"), RUB), Leg(c, Decimal("10.00"), RUB), Leg(c, Decimal("0.00"), RUB),
+            Leg(a, Decimal("-10.00"), RUB),
+            Leg(c, Decimal("10.00"), RUB),
+            Leg(c, Decimal("0.00"), RUB),
         ],
         "unrounded": [Leg(a, Decimal("-0.001"), RUB), Leg(c, Decimal("0.001"), RUB)],
         "unrounded_but_summing_to_rounded": [Leg(a, Decimal("-10.005"), RUB), Leg(c, Decimal("10.005"), RUB)],
@@ -316,8 +352,12 @@ def test_invalid_legs_are_refused_and_nothing_is_written(customer, customer_acco
 
     # when
     with pytest.raises(error):
-        ledger_post(kind=Transaction.Kind.PAYMENT, key=f"bad-{case}", customer=customer,
-                    legs=_legs_for(case, customer_account, clearing))
+        ledger_post(
+            kind=Transaction.Kind.PAYMENT,
+            key=f"bad-{case}",
+            customer=customer,
+            legs=_legs_for(case, customer_account, clearing),
+        )
 
     # then
     assert ledger_snapshot() == before
@@ -331,8 +371,12 @@ def test_unknown_kind_or_bad_key_is_refused(customer, customer_account, clearing
 
     # when
     with pytest.raises(InvalidPosting):
-        ledger_post(kind=kind, key=key, customer=customer,
-                    legs=[Leg.credit(customer_account, rub("1.00")), Leg.debit(clearing, rub("1.00"))])
+        ledger_post(
+            kind=kind,
+            key=key,
+            customer=customer,
+            legs=[Leg.credit(customer_account, rub("1.00")), Leg.debit(clearing, rub("1.00"))],
+        )
 
     # then
     assert ledger_snapshot() == before
@@ -347,9 +391,12 @@ def test_leg_currency_other_than_its_accounts_is_refused(customer):
 
     # when USD legs name the RUB account
     with pytest.raises(InvalidPosting) as exc_info:
-        ledger_post(kind=Transaction.Kind.PAYMENT, key="wrong-currency", customer=customer,
-                    legs=[Leg(customer_account.pk, Decimal("-10.00"), "USD"),
-                          Leg(usd_clearing.pk, Decimal("10.00"), "USD")])
+        ledger_post(
+            kind=Transaction.Kind.PAYMENT,
+            key="wrong-currency",
+            customer=customer,
+            legs=[Leg(customer_account.pk, Decimal("-10.00"), "USD"), Leg(usd_clearing.pk, Decimal("10.00"), "USD")],
+        )
 
     # then
     assert exc_info.value.field == "legs.0.currency"
@@ -364,8 +411,12 @@ def test_unknown_account_is_refused(customer):
 
     # when
     with pytest.raises(InvalidPosting):
-        ledger_post(kind=Transaction.Kind.PAYMENT, key="ghost", customer=customer,
-                    legs=[Leg(customer_account.pk, Decimal("-10.00"), RUB), Leg(10**12, Decimal("10.00"), RUB)])
+        ledger_post(
+            kind=Transaction.Kind.PAYMENT,
+            key="ghost",
+            customer=customer,
+            legs=[Leg(customer_account.pk, Decimal("-10.00"), RUB), Leg(10**12, Decimal("10.00"), RUB)],
+        )
 
     # then
     assert ledger_snapshot() == before
@@ -440,7 +491,10 @@ def test_reverse_posts_mirror_entries_and_restores_balances(customer, customer_a
     # then
     row = Transaction.objects.get(pk=reversal.pk)
     assert (row.kind, row.reverses_id, row.customer_id, row.idempotency_key) == (
-        Transaction.Kind.REVERSAL, original.pk, customer.pk, f"reversal:{original.pk}",
+        Transaction.Kind.REVERSAL,
+        original.pk,
+        customer.pk,
+        f"reversal:{original.pk}",
     )
     mirrored = sorted((e.account_id, e.amount.amount) for e in row.entries.all())
     assert mirrored == sorted([(customer_account.pk, Decimal("-40.0000")), (revenue.pk, Decimal("40.0000"))])

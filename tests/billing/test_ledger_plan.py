@@ -42,9 +42,13 @@ def test_a_posting_probes_accounts_by_id_on_a_small_unanalysed_ledger(make_custo
     # when: a few postings (the generic plan is in use from the first) in one database transaction
     with transaction.atomic():
         for n in range(3):
-            ledger_post(kind="adjustment", key=f"plan-probe-{enforce_credit_limit}-{n}", customer=customer,
-                        legs=[Leg(account.pk, Decimal("10.00"), "RUB"), Leg(clearing.pk, Decimal("-10.00"), "RUB")],
-                        enforce_credit_limit=enforce_credit_limit)
+            ledger_post(
+                kind="adjustment",
+                key=f"plan-probe-{enforce_credit_limit}-{n}",
+                customer=customer,
+                legs=[Leg(account.pk, Decimal("10.00"), "RUB"), Leg(clearing.pk, Decimal("-10.00"), "RUB")],
+                enforce_credit_limit=enforce_credit_limit,
+            )
         account_seq_scans = _seq_scans_in_this_transaction("billing_account")
         entry_seq_scans = _seq_scans_in_this_transaction("billing_entry")
 

@@ -63,8 +63,12 @@ def post_payment(customer, key: str = "pay-1") -> Transaction:
     account = account_for_customer(customer=customer)
     clearing = account_system(kind=Account.Kind.PROVIDER_CLEARING, currency="RUB")
     money = Money(Decimal("10.00"), "RUB")
-    return ledger_post(kind=Transaction.Kind.PAYMENT, key=key, customer=customer,
-                       legs=[Leg.credit(account, money), Leg.debit(clearing, money)])
+    return ledger_post(
+        kind=Transaction.Kind.PAYMENT,
+        key=key,
+        customer=customer,
+        legs=[Leg.credit(account, money), Leg.debit(clearing, money)],
+    )
 
 
 # --- dispatch ---------------------------------------------------------------------------------
@@ -265,8 +269,9 @@ def test_webhook_is_posted_signed_to_the_endpoint(customer, webhook_receiver):
 
 def test_webhook_endpoints_filter_event_types_and_skip_inactive(customer, webhook_receiver):
     # given one endpoint for postings only, and an inactive one for everything
-    WebhookEndpoint.objects.create(url=webhook_receiver.url + "/postings", secret=SECRET,
-                                   event_types=[events.TRANSACTION_POSTED])
+    WebhookEndpoint.objects.create(
+        url=webhook_receiver.url + "/postings", secret=SECRET, event_types=[events.TRANSACTION_POSTED]
+    )
     WebhookEndpoint.objects.create(url=webhook_receiver.url + "/off", secret=SECRET, is_active=False)
     txn = post_payment(customer)
 

@@ -59,8 +59,9 @@ def _subscribed(name: str, billing_model: str) -> tuple[Customer, Subscription]:
     """A customer with a 500.00 credit limit and no money, created on Jan 15 and on Basic from then on:
     the first period's 1000.00 takes its balance to −1000.00, beyond the limit."""
     with time_machine.travel(JAN15, tick=False):
-        customer = customer_create(name=name, currency="RUB", credit_limit=D("500.00"), timezone="Europe/Moscow",
-                                   billing_model=billing_model)
+        customer = customer_create(
+            name=name, currency="RUB", credit_limit=D("500.00"), timezone="Europe/Moscow", billing_model=billing_model
+        )
         sub = subscription_create(customer_id=customer.pk, plan_code="basic", at=JAN15)
     return customer, sub
 
@@ -90,13 +91,17 @@ def test_a_postpaid_customer_beyond_its_credit_limit_is_billed_and_never_suspend
     # then the postpaid customer's [Feb 15, Mar 15) and [Mar 15, Apr 15) are charged, 1000.00 each, taking its
     # balance to −1000 − 1000 − 1000 = −3000.00; it is never marked past due nor suspended
     assert _state(post, post_sub) == (D("-3000.00"), None, "active")
-    assert list(Charge.objects.filter(subscription=post_sub, kind=Charge.Kind.RECURRING)
-                .order_by("period_start").values_list("period_start", "amount")) == [
-        (dt.date(2026, 1, 15), D("1000.00")), (dt.date(2026, 2, 15), D("1000.00")),
-        (dt.date(2026, 3, 15), D("1000.00"))]
+    assert list(
+        Charge.objects.filter(subscription=post_sub, kind=Charge.Kind.RECURRING)
+        .order_by("period_start")
+        .values_list("period_start", "amount")
+    ) == [
+        (dt.date(2026, 1, 15), D("1000.00")),
+        (dt.date(2026, 2, 15), D("1000.00")),
+        (dt.date(2026, 3, 15), D("1000.00")),
+    ]
     post_sub.refresh_from_db()
-    assert (post_sub.current_period_start, post_sub.current_period_end) == (dt.date(2026, 3, 15),
-                                                                              dt.date(2026, 4, 15))
+    assert (post_sub.current_period_start, post_sub.current_period_end) == (dt.date(2026, 3, 15), dt.date(2026, 4, 15))
     assert _suspended(post) == []
     # while the prepaid one in the same runs, whose grace (from Jan 15) was over by Feb 15, is suspended by the
     # February renewal instead of being renewed, and stays at −1000.00
@@ -121,8 +126,9 @@ def test_switching_a_suspended_prepaid_customer_to_postpaid_leaves_its_subscript
     assert _state(customer, sub) == (D("-1000.00"), JAN15, "suspended")
     assert not Event.objects.filter(type=events.SUBSCRIPTION_RESUMED).exists()
     switches = Event.objects.filter(type=billing_events.CUSTOMER_BILLING_MODEL_CHANGED, customer_id=customer.pk)
-    assert [e.payload for e in switches] == [{"customer_id": customer.pk, "from": "prepaid", "to": "postpaid",
-                                              "postpaid_since": "2026-02-20"}]
+    assert [e.payload for e in switches] == [
+        {"customer_id": customer.pk, "from": "prepaid", "to": "postpaid", "postpaid_since": "2026-02-20"}
+    ]
     # and the March run neither renews nor suspends it again
     march = _run(MAR15)
     assert (march.processed, march.charged, march.suspended) == (0, 0, 0)

@@ -73,8 +73,10 @@ def test_seed_demo_twice_loads_the_dataset_once():
         "superusers": 1,
     }
     # ... and the second changed nothing
-    assert ("created 1 superuser, 1 accountant user, 6 customers, 7 balance adjustments, 1 API key, 1 catalog, "
-            "1 bundle, 5 subscriptions;") in first_output
+    assert (
+        "created 1 superuser, 1 accountant user, 6 customers, 7 balance adjustments, 1 API key, 1 catalog, "
+        "1 bundle, 5 subscriptions;"
+    ) in first_output
     assert counts() == after_first
     assert "created nothing" in second_output
     balances = {c.external_id: customer_balance(customer=c) for c in Customer.objects.all()}
@@ -88,21 +90,30 @@ def test_seed_demo_publishes_one_bundle_once_that_can_be_subscribed_to():
 
     # then one bundle of CRM Start and metered storage, sold through its plan with both price versions
     bundle = Bundle.objects.get()
-    assert (bundle.code, bundle.name, bundle.is_active, bundle.is_public) == ("crm-storage", "CRM + Storage", True,
-                                                                               True)
+    assert (bundle.code, bundle.name, bundle.is_active, bundle.is_public) == (
+        "crm-storage",
+        "CRM + Storage",
+        True,
+        True,
+    )
     assert sorted(bundle.items.values_list("plan__code", flat=True)) == ["crm-start", "storage-metered"]
-    assert (bundle.plan.code, bundle.plan.product.code, bundle.plan.is_active) == ("bundle-crm-storage", "bundles",
-                                                                                   True)
-    assert sorted((p.amount_currency, p.amount.amount, p.valid_from) for p in PlanPrice.objects.filter(
-        plan=bundle.plan)) == [("EUR", Decimal("18.00"), CATALOG_SINCE), ("RUB", Decimal("1490.00"), CATALOG_SINCE)]
+    assert (bundle.plan.code, bundle.plan.product.code, bundle.plan.is_active) == (
+        "bundle-crm-storage",
+        "bundles",
+        True,
+    )
+    assert sorted(
+        (p.amount_currency, p.amount.amount, p.valid_from) for p in PlanPrice.objects.filter(plan=bundle.plan)
+    ) == [("EUR", Decimal("18.00"), CATALOG_SINCE), ("RUB", Decimal("1490.00"), CATALOG_SINCE)]
     assert Plan.objects.filter(product__code="bundles").count() == 1
 
     # and a demo customer can subscribe to it: the package price is charged to revenue:bundles
     customer = Customer.objects.get(external_id="demo-podmoskovye")
     sub = subscription_create(customer_id=customer.pk, bundle_code="crm-storage")
     charge = Charge.objects.get(subscription=sub, kind=Charge.Kind.RECURRING)
-    assert sorted(Entry.objects.filter(transaction_id=charge.transaction_id).values_list("account__code", "amount")
-                  ) == [(f"customer:{customer.pk}", Decimal("1490.00")), ("revenue:bundles", Decimal("-1490.00"))]
+    assert sorted(
+        Entry.objects.filter(transaction_id=charge.transaction_id).values_list("account__code", "amount")
+    ) == [(f"customer:{customer.pk}", Decimal("1490.00")), ("revenue:bundles", Decimal("-1490.00"))]
 
 
 def test_seed_demo_customers_have_valid_identifiers():

@@ -35,8 +35,9 @@ def postpaid_customer(name: str = "Acme", *, since: dt.datetime = POSTPAID_SINCE
     with the clock at `since`: it is postpaid from that day (UTC) on, so the charges of periods that start on or after
     it are invoiced."""
     with time_machine.travel(since, tick=False):
-        customer = customer_create(name=name, currency="RUB", credit_limit=Decimal(0), timezone="Europe/Moscow",
-                                   **fields)
+        customer = customer_create(
+            name=name, currency="RUB", credit_limit=Decimal(0), timezone="Europe/Moscow", **fields
+        )
         customer = customer_update(customer_id=customer.pk, billing_model=Customer.BillingModel.POSTPAID)
     assert customer.postpaid_since == since.astimezone(dt.UTC).date()
     return customer
@@ -48,12 +49,15 @@ def invoice_rows() -> dict[str, object]:
         "invoices": Invoice.objects.count(),
         "lines": InvoiceLine.objects.count(),
         "events": Event.objects.filter(type="invoice.issued").count(),
-        "counters": list(DocumentCounter.objects.order_by("doc_type", "year")
-                         .values_list("doc_type", "year", "last_number")),
+        "counters": list(
+            DocumentCounter.objects.order_by("doc_type", "year").values_list("doc_type", "year", "last_number")
+        ),
     }
 
 
 def invoice_lines(invoice: Invoice) -> list[tuple[str, str, dt.date, dt.date, Decimal]]:
     """(charge kind, description, period start, period end, amount) of an invoice's lines in order."""
-    return [(line.charge.kind, line.description, line.period_start, line.period_end, line.amount.amount)
-            for line in invoice.lines.select_related("charge").order_by("id")]
+    return [
+        (line.charge.kind, line.description, line.period_start, line.period_end, line.amount.amount)
+        for line in invoice.lines.select_related("charge").order_by("id")
+    ]

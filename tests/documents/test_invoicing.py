@@ -46,15 +46,23 @@ def policy():
 def plans():
     crm = make_product("crm")
     return make_plan("pro", "1000.00", product=crm, name="Pro"), make_plan(
-        "metered", "500.00", product=crm, charge_timing="in_arrears", name="Metered")
+        "metered", "500.00", product=crm, charge_timing="in_arrears", name="Metered"
+    )
 
 
 @pytest.fixture
 def alice(plans):
     """A postpaid legal entity on Pro (in advance) and Metered (in arrears) since Jan 15."""
     customer = postpaid_customer(
-        "Romashka", kind="legal_entity", legal_name="ООО «Ромашка»", inn="7701234560", kpp="770101001",
-        ogrn="1257700012349", legal_address="Москва, ул. Ленина, 1", billing_emails=["buh@romashka.example"])
+        "Romashka",
+        kind="legal_entity",
+        legal_name="ООО «Ромашка»",
+        inn="7701234560",
+        kpp="770101001",
+        ogrn="1257700012349",
+        legal_address="Москва, ул. Ленина, 1",
+        billing_emails=["buh@romashka.example"],
+    )
     subscription_create(customer_id=customer.pk, plan_code="pro", at=JAN15)
     subscription_create(customer_id=customer.pk, plan_code="metered", at=JAN15)
     return customer
@@ -69,8 +77,9 @@ def bob(alice):
 
 
 def _charge(customer, plan_code: str, kind: str, period_start: dt.date) -> Charge:
-    return Charge.objects.get(subscription__customer=customer, subscription__plan__code=plan_code, kind=kind,
-                              period_start=period_start)
+    return Charge.objects.get(
+        subscription__customer=customer, subscription__plan__code=plan_code, kind=kind, period_start=period_start
+    )
 
 
 def _sub(customer, plan_code: str) -> Subscription:
@@ -94,28 +103,77 @@ def test_postpaid_customers_get_one_invoice_each_for_the_periods_that_ended(poli
     # 500.00 (charged in arrears on Feb 15) = 1500.00, due Feb 15 + 14 days = Mar 1
     first, second = Invoice.objects.order_by("number")
     assert result.invoice_ids == [first.pk, second.pk]
-    assert (first.number, first.customer_id, first.currency, first.issue_date, first.due_date, first.period_start,
-            first.period_end, first.total, first.status) == (
-        "INV-2026-000001", alice.pk, "RUB", FEB15, dt.date(2026, 3, 1), dt.date(2026, 1, 15), FEB15,
-        Money(D("1500.00"), "RUB"), Invoice.Status.ISSUED)
+    assert (
+        first.number,
+        first.customer_id,
+        first.currency,
+        first.issue_date,
+        first.due_date,
+        first.period_start,
+        first.period_end,
+        first.total,
+        first.status,
+    ) == (
+        "INV-2026-000001",
+        alice.pk,
+        "RUB",
+        FEB15,
+        dt.date(2026, 3, 1),
+        dt.date(2026, 1, 15),
+        FEB15,
+        Money(D("1500.00"), "RUB"),
+        Invoice.Status.ISSUED,
+    )
     pro_id, metered_id = _sub(alice, "pro").pk, _sub(alice, "metered").pk
     assert invoice_lines(first) == [
         ("recurring", f"Recurring fee: Pro, subscription #{pro_id}", dt.date(2026, 1, 15), FEB15, D("1000.00")),
-        ("recurring", f"Recurring fee: Metered, subscription #{metered_id}", dt.date(2026, 1, 15), FEB15,
-         D("500.00")),
+        ("recurring", f"Recurring fee: Metered, subscription #{metered_id}", dt.date(2026, 1, 15), FEB15, D("500.00")),
     ]
     pro_charge = _charge(alice, "pro", "recurring", dt.date(2026, 1, 15))
-    assert first.lines.get(charge=pro_charge).details == pro_charge.lines == [{
-        "kind": "plan", "description": "Pro × 1 (2026-01-15–2026-02-15)", "amount": "1000.00", "currency": "RUB",
-        "quantity": "1", "ref": "pro"}]
+    assert (
+        first.lines.get(charge=pro_charge).details
+        == pro_charge.lines
+        == [
+            {
+                "kind": "plan",
+                "description": "Pro × 1 (2026-01-15–2026-02-15)",
+                "amount": "1000.00",
+                "currency": "RUB",
+                "quantity": "1",
+                "ref": "pro",
+            }
+        ]
+    )
     # ... with the buyer's requisites as they are at issue time
     assert (first.buyer_name, first.buyer_inn, first.buyer_kpp, first.buyer_address, first.buyer_emails) == (
-        "ООО «Ромашка»", "7701234560", "770101001", "Москва, ул. Ленина, 1", ["buh@romashka.example"])
+        "ООО «Ромашка»",
+        "7701234560",
+        "770101001",
+        "Москва, ул. Ленина, 1",
+        ["buh@romashka.example"],
+    )
     # and Bob, the next customer by id, INV-2026-000002 for Pro's [Jan 15, Feb 15): 1000.00
-    assert (second.number, second.customer_id, second.total, second.period_start, second.period_end,
-            second.buyer_name, second.buyer_inn, second.buyer_kpp, second.buyer_emails) == (
-        "INV-2026-000002", bob.pk, Money(D("1000.00"), "RUB"), dt.date(2026, 1, 15), FEB15, "Bob Smith", "", "",
-        ["bob@example.com"])
+    assert (
+        second.number,
+        second.customer_id,
+        second.total,
+        second.period_start,
+        second.period_end,
+        second.buyer_name,
+        second.buyer_inn,
+        second.buyer_kpp,
+        second.buyer_emails,
+    ) == (
+        "INV-2026-000002",
+        bob.pk,
+        Money(D("1000.00"), "RUB"),
+        dt.date(2026, 1, 15),
+        FEB15,
+        "Bob Smith",
+        "",
+        "",
+        ["bob@example.com"],
+    )
     # the prepaid customer gets none, and the in-advance periods that run until Mar 15 are not invoiced yet
     assert not Invoice.objects.filter(customer=carol).exists()
     assert not InvoiceLine.objects.filter(charge__period_start=FEB15).exists()
@@ -123,14 +181,36 @@ def test_postpaid_customers_get_one_invoice_each_for_the_periods_that_ended(poli
     assert DocumentCounter.objects.get().last_number == 2
     # one invoice.issued event per invoice, written with it
     assert [(e.customer_id, e.payload) for e in Event.objects.filter(type="invoice.issued").order_by("pk")] == [
-        (alice.pk, {"invoice_id": first.pk, "number": "INV-2026-000001", "customer_id": alice.pk, "currency": "RUB",
-                    "total": "1500.00", "issue_date": "2026-02-15", "due_date": "2026-03-01",
-                    "period_start": "2026-01-15", "period_end": "2026-02-15",
-                    "charge_ids": [pro_charge.pk, _charge(alice, "metered", "recurring", dt.date(2026, 1, 15)).pk]}),
-        (bob.pk, {"invoice_id": second.pk, "number": "INV-2026-000002", "customer_id": bob.pk, "currency": "RUB",
-                  "total": "1000.00", "issue_date": "2026-02-15", "due_date": "2026-03-01",
-                  "period_start": "2026-01-15", "period_end": "2026-02-15",
-                  "charge_ids": [_charge(bob, "pro", "recurring", dt.date(2026, 1, 15)).pk]}),
+        (
+            alice.pk,
+            {
+                "invoice_id": first.pk,
+                "number": "INV-2026-000001",
+                "customer_id": alice.pk,
+                "currency": "RUB",
+                "total": "1500.00",
+                "issue_date": "2026-02-15",
+                "due_date": "2026-03-01",
+                "period_start": "2026-01-15",
+                "period_end": "2026-02-15",
+                "charge_ids": [pro_charge.pk, _charge(alice, "metered", "recurring", dt.date(2026, 1, 15)).pk],
+            },
+        ),
+        (
+            bob.pk,
+            {
+                "invoice_id": second.pk,
+                "number": "INV-2026-000002",
+                "customer_id": bob.pk,
+                "currency": "RUB",
+                "total": "1000.00",
+                "issue_date": "2026-02-15",
+                "due_date": "2026-03-01",
+                "period_start": "2026-01-15",
+                "period_end": "2026-02-15",
+                "charge_ids": [_charge(bob, "pro", "recurring", dt.date(2026, 1, 15)).pk],
+            },
+        ),
     ]
 
 
@@ -145,8 +225,7 @@ def test_a_rerun_for_the_same_day_issues_nothing_new(policy, alice, bob):
 
     # then nothing is written, not even a number
     assert result.invoice_ids == []
-    assert invoice_rows() == before == {"invoices": 2, "lines": 3, "events": 2,
-                                         "counters": [("invoice", 2026, 2)]}
+    assert invoice_rows() == before == {"invoices": 2, "lines": 3, "events": 2, "counters": [("invoice", 2026, 2)]}
 
 
 def test_the_next_period_gets_the_next_numbers_and_the_buyer_snapshot_stays(policy, alice, bob):
@@ -161,15 +240,20 @@ def test_the_next_period_gets_the_next_numbers_and_the_buyer_snapshot_stays(poli
 
     # then [Feb 15, Mar 15) is invoiced as 000003 (Alice: 1000.00 + 500.00) and 000004 (Bob: 1000.00)
     march = list(Invoice.objects.filter(pk__in=result.invoice_ids).order_by("number"))
-    assert [(i.number, i.customer_id, i.total.amount, i.period_start, i.period_end, i.due_date, i.buyer_name)
-            for i in march] == [
+    assert [
+        (i.number, i.customer_id, i.total.amount, i.period_start, i.period_end, i.due_date, i.buyer_name) for i in march
+    ] == [
         ("INV-2026-000003", alice.pk, D("1500.00"), FEB15, MAR15, dt.date(2026, 3, 29), "ООО «Ромашка-2»"),
         ("INV-2026-000004", bob.pk, D("1000.00"), FEB15, MAR15, dt.date(2026, 3, 29), "Bob Smith"),
     ]
     # the February invoice keeps the name it was issued with
     assert Invoice.objects.get(number="INV-2026-000001").buyer_name == "ООО «Ромашка»"
     assert list(Invoice.objects.order_by("number").values_list("number", flat=True)) == [
-        "INV-2026-000001", "INV-2026-000002", "INV-2026-000003", "INV-2026-000004"]
+        "INV-2026-000001",
+        "INV-2026-000002",
+        "INV-2026-000003",
+        "INV-2026-000004",
+    ]
 
 
 def test_charges_of_a_period_not_yet_ended_wait_for_its_end(policy, alice):
@@ -186,14 +270,24 @@ def test_charges_of_a_period_not_yet_ended_wait_for_its_end(policy, alice):
 
     # then Pro's period is invoiced alone
     invoice = Invoice.objects.get()
-    assert invoice_lines(invoice) == [("recurring", f"Recurring fee: Pro, subscription #{_sub(alice, 'pro').pk}",
-                                       dt.date(2026, 1, 15), FEB15, D("1000.00"))]
+    assert invoice_lines(invoice) == [
+        (
+            "recurring",
+            f"Recurring fee: Pro, subscription #{_sub(alice, 'pro').pk}",
+            dt.date(2026, 1, 15),
+            FEB15,
+            D("1000.00"),
+        )
+    ]
     # and the Metered charge the run posts later that day goes on the next invoice
     run_billing(midnight(2026, 2, 15))
     invoice_issue_postpaid(as_of=FEB15)
     later = Invoice.objects.exclude(pk=invoice.pk).get()
     assert (later.number, later.total.amount, [x[4] for x in invoice_lines(later)]) == (
-        "INV-2026-000002", D("500.00"), [D("500.00")])
+        "INV-2026-000002",
+        D("500.00"),
+        [D("500.00")],
+    )
 
 
 def test_credits_are_lines_of_the_invoice_of_their_period(policy, alice):
@@ -231,8 +325,9 @@ def test_a_period_whose_credits_cancel_its_charges_issues_nothing(policy, plans)
     # then nothing is asked for, and the two charges stay off any invoice
     assert (result.invoice_ids, result.customers, result.left_for_later) == ([], 1, 1)
     assert invoice_rows() == {"invoices": 0, "lines": 0, "events": 0, "counters": [("invoice", 2026, 0)]}
-    assert sorted(c.amount.amount for c in Charge.objects.filter(subscription=sub, invoice_line=None)
-                  .exclude(amount=0)) == [D("-1000.00"), D("1000.00")]
+    assert sorted(
+        c.amount.amount for c in Charge.objects.filter(subscription=sub, invoice_line=None).exclude(amount=0)
+    ) == [D("-1000.00"), D("1000.00")]
 
 
 def test_a_credit_only_period_issues_nothing_and_the_credit_goes_on_the_next_invoice(policy, alice):
@@ -243,10 +338,15 @@ def test_a_credit_only_period_issues_nothing_and_the_credit_goes_on_the_next_inv
     pro = _sub(alice, "pro")
     snap = load_snapshots([pro.pk], as_of=msk(2026, 2, 20))[pro.pk]
     ended = Period(dt.date(2026, 1, 15), FEB15)
-    credit = charge_post(snap=snap, kind=Charge.Kind.CANCEL_CREDIT, period=ended, key=f"sub:{pro.pk}:sla:jan",
-                         lines=[ChargeLine(LineKind.PRORATION_CREDIT, "SLA credit", D("-300.00"), "RUB", ref="pro",
-                                           period=ended)],
-                         effective_date=dt.date(2026, 2, 20), at=msk(2026, 2, 20))
+    credit = charge_post(
+        snap=snap,
+        kind=Charge.Kind.CANCEL_CREDIT,
+        period=ended,
+        key=f"sub:{pro.pk}:sla:jan",
+        lines=[ChargeLine(LineKind.PRORATION_CREDIT, "SLA credit", D("-300.00"), "RUB", ref="pro", period=ended)],
+        effective_date=dt.date(2026, 2, 20),
+        at=msk(2026, 2, 20),
+    )
     assert credit.transaction_id is not None
     before = invoice_rows()
 
@@ -264,7 +364,11 @@ def test_a_credit_only_period_issues_nothing_and_the_credit_goes_on_the_next_inv
     # then the credit is a line of that invoice
     invoice = Invoice.objects.get(pk__in=result.invoice_ids)
     assert (invoice.number, invoice.total.amount, invoice.period_start, invoice.period_end) == (
-        "INV-2026-000002", D("1200.00"), dt.date(2026, 1, 15), MAR15)
+        "INV-2026-000002",
+        D("1200.00"),
+        dt.date(2026, 1, 15),
+        MAR15,
+    )
     assert [x[4] for x in invoice_lines(invoice)] == [D("-300.00"), D("1000.00"), D("500.00")]
     assert InvoiceLine.objects.get(charge=credit).details[0]["description"] == "SLA credit"
 
@@ -281,8 +385,7 @@ def test_a_postpaid_customer_invoiced_only_by_the_subscription_services(policy, 
 
     # then 1000.00 − 677.42 = 322.58
     invoice = Invoice.objects.get()
-    assert (invoice.total.amount, [x[4] for x in invoice_lines(invoice)]) == (D("322.58"),
-                                                                               [D("1000.00"), D("-677.42")])
+    assert (invoice.total.amount, [x[4] for x in invoice_lines(invoice)]) == (D("322.58"), [D("1000.00"), D("-677.42")])
 
 
 def test_only_charges_from_the_switch_to_postpaid_on_are_invoiced(policy, plans, time_machine):
@@ -325,9 +428,15 @@ def test_only_charges_from_the_switch_to_postpaid_on_are_invoiced(policy, plans,
     invoice = Invoice.objects.get()
     assert second.invoice_ids == [invoice.pk]
     assert (invoice.number, invoice.customer_id, invoice.total, invoice.period_start, invoice.period_end) == (
-        "INV-2026-000001", gina.pk, Money(D("1000.00"), "RUB"), FEB15, MAR15)
-    assert invoice_lines(invoice) == [("recurring", f"Recurring fee: Pro, subscription #{_sub(gina, 'pro').pk}",
-                                       FEB15, MAR15, D("1000.00"))]
+        "INV-2026-000001",
+        gina.pk,
+        Money(D("1000.00"), "RUB"),
+        FEB15,
+        MAR15,
+    )
+    assert invoice_lines(invoice) == [
+        ("recurring", f"Recurring fee: Pro, subscription #{_sub(gina, 'pro').pk}", FEB15, MAR15, D("1000.00"))
+    ]
     assert [(p.customer_id, p.charges, p.total) for p in pending] == [(gina.pk, 1, D("1000.00"))]
     # the prepaid era's charges stay on no invoice
     assert not InvoiceLine.objects.filter(charge=_charge(gina, "pro", "recurring", dt.date(2026, 1, 15))).exists()
@@ -355,7 +464,9 @@ def test_numbers_start_again_each_year(policy, plans):
 
     # then the year's numbers run on; a 2025 issue date would have started its own sequence
     assert list(Invoice.objects.order_by("pk").values_list("number", flat=True)) == [
-        "INV-2026-000001", "INV-2026-000002"]
+        "INV-2026-000001",
+        "INV-2026-000002",
+    ]
     assert list(DocumentCounter.objects.values_list("year", "last_number")) == [(2026, 2)]
 
 
@@ -437,8 +548,11 @@ def issued(policy, alice) -> Invoice:
 
 
 def _refused(sql: str, params) -> None:
-    with pytest.raises(DatabaseError, match="issued invoices are immutable"), transaction.atomic(), \
-            connection.cursor() as cursor:
+    with (
+        pytest.raises(DatabaseError, match="issued invoices are immutable"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         cursor.execute(sql, params)
 
 
@@ -452,7 +566,11 @@ def test_the_database_refuses_to_change_an_issued_invoice(issued):
     _refused("DELETE FROM documents_invoiceline WHERE invoice_id = %s", [issued.pk])
     issued.refresh_from_db()
     assert (issued.number, issued.total, issued.buyer_name, issued.lines.count()) == (
-        "INV-2026-000001", Money(D("1000.00"), "RUB"), "ООО «Ромашка»", 1)
+        "INV-2026-000001",
+        Money(D("1000.00"), "RUB"),
+        "ООО «Ромашка»",
+        1,
+    )
 
 
 def test_only_the_status_of_an_issued_invoice_may_change(issued):
@@ -488,8 +606,9 @@ def test_events_of_a_batch_are_written_only_inside_the_transaction_of_the_change
         event_emit_many(type="invoice.issued", items=[(customer.pk, {"invoice_id": 1})])
     assert not Event.objects.filter(type="invoice.issued").exists()
     with transaction.atomic():
-        written = event_emit_many(type="invoice.issued", items=[(customer.pk, {"invoice_id": 1}),
-                                                                 (customer.pk, {"invoice_id": 2})])
-    assert [(e.type, e.customer_id, e.payload) for e in Event.objects.filter(pk__in=[w.pk for w in written])
-            .order_by("pk")] == [("invoice.issued", customer.pk, {"invoice_id": 1}),
-                                 ("invoice.issued", customer.pk, {"invoice_id": 2})]
+        written = event_emit_many(
+            type="invoice.issued", items=[(customer.pk, {"invoice_id": 1}), (customer.pk, {"invoice_id": 2})]
+        )
+    assert [
+        (e.type, e.customer_id, e.payload) for e in Event.objects.filter(pk__in=[w.pk for w in written]).order_by("pk")
+    ] == [("invoice.issued", customer.pk, {"invoice_id": 1}), ("invoice.issued", customer.pk, {"invoice_id": 2})]

@@ -27,7 +27,6 @@ from tests.support.threads import run_threads as _run_threads
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 
-
 def run_threads(work: Callable[[int], object], *, threads: int) -> list:
     return _run_threads(work, threads=threads, name="invoicer")
 
@@ -60,7 +59,8 @@ def test_two_runs_at_once_issue_unique_gapless_numbers_in_customer_order(custome
     assert sorted(issued) == sorted(Invoice.objects.values_list("pk", flat=True))
     assert len(issued) == len(set(issued)) == 12
     assert list(Invoice.objects.order_by("customer_id").values_list("customer_id", "number")) == [
-        (customer_id, f"INV-2026-{n:06d}") for n, customer_id in enumerate(ids, start=1)]
+        (customer_id, f"INV-2026-{n:06d}") for n, customer_id in enumerate(ids, start=1)
+    ]
     assert DocumentCounter.objects.get().last_number == 12
     # and each charge is on exactly one invoice, one invoice per customer
     assert InvoiceLine.objects.count() == Charge.objects.exclude(amount=0).count() == 12
@@ -91,7 +91,7 @@ def test_a_run_that_loses_the_race_for_a_charge_reads_again_and_invoices_nothing
     def invoice(name: str, day: dt.date) -> None:
         try:
             outcome[name] = invoice_issue_postpaid(as_of=day)
-        except BaseException as exc:  # noqa: BLE001 - asserted below
+        except BaseException as exc:
             outcome[name] = exc
         finally:
             connection.close()
@@ -118,7 +118,10 @@ def test_a_run_that_loses_the_race_for_a_charge_reads_again_and_invoices_nothing
     assert [len(outcome["2025"].invoice_ids), len(outcome["2026"].invoice_ids)] == [3, 0], outcome
     assert "invoiced by a concurrent run" in caplog.text
     assert sorted(Invoice.objects.values_list("number", flat=True)) == [
-        "INV-2025-000001", "INV-2025-000002", "INV-2025-000003"]
+        "INV-2025-000001",
+        "INV-2025-000002",
+        "INV-2025-000003",
+    ]
     assert dict(DocumentCounter.objects.values_list("year", "last_number")) == {2025: 3, 2026: 0}
     assert InvoiceLine.objects.count() == 3
     assert not charges_to_invoice(as_of=dt.date(2026, 1, 1)).exists()

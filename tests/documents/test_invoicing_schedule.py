@@ -105,12 +105,15 @@ def test_the_command_issues_the_invoices(two_postpaid_customers):
     assert Invoice.objects.count() == 2
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--as-of", "2026-02-30"), "--as-of must be a date as YYYY-MM-DD"),
-    (("--as-of", "tomorrow", "--dry-run"), "--as-of must be a date as YYYY-MM-DD"),
-    (("--as-of", "2999-01-01"), "that day has not come yet"),
-    (("--as-of", "2999-01-01", "--dry-run"), "that day has not come yet"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--as-of", "2026-02-30"), "--as-of must be a date as YYYY-MM-DD"),
+        (("--as-of", "tomorrow", "--dry-run"), "--as-of must be a date as YYYY-MM-DD"),
+        (("--as-of", "2999-01-01"), "that day has not come yet"),
+        (("--as-of", "2999-01-01", "--dry-run"), "that day has not come yet"),
+    ],
+)
 def test_the_command_refuses_a_bad_day_and_writes_nothing(two_postpaid_customers, args, message):
     with pytest.raises(CommandError, match=message):
         _command(*args)

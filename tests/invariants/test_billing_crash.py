@@ -35,8 +35,12 @@ CHUNK = 50
 TIMEOUT = 90.0
 
 # the seed's catalog (tests/support/billing_seed.py): plan i uses spec i % 4
-SPECS = [("in_advance", Decimal("990"), "2026-12-01"), ("in_arrears", Decimal("1490"), "2026-11-01"),
-         ("in_advance", Decimal("4900"), "2026-12-01"), ("in_advance", Decimal("2990"), "2026-12-01")]
+SPECS = [
+    ("in_advance", Decimal("990"), "2026-12-01"),
+    ("in_arrears", Decimal("1490"), "2026-11-01"),
+    ("in_advance", Decimal("4900"), "2026-12-01"),
+    ("in_advance", Decimal("2990"), "2026-12-01"),
+]
 USAGE_PLAN = ("in_arrears", Decimal("500"), "2026-11-01")
 OPTION = Decimal("150")
 # 10 usage events of 38..47 units = 425; 100 included; 325 × 0.10 in the first graduated tier
@@ -56,8 +60,9 @@ def expected_recurring(sub: Subscription) -> tuple[str, Decimal]:
     """(period start, amount) of the one recurring charge the seed's rules give this subscription, by hand:
     plan price × quantity, + the option, − 10% of each line for the promotion."""
     cid = sub.customer_id
-    timing, price, period_start = USAGE_PLAN if sub.plan.code == "bench-usage" else SPECS[
-        int(sub.plan.code.removeprefix("bench-plan-")) % 4]
+    timing, price, period_start = (
+        USAGE_PLAN if sub.plan.code == "bench-usage" else SPECS[int(sub.plan.code.removeprefix("bench-plan-")) % 4]
+    )
     lines = [price * sub.quantity]
     if cid % 7 == 0:
         lines.append(OPTION)
@@ -87,7 +92,8 @@ def backend_alive(pid: int) -> bool:
 
 
 def test_worker_killed_mid_chunk_then_resumed_and_rerun_charges_every_due_subscription_exactly_once(
-        real_celery_worker, settings):
+    real_celery_worker, settings
+):
     # given a few thousand due subscriptions (mixed plans, options, a promotion, usage; 5% without money) and
     # small chunks
     BillingPolicy.objects.create(chunk_size=CHUNK)
@@ -100,8 +106,11 @@ def test_worker_killed_mid_chunk_then_resumed_and_rerun_charges_every_due_subscr
     run = start_run(settings.BILLING_RUN_WORKERS)
     assert settings.BILLING_RUN_WORKERS == 2
     assert (run.due_at_start, run.chunk_size) == (N, CHUNK)
-    wait_until(lambda: BillingRun.objects.filter(pk=run.pk, processed__gt=0).exists(),
-               what="the first chunk committed", every=0.005)
+    wait_until(
+        lambda: BillingRun.objects.filter(pk=run.pk, processed__gt=0).exists(),
+        what="the first chunk committed",
+        every=0.005,
+    )
 
     # ... and, with the run row locked from outside, the worker blocks at the end of its next chunk: that chunk has
     # inserted its charges, ledger transactions and events but not committed. Then it is SIGKILLed there.
@@ -112,8 +121,10 @@ def test_worker_killed_mid_chunk_then_resumed_and_rerun_charges_every_due_subscr
             cur.execute("SELECT processed FROM billing_billingrun WHERE id = %s FOR UPDATE", [run.pk])
             processed_at_kill = cur.fetchone()[0]
         assert 0 < processed_at_kill < N
-        wait_until(lambda: len(backend_pids_waiting_on(locker.info.backend_pid)) == 1,
-                   what="the worker blocked at the end of a chunk")
+        wait_until(
+            lambda: len(backend_pids_waiting_on(locker.info.backend_pid)) == 1,
+            what="the worker blocked at the end of a chunk",
+        )
         [worker_backend] = backend_pids_waiting_on(locker.info.backend_pid)
         real_celery_worker.hard_kill()
         assert not real_celery_worker.alive
@@ -138,8 +149,10 @@ def test_worker_killed_mid_chunk_then_resumed_and_rerun_charges_every_due_subscr
         wait_until(lambda: not due.exists(), what="every due subscription renewed after the restart")
         # ... and another run follows
         second_run = start_run(1)
-        wait_until(lambda: BillingRun.objects.filter(pk=second_run.pk, status=BillingRun.Status.COMPLETED).exists(),
-                   what="the second run completed")
+        wait_until(
+            lambda: BillingRun.objects.filter(pk=second_run.pk, status=BillingRun.Status.COMPLETED).exists(),
+            what="the second run completed",
+        )
     except BaseException:
         second.print_log()
         raise
@@ -190,16 +203,22 @@ def test_beat_task_fans_the_run_out_to_real_workers_and_completes_it(real_celery
 
     # when the beat task runs on the worker (at the wall clock)
     tasks.billing_run_start.delay()
-    wait_until(lambda: BillingRun.objects.filter(status=BillingRun.Status.COMPLETED, workers_finished=2).exists(),
-               what="the beat's run completed by both work tasks")
+    wait_until(
+        lambda: BillingRun.objects.filter(status=BillingRun.Status.COMPLETED, workers_finished=2).exists(),
+        what="the beat's run completed by both work tasks",
+    )
 
     # then the second month is charged once per subscription, and the run says so
     run = BillingRun.objects.get()
     assert (run.triggered_by, run.due_at_start, run.processed, run.charged, run.failed) == ("beat", 3, 3, 3, 0)
     assert (run.workers_started, run.workers_finished) == (2, 2)
     for quantity, sub in zip((1, 2, 3), subs, strict=True):
-        assert list(Charge.objects.filter(subscription=sub, kind="recurring").order_by("period_start")
-                    .values_list("period_start", "amount")) == [
+        assert list(
+            Charge.objects.filter(subscription=sub, kind="recurring")
+            .order_by("period_start")
+            .values_list("period_start", "amount")
+        ) == [
             (local_date(started, "UTC"), Decimal("900.00") * quantity),
-            (second_month.start, Decimal("900.00") * quantity)]
+            (second_month.start, Decimal("900.00") * quantity),
+        ]
     assert_ledger_consistent()

@@ -51,19 +51,27 @@ def test_real_worker_delivers_outbox_events_to_webhooks(real_celery_worker, webh
     wait_for_kick_window()
     customer = customer_create(name="Worker Test", currency="RUB", external_id="worker-1")
     created = Event.objects.get(type=events.CUSTOMER_CREATED, customer=customer)
-    wait_until(lambda: Event.objects.filter(pk=created.pk, dispatched_at__isnull=False).exists(),
-               what="customer.created dispatched by the worker")
+    wait_until(
+        lambda: Event.objects.filter(pk=created.pk, dispatched_at__isnull=False).exists(),
+        what="customer.created dispatched by the worker",
+    )
 
     # ... and a ledger transaction is posted (transaction.posted)
     wait_for_kick_window()
     account = account_for_customer(customer=customer)
     clearing = account_system(kind=Account.Kind.PROVIDER_CLEARING, currency="RUB")
     money = Money(Decimal("250.00"), "RUB")
-    txn = ledger_post(kind=Transaction.Kind.PAYMENT, key="worker-pay-1", customer=customer,
-                      legs=[Leg.credit(account, money), Leg.debit(clearing, money)])
+    txn = ledger_post(
+        kind=Transaction.Kind.PAYMENT,
+        key="worker-pay-1",
+        customer=customer,
+        legs=[Leg.credit(account, money), Leg.debit(clearing, money)],
+    )
     posted = Event.objects.get(type=events.TRANSACTION_POSTED, payload__transaction_id=txn.pk)
-    wait_until(lambda: Event.objects.filter(pk=posted.pk, dispatched_at__isnull=False).exists(),
-               what="transaction.posted dispatched by the worker")
+    wait_until(
+        lambda: Event.objects.filter(pk=posted.pk, dispatched_at__isnull=False).exists(),
+        what="transaction.posted dispatched by the worker",
+    )
 
     # then both events are dispatched with their deliveries recorded
     for event in (created, posted):
@@ -81,14 +89,19 @@ def test_real_worker_delivers_outbox_events_to_webhooks(real_celery_worker, webh
         assert request.headers["Content-Type"] == "application/json"
         assert request.headers["Billing-Event-Id"] == str(request.json["id"])
         assert signature_is_valid(secret=SECRET, header=request.headers["Billing-Signature"], body=request.body)
-        assert not signature_is_valid(secret="another-secret", header=request.headers["Billing-Signature"],
-                                      body=request.body)
+        assert not signature_is_valid(
+            secret="another-secret", header=request.headers["Billing-Signature"], body=request.body
+        )
     first, second = (r.json for r in requests)
     assert (first["type"], first["customer_id"], first["data"]["external_id"]) == (
-        "customer.created", customer.pk, "worker-1",
+        "customer.created",
+        customer.pk,
+        "worker-1",
     )
     assert (second["type"], second["customer_id"], second["data"]["transaction_id"]) == (
-        "transaction.posted", customer.pk, txn.pk,
+        "transaction.posted",
+        customer.pk,
+        txn.pk,
     )
     assert sorted(e["amount"] for e in second["data"]["entries"]) == ["-250.00", "250.00"]
     # and it was the worker process that ran the dispatcher

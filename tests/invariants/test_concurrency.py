@@ -84,7 +84,9 @@ def test_same_idempotency_key_from_16_threads_posts_once(make_customer):
 
     def work(i: int) -> int:
         return ledger_post(
-            kind=Transaction.Kind.PAYMENT, key="the-one-payment", customer=customer,
+            kind=Transaction.Kind.PAYMENT,
+            key="the-one-payment",
+            customer=customer,
             legs=[Leg.credit(account, rub(Decimal("123.45"))), Leg.debit(clearing, rub(Decimal("123.45")))],
         ).pk
 
@@ -111,7 +113,10 @@ def test_debits_racing_against_the_credit_limit(make_customer):
         for n in range(attempts_per_thread):
             try:
                 ledger_post(
-                    kind=Transaction.Kind.CHARGE, key=f"race-{i}-{n}", customer=customer, enforce_credit_limit=True,
+                    kind=Transaction.Kind.CHARGE,
+                    key=f"race-{i}-{n}",
+                    customer=customer,
+                    enforce_credit_limit=True,
                     legs=[Leg.debit(account, rub(Decimal("7.00"))), Leg.credit(revenue, rub(Decimal("7.00")))],
                 )
                 ok += 1

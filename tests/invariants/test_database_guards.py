@@ -29,9 +29,13 @@ def accounts(customer):
 def posted(customer, accounts) -> Transaction:
     customer_account, clearing = accounts
     return ledger_post(
-        kind=Transaction.Kind.PAYMENT, key="pay-1", customer=customer,
-        legs=[Leg.credit(customer_account, Money(Decimal("100.00"), "RUB")),
-              Leg.debit(clearing, Money(Decimal("100.00"), "RUB"))],
+        kind=Transaction.Kind.PAYMENT,
+        key="pay-1",
+        customer=customer,
+        legs=[
+            Leg.credit(customer_account, Money(Decimal("100.00"), "RUB")),
+            Leg.debit(clearing, Money(Decimal("100.00"), "RUB")),
+        ],
     )
 
 
@@ -175,7 +179,8 @@ def test_entry_currency_must_be_its_accounts_currency(accounts):
 
     # then the check at commit refuses it
     assert f"of transaction {txn_id} names an account that does not exist or is not in the entry's currency" in str(
-        exc_info.value)
+        exc_info.value
+    )
     assert _ledger_rows() == before
 
 
@@ -230,11 +235,14 @@ def test_an_entry_added_after_an_early_check_is_checked_again(accounts):
     assert _ledger_rows() == before
 
 
-@pytest.mark.parametrize("sql", [
-    "DELETE FROM billing_account WHERE id = %(account)s",
-    "UPDATE billing_account SET balance_currency = 'USD' WHERE id = %(account)s",
-    "UPDATE billing_account SET kind = 'revenue', customer_id = NULL WHERE id = %(account)s",
-])
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "DELETE FROM billing_account WHERE id = %(account)s",
+        "UPDATE billing_account SET balance_currency = 'USD' WHERE id = %(account)s",
+        "UPDATE billing_account SET kind = 'revenue', customer_id = NULL WHERE id = %(account)s",
+    ],
+)
 def test_accounts_are_never_deleted_nor_moved(accounts, sql):
     # given an account with no entries yet
     customer_account, _ = accounts
@@ -297,5 +305,7 @@ def test_balanced_raw_transaction_commits(accounts):
     # then
     assert Transaction.objects.filter(pk=txn_id).exists()
     assert sorted(Entry.objects.filter(transaction_id=txn_id).values_list("amount", flat=True)) == [
-        Decimal("-10.0000"), Decimal("2.5000"), Decimal("7.5000"),
+        Decimal("-10.0000"),
+        Decimal("2.5000"),
+        Decimal("7.5000"),
     ]

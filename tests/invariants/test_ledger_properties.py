@@ -34,7 +34,7 @@ from billing.errors import (
 from billing.models import Account, Entry, Event, Transaction
 from billing.services.customers import customer_create
 from billing.services.ledger import Leg, account_for_customer, account_system, ledger_post, ledger_reverse
-from tests.support.ledger_checks import (  # noqa: F401 - re-exported for the tests here
+from tests.support.ledger_checks import (
     balances_differing_from_entries,
     transactions_without_entries,
     unbalanced_transactions,
@@ -96,8 +96,7 @@ class LedgerMachine(RuleBasedStateMachine):
         for leg in legs:
             deltas[leg.account_id] = deltas.get(leg.account_id, Decimal(0)) + leg.amount
         refused = enforce and any(
-            pk in self.customer_of and delta > 0
-            and delta > -self.expected[pk] + self.limits[self.customer_of[pk].pk]
+            pk in self.customer_of and delta > 0 and delta > -self.expected[pk] + self.limits[self.customer_of[pk].pk]
             for pk, delta in deltas.items()
         )
         before = written()
@@ -117,14 +116,20 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(who=st.integers(0, 2), amount=amounts)
     def top_up(self, who, amount):
         money = Money(amount, "RUB")
-        self._post(kind=Transaction.Kind.PAYMENT, customer=self.customers[who],
-                   legs=[Leg.credit(self.rub[who], money), Leg.debit(self.clearing, money)])
+        self._post(
+            kind=Transaction.Kind.PAYMENT,
+            customer=self.customers[who],
+            legs=[Leg.credit(self.rub[who], money), Leg.debit(self.clearing, money)],
+        )
 
     @rule(amount=amounts)
     def top_up_usd(self, amount):
         money = Money(amount, "USD")
-        self._post(kind=Transaction.Kind.PAYMENT, customer=self.customers[0],
-                   legs=[Leg.credit(self.usd, money), Leg.debit(self.clearing_usd, money)])
+        self._post(
+            kind=Transaction.Kind.PAYMENT,
+            customer=self.customers[0],
+            legs=[Leg.credit(self.usd, money), Leg.debit(self.clearing_usd, money)],
+        )
 
     @rule(who=st.integers(0, 2), amount=amounts, enforce=st.booleans())
     def charge_with_vat(self, who, amount, enforce):
@@ -138,15 +143,25 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(source=st.integers(0, 2), to=st.integers(0, 2), amount=amounts, enforce=st.booleans())
     def transfer(self, source, to, amount, enforce):
         money = Money(amount, "RUB")
-        self._post(kind=Transaction.Kind.ADJUSTMENT, customer=self.customers[source], enforce=enforce,
-                   legs=[Leg.debit(self.rub[source], money), Leg.credit(self.rub[to], money)])
+        self._post(
+            kind=Transaction.Kind.ADJUSTMENT,
+            customer=self.customers[source],
+            enforce=enforce,
+            legs=[Leg.debit(self.rub[source], money), Leg.credit(self.rub[to], money)],
+        )
 
     @rule(who=st.integers(0, 2), amount=amounts, usd=amounts)
     def bonus_in_two_currencies(self, who, amount, usd):
-        self._post(kind=Transaction.Kind.PROMO, customer=self.customers[who], legs=[
-            Leg.credit(self.rub[who], Money(amount, "RUB")), Leg.debit(self.promo, Money(amount, "RUB")),
-            Leg.credit(self.usd, Money(usd, "USD")), Leg.debit(self.clearing_usd, Money(usd, "USD")),
-        ])
+        self._post(
+            kind=Transaction.Kind.PROMO,
+            customer=self.customers[who],
+            legs=[
+                Leg.credit(self.rub[who], Money(amount, "RUB")),
+                Leg.debit(self.promo, Money(amount, "RUB")),
+                Leg.credit(self.usd, Money(usd, "USD")),
+                Leg.debit(self.clearing_usd, Money(usd, "USD")),
+            ],
+        )
 
     @precondition(lambda self: self.posted)
     @rule(index=st.integers(min_value=0))
@@ -182,8 +197,11 @@ class LedgerMachine(RuleBasedStateMachine):
         candidates = [p for p in self.posted if p.kwargs]
         earlier = candidates[index % len(candidates)]
         first, second, *rest = earlier.legs
-        legs = [Leg(first.account_id, first.amount - extra, first.currency),
-                Leg(second.account_id, second.amount + extra, second.currency), *rest]
+        legs = [
+            Leg(first.account_id, first.amount - extra, first.currency),
+            Leg(second.account_id, second.amount + extra, second.currency),
+            *rest,
+        ]
         if any(leg.amount == 0 for leg in legs):
             return
         before = written()
@@ -191,16 +209,24 @@ class LedgerMachine(RuleBasedStateMachine):
             ledger_post(key=earlier.key, legs=legs, **earlier.kwargs)
         assert written() == before
 
-    @rule(who=st.integers(0, 2), amount=amounts,
-          flaw=st.sampled_from(["unbalanced", "unrounded", "zero", "one_leg", "wrong_currency"]))
+    @rule(
+        who=st.integers(0, 2),
+        amount=amounts,
+        flaw=st.sampled_from(["unbalanced", "unrounded", "zero", "one_leg", "wrong_currency"]),
+    )
     def refused_posting(self, who, amount, flaw):
         account, clearing = self.rub[who], self.clearing
         legs = {
             "unbalanced": [Leg(account.pk, -amount, "RUB"), Leg(clearing.pk, amount + Decimal("0.01"), "RUB")],
-            "unrounded": [Leg(account.pk, -amount - Decimal("0.005"), "RUB"),
-                          Leg(clearing.pk, amount + Decimal("0.005"), "RUB")],
-            "zero": [Leg(account.pk, -amount, "RUB"), Leg(clearing.pk, amount, "RUB"),
-                     Leg(clearing.pk, Decimal(0), "RUB")],
+            "unrounded": [
+                Leg(account.pk, -amount - Decimal("0.005"), "RUB"),
+                Leg(clearing.pk, amount + Decimal("0.005"), "RUB"),
+            ],
+            "zero": [
+                Leg(account.pk, -amount, "RUB"),
+                Leg(clearing.pk, amount, "RUB"),
+                Leg(clearing.pk, Decimal(0), "RUB"),
+            ],
             "one_leg": [Leg(account.pk, -amount, "RUB")],
             "wrong_currency": [Leg(account.pk, -amount, "USD"), Leg(self.clearing_usd.pk, amount, "USD")],
         }[flaw]
@@ -222,8 +248,9 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @invariant()
     def cached_balances_match_the_model(self):
-        actual = {a.pk: a.total_balance.amount
-                  for a in Account.objects.filter(pk__in=self.expected).with_slot_balance()}
+        actual = {
+            a.pk: a.total_balance.amount for a in Account.objects.filter(pk__in=self.expected).with_slot_balance()
+        }
         assert actual == self.expected
 
 
@@ -234,7 +261,9 @@ def test_random_postings_keep_the_ledger_balanced():
     run_state_machine_as_test(
         LedgerMachine,
         settings=settings(
-            max_examples=50, stateful_step_count=25, deadline=None,
+            max_examples=50,
+            stateful_step_count=25,
+            deadline=None,
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )

@@ -65,12 +65,17 @@ def ledger_entries(charge: Charge) -> list[tuple[str, Decimal]]:
     """(account code, signed amount) of the ledger entries posted for a charge, in posting order."""
     if charge.transaction_id is None:
         return []
-    return [(code, amount) for code, amount in Entry.objects.filter(transaction_id=charge.transaction_id)
-            .order_by("pk").values_list("account__code", "amount")]
+    return [
+        (code, amount)
+        for code, amount in Entry.objects.filter(transaction_id=charge.transaction_id)
+        .order_by("pk")
+        .values_list("account__code", "amount")
+    ]
 
 
-def expected_entries(customer: Customer, product_code: str, lines: list[tuple[str, str, str | Decimal]]
-                     ) -> list[tuple[str, Decimal]]:
+def expected_entries(
+    customer: Customer, product_code: str, lines: list[tuple[str, str, str | Decimal]]
+) -> list[tuple[str, Decimal]]:
     """The legs a set of charge lines must post: the net on the customer's account first, then one
     entry per line (revenue of the product, discounts on the promo account) with the opposite sign."""
     net = sum((D(a) for _, _, a in lines), D(0))

@@ -71,8 +71,7 @@ def world():
     make_coupon("PRO-ONLY", percent="10", plans=[pro])
     make_coupon("DOLLARS", amount="5.00", currency="USD")
     customer = funded_customer("10000.00")
-    sub = subscription_create(customer_id=customer.pk, plan_code="basic", options=[("backup", 1)],
-                              at=msk(2026, 4, 1))
+    sub = subscription_create(customer_id=customer.pk, plan_code="basic", options=[("backup", 1)], at=msk(2026, 4, 1))
     return {"customer": customer, "sub": sub, "basic": basic, "pro": pro}
 
 
@@ -93,39 +92,43 @@ def assert_refused(call, error: type[Exception], field: str | None, customer=Non
 # --- create --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("overrides", "error", "field"), [
-    ({"plan_code": "nope"}, PlanNotFound, "plan"),
-    ({"plan_code": "retired"}, PlanNotFound, "plan"),  # inactive plans take no new subscriptions
-    ({"currency": "USD"}, CurrencyMismatch, "currency"),  # the customer is billed in RUB
-    ({"currency": "rub"}, None, None),  # (sanity row: lower case is the customer's currency, accepted)
-    ({"plan_code": "euro"}, CurrencyMismatch, "plan"),  # no price in RUB
-    ({"quantity": 0}, InvalidQuantity, "quantity"),
-    ({"quantity": -1}, InvalidQuantity, "quantity"),
-    ({"quantity": 1.5}, InvalidQuantity, "quantity"),
-    ({"quantity": "2"}, InvalidQuantity, "quantity"),
-    ({"quantity": True}, InvalidQuantity, "quantity"),
-    ({"quantity": 1_000_001}, InvalidQuantity, "quantity"),
-    ({"trial_days": -1}, InvalidQuantity, "trial_days"),
-    ({"options": [("nope", 1)]}, OptionNotFound, "options"),
-    ({"options": [("old", 1)]}, OptionNotFound, "options"),  # inactive option
-    ({"options": [("backup", 0)]}, InvalidQuantity, "options.quantity"),
-    ({"options": [("backup", -3)]}, InvalidQuantity, "options.quantity"),
-    ({"options": [("backup", 6)]}, InvalidQuantity, "options.quantity"),  # max 5
-    ({"options": [("inbox", 1)]}, OptionNotAllowed, "options"),  # another product's option
-    ({"options": [("pro-only", 1)]}, OptionNotAllowed, "options"),
-    ({"options": [("dollar", 1)]}, CurrencyMismatch, "options"),
-    ({"options": [("backup", 1), ("backup", 2)]}, OptionNotAllowed, "options"),
-    ({"coupon_code": "NOPE"}, CouponInvalid, "coupon"),
-    ({"coupon_code": "EXPIRED"}, CouponInvalid, "coupon"),
-    ({"coupon_code": "USED-UP"}, CouponInvalid, "coupon"),
-    ({"coupon_code": "OFF"}, CouponInvalid, "coupon"),
-    ({"coupon_code": "LATER"}, CouponInvalid, "coupon"),
-    ({"coupon_code": "ENDED"}, CouponInvalid, "coupon"),
-    ({"coupon_code": "PRO-ONLY"}, CouponInvalid, "coupon"),
-    ({"coupon_code": "DOLLARS"}, CouponInvalid, "coupon"),  # a fixed discount in another currency
-    # a valid option followed by a bad coupon: the option row and the subscription are rolled back too
-    ({"options": [("backup", 1)], "coupon_code": "EXPIRED"}, CouponInvalid, "coupon"),
-], ids=lambda v: repr(v) if isinstance(v, dict) else None)
+@pytest.mark.parametrize(
+    ("overrides", "error", "field"),
+    [
+        ({"plan_code": "nope"}, PlanNotFound, "plan"),
+        ({"plan_code": "retired"}, PlanNotFound, "plan"),  # inactive plans take no new subscriptions
+        ({"currency": "USD"}, CurrencyMismatch, "currency"),  # the customer is billed in RUB
+        ({"currency": "rub"}, None, None),  # (sanity row: lower case is the customer's currency, accepted)
+        ({"plan_code": "euro"}, CurrencyMismatch, "plan"),  # no price in RUB
+        ({"quantity": 0}, InvalidQuantity, "quantity"),
+        ({"quantity": -1}, InvalidQuantity, "quantity"),
+        ({"quantity": 1.5}, InvalidQuantity, "quantity"),
+        ({"quantity": "2"}, InvalidQuantity, "quantity"),
+        ({"quantity": True}, InvalidQuantity, "quantity"),
+        ({"quantity": 1_000_001}, InvalidQuantity, "quantity"),
+        ({"trial_days": -1}, InvalidQuantity, "trial_days"),
+        ({"options": [("nope", 1)]}, OptionNotFound, "options"),
+        ({"options": [("old", 1)]}, OptionNotFound, "options"),  # inactive option
+        ({"options": [("backup", 0)]}, InvalidQuantity, "options.quantity"),
+        ({"options": [("backup", -3)]}, InvalidQuantity, "options.quantity"),
+        ({"options": [("backup", 6)]}, InvalidQuantity, "options.quantity"),  # max 5
+        ({"options": [("inbox", 1)]}, OptionNotAllowed, "options"),  # another product's option
+        ({"options": [("pro-only", 1)]}, OptionNotAllowed, "options"),
+        ({"options": [("dollar", 1)]}, CurrencyMismatch, "options"),
+        ({"options": [("backup", 1), ("backup", 2)]}, OptionNotAllowed, "options"),
+        ({"coupon_code": "NOPE"}, CouponInvalid, "coupon"),
+        ({"coupon_code": "EXPIRED"}, CouponInvalid, "coupon"),
+        ({"coupon_code": "USED-UP"}, CouponInvalid, "coupon"),
+        ({"coupon_code": "OFF"}, CouponInvalid, "coupon"),
+        ({"coupon_code": "LATER"}, CouponInvalid, "coupon"),
+        ({"coupon_code": "ENDED"}, CouponInvalid, "coupon"),
+        ({"coupon_code": "PRO-ONLY"}, CouponInvalid, "coupon"),
+        ({"coupon_code": "DOLLARS"}, CouponInvalid, "coupon"),  # a fixed discount in another currency
+        # a valid option followed by a bad coupon: the option row and the subscription are rolled back too
+        ({"options": [("backup", 1)], "coupon_code": "EXPIRED"}, CouponInvalid, "coupon"),
+    ],
+    ids=lambda v: repr(v) if isinstance(v, dict) else None,
+)
 def test_create_refuses_bad_input_and_writes_nothing(world, overrides, error, field):
     customer = world["customer"]
     kwargs = {"customer_id": customer.pk, "plan_code": "basic", "at": AT, **overrides}
@@ -148,44 +151,58 @@ def test_create_for_a_closed_customer_is_refused(world):
 def test_an_exhausted_coupon_is_refused_after_its_last_redemption(world):
     # given a coupon with one redemption left, used by another customer
     make_coupon("ONE-LEFT", percent="10", max_redemptions=1)
-    subscription_create(customer_id=funded_customer("5000.00", name="First").pk, plan_code="basic",
-                        coupon_code="ONE-LEFT", at=AT)
+    subscription_create(
+        customer_id=funded_customer("5000.00", name="First").pk, plan_code="basic", coupon_code="ONE-LEFT", at=AT
+    )
 
     # when / then
     customer = world["customer"]
-    assert_refused(lambda: subscription_create(customer_id=customer.pk, plan_code="basic", coupon_code="ONE-LEFT",
-                                               at=AT), CouponInvalid, "coupon", customer)
+    assert_refused(
+        lambda: subscription_create(customer_id=customer.pk, plan_code="basic", coupon_code="ONE-LEFT", at=AT),
+        CouponInvalid,
+        "coupon",
+        customer,
+    )
 
 
 def test_a_coupon_is_refused_at_the_instant_it_expires(world):
     make_coupon("UNTIL-NOON", percent="10", expires_at=AT)
     customer = world["customer"]
-    assert_refused(lambda: subscription_create(customer_id=customer.pk, plan_code="basic", coupon_code="UNTIL-NOON",
-                                               at=AT), CouponInvalid, "coupon", customer)
+    assert_refused(
+        lambda: subscription_create(customer_id=customer.pk, plan_code="basic", coupon_code="UNTIL-NOON", at=AT),
+        CouponInvalid,
+        "coupon",
+        customer,
+    )
     # a second earlier it was still valid
-    sub = subscription_create(customer_id=customer.pk, plan_code="basic", coupon_code="UNTIL-NOON",
-                              at=AT - dt.timedelta(seconds=1))
+    sub = subscription_create(
+        customer_id=customer.pk, plan_code="basic", coupon_code="UNTIL-NOON", at=AT - dt.timedelta(seconds=1)
+    )
     assert sub.discounts.count() == 1
 
 
 # --- changes -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("kwargs", "error", "field"), [
-    ({"plan_code": "nope"}, PlanNotFound, "plan"),
-    ({"plan_code": "retired"}, PlanNotFound, "plan"),
-    ({"plan_code": "euro"}, CurrencyMismatch, "plan"),
-    ({"quantity": 0}, InvalidQuantity, "quantity"),
-    ({"quantity": -2}, InvalidQuantity, "quantity"),
-    ({"quantity": 2.0}, InvalidQuantity, "quantity"),
-    ({"plan_code": "basic"}, InvalidSubscriptionState, "plan"),  # already on basic × 1
-    ({"plan_code": "basic", "quantity": 1}, InvalidSubscriptionState, "plan"),
-    ({"plan_code": "weekly"}, InvalidSubscriptionState, "when"),  # another billing period: at period end only
-    ({"plan_code": "arrears"}, InvalidSubscriptionState, "when"),  # billed in arrears: at period end only
-    ({"plan_code": "pro", "when": "tomorrow"}, InvalidSubscriptionState, "when"),
-    ({"plan_code": "nope", "when": "period_end"}, PlanNotFound, "plan"),
-    ({"quantity": -1, "when": "period_end"}, InvalidQuantity, "quantity"),
-], ids=lambda v: repr(v) if isinstance(v, dict) else None)
+@pytest.mark.parametrize(
+    ("kwargs", "error", "field"),
+    [
+        ({"plan_code": "nope"}, PlanNotFound, "plan"),
+        ({"plan_code": "retired"}, PlanNotFound, "plan"),
+        ({"plan_code": "euro"}, CurrencyMismatch, "plan"),
+        ({"quantity": 0}, InvalidQuantity, "quantity"),
+        ({"quantity": -2}, InvalidQuantity, "quantity"),
+        ({"quantity": 2.0}, InvalidQuantity, "quantity"),
+        ({"plan_code": "basic"}, InvalidSubscriptionState, "plan"),  # already on basic × 1
+        ({"plan_code": "basic", "quantity": 1}, InvalidSubscriptionState, "plan"),
+        ({"plan_code": "weekly"}, InvalidSubscriptionState, "when"),  # another billing period: at period end only
+        ({"plan_code": "arrears"}, InvalidSubscriptionState, "when"),  # billed in arrears: at period end only
+        ({"plan_code": "pro", "when": "tomorrow"}, InvalidSubscriptionState, "when"),
+        ({"plan_code": "nope", "when": "period_end"}, PlanNotFound, "plan"),
+        ({"quantity": -1, "when": "period_end"}, InvalidQuantity, "quantity"),
+    ],
+    ids=lambda v: repr(v) if isinstance(v, dict) else None,
+)
 def test_change_refuses_bad_input_and_writes_nothing(world, kwargs, error, field):
     sub, customer = world["sub"], world["customer"]
     assert_refused(lambda: subscription_change_plan(subscription_id=sub.pk, at=AT, **kwargs), error, field, customer)
@@ -195,10 +212,19 @@ def test_change_refuses_bad_input_and_writes_nothing(world, kwargs, error, field
     assert (sub.plan.code, sub.quantity) == ("basic", 1)
 
 
-@pytest.mark.parametrize("action", [
-    "change", "change_at_period_end", "preview", "pause", "resume", "add_option", "remove_option",
-    "cancel_at_period_end",
-])
+@pytest.mark.parametrize(
+    "action",
+    [
+        "change",
+        "change_at_period_end",
+        "preview",
+        "pause",
+        "resume",
+        "add_option",
+        "remove_option",
+        "cancel_at_period_end",
+    ],
+)
 def test_nothing_but_a_repeated_cancel_is_accepted_on_a_canceled_subscription(world, action):
     # given a subscription canceled on April 10
     sub, customer = world["sub"], world["customer"]
@@ -206,8 +232,9 @@ def test_nothing_but_a_repeated_cancel_is_accepted_on_a_canceled_subscription(wo
     later = AT + dt.timedelta(days=1)
     calls = {
         "change": lambda: subscription_change_plan(subscription_id=sub.pk, plan_code="pro", at=later),
-        "change_at_period_end": lambda: subscription_change_plan(subscription_id=sub.pk, plan_code="pro",
-                                                                 when="period_end", at=later),
+        "change_at_period_end": lambda: subscription_change_plan(
+            subscription_id=sub.pk, plan_code="pro", when="period_end", at=later
+        ),
         "preview": lambda: subscription_change_preview(subscription_id=sub.pk, plan_code="pro", at=later),
         "pause": lambda: subscription_pause(subscription_id=sub.pk, at=later),
         "resume": lambda: subscription_resume(subscription_id=sub.pk, at=later),
@@ -229,8 +256,10 @@ def test_a_paused_subscription_refuses_changes(world, action):
     calls = {
         "change": (lambda: subscription_change_plan(subscription_id=sub.pk, plan_code="pro", at=AT), None),
         "add_option": (lambda: subscription_option_add(subscription_id=sub.pk, option_code="backup", at=AT), None),
-        "cancel_at_period_end": (lambda: subscription_cancel(subscription_id=sub.pk, at_period_end=True, at=AT),
-                                 "at_period_end"),
+        "cancel_at_period_end": (
+            lambda: subscription_cancel(subscription_id=sub.pk, at_period_end=True, at=AT),
+            "at_period_end",
+        ),
     }
     call, field = calls[action]
     assert_refused(call, InvalidSubscriptionState, field, customer)
@@ -244,12 +273,12 @@ def test_unknown_subscription_and_another_customers_subscription_are_not_found(w
         lambda: subscription_change_preview(subscription_id=10**9, plan_code="pro", at=AT),
         lambda: subscription_cancel(subscription_id=10**9, at=AT),
         lambda: subscription_change_plan(subscription_id=sub.pk, plan_code="pro", customer_scope=stranger.pk, at=AT),
-        lambda: subscription_change_preview(subscription_id=sub.pk, plan_code="pro", customer_scope=stranger.pk,
-                                            at=AT),
+        lambda: subscription_change_preview(subscription_id=sub.pk, plan_code="pro", customer_scope=stranger.pk, at=AT),
         lambda: subscription_cancel(subscription_id=sub.pk, customer_scope=stranger.pk, at=AT),
         lambda: subscription_pause(subscription_id=sub.pk, customer_scope=stranger.pk, at=AT),
-        lambda: subscription_option_add(subscription_id=sub.pk, option_code="backup", customer_scope=stranger.pk,
-                                        at=AT),
+        lambda: subscription_option_add(
+            subscription_id=sub.pk, option_code="backup", customer_scope=stranger.pk, at=AT
+        ),
     ):
         assert_refused(call, SubscriptionNotFound, None, customer)
 
@@ -257,34 +286,49 @@ def test_unknown_subscription_and_another_customers_subscription_are_not_found(w
 # --- options -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("code", "quantity", "error", "field"), [
-    ("nope", 1, OptionNotFound, "options"),
-    ("old", 1, OptionNotFound, "options"),
-    ("inbox", 1, OptionNotAllowed, "options"),
-    ("pro-only", 1, OptionNotAllowed, "options"),
-    ("dollar", 1, CurrencyMismatch, "options"),
-    ("backup", 1, OptionNotAllowed, "options"),  # already on the subscription
-    ("pro-only", 0, InvalidQuantity, "options.quantity"),
-    ("pro-only", -1, InvalidQuantity, "options.quantity"),
-])
+@pytest.mark.parametrize(
+    ("code", "quantity", "error", "field"),
+    [
+        ("nope", 1, OptionNotFound, "options"),
+        ("old", 1, OptionNotFound, "options"),
+        ("inbox", 1, OptionNotAllowed, "options"),
+        ("pro-only", 1, OptionNotAllowed, "options"),
+        ("dollar", 1, CurrencyMismatch, "options"),
+        ("backup", 1, OptionNotAllowed, "options"),  # already on the subscription
+        ("pro-only", 0, InvalidQuantity, "options.quantity"),
+        ("pro-only", -1, InvalidQuantity, "options.quantity"),
+    ],
+)
 def test_option_add_refuses_bad_input_and_writes_nothing(world, code, quantity, error, field):
     sub, customer = world["sub"], world["customer"]
-    assert_refused(lambda: subscription_option_add(subscription_id=sub.pk, option_code=code, quantity=quantity, at=AT),
-                   error, field, customer)
+    assert_refused(
+        lambda: subscription_option_add(subscription_id=sub.pk, option_code=code, quantity=quantity, at=AT),
+        error,
+        field,
+        customer,
+    )
 
 
 @pytest.mark.parametrize("code", ["nope", "inbox", "pro-only"])
 def test_option_remove_of_an_option_not_on_the_subscription_is_refused(world, code):
     sub, customer = world["sub"], world["customer"]
-    assert_refused(lambda: subscription_option_remove(subscription_id=sub.pk, option_code=code, at=AT),
-                   OptionNotFound, "option", customer)
+    assert_refused(
+        lambda: subscription_option_remove(subscription_id=sub.pk, option_code=code, at=AT),
+        OptionNotFound,
+        "option",
+        customer,
+    )
 
 
 def test_option_removed_twice_is_refused_the_second_time(world):
     sub, customer = world["sub"], world["customer"]
     subscription_option_remove(subscription_id=sub.pk, option_code="backup", at=AT)
-    assert_refused(lambda: subscription_option_remove(subscription_id=sub.pk, option_code="backup", at=AT),
-                   OptionNotFound, "option", customer)
+    assert_refused(
+        lambda: subscription_option_remove(subscription_id=sub.pk, option_code="backup", at=AT),
+        OptionNotFound,
+        "option",
+        customer,
+    )
 
 
 # --- usage batches -------------------------------------------------------------------------------
@@ -293,8 +337,7 @@ TS = "2026-04-10T12:00:00+03:00"
 
 
 def event(owner: int, index: int = 0, **overrides) -> dict:
-    raw = {"event_id": f"ev-{index}", "customer_id": owner, "metric": "api_calls", "quantity": "1",
-           "timestamp": TS}
+    raw = {"event_id": f"ev-{index}", "customer_id": owner, "metric": "api_calls", "quantity": "1", "timestamp": TS}
     raw.update(overrides)
     return {k: v for k, v in raw.items() if v is not _MISSING}
 
@@ -312,37 +355,41 @@ def fields_of(error: InvalidUsageBatch) -> list[tuple[str, str]]:
     return [(e["field"], e["code"]) for e in error.errors]
 
 
-@pytest.mark.parametrize(("overrides", "field"), [
-    ({"event_id": _MISSING}, "events.0.event_id"),
-    ({"event_id": ""}, "events.0.event_id"),
-    ({"event_id": 42}, "events.0.event_id"),
-    ({"event_id": "x" * 256}, "events.0.event_id"),
-    ({"customer_id": _MISSING}, "events.0.customer_id"),
-    ({"customer_id": "7"}, "events.0.customer_id"),
-    ({"customer_id": True}, "events.0.customer_id"),
-    ({"customer_id": 7.0}, "events.0.customer_id"),
-    ({"metric": _MISSING}, "events.0.metric"),
-    ({"metric": ""}, "events.0.metric"),
-    ({"metric": 5}, "events.0.metric"),
-    ({"quantity": "-1"}, "events.0.quantity"),
-    ({"quantity": -0.5}, "events.0.quantity"),
-    ({"quantity": 1.5}, "events.0.quantity"),  # floats are refused: money and usage are decimal strings
-    ({"quantity": "abc"}, "events.0.quantity"),
-    ({"quantity": "NaN"}, "events.0.quantity"),
-    ({"quantity": "Infinity"}, "events.0.quantity"),
-    ({"quantity": "0.0000001"}, "events.0.quantity"),  # at most 6 decimals
-    ({"quantity": "1000000000001"}, "events.0.quantity"),  # above 1e12
-    ({"quantity": None}, "events.0.quantity"),
-    ({"quantity": True}, "events.0.quantity"),
-    ({"timestamp": _MISSING}, "events.0.timestamp"),
-    ({"timestamp": "2026-04-10T12:00:00"}, "events.0.timestamp"),  # no time zone
-    ({"timestamp": "yesterday"}, "events.0.timestamp"),
-    ({"timestamp": 1775811600}, "events.0.timestamp"),
-    ({"timestamp": "2026-02-30T12:00:00+03:00"}, "events.0.timestamp"),  # well formed, not a date
-    ({"timestamp": "2026-04-10T25:00:00+03:00"}, "events.0.timestamp"),
-    ({"properties": ["a"]}, "events.0.properties"),
-    ({"properties": "x"}, "events.0.properties"),
-], ids=lambda v: repr(v)[:60] if isinstance(v, dict) else v)
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"event_id": _MISSING}, "events.0.event_id"),
+        ({"event_id": ""}, "events.0.event_id"),
+        ({"event_id": 42}, "events.0.event_id"),
+        ({"event_id": "x" * 256}, "events.0.event_id"),
+        ({"customer_id": _MISSING}, "events.0.customer_id"),
+        ({"customer_id": "7"}, "events.0.customer_id"),
+        ({"customer_id": True}, "events.0.customer_id"),
+        ({"customer_id": 7.0}, "events.0.customer_id"),
+        ({"metric": _MISSING}, "events.0.metric"),
+        ({"metric": ""}, "events.0.metric"),
+        ({"metric": 5}, "events.0.metric"),
+        ({"quantity": "-1"}, "events.0.quantity"),
+        ({"quantity": -0.5}, "events.0.quantity"),
+        ({"quantity": 1.5}, "events.0.quantity"),  # floats are refused: money and usage are decimal strings
+        ({"quantity": "abc"}, "events.0.quantity"),
+        ({"quantity": "NaN"}, "events.0.quantity"),
+        ({"quantity": "Infinity"}, "events.0.quantity"),
+        ({"quantity": "0.0000001"}, "events.0.quantity"),  # at most 6 decimals
+        ({"quantity": "1000000000001"}, "events.0.quantity"),  # above 1e12
+        ({"quantity": None}, "events.0.quantity"),
+        ({"quantity": True}, "events.0.quantity"),
+        ({"timestamp": _MISSING}, "events.0.timestamp"),
+        ({"timestamp": "2026-04-10T12:00:00"}, "events.0.timestamp"),  # no time zone
+        ({"timestamp": "yesterday"}, "events.0.timestamp"),
+        ({"timestamp": 1775811600}, "events.0.timestamp"),
+        ({"timestamp": "2026-02-30T12:00:00+03:00"}, "events.0.timestamp"),  # well formed, not a date
+        ({"timestamp": "2026-04-10T25:00:00+03:00"}, "events.0.timestamp"),
+        ({"properties": ["a"]}, "events.0.properties"),
+        ({"properties": "x"}, "events.0.properties"),
+    ],
+    ids=lambda v: repr(v)[:60] if isinstance(v, dict) else v,
+)
 def test_parse_usage_events_names_the_bad_field(usage_world, overrides, field):
     customer = usage_world["customer"]
     before = written()
@@ -362,25 +409,36 @@ def test_parse_usage_events_needs_a_list(raw):
 
 def test_parse_usage_events_lists_every_bad_event_with_its_index(usage_world):
     customer = usage_world["customer"]
-    raw = [event(customer.pk, 0), "not an object", event(customer.pk, 2, quantity="-5", timestamp="nope"),
-           event(customer.pk, 3)]
+    raw = [
+        event(customer.pk, 0),
+        "not an object",
+        event(customer.pk, 2, quantity="-5", timestamp="nope"),
+        event(customer.pk, 3),
+    ]
     with pytest.raises(InvalidUsageBatch) as info:
         parse_usage_events(raw)
-    assert fields_of(info.value) == [("events.1", "invalid"), ("events.2.quantity", "invalid"),
-                                     ("events.2.timestamp", "invalid")]
+    assert fields_of(info.value) == [
+        ("events.1", "invalid"),
+        ("events.2.quantity", "invalid"),
+        ("events.2.timestamp", "invalid"),
+    ]
 
 
 def test_parse_usage_events_accepts_a_well_formed_batch(usage_world):
     customer = usage_world["customer"]
-    parsed = parse_usage_events([event(customer.pk, 0, quantity="2.5", properties={"ip": "1"}),
-                                 event(customer.pk, 1, quantity=_MISSING)])
+    parsed = parse_usage_events(
+        [event(customer.pk, 0, quantity="2.5", properties={"ip": "1"}), event(customer.pk, 1, quantity=_MISSING)]
+    )
     assert [(e.event_id, e.quantity, e.timestamp, e.properties) for e in parsed] == [
-        ("ev-0", D("2.5"), msk(2026, 4, 10), {"ip": "1"}), ("ev-1", D("1"), msk(2026, 4, 10), {})]
+        ("ev-0", D("2.5"), msk(2026, 4, 10), {"ip": "1"}),
+        ("ev-1", D("1"), msk(2026, 4, 10), {}),
+    ]
 
 
 def _events(customer_id: int, n: int, *, metric: str = "api_calls", start: int = 0) -> list[UsageEventIn]:
-    return [UsageEventIn(f"ev-{i}", customer_id, metric, Decimal(1), msk(2026, 4, 10), {})
-            for i in range(start, start + n)]
+    return [
+        UsageEventIn(f"ev-{i}", customer_id, metric, Decimal(1), msk(2026, 4, 10), {}) for i in range(start, start + n)
+    ]
 
 
 def test_usage_batch_records_then_counts_duplicates(usage_world):
@@ -412,15 +470,18 @@ def _batch(case: str, customer_id: int, stranger_id: int, closed_id: int) -> tup
     raise AssertionError(case)
 
 
-@pytest.mark.parametrize(("case", "errors"), [
-    ("empty", [("events", "empty")]),
-    ("too_many", [("events", "too_many")]),
-    ("duplicate_in_batch", [("events.3.event_id", "duplicate_in_batch")]),
-    ("unknown_metric", [("events.3.metric", "unknown_metric")]),
-    ("unknown_customer", [("events.3.customer_id", "not_found")]),
-    ("closed_customer", [("events.3.customer_id", "not_found")]),
-    ("foreign_customer", [("events.3.customer_id", "not_found")]),  # outside the caller's scope
-])
+@pytest.mark.parametrize(
+    ("case", "errors"),
+    [
+        ("empty", [("events", "empty")]),
+        ("too_many", [("events", "too_many")]),
+        ("duplicate_in_batch", [("events.3.event_id", "duplicate_in_batch")]),
+        ("unknown_metric", [("events.3.metric", "unknown_metric")]),
+        ("unknown_customer", [("events.3.customer_id", "not_found")]),
+        ("closed_customer", [("events.3.customer_id", "not_found")]),
+        ("foreign_customer", [("events.3.customer_id", "not_found")]),  # outside the caller's scope
+    ],
+)
 def test_usage_batch_refuses_the_whole_batch_and_writes_nothing(usage_world, case, errors):
     customer = usage_world["customer"]
     stranger = funded_customer("0", name="Stranger")

@@ -58,8 +58,14 @@ def catalog():
     start = make_plan("crm-start", "990.00", product=crm)
     backup = make_option("crm-backup", "200.00", product=crm)
     basic = make_plan("storage-basic", "500.00", product=storage)
-    office = make_bundle("office", {"RUB": "1200.00", "EUR": "15.00"}, plans=[start, basic], options=[backup],
-                         name="Office pack", description="CRM and storage, with backups")
+    office = make_bundle(
+        "office",
+        {"RUB": "1200.00", "EUR": "15.00"},
+        plans=[start, basic],
+        options=[backup],
+        name="Office pack",
+        description="CRM and storage, with backups",
+    )
     return {"crm": crm, "start": start, "backup": backup, "basic": basic, "office": office}
 
 
@@ -71,13 +77,19 @@ def office(catalog) -> Bundle:
 
 
 def catalog_rows() -> dict[str, int]:
-    return {"products": Product.objects.count(), "plans": Plan.objects.count(),
-            "plan_prices": PlanPrice.objects.count(), "published": Bundle.objects.filter(plan__isnull=False).count()}
+    return {
+        "products": Product.objects.count(),
+        "plans": Plan.objects.count(),
+        "plan_prices": PlanPrice.objects.count(),
+        "published": Bundle.objects.filter(plan__isnull=False).count(),
+    }
 
 
 def plan_prices(plan: Plan) -> list[tuple[str, str, dt.datetime]]:
-    return [(p.amount_currency, str(p.amount.amount), p.valid_from)
-            for p in PlanPrice.objects.filter(plan=plan).order_by("amount_currency", "valid_from")]
+    return [
+        (p.amount_currency, str(p.amount.amount), p.valid_from)
+        for p in PlanPrice.objects.filter(plan=plan).order_by("amount_currency", "valid_from")
+    ]
 
 
 def revenue(product_code: str) -> D:
@@ -100,23 +112,39 @@ def test_publish_creates_the_backing_plan_in_the_bundles_product_with_every_pric
     bundle.refresh_from_db()
     assert bundle.plan == plan
     assert (plan.code, plan.name, plan.description, plan.product.code, plan.product.name) == (
-        "bundle-office", "Office pack", "CRM and storage, with backups", "bundles", "Bundles")
+        "bundle-office",
+        "Office pack",
+        "CRM and storage, with backups",
+        "bundles",
+        "Bundles",
+    )
     assert (plan.interval, plan.interval_count, plan.charge_timing, plan.trial_days) == ("month", 1, "in_advance", 0)
     assert (plan.is_active, plan.is_public) == (True, False)
     assert plan_prices(plan) == [("EUR", "15.0000", SINCE), ("RUB", "1200.0000", SINCE)]
-    assert catalog_rows() == {**before, "products": before["products"] + 1, "plans": before["plans"] + 1,
-                              "plan_prices": before["plan_prices"] + 2, "published": 1}
+    assert catalog_rows() == {
+        **before,
+        "products": before["products"] + 1,
+        "plans": before["plans"] + 1,
+        "plan_prices": before["plan_prices"] + 2,
+        "published": 1,
+    }
 
     # and publishing again changes nothing
     assert bundle_publish(bundle_id=bundle.pk) == plan
-    assert catalog_rows() == {**before, "products": before["products"] + 1, "plans": before["plans"] + 1,
-                              "plan_prices": before["plan_prices"] + 2, "published": 1}
+    assert catalog_rows() == {
+        **before,
+        "products": before["products"] + 1,
+        "plans": before["plans"] + 1,
+        "plan_prices": before["plan_prices"] + 2,
+        "published": 1,
+    }
 
 
 def test_a_second_bundle_shares_the_bundles_product(office, catalog):
     # given a second bundle
-    other = make_bundle("solo", {"RUB": "700.00"}, plans=[catalog["start"]], interval="year", trial_days=14,
-                        charge_timing="in_arrears")
+    other = make_bundle(
+        "solo", {"RUB": "700.00"}, plans=[catalog["start"]], interval="year", trial_days=14, charge_timing="in_arrears"
+    )
 
     # when
     plan = bundle_publish(bundle_id=other.pk)
@@ -124,8 +152,7 @@ def test_a_second_bundle_shares_the_bundles_product(office, catalog):
     # then
     assert Product.objects.filter(code="bundles").count() == 1
     assert plan.product == office.plan.product
-    assert (plan.code, plan.interval, plan.charge_timing, plan.trial_days) == ("bundle-solo", "year", "in_arrears",
-                                                                               14)
+    assert (plan.code, plan.interval, plan.charge_timing, plan.trial_days) == ("bundle-solo", "year", "in_arrears", 14)
 
 
 def test_republishing_after_a_new_price_version_adds_exactly_that_version(office):
@@ -171,12 +198,16 @@ def _code_taken(catalog):
     make_plan("bundle-office", "100.00", product=catalog["crm"])  # a plain plan with the backing plan's code
 
 
-@pytest.mark.parametrize(("spoil", "field"), [
-    (_no_items, "items"),
-    (_no_prices, "prices"),
-    (_long_code, "code"),
-    (_code_taken, "code"),
-], ids=["no items", "no price", "code too long", "plan code taken"])
+@pytest.mark.parametrize(
+    ("spoil", "field"),
+    [
+        (_no_items, "items"),
+        (_no_prices, "prices"),
+        (_long_code, "code"),
+        (_code_taken, "code"),
+    ],
+    ids=["no items", "no price", "code too long", "plan code taken"],
+)
 def test_an_unpublishable_bundle_is_refused_and_nothing_is_written(catalog, spoil, field):
     # given
     spoil(catalog)
@@ -196,8 +227,9 @@ def test_an_unpublishable_bundle_is_refused_and_nothing_is_written(catalog, spoi
 def test_a_published_price_version_that_changed_is_refused(office):
     # given the RUB version changed after it was published (the admin only adds versions)
     BundlePrice.objects.filter(bundle=office, amount_currency="RUB").update(amount=D("1300.00"))
-    BundlePrice.objects.create(bundle=office, amount=Money("20.00", "EUR"), valid_from=dt.datetime(2026, 6, 1,
-                                                                                                    tzinfo=dt.UTC))
+    BundlePrice.objects.create(
+        bundle=office, amount=Money("20.00", "EUR"), valid_from=dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
+    )
     before = catalog_rows()
 
     # when
@@ -261,8 +293,7 @@ def test_a_bundle_subscription_is_billed_the_package_price_every_period_to_reven
     ]
     for charge in recurring:
         assert charge_lines(charge) == [("plan", "bundle-office", D("1200.00"))]
-        assert ledger_entries(charge) == [(f"customer:{customer.pk}", D("1200.00")),
-                                          ("revenue:bundles", D("-1200.00"))]
+        assert ledger_entries(charge) == [(f"customer:{customer.pk}", D("1200.00")), ("revenue:bundles", D("-1200.00"))]
     assert (revenue("bundles"), revenue("crm"), revenue("storage")) == (D("3600.00"), D(0), D(0))
     assert balance(customer) == D("6400.00")  # 10 000.00 − 3 × 1 200.00
     created = Event.objects.get(type=events.SUBSCRIPTION_CREATED, customer_id=customer.pk)
@@ -313,7 +344,10 @@ def test_pause_and_resume_credit_and_charge_the_package_price(office):
     # then 619.35 (1200.00 × 16/31) is credited and a fresh period [Feb 2, Mar 2) charged 1200.00
     assert charge_lines(credit) == [("proration_credit", "bundle-office", D("-619.35"))]
     assert (restart.period_start, restart.period_end, restart.amount.amount) == (
-        dt.date(2026, 2, 2), dt.date(2026, 3, 2), D("1200.00"))
+        dt.date(2026, 2, 2),
+        dt.date(2026, 3, 2),
+        D("1200.00"),
+    )
     assert ledger_entries(restart) == [(f"customer:{customer.pk}", D("1200.00")), ("revenue:bundles", D("-1200.00"))]
     assert balance(customer) == D("8219.35")  # 10 000.00 − 1 200.00 + 619.35 − 1 200.00
 
@@ -325,15 +359,19 @@ def test_a_change_from_a_plain_plan_to_the_bundle_and_back_prorates_with_the_pac
 
     # when it changes to the bundle's plan on Apr 16 (15 days left), previewed first
     preview = subscription_change_preview(subscription_id=sub.pk, plan_code="bundle-office", at=msk(2027, 4, 16, 15))
-    _, to_bundle = subscription_change_plan(subscription_id=sub.pk, plan_code="bundle-office",
-                                            at=msk(2027, 4, 16, 15))
+    _, to_bundle = subscription_change_plan(subscription_id=sub.pk, plan_code="bundle-office", at=msk(2027, 4, 16, 15))
 
     # then 990.00 × 15/30 = 495.00 is credited to CRM and 1200.00 × 15/30 = 600.00 charged to the bundles
-    assert charge_lines(to_bundle) == [("proration_credit", "crm-start", D("-495.00")),
-                                       ("proration_charge", "bundle-office", D("600.00"))]
+    assert charge_lines(to_bundle) == [
+        ("proration_credit", "crm-start", D("-495.00")),
+        ("proration_charge", "bundle-office", D("600.00")),
+    ]
     assert [(x.kind, x.ref, x.amount) for x in preview.lines] == charge_lines(to_bundle)
-    assert ledger_entries(to_bundle) == [(f"customer:{customer.pk}", D("105.00")), ("revenue:crm", D("495.00")),
-                                         ("revenue:bundles", D("-600.00"))]
+    assert ledger_entries(to_bundle) == [
+        (f"customer:{customer.pk}", D("105.00")),
+        ("revenue:crm", D("495.00")),
+        ("revenue:bundles", D("-600.00")),
+    ]
     sub.refresh_from_db()
     assert (sub.plan_id, sub.quantity, sub.price.amount) == (office.plan_id, 1, Money("1200.00", "RUB"))
 
@@ -342,12 +380,19 @@ def test_a_change_from_a_plain_plan_to_the_bundle_and_back_prorates_with_the_pac
     run_billing(msk_midnight(2027, 5, 1))
 
     # then 1200.00 × 10/30 = 400.00 is credited from the bundles, 990.00 × 10/30 = 330.00 charged to CRM
-    assert charge_lines(to_start) == [("proration_credit", "bundle-office", D("-400.00")),
-                                      ("proration_charge", "crm-start", D("330.00"))]
-    assert ledger_entries(to_start) == [(f"customer:{customer.pk}", D("-70.00")), ("revenue:bundles", D("400.00")),
-                                        ("revenue:crm", D("-330.00"))]
+    assert charge_lines(to_start) == [
+        ("proration_credit", "bundle-office", D("-400.00")),
+        ("proration_charge", "crm-start", D("330.00")),
+    ]
+    assert ledger_entries(to_start) == [
+        (f"customer:{customer.pk}", D("-70.00")),
+        ("revenue:bundles", D("400.00")),
+        ("revenue:crm", D("-330.00")),
+    ]
     assert [(c.period_start, c.amount.amount) for c in charges_of(sub, Charge.Kind.RECURRING)] == [
-        (dt.date(2027, 4, 1), D("990.00")), (dt.date(2027, 5, 1), D("990.00"))]
+        (dt.date(2027, 4, 1), D("990.00")),
+        (dt.date(2027, 5, 1), D("990.00")),
+    ]
     assert (revenue("bundles"), revenue("crm")) == (D("200.00"), D("1815.00"))  # 600 − 400; 990 − 495 + 330 + 990
     assert balance(customer) == D("7985.00")  # 10 000.00 − 990.00 − 105.00 + 70.00 − 990.00
 
@@ -361,8 +406,10 @@ def test_a_change_from_several_seats_to_the_bundle_takes_one_bundle(office):
     _, charge = subscription_change_plan(subscription_id=sub.pk, plan_code="bundle-office", at=msk(2027, 4, 16, 15))
 
     # then 2970.00 × 15/30 = 1485.00 is credited and one bundle, 600.00, charged
-    assert charge_lines(charge) == [("proration_credit", "crm-start", D("-1485.00")),
-                                    ("proration_charge", "bundle-office", D("600.00"))]
+    assert charge_lines(charge) == [
+        ("proration_credit", "crm-start", D("-1485.00")),
+        ("proration_charge", "bundle-office", D("600.00")),
+    ]
     sub.refresh_from_db()
     assert sub.quantity == 1
 
@@ -371,8 +418,7 @@ def test_a_change_to_the_bundle_at_period_end_is_applied_by_the_run(office):
     # given CRM Start at 990.00 from Apr 1, 2027, to change to the bundle at period end
     customer = funded_customer("10000.00")
     sub = subscription_create(customer_id=customer.pk, plan_code="crm-start", quantity=2, at=msk(2027, 4, 1))
-    subscription_change_plan(subscription_id=sub.pk, plan_code="bundle-office", when="period_end",
-                             at=msk(2027, 4, 16))
+    subscription_change_plan(subscription_id=sub.pk, plan_code="bundle-office", when="period_end", at=msk(2027, 4, 16))
 
     # when the run renews it on May 1
     run_billing(msk_midnight(2027, 5, 1))
@@ -403,8 +449,9 @@ def world(office, catalog):
     Bundle.objects.filter(pk=stale.pk).update(is_active=False)
     bundle_publish(bundle_id=make_bundle("rub-only", plans=[catalog["start"]]).pk)
     customer = funded_customer("10000.00")
-    sub = subscription_create(customer_id=customer.pk, plan_code="crm-start", options=[("crm-backup", 1)],
-                              at=msk(2026, 4, 1))
+    sub = subscription_create(
+        customer_id=customer.pk, plan_code="crm-start", options=[("crm-backup", 1)], at=msk(2026, 4, 1)
+    )
     bundled = subscription_create(customer_id=customer.pk, bundle_code="office", at=msk(2026, 4, 1))
     return {"customer": customer, "sub": sub, "bundled": bundled}
 
@@ -420,39 +467,56 @@ def assert_refused(call, error: type[Exception], field: str | None, customer):
     assert balance(customer) == money
 
 
-@pytest.mark.parametrize(("overrides", "error", "field"), [
-    ({"bundle_code": "nope"}, BundleNotFound, "bundle"),
-    ({"bundle_code": "retired"}, BundleNotFound, "bundle"),  # inactive
-    ({"bundle_code": "stale"}, BundleNotFound, "bundle"),  # inactive, its plan not yet updated
-    ({"bundle_code": "draft"}, BundleNotPublished, "bundle"),
-    ({"bundle_code": "office", "quantity": 2}, InvalidQuantity, "quantity"),
-    ({"bundle_code": "office", "plan_code": "crm-start"}, PlanOrBundleRequired, "bundle"),
-    ({}, PlanOrBundleRequired, "plan"),
-    ({"bundle_code": "office", "options": [("crm-backup", 1)]}, OptionNotAllowed, "options"),  # included
-    ({"plan_code": "bundle-office", "quantity": 2}, InvalidQuantity, "quantity"),  # its plan: the same rules
-    ({"plan_code": "bundle-stale"}, BundleNotFound, "plan"),
-    ({"bundle_code": "office", "currency": "USD"}, CurrencyMismatch, "currency"),
-], ids=lambda v: repr(v) if isinstance(v, dict) else None)
+@pytest.mark.parametrize(
+    ("overrides", "error", "field"),
+    [
+        ({"bundle_code": "nope"}, BundleNotFound, "bundle"),
+        ({"bundle_code": "retired"}, BundleNotFound, "bundle"),  # inactive
+        ({"bundle_code": "stale"}, BundleNotFound, "bundle"),  # inactive, its plan not yet updated
+        ({"bundle_code": "draft"}, BundleNotPublished, "bundle"),
+        ({"bundle_code": "office", "quantity": 2}, InvalidQuantity, "quantity"),
+        ({"bundle_code": "office", "plan_code": "crm-start"}, PlanOrBundleRequired, "bundle"),
+        ({}, PlanOrBundleRequired, "plan"),
+        ({"bundle_code": "office", "options": [("crm-backup", 1)]}, OptionNotAllowed, "options"),  # included
+        ({"plan_code": "bundle-office", "quantity": 2}, InvalidQuantity, "quantity"),  # its plan: the same rules
+        ({"plan_code": "bundle-stale"}, BundleNotFound, "plan"),
+        ({"bundle_code": "office", "currency": "USD"}, CurrencyMismatch, "currency"),
+    ],
+    ids=lambda v: repr(v) if isinstance(v, dict) else None,
+)
 def test_subscribing_to_a_bundle_refuses_bad_input_and_writes_nothing(world, overrides, error, field):
     customer = world["customer"]
-    assert_refused(lambda: subscription_create(customer_id=customer.pk, at=msk(2026, 4, 10), **overrides), error,
-                   field, customer)
+    assert_refused(
+        lambda: subscription_create(customer_id=customer.pk, at=msk(2026, 4, 10), **overrides), error, field, customer
+    )
 
 
 def test_a_bundle_without_a_price_in_the_customers_currency_is_refused(world):
     euro = funded_customer("100.00", currency="EUR", name="Euro")
-    assert_refused(lambda: subscription_create(customer_id=euro.pk, bundle_code="rub-only", at=msk(2026, 4, 10)),
-                   CurrencyMismatch, "bundle", euro)
+    assert_refused(
+        lambda: subscription_create(customer_id=euro.pk, bundle_code="rub-only", at=msk(2026, 4, 10)),
+        CurrencyMismatch,
+        "bundle",
+        euro,
+    )
 
 
-@pytest.mark.parametrize(("target", "kwargs", "error", "field"), [
-    ("sub", {"plan_code": "bundle-office", "quantity": 2}, InvalidQuantity, "quantity"),
-    ("bundled", {"quantity": 2}, InvalidQuantity, "quantity"),
-    ("sub", {"plan_code": "bundle-office"}, OptionNotAllowed, "plan"),  # its crm-backup is in the bundle
-    ("sub", {"plan_code": "bundle-stale"}, BundleNotFound, "plan"),
-], ids=["to the bundle with 2", "2 bundles", "included option on it", "inactive bundle"])
+@pytest.mark.parametrize(
+    ("target", "kwargs", "error", "field"),
+    [
+        ("sub", {"plan_code": "bundle-office", "quantity": 2}, InvalidQuantity, "quantity"),
+        ("bundled", {"quantity": 2}, InvalidQuantity, "quantity"),
+        ("sub", {"plan_code": "bundle-office"}, OptionNotAllowed, "plan"),  # its crm-backup is in the bundle
+        ("sub", {"plan_code": "bundle-stale"}, BundleNotFound, "plan"),
+    ],
+    ids=["to the bundle with 2", "2 bundles", "included option on it", "inactive bundle"],
+)
 def test_a_change_to_or_of_a_bundle_refuses_bad_input_and_writes_nothing(world, target, kwargs, error, field):
     sub = world[target]
     for when in ("now", "period_end"):
-        assert_refused(lambda w=when: subscription_change_plan(subscription_id=sub.pk, when=w, at=msk(2026, 4, 10),
-                                                               **kwargs), error, field, world["customer"])
+        assert_refused(
+            lambda w=when: subscription_change_plan(subscription_id=sub.pk, when=w, at=msk(2026, 4, 10), **kwargs),
+            error,
+            field,
+            world["customer"],
+        )

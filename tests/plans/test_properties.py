@@ -60,8 +60,9 @@ prices = st.decimals(min_value=D("0.00"), max_value=D("99999.99"), places=2)
 percents = st.none() | st.decimals(min_value=D("0.01"), max_value=D("100.00"), places=2)
 starts = st.dates(min_value=dt.date(2026, 1, 1), max_value=dt.date(2029, 12, 31))
 intervals = st.sampled_from(["month", "quarter", "year"])
-PROPERTY_SETTINGS = settings(max_examples=15, deadline=None,
-                             suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+PROPERTY_SETTINGS = settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 
 def noon(day: dt.date, minute: int = 0) -> dt.datetime:
@@ -79,25 +80,40 @@ def _catalog(plan_prices, *, interval: str, option_price=None, percent=None):
 # --- (a) ---------------------------------------------------------------------------------------------
 
 steps = st.lists(
-    st.tuples(st.integers(min_value=0, max_value=400),  # day offset (modulo the period's length)
-              st.sampled_from(["plan", "quantity", "option"]),
-              st.integers(min_value=0, max_value=2),  # target plan
-              st.integers(min_value=1, max_value=9)),  # target quantity
+    st.tuples(
+        st.integers(min_value=0, max_value=400),  # day offset (modulo the period's length)
+        st.sampled_from(["plan", "quantity", "option"]),
+        st.integers(min_value=0, max_value=2),  # target plan
+        st.integers(min_value=1, max_value=9),
+    ),  # target quantity
     max_size=4,
 )
 
 
 @PROPERTY_SETTINGS
-@given(plan_prices=st.lists(prices, min_size=3, max_size=3), option_price=prices, percent=percents, start=starts,
-       interval=intervals, quantity=st.integers(min_value=1, max_value=9), changes=steps,
-       cancel=st.none() | st.integers(min_value=0, max_value=400))
-def test_a_periods_net_charges_never_exceed_its_full_price(plan_prices, option_price, percent, start, interval,
-                                                          quantity, changes, cancel):
+@given(
+    plan_prices=st.lists(prices, min_size=3, max_size=3),
+    option_price=prices,
+    percent=percents,
+    start=starts,
+    interval=intervals,
+    quantity=st.integers(min_value=1, max_value=9),
+    changes=steps,
+    cancel=st.none() | st.integers(min_value=0, max_value=400),
+)
+def test_a_periods_net_charges_never_exceed_its_full_price(
+    plan_prices, option_price, percent, start, interval, quantity, changes, cancel
+):
     # given a subscription created on `start` with a forever percent coupon (or none)
     plans, option, coupon = _catalog(plan_prices, interval=interval, option_price=option_price, percent=percent)
     customer = funded_customer("0")
-    sub = subscription_create(customer_id=customer.pk, plan_code=plans[0].code, quantity=quantity,
-                              coupon_code=coupon.code if coupon else None, at=noon(start))
+    sub = subscription_create(
+        customer_id=customer.pk,
+        plan_code=plans[0].code,
+        quantity=quantity,
+        coupon_code=coupon.code if coupon else None,
+        at=noon(start),
+    )
     period_days = (sub.current_period_end - sub.current_period_start).days
 
     # when plan, quantity and option changes happen on random days of the period, maybe then a cancel
@@ -137,10 +153,16 @@ def test_a_periods_net_charges_never_exceed_its_full_price(plan_prices, option_p
     tolerance = KOPECK * lines  # each line is rounded once: half a kopeck, plus half of its discount's
     factor = 1 - (percent or 0) / D(100)
     bounds = [day for day, _ in plan_segments[1:]] + [end]
-    plan_part = sum((price * (upto - since).days for (since, price), upto in zip(plan_segments, bounds, strict=True)),
-                    D(0))
-    option_part = sum((option_price * ((min(removed or end, end) - added).days if added < end else 0)
-                       for added, removed in option_segments), D(0))
+    plan_part = sum(
+        (price * (upto - since).days for (since, price), upto in zip(plan_segments, bounds, strict=True)), D(0)
+    )
+    option_part = sum(
+        (
+            option_price * ((min(removed or end, end) - added).days if added < end else 0)
+            for added, removed in option_segments
+        ),
+        D(0),
+    )
     held = (plan_part + option_part) / period_days * factor
     full = (max(price for _, price in plan_segments) + (option_price if option_segments else 0)) * factor
     assert net <= full + tolerance, "charges minus credits exceed the period's full price"
@@ -150,9 +172,12 @@ def test_a_periods_net_charges_never_exceed_its_full_price(plan_prices, option_p
 
 
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(price=st.decimals(min_value=D("1.00"), max_value=D("99999.99"), places=2),
-       percent=st.decimals(min_value=D("1.00"), max_value=D("100.00"), places=2), start=starts,
-       offset=st.integers(min_value=0, max_value=400))
+@given(
+    price=st.decimals(min_value=D("1.00"), max_value=D("99999.99"), places=2),
+    percent=st.decimals(min_value=D("1.00"), max_value=D("100.00"), places=2),
+    start=starts,
+    offset=st.integers(min_value=0, max_value=400),
+)
 @example(price=D("1000.00"), percent=D("10.00"), start=dt.date(2027, 4, 1), offset=20)
 def test_a_credits_in_the_period_of_a_once_discount_never_exceed_what_was_paid(price, percent, start, offset):
     # given the first period paid with a percent discount for that period only
@@ -176,16 +201,30 @@ def test_a_credits_in_the_period_of_a_once_discount_never_exceed_what_was_paid(p
 
 
 @PROPERTY_SETTINGS
-@given(old=prices, new=prices, percent=percents, start=starts, interval=intervals,
-       quantity=st.integers(min_value=1, max_value=20), other_quantity=st.integers(min_value=1, max_value=20),
-       offset=st.integers(min_value=0, max_value=400), same_plan=st.booleans())
-def test_b_a_change_and_the_change_back_on_the_same_day_net_to_zero(old, new, percent, start, interval, quantity,
-                                                                    other_quantity, offset, same_plan):
+@given(
+    old=prices,
+    new=prices,
+    percent=percents,
+    start=starts,
+    interval=intervals,
+    quantity=st.integers(min_value=1, max_value=20),
+    other_quantity=st.integers(min_value=1, max_value=20),
+    offset=st.integers(min_value=0, max_value=400),
+    same_plan=st.booleans(),
+)
+def test_b_a_change_and_the_change_back_on_the_same_day_net_to_zero(
+    old, new, percent, start, interval, quantity, other_quantity, offset, same_plan
+):
     # given
     (plan_a, plan_b), _, coupon = _catalog([old, new], interval=interval, percent=percent)
     customer = funded_customer("0")
-    sub = subscription_create(customer_id=customer.pk, plan_code=plan_a.code, quantity=quantity,
-                              coupon_code=coupon.code if coupon else None, at=noon(start))
+    sub = subscription_create(
+        customer_id=customer.pk,
+        plan_code=plan_a.code,
+        quantity=quantity,
+        coupon_code=coupon.code if coupon else None,
+        at=noon(start),
+    )
     day = start + dt.timedelta(days=offset % (sub.current_period_end - sub.current_period_start).days)
     before = balance(customer)
     if same_plan and other_quantity == quantity:
@@ -240,20 +279,37 @@ class LifecycleMachine(RuleBasedStateMachine):
         self.plans = [make_plan(price=price, product=product) for price in ("0.00", "333.33", "990.00", "1500.00")]
         self.plans.append(make_plan(price="700.00", product=product, charge_timing="in_arrears"))
         self.plans.append(make_plan(price="250.00", product=product, interval="week"))
-        self.options = [make_option(price="150.00", product=product),
-                        make_option(price="500.00", product=product, kind="one_time")]
-        self.coupons = [None, make_coupon(percent="15").code, make_coupon(amount="100.00").code,
-                        make_coupon(percent="50", duration="once").code]
-        self.customers = [funded_customer("20000.00"),
-                          funded_customer("3000.00", timezone="Asia/Vladivostok", credit_limit="500.00")]
+        self.options = [
+            make_option(price="150.00", product=product),
+            make_option(price="500.00", product=product, kind="one_time"),
+        ]
+        self.coupons = [
+            None,
+            make_coupon(percent="15").code,
+            make_coupon(amount="100.00").code,
+            make_coupon(percent="50", duration="once").code,
+        ]
+        self.customers = [
+            funded_customer("20000.00"),
+            funded_customer("3000.00", timezone="Asia/Vladivostok", credit_limit="500.00"),
+        ]
         self.now = msk(2027, 1, 28, 9)
         self.refused = 0
         # one subscription each to start from (the 31st-ish anchor meets February soon)
         self.subs: list[int] = [
-            subscription_create(customer_id=self.customers[0].pk, plan_code=self.plans[2].code,
-                                coupon_code=self.coupons[1], at=self._tick()).pk,
-            subscription_create(customer_id=self.customers[1].pk, plan_code=self.plans[1].code, quantity=2,
-                                options=[(self.options[0].code, 1)], at=self._tick()).pk,
+            subscription_create(
+                customer_id=self.customers[0].pk,
+                plan_code=self.plans[2].code,
+                coupon_code=self.coupons[1],
+                at=self._tick(),
+            ).pk,
+            subscription_create(
+                customer_id=self.customers[1].pk,
+                plan_code=self.plans[1].code,
+                quantity=2,
+                options=[(self.options[0].code, 1)],
+                at=self._tick(),
+            ).pk,
         ]
 
     # --- helpers -------------------------------------------------------------------------------
@@ -277,40 +333,72 @@ class LifecycleMachine(RuleBasedStateMachine):
 
     # --- rules ---------------------------------------------------------------------------------
 
-    @rule(who=st.integers(0, 1), plan=st.integers(0, 5), quantity=st.integers(1, 4), coupon=st.integers(0, 3),
-          option=st.booleans())
+    @rule(
+        who=st.integers(0, 1),
+        plan=st.integers(0, 5),
+        quantity=st.integers(1, 4),
+        coupon=st.integers(0, 3),
+        option=st.booleans(),
+    )
     def create(self, who, plan, quantity, coupon, option):
-        sub = self._try(lambda: subscription_create(
-            customer_id=self.customers[who].pk, plan_code=self.plans[plan].code, quantity=quantity,
-            coupon_code=self.coupons[coupon], options=[(self.options[0].code, 1)] if option else [], at=self._tick()))
+        sub = self._try(
+            lambda: subscription_create(
+                customer_id=self.customers[who].pk,
+                plan_code=self.plans[plan].code,
+                quantity=quantity,
+                coupon_code=self.coupons[coupon],
+                options=[(self.options[0].code, 1)] if option else [],
+                at=self._tick(),
+            )
+        )
         if sub is not None:
             self.subs.append(sub.pk)
 
     @precondition(lambda self: self.subs)
-    @rule(index=st.integers(0, 99), plan=st.integers(0, 5), quantity=st.integers(1, 4),
-          when=st.sampled_from(["now", "now", "period_end"]))
+    @rule(
+        index=st.integers(0, 99),
+        plan=st.integers(0, 5),
+        quantity=st.integers(1, 4),
+        when=st.sampled_from(["now", "now", "period_end"]),
+    )
     def change(self, index, plan, quantity, when):
-        self._try(lambda: subscription_change_plan(subscription_id=self._sub(index), plan_code=self.plans[plan].code,
-                                                   quantity=quantity, when=when, at=self._tick()))
+        self._try(
+            lambda: subscription_change_plan(
+                subscription_id=self._sub(index),
+                plan_code=self.plans[plan].code,
+                quantity=quantity,
+                when=when,
+                at=self._tick(),
+            )
+        )
 
     @precondition(lambda self: self.subs)
     @rule(index=st.integers(0, 99), quantity=st.integers(1, 6))
     def change_quantity(self, index, quantity):
-        self._try(lambda: subscription_change_plan(subscription_id=self._sub(index), quantity=quantity,
-                                                   at=self._tick()))
+        self._try(
+            lambda: subscription_change_plan(subscription_id=self._sub(index), quantity=quantity, at=self._tick())
+        )
 
     @precondition(lambda self: self.subs)
     @rule(index=st.integers(0, 99), option=st.integers(0, 1), quantity=st.integers(1, 3))
     def add_option(self, index, option, quantity):
-        self._try(lambda: subscription_option_add(subscription_id=self._sub(index),
-                                                  option_code=self.options[option].code, quantity=quantity,
-                                                  at=self._tick()))
+        self._try(
+            lambda: subscription_option_add(
+                subscription_id=self._sub(index),
+                option_code=self.options[option].code,
+                quantity=quantity,
+                at=self._tick(),
+            )
+        )
 
     @precondition(lambda self: self.subs)
     @rule(index=st.integers(0, 99), option=st.integers(0, 1))
     def remove_option(self, index, option):
-        self._try(lambda: subscription_option_remove(subscription_id=self._sub(index),
-                                                     option_code=self.options[option].code, at=self._tick()))
+        self._try(
+            lambda: subscription_option_remove(
+                subscription_id=self._sub(index), option_code=self.options[option].code, at=self._tick()
+            )
+        )
 
     @precondition(lambda self: self.subs)
     @rule(index=st.integers(0, 99))
@@ -325,8 +413,9 @@ class LifecycleMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.subs)
     @rule(index=st.integers(0, 99), at_period_end=st.booleans())
     def cancel(self, index, at_period_end):
-        self._try(lambda: subscription_cancel(subscription_id=self._sub(index), at_period_end=at_period_end,
-                                              at=self._tick()))
+        self._try(
+            lambda: subscription_cancel(subscription_id=self._sub(index), at_period_end=at_period_end, at=self._tick())
+        )
 
     @rule(hours=st.integers(1, 24 * 20))
     def run_billing_later(self, hours):
@@ -361,8 +450,12 @@ def test_c_random_lifecycles_keep_the_ledger_balanced():
     # then after every step the ledger balances, cached balances equal their entries, charges equal their postings
     run_state_machine_as_test(
         LifecycleMachine,
-        settings=settings(max_examples=8, stateful_step_count=30, deadline=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much]),
+        settings=settings(
+            max_examples=8,
+            stateful_step_count=30,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        ),
     )
     assert unbalanced_transactions() == []
     assert balances_differing_from_entries() == []

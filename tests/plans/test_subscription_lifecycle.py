@@ -84,17 +84,29 @@ def test_create_charges_the_first_period_in_advance(product):
     # then the period is April in the customer's calendar, charged 900.00 at once
     sub.refresh_from_db()
     assert (sub.status, sub.current_period_start, sub.current_period_end, sub.billing_anchor) == (
-        "active", dt.date(2026, 4, 1), dt.date(2026, 5, 1), dt.date(2026, 4, 1))
+        "active",
+        dt.date(2026, 4, 1),
+        dt.date(2026, 5, 1),
+        dt.date(2026, 4, 1),
+    )
     assert sub.next_billing_at == msk_midnight(2026, 5, 1)
     [charge] = money_charges(sub)
     assert (charge.kind, charge.period_start, charge.period_end, charge.key) == (
-        "recurring", dt.date(2026, 4, 1), dt.date(2026, 5, 1), f"sub:{sub.pk}:2026-04-01:recurring")
+        "recurring",
+        dt.date(2026, 4, 1),
+        dt.date(2026, 5, 1),
+        f"sub:{sub.pk}:2026-04-01:recurring",
+    )
     assert charge_lines(charge) == [("plan", "basic", D("900.00"))]
     assert ledger_entries(charge) == [(f"customer:{customer.pk}", D("900.00")), ("revenue:crm", D("-900.00"))]
     assert charge.transaction.effective_date == dt.date(2026, 4, 1)
     assert balance(customer) == D("9100.00")  # 10000.00 - 900.00
-    assert event_types(customer)[-4:] == [events.SUBSCRIPTION_CREATED, events.CHARGE_POSTED,
-                                          "transaction.posted", events.CHARGE_POSTED]
+    assert event_types(customer)[-4:] == [
+        events.SUBSCRIPTION_CREATED,
+        events.CHARGE_POSTED,
+        "transaction.posted",
+        events.CHARGE_POSTED,
+    ]
 
 
 def test_create_with_trial_charges_nothing_until_the_trial_ends(product):
@@ -108,7 +120,12 @@ def test_create_with_trial_charges_nothing_until_the_trial_ends(product):
     # then
     sub.refresh_from_db()
     assert (sub.status, sub.current_period_start, sub.current_period_end, sub.trial_end, sub.billing_anchor) == (
-        "trialing", dt.date(2026, 4, 1), dt.date(2026, 4, 15), dt.date(2026, 4, 15), dt.date(2026, 4, 15))
+        "trialing",
+        dt.date(2026, 4, 1),
+        dt.date(2026, 4, 15),
+        dt.date(2026, 4, 15),
+        dt.date(2026, 4, 15),
+    )
     assert sub.next_billing_at == msk_midnight(2026, 4, 15)
     assert money_charges(sub) == []
     assert balance(customer) == D("10000.00")
@@ -124,9 +141,14 @@ def test_create_with_trial_charges_nothing_until_the_trial_ends(product):
     sub.refresh_from_db()
     assert (run.processed, run.charged) == (1, 2)
     assert (sub.status, sub.current_period_start, sub.current_period_end) == (
-        "active", dt.date(2026, 4, 15), dt.date(2026, 5, 15))
-    assert summary(sub) == [("setup", dt.date(2026, 4, 15), dt.date(2026, 5, 15), D("500.00")),
-                            ("recurring", dt.date(2026, 4, 15), dt.date(2026, 5, 15), D("900.00"))]
+        "active",
+        dt.date(2026, 4, 15),
+        dt.date(2026, 5, 15),
+    )
+    assert summary(sub) == [
+        ("setup", dt.date(2026, 4, 15), dt.date(2026, 5, 15), D("500.00")),
+        ("recurring", dt.date(2026, 4, 15), dt.date(2026, 5, 15), D("900.00")),
+    ]
     assert balance(customer) == D("8600.00")  # 10000 - 500 - 900
 
     # when the same run instant comes again, then nothing is charged twice
@@ -153,24 +175,35 @@ def test_create_with_setup_fee_options_and_coupon_posts_exact_lines(product):
     customer = funded_customer("10000.00")
 
     # when (the coupon code is matched case-insensitively)
-    sub = subscription_create(customer_id=customer.pk, plan_code="pro", options=[("backup", 2), ("onboarding", 1)],
-                              coupon_code="welcome10", at=msk(2026, 4, 1))
+    sub = subscription_create(
+        customer_id=customer.pk,
+        plan_code="pro",
+        options=[("backup", 2), ("onboarding", 1)],
+        coupon_code="welcome10",
+        at=msk(2026, 4, 1),
+    )
 
     # then
-    setup, = money_charges(sub, "setup")
+    (setup,) = money_charges(sub, "setup")
     assert charge_lines(setup) == [("setup_fee", "pro", D("500.00"))]  # setup fees are not discounted
     assert ledger_entries(setup) == expected_entries(customer, PRODUCT, charge_lines(setup))
-    recurring, = money_charges(sub, "recurring")
-    expected = [("plan", "pro", D("1500.00")),
-                ("option", "backup", D("400.00")),  # 200.00 × 2
-                ("discount", "WELCOME10", D("-150.00")),  # 10% of 1500.00
-                ("discount", "WELCOME10", D("-40.00"))]  # 10% of 400.00
+    (recurring,) = money_charges(sub, "recurring")
+    expected = [
+        ("plan", "pro", D("1500.00")),
+        ("option", "backup", D("400.00")),  # 200.00 × 2
+        ("discount", "WELCOME10", D("-150.00")),  # 10% of 1500.00
+        ("discount", "WELCOME10", D("-40.00")),
+    ]  # 10% of 400.00
     assert charge_lines(recurring) == expected
     assert recurring.amount.amount == D("1710.00")
     assert ledger_entries(recurring) == [
-        (f"customer:{customer.pk}", D("1710.00")), ("revenue:crm", D("-1500.00")), ("revenue:crm", D("-400.00")),
-        ("promo", D("150.00")), ("promo", D("40.00"))]
-    one_time, = money_charges(sub, "one_time")
+        (f"customer:{customer.pk}", D("1710.00")),
+        ("revenue:crm", D("-1500.00")),
+        ("revenue:crm", D("-400.00")),
+        ("promo", D("150.00")),
+        ("promo", D("40.00")),
+    ]
+    (one_time,) = money_charges(sub, "one_time")
     assert charge_lines(one_time) == [("option", "onboarding", D("3000.00"))]
     assert (one_time.period_start, one_time.period_end) == (dt.date(2026, 4, 1), dt.date(2026, 4, 2))
     assert balance(customer) == D("4790.00")  # 10000 - 500 - 1710 - 3000
@@ -190,8 +223,10 @@ def test_once_coupon_discounts_only_the_first_period(product):
     run_billing(msk_midnight(2026, 5, 1))
 
     # then April costs 800.00 (1000 - 200), May the full 1000.00
-    assert summary(sub) == [("recurring", dt.date(2026, 4, 1), dt.date(2026, 5, 1), D("800.00")),
-                            ("recurring", dt.date(2026, 5, 1), dt.date(2026, 6, 1), D("1000.00"))]
+    assert summary(sub) == [
+        ("recurring", dt.date(2026, 4, 1), dt.date(2026, 5, 1), D("800.00")),
+        ("recurring", dt.date(2026, 5, 1), dt.date(2026, 6, 1), D("1000.00")),
+    ]
     assert balance(customer) == D("8200.00")
 
 
@@ -216,10 +251,13 @@ def test_fixed_amount_coupon_posts_a_discount_line(product):
 
     sub = subscription_create(customer_id=customer.pk, plan_code="basic", coupon_code="MINUS300", at=msk(2026, 4, 1))
 
-    recurring, = money_charges(sub)
+    (recurring,) = money_charges(sub)
     assert charge_lines(recurring) == [("plan", "basic", D("1000.00")), ("discount", "MINUS300", D("-300.00"))]
-    assert ledger_entries(recurring) == [(f"customer:{customer.pk}", D("700.00")), ("revenue:crm", D("-1000.00")),
-                                         ("promo", D("300.00"))]
+    assert ledger_entries(recurring) == [
+        (f"customer:{customer.pk}", D("700.00")),
+        ("revenue:crm", D("-1000.00")),
+        ("promo", D("300.00")),
+    ]
     assert balance(customer) == D("9300.00")
 
 
@@ -286,11 +324,14 @@ def test_one_run_catches_up_one_period_per_run(product):
 # --- cancel --------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("day", "credit"), [
-    (1, "900.00"),  # the whole of April unused: 900 × 30/30
-    (21, "300.00"),  # Apr 21..30 unused (the day of the cancel counts as unused): 900 × 10/30
-    (30, "30.00"),  # the last day only: 900 × 1/30
-])
+@pytest.mark.parametrize(
+    ("day", "credit"),
+    [
+        (1, "900.00"),  # the whole of April unused: 900 × 30/30
+        (21, "300.00"),  # Apr 21..30 unused (the day of the cancel counts as unused): 900 × 10/30
+        (30, "30.00"),  # the last day only: 900 × 1/30
+    ],
+)
 def test_cancel_now_credits_the_unused_part(product, day, credit):
     # given April paid in advance (30 days)
     make_plan("basic", "900.00", product=product)
@@ -303,9 +344,16 @@ def test_cancel_now_credits_the_unused_part(product, day, credit):
     # then
     sub.refresh_from_db()
     assert (sub.status, sub.next_billing_at, sub.canceled_at, sub.ended_at) == (
-        "canceled", None, msk(2026, 4, day, 15), msk(2026, 4, day, 15))
-    assert (charge.kind, charge.period_start, charge.period_end) == ("cancel_credit", dt.date(2026, 4, 1),
-                                                                     dt.date(2026, 5, 1))
+        "canceled",
+        None,
+        msk(2026, 4, day, 15),
+        msk(2026, 4, day, 15),
+    )
+    assert (charge.kind, charge.period_start, charge.period_end) == (
+        "cancel_credit",
+        dt.date(2026, 4, 1),
+        dt.date(2026, 5, 1),
+    )
     assert charge_lines(charge) == [("proration_credit", "basic", -D(credit))]
     assert ledger_entries(charge) == [(f"customer:{customer.pk}", -D(credit)), ("revenue:crm", D(credit))]
     assert charge.transaction.effective_date == dt.date(2026, 4, day)
@@ -329,8 +377,11 @@ def test_cancel_now_returns_the_percent_discount_with_the_credit(product):
 
     # then 300.00 unused is credited and its 30.00 discount taken back: net 270.00 = 810 × 10/30
     assert charge_lines(charge) == [("proration_credit", "basic", D("-300.00")), ("discount", "TEN", D("30.00"))]
-    assert ledger_entries(charge) == [(f"customer:{customer.pk}", D("-270.00")), ("revenue:crm", D("300.00")),
-                                      ("promo", D("-30.00"))]
+    assert ledger_entries(charge) == [
+        (f"customer:{customer.pk}", D("-270.00")),
+        ("revenue:crm", D("300.00")),
+        ("promo", D("-30.00")),
+    ]
     assert balance(customer) == D("9460.00")  # 10000 - 810 + 270
 
 
@@ -379,7 +430,11 @@ def test_cancel_at_period_end_stops_the_renewal(product):
     sub.refresh_from_db()
     assert (run.processed, run.canceled, run.charged) == (1, 1, 0)
     assert (sub.status, sub.next_billing_at, sub.ended_at, sub.canceled_at) == (
-        "canceled", None, msk_midnight(2026, 5, 1), msk_midnight(2026, 5, 1))
+        "canceled",
+        None,
+        msk_midnight(2026, 5, 1),
+        msk_midnight(2026, 5, 1),
+    )
     assert (sub.current_period_start, sub.current_period_end) == (dt.date(2026, 4, 1), dt.date(2026, 5, 1))
     assert len(money_charges(sub)) == 1
     assert balance(customer) == D("9100.00")
@@ -411,10 +466,18 @@ def test_pause_credits_the_unused_part_and_resume_starts_a_new_period(product):
     # then a fresh month [May 11, Jun 11) is charged in advance
     sub.refresh_from_db()
     assert (sub.status, sub.billing_anchor, sub.current_period_start, sub.current_period_end, sub.paused_at) == (
-        "active", dt.date(2026, 5, 11), dt.date(2026, 5, 11), dt.date(2026, 6, 11), None)
+        "active",
+        dt.date(2026, 5, 11),
+        dt.date(2026, 5, 11),
+        dt.date(2026, 6, 11),
+        None,
+    )
     assert sub.next_billing_at == msk_midnight(2026, 6, 11)
     assert (charge.kind, charge.period_start, charge_lines(charge)) == (
-        "recurring", dt.date(2026, 5, 11), [("plan", "basic", D("900.00"))])
+        "recurring",
+        dt.date(2026, 5, 11),
+        [("plan", "basic", D("900.00"))],
+    )
     assert balance(customer) == D("8500.00")  # 10000 - 900 + 300 - 900
 
     # and the run renews from the new anchor
@@ -457,10 +520,15 @@ def test_quantity_change_now_is_prorated_and_renews_at_the_new_quantity(product)
     # then 1500 × 10/30 = 500.00 is credited and 2400 × 10/30 = 800.00 charged, as separate lines
     assert sub.quantity == 8
     assert charge.kind == "proration"
-    assert charge_lines(charge) == [("proration_credit", "seat", D("-500.00")),
-                                    ("proration_charge", "seat", D("800.00"))]
-    assert ledger_entries(charge) == [(f"customer:{customer.pk}", D("300.00")), ("revenue:crm", D("500.00")),
-                                      ("revenue:crm", D("-800.00"))]
+    assert charge_lines(charge) == [
+        ("proration_credit", "seat", D("-500.00")),
+        ("proration_charge", "seat", D("800.00")),
+    ]
+    assert ledger_entries(charge) == [
+        (f"customer:{customer.pk}", D("300.00")),
+        ("revenue:crm", D("500.00")),
+        ("revenue:crm", D("-800.00")),
+    ]
     assert balance(customer) == D("8200.00")  # 10000 - 1500 + 500 - 800
 
     # and May is 8 × 300.00
@@ -528,8 +596,9 @@ def test_change_at_period_end_is_applied_by_the_run(product):
     sub = subscription_create(customer_id=customer.pk, plan_code="basic", at=msk(2026, 4, 1))
 
     # when a change to 2 × pro is scheduled for the period end
-    sub, charge = subscription_change_plan(subscription_id=sub.pk, plan_code="pro", quantity=2, when="period_end",
-                                           at=msk(2026, 4, 10))
+    sub, charge = subscription_change_plan(
+        subscription_id=sub.pk, plan_code="pro", quantity=2, when="period_end", at=msk(2026, 4, 10)
+    )
 
     # then nothing changes or is charged now
     assert charge is None
@@ -537,7 +606,10 @@ def test_change_at_period_end_is_applied_by_the_run(product):
     assert (sub.plan.code, sub.quantity) == ("basic", 1)
     scheduled = ScheduledChange.objects.get(subscription=sub)
     assert (scheduled.kind, scheduled.effective_at, scheduled.applied_at) == (
-        "change_plan", msk_midnight(2026, 5, 1), None)
+        "change_plan",
+        msk_midnight(2026, 5, 1),
+        None,
+    )
     assert balance(customer) == D("9100.00")
 
     # when the run comes at the period end
@@ -572,7 +644,8 @@ def test_a_second_scheduled_change_replaces_the_first(product):
 
 @pytest.mark.parametrize(("grandfathered", "renewal"), [(False, "1200.00"), (True, "900.00")])
 def test_new_price_version_applies_to_new_subscriptions_at_once_and_to_existing_at_renewal(
-        product, grandfathered, renewal):
+    product, grandfathered, renewal
+):
     # given basic at 900.00, and a new price of 1200.00 from April 15
     plan = make_plan("basic", "900.00", product=product, grandfathered=grandfathered)
     old_customer, new_customer = funded_customer("10000.00"), funded_customer("10000.00", name="Newcomer")
@@ -599,14 +672,32 @@ def test_new_price_version_applies_to_new_subscriptions_at_once_and_to_existing_
 # --- calendar: anchors and time zones ------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("start", "expected"), [
-    (dt.date(2027, 1, 31), [(dt.date(2027, 1, 31), dt.date(2027, 2, 28)), (dt.date(2027, 2, 28), dt.date(2027, 3, 31)),
-                            (dt.date(2027, 3, 31), dt.date(2027, 4, 30)), (dt.date(2027, 4, 30), dt.date(2027, 5, 31)),
-                            (dt.date(2027, 5, 31), dt.date(2027, 6, 30))]),
-    (dt.date(2028, 1, 31), [(dt.date(2028, 1, 31), dt.date(2028, 2, 29)), (dt.date(2028, 2, 29), dt.date(2028, 3, 31)),
-                            (dt.date(2028, 3, 31), dt.date(2028, 4, 30)), (dt.date(2028, 4, 30), dt.date(2028, 5, 31)),
-                            (dt.date(2028, 5, 31), dt.date(2028, 6, 30))]),
-], ids=["2027", "leap-2028"])
+@pytest.mark.parametrize(
+    ("start", "expected"),
+    [
+        (
+            dt.date(2027, 1, 31),
+            [
+                (dt.date(2027, 1, 31), dt.date(2027, 2, 28)),
+                (dt.date(2027, 2, 28), dt.date(2027, 3, 31)),
+                (dt.date(2027, 3, 31), dt.date(2027, 4, 30)),
+                (dt.date(2027, 4, 30), dt.date(2027, 5, 31)),
+                (dt.date(2027, 5, 31), dt.date(2027, 6, 30)),
+            ],
+        ),
+        (
+            dt.date(2028, 1, 31),
+            [
+                (dt.date(2028, 1, 31), dt.date(2028, 2, 29)),
+                (dt.date(2028, 2, 29), dt.date(2028, 3, 31)),
+                (dt.date(2028, 3, 31), dt.date(2028, 4, 30)),
+                (dt.date(2028, 4, 30), dt.date(2028, 5, 31)),
+                (dt.date(2028, 5, 31), dt.date(2028, 6, 30)),
+            ],
+        ),
+    ],
+    ids=["2027", "leap-2028"],
+)
 def test_the_31st_anchors_to_the_last_day_of_shorter_months(product, start, expected):
     # given a subscription started on January 31
     make_plan("basic", "900.00", product=product)
@@ -636,8 +727,10 @@ def test_customer_timezone_decides_the_day_of_creation(product):
     in_utc = subscription_create(customer_id=london.pk, plan_code="basic", at=instant)
 
     # then their periods start on their own calendar day and renew at their own midnight
-    assert (in_moscow.current_period_start, in_moscow.current_period_end) == (dt.date(2026, 3, 11),
-                                                                              dt.date(2026, 4, 11))
+    assert (in_moscow.current_period_start, in_moscow.current_period_end) == (
+        dt.date(2026, 3, 11),
+        dt.date(2026, 4, 11),
+    )
     assert in_moscow.next_billing_at == utc(2026, 4, 10, 21, 0)  # 11 April 00:00 in Moscow
     assert (in_utc.current_period_start, in_utc.current_period_end) == (dt.date(2026, 3, 10), dt.date(2026, 4, 10))
     assert in_utc.next_billing_at == utc(2026, 4, 10, 0, 0)
@@ -650,12 +743,15 @@ def test_customer_timezone_decides_the_day_of_creation(product):
     assert summary(in_moscow)[-1] == ("recurring", dt.date(2026, 4, 11), dt.date(2026, 5, 11), D("900.00"))
 
 
-@pytest.mark.parametrize(("tz", "day", "credit", "charge"), [
-    # Moscow: 11 March; 21 of 31 days left: 3100 × 21/31 = 2100.00, 6200 × 21/31 = 4200.00
-    ("Europe/Moscow", dt.date(2026, 3, 11), "2100.00", "4200.00"),
-    # UTC: 10 March; 22 of 31 days left: 3100 × 22/31 = 2200.00, 6200 × 22/31 = 4400.00
-    ("UTC", dt.date(2026, 3, 10), "2200.00", "4400.00"),
-])
+@pytest.mark.parametrize(
+    ("tz", "day", "credit", "charge"),
+    [
+        # Moscow: 11 March; 21 of 31 days left: 3100 × 21/31 = 2100.00, 6200 × 21/31 = 4200.00
+        ("Europe/Moscow", dt.date(2026, 3, 11), "2100.00", "4200.00"),
+        # UTC: 10 March; 22 of 31 days left: 3100 × 22/31 = 2200.00, 6200 × 22/31 = 4400.00
+        ("UTC", dt.date(2026, 3, 10), "2200.00", "4400.00"),
+    ],
+)
 def test_customer_timezone_decides_the_day_of_a_change(product, tz, day, credit, charge):
     # given March paid on basic, in the customer's own calendar
     make_plan("basic", "3100.00", product=product)
@@ -701,7 +797,10 @@ def test_past_due_starts_at_the_charge_and_suspends_at_the_next_boundary_after_g
     sub.refresh_from_db()
     assert resumed == [sub.pk]
     assert (sub.status, sub.current_period_start, sub.current_period_end) == (
-        "active", dt.date(2026, 5, 5), dt.date(2026, 6, 5))
+        "active",
+        dt.date(2026, 5, 5),
+        dt.date(2026, 6, 5),
+    )
     assert summary(sub)[-1] == ("recurring", dt.date(2026, 5, 5), dt.date(2026, 6, 5), D("900.00"))
     assert balance(customer) == D("700.00")  # -400 + 2000 - 900
 
@@ -785,8 +884,11 @@ def test_a_once_coupon_counts_for_changes_in_its_period_and_not_after(product):
     # then the coupon of April still follows the plans: 1000 × 10/30 = 333.33 credited with 33.33 of discount
     # taken back, 2000 × 10/30 = 666.67 charged with 66.67 off: 300.00 (20 days at 900 + 10 days at 1800 = 1200)
     assert charge_lines(change) == [
-        ("proration_credit", "basic", D("-333.33")), ("proration_charge", "pro", D("666.67")),
-        ("discount", "ONCE10", D("33.33")), ("discount", "ONCE10", D("-66.67"))]
+        ("proration_credit", "basic", D("-333.33")),
+        ("proration_charge", "pro", D("666.67")),
+        ("discount", "ONCE10", D("33.33")),
+        ("discount", "ONCE10", D("-66.67")),
+    ]
     assert balance(customer) == D("8800.00")
 
     # when May is renewed (the coupon is used up) and the subscription is canceled on May 21 (11 of 31 days left)
@@ -811,8 +913,11 @@ def test_pause_with_a_fixed_discount_credits_the_unused_part_of_what_was_paid(pr
 
     # then 1000 × 10/30 = 333.33 is credited and 300 × 10/30 = 100.00 of the discount returned: 233.33 of 700 × 10/30
     assert charge_lines(credit) == [("proration_credit", "basic", D("-333.33")), ("discount", "MINUS300", D("100.00"))]
-    assert ledger_entries(credit) == [(f"customer:{customer.pk}", D("-233.33")), ("revenue:crm", D("333.33")),
-                                      ("promo", D("-100.00"))]
+    assert ledger_entries(credit) == [
+        (f"customer:{customer.pk}", D("-233.33")),
+        ("revenue:crm", D("333.33")),
+        ("promo", D("-100.00")),
+    ]
     assert balance(customer) == D("9533.33")  # 10000 - 700 + 233.33
 
 
@@ -830,8 +935,10 @@ def test_a_downgrade_below_a_fixed_discount_never_credits_more_than_was_paid(pro
     # then the period costs what mini with the discount costs, 200 - min(300, 200) = 0: 1000.00 credited, 200.00
     # charged, and the 100.00 of discount mini cannot take returned
     assert charge_lines(change) == [
-        ("proration_credit", "basic", D("-1000.00")), ("proration_charge", "mini", D("200.00")),
-        ("discount", "MINUS300", D("100.00"))]
+        ("proration_credit", "basic", D("-1000.00")),
+        ("proration_charge", "mini", D("200.00")),
+        ("discount", "MINUS300", D("100.00")),
+    ]
     assert balance(customer) == D("10000.00")
 
 
@@ -849,7 +956,12 @@ def test_pause_and_resume_on_the_same_day_take_the_pause_back(product):
     # then April goes on as before (same anchor and renewal) and the 300.00 credited is charged again
     sub.refresh_from_db()
     assert (sub.status, sub.billing_anchor, sub.current_period_start, sub.current_period_end, sub.paused_at) == (
-        "active", dt.date(2026, 4, 1), dt.date(2026, 4, 1), dt.date(2026, 5, 1), None)
+        "active",
+        dt.date(2026, 4, 1),
+        dt.date(2026, 4, 1),
+        dt.date(2026, 5, 1),
+        None,
+    )
     assert sub.next_billing_at == msk_midnight(2026, 5, 1)
     assert (charge.kind, charge_lines(charge)) == ("proration", [("proration_charge", "basic", D("300.00"))])
     assert balance(customer) == D("9100.00")
@@ -888,13 +1000,18 @@ def test_a_restart_after_a_suspension_mid_period_settles_that_period_up_to_the_s
 
     # then basic is credited 1000 × 27/31 = 870.967… → 870.97 and charged a fresh month [Jan 25, Feb 25);
     # support is charged what was used in arrears, Jan 15..18: 600 × 4/31 = 77.419… → 77.42, and restarts too
-    assert summary(basic)[-2:] == [("cancel_credit", dt.date(2026, 1, 15), dt.date(2026, 2, 15), D("-870.97")),
-                                   ("recurring", dt.date(2026, 1, 25), dt.date(2026, 2, 25), D("1000.00"))]
+    assert summary(basic)[-2:] == [
+        ("cancel_credit", dt.date(2026, 1, 15), dt.date(2026, 2, 15), D("-870.97")),
+        ("recurring", dt.date(2026, 1, 25), dt.date(2026, 2, 25), D("1000.00")),
+    ]
     assert summary(support) == [("proration", dt.date(2026, 1, 15), dt.date(2026, 2, 15), D("77.42"))]
     for sub in (basic, support):
         sub.refresh_from_db()
         assert (sub.status, sub.current_period_start, sub.current_period_end) == (
-            "active", dt.date(2026, 1, 25), dt.date(2026, 2, 25))
+            "active",
+            dt.date(2026, 1, 25),
+            dt.date(2026, 2, 25),
+        )
     assert balance(customer) == D("1793.55")  # -1000 + 3000 + 870.97 - 1000 - 77.42
 
 
@@ -910,7 +1027,11 @@ def test_a_restart_on_the_day_of_the_suspension_goes_on_with_the_period(product)
     for sub in (basic, support):
         sub.refresh_from_db()
         assert (sub.status, sub.current_period_start, sub.current_period_end, sub.next_billing_at) == (
-            "active", dt.date(2026, 1, 15), dt.date(2026, 2, 15), msk_midnight(2026, 2, 15))
+            "active",
+            dt.date(2026, 1, 15),
+            dt.date(2026, 2, 15),
+            msk_midnight(2026, 2, 15),
+        )
     assert balance(customer) == D("2000.00")
 
     # and the run of Feb 15 bills support's January in arrears and basic's February in advance
@@ -944,7 +1065,11 @@ def test_a_trial_suspended_and_restarted_before_its_end_goes_on_to_its_end(produ
     # then the trial goes on to Jan 29, nothing charged for it
     trial.refresh_from_db()
     assert (trial.status, trial.current_period_start, trial.current_period_end, trial.next_billing_at) == (
-        "trialing", dt.date(2026, 1, 15), dt.date(2026, 1, 29), msk_midnight(2026, 1, 29))
+        "trialing",
+        dt.date(2026, 1, 15),
+        dt.date(2026, 1, 29),
+        msk_midnight(2026, 1, 29),
+    )
     assert money_charges(trial) == []
 
     # and the run at the trial's end charges the first paid month [Jan 29, Feb 28)
@@ -965,7 +1090,10 @@ def test_a_trial_that_ended_while_suspended_restarts_as_a_paid_month(product):
     # then a paid month [Feb 2, Mar 2) starts and is charged in advance
     trial.refresh_from_db()
     assert (trial.status, trial.current_period_start, trial.current_period_end) == (
-        "active", dt.date(2026, 2, 2), dt.date(2026, 3, 2))
+        "active",
+        dt.date(2026, 2, 2),
+        dt.date(2026, 3, 2),
+    )
     assert summary(trial) == [("recurring", dt.date(2026, 2, 2), dt.date(2026, 3, 2), D("700.00"))]
 
 
@@ -981,9 +1109,9 @@ def test_line_descriptions_write_quantities_in_plain_digits(product):
     run_billing(msk_midnight(2026, 5, 1))
 
     # then the lines read "× 10" and "350", not "× 1E+1" and "3.5E+2"
-    first, = [c for c in money_charges(sub, "recurring") if c.period_start == dt.date(2026, 4, 1)]
+    (first,) = [c for c in money_charges(sub, "recurring") if c.period_start == dt.date(2026, 4, 1)]
     assert [(x["description"], x["amount"]) for x in first.lines] == [("Start × 10 (2026-04-01–2026-05-01)", "1000.00")]
-    usage, = money_charges(sub, "usage")
+    (usage,) = money_charges(sub, "usage")
     assert [(x["description"], x["amount"]) for x in usage.lines] == [("calls: 350 (2026-04-01–2026-05-01)", "350.00")]
 
 
@@ -993,32 +1121,44 @@ def test_line_descriptions_write_quantities_in_plain_digits(product):
 def test_usage_is_charged_in_arrears_at_renewal_and_the_estimate_matches_the_run(product):
     # given 500.00/month in advance plus API calls: 100 free, then graduated 0.10 up to 1000 and 0.05 beyond
     plan = make_plan("api", "500.00", product=product)
-    make_usage_charge(plan, "calls", "graduated", included="100", tiers=[
-        {"up_to": "1000", "unit_price": "0.10"}, {"up_to": None, "unit_price": "0.05"}])
+    make_usage_charge(
+        plan,
+        "calls",
+        "graduated",
+        included="100",
+        tiers=[{"up_to": "1000", "unit_price": "0.10"}, {"up_to": None, "unit_price": "0.05"}],
+    )
     customer = funded_customer("10000.00")
     sub = subscription_create(customer_id=customer.pk, plan_code="api", at=msk(2026, 4, 1))
-    usage_record_batch(events=[
-        UsageEventIn("e1", customer.pk, "calls", D("600"), msk(2026, 4, 5), {}),
-        UsageEventIn("e2", customer.pk, "calls", D("700"), msk(2026, 4, 20), {}),
-        UsageEventIn("e3", customer.pk, "calls", D("300"), utc(2026, 4, 30, 20, 59), {}),  # Apr 30 23:59 Moscow
-        UsageEventIn("e4", customer.pk, "calls", D("1000"), utc(2026, 4, 30, 21, 0), {}),  # May 1 00:00 Moscow
-    ])
+    usage_record_batch(
+        events=[
+            UsageEventIn("e1", customer.pk, "calls", D("600"), msk(2026, 4, 5), {}),
+            UsageEventIn("e2", customer.pk, "calls", D("700"), msk(2026, 4, 20), {}),
+            UsageEventIn("e3", customer.pk, "calls", D("300"), utc(2026, 4, 30, 20, 59), {}),  # Apr 30 23:59 Moscow
+            UsageEventIn("e4", customer.pk, "calls", D("1000"), utc(2026, 4, 30, 21, 0), {}),  # May 1 00:00 Moscow
+        ]
+    )
 
     # when the upcoming charge is estimated on April 30, then the run comes
     [estimate] = upcoming_charges_estimate(customer_id=customer.pk, at=msk(2026, 4, 30))
     run_billing(msk_midnight(2026, 5, 1))
 
     # then April's 1600 calls: 1500 billable = 1000 × 0.10 + 500 × 0.05 = 125.00, and May's 500.00 in advance
-    usage, = money_charges(sub, "usage")
+    (usage,) = money_charges(sub, "usage")
     assert (usage.period_start, usage.period_end, charge_lines(usage)) == (
-        dt.date(2026, 4, 1), dt.date(2026, 5, 1), [("usage", "api", D("125.00"))])
+        dt.date(2026, 4, 1),
+        dt.date(2026, 5, 1),
+        [("usage", "api", D("125.00"))],
+    )
     may = money_charges(sub, "recurring")[-1]
     assert (may.period_start, charge_lines(may)) == (dt.date(2026, 5, 1), [("plan", "api", D("500.00"))])
     assert balance(customer) == D("8875.00")  # 10000 - 500 - 125 - 500
     # and the estimate said exactly that, for May 1 00:00 in Moscow
     assert estimate.charge_at == msk_midnight(2026, 5, 1)
     assert [(x.kind.value, x.ref, x.amount) for x in estimate.lines] == [
-        ("usage", "api", D("125.00")), ("plan", "api", D("500.00"))]
+        ("usage", "api", D("125.00")),
+        ("plan", "api", D("500.00")),
+    ]
     assert estimate.total == D("625.00")
 
 
@@ -1061,17 +1201,25 @@ def _calls(customer: Customer, *events: tuple[str, str, dt.datetime]) -> None:
 def test_a_cancel_now_bills_the_usage_of_the_period_up_to_the_cancel_day(product):
     # given 20 + 10 calls before the cancel day (the last at Apr 10 23:30 Moscow) and 5 on the cancel day
     customer, sub = _metered(product)
-    _calls(customer, ("e1", "20", msk(2026, 4, 3)), ("e2", "10", msk(2026, 4, 10, 23, 30)),
-           ("e3", "5", msk(2026, 4, 11, 9)))
+    _calls(
+        customer,
+        ("e1", "20", msk(2026, 4, 3)),
+        ("e2", "10", msk(2026, 4, 10, 23, 30)),
+        ("e3", "5", msk(2026, 4, 11, 9)),
+    )
 
     # when canceled on Apr 11
     subscription_cancel(subscription_id=sub.pk, at=msk(2026, 4, 11))
 
     # then [Apr 1, Apr 11) is billed: 30 × 2.00 = 60.00 (the cancel day is credited, so its usage is not
     # billed), under the run's own key; and 300 × 20/30 = 200.00 is credited
-    usage, = charges_of(sub, "usage")
+    (usage,) = charges_of(sub, "usage")
     assert (usage.period_start, usage.period_end, usage.key, charge_lines(usage)) == (
-        dt.date(2026, 4, 1), dt.date(2026, 4, 11), f"sub:{sub.pk}:2026-04-01:usage", [("usage", "meter", D("60.00"))])
+        dt.date(2026, 4, 1),
+        dt.date(2026, 4, 11),
+        f"sub:{sub.pk}:2026-04-01:usage",
+        [("usage", "meter", D("60.00"))],
+    )
     assert usage.transaction_id is not None
     assert summary(sub)[-1] == ("cancel_credit", dt.date(2026, 4, 1), dt.date(2026, 5, 1), D("-200.00"))
     assert balance(customer) == D("9840.00")  # 10000 - 300 - 60 + 200
@@ -1093,7 +1241,7 @@ def test_a_part_period_usage_charge_is_topped_up_to_the_prorated_minimum_commitm
 
     # then [Apr 1, Apr 11) is 10 of April's 30 days: the usage, 10 × 2.00 = 20.00, is topped up to the prorated
     # minimum 100 × 10/30 = 33.333… by 13.333… → 13.33
-    usage, = charges_of(sub, "usage")
+    (usage,) = charges_of(sub, "usage")
     assert charge_lines(usage) == [("usage", "meter", D("20.00")), ("minimum_commitment", "meter", D("13.33"))]
     assert usage.lines[-1]["description"] == "Minimum commitment (10/30 days)"
     assert balance(customer) == D("9866.67")  # 10000 - 300 - 20 - 13.33 + 200
@@ -1108,7 +1256,7 @@ def test_a_part_period_usage_above_the_prorated_minimum_is_not_topped_up(product
     subscription_cancel(subscription_id=sub.pk, at=msk(2026, 4, 11))
 
     # then the usage, 30 × 2.00 = 60.00, is above the prorated minimum 33.33: no top-up
-    usage, = charges_of(sub, "usage")
+    (usage,) = charges_of(sub, "usage")
     assert charge_lines(usage) == [("usage", "meter", D("60.00"))]
     assert balance(customer) == D("9840.00")  # 10000 - 300 - 60 + 200
 
@@ -1122,9 +1270,11 @@ def test_a_pause_bills_the_usage_so_far_and_the_restarted_period_bills_its_own(p
     _, credit = subscription_pause(subscription_id=sub.pk, at=msk(2026, 4, 11))
 
     # then [Apr 1, Apr 11) is billed, 30 × 2.00 = 60.00, and 300 × 20/30 = 200.00 credited
-    assert summary(sub) == [("recurring", dt.date(2026, 4, 1), dt.date(2026, 5, 1), D("300.00")),
-                            ("usage", dt.date(2026, 4, 1), dt.date(2026, 4, 11), D("60.00")),
-                            ("cancel_credit", dt.date(2026, 4, 1), dt.date(2026, 5, 1), D("-200.00"))]
+    assert summary(sub) == [
+        ("recurring", dt.date(2026, 4, 1), dt.date(2026, 5, 1), D("300.00")),
+        ("usage", dt.date(2026, 4, 1), dt.date(2026, 4, 11), D("60.00")),
+        ("cancel_credit", dt.date(2026, 4, 1), dt.date(2026, 5, 1), D("-200.00")),
+    ]
     assert credit.amount.amount == D("-200.00")
 
     # when resumed on Apr 20 and the run of May 20 comes
@@ -1133,9 +1283,11 @@ def test_a_pause_bills_the_usage_so_far_and_the_restarted_period_bills_its_own(p
 
     # then [Apr 20, May 20) is charged 300.00 in advance, its usage is 8 × 2.00 = 16.00 (the paused days'
     # 4 calls are not billed), and [May 20, Jun 20) 300.00
-    assert summary(sub)[3:] == [("recurring", dt.date(2026, 4, 20), dt.date(2026, 5, 20), D("300.00")),
-                                ("usage", dt.date(2026, 4, 20), dt.date(2026, 5, 20), D("16.00")),
-                                ("recurring", dt.date(2026, 5, 20), dt.date(2026, 6, 20), D("300.00"))]
+    assert summary(sub)[3:] == [
+        ("recurring", dt.date(2026, 4, 20), dt.date(2026, 5, 20), D("300.00")),
+        ("usage", dt.date(2026, 4, 20), dt.date(2026, 5, 20), D("16.00")),
+        ("recurring", dt.date(2026, 5, 20), dt.date(2026, 6, 20), D("300.00")),
+    ]
     assert balance(customer) == D("9224.00")  # 10000 - 300 - 60 + 200 - 300 - 16 - 300
 
 
@@ -1152,12 +1304,16 @@ def test_a_resume_on_the_day_of_a_pause_that_billed_usage_restarts_the_period(pr
 
     # then [Apr 11, May 11) is charged 300.00, and the run of May 11 bills its usage, 10 × 2.00 = 20.00
     assert (sub.status, sub.current_period_start, sub.current_period_end) == (
-        "active", dt.date(2026, 4, 11), dt.date(2026, 5, 11))
+        "active",
+        dt.date(2026, 4, 11),
+        dt.date(2026, 5, 11),
+    )
     assert (charge.kind, charge.period_start, charge.amount.amount) == ("recurring", dt.date(2026, 4, 11), D("300.00"))
     run_billing(msk_midnight(2026, 5, 11))
     assert [(c.period_start, c.period_end, c.amount.amount) for c in charges_of(sub, "usage")] == [
         (dt.date(2026, 4, 1), dt.date(2026, 4, 11), D("60.00")),
-        (dt.date(2026, 4, 11), dt.date(2026, 5, 11), D("20.00"))]
+        (dt.date(2026, 4, 11), dt.date(2026, 5, 11), D("20.00")),
+    ]
     assert balance(customer) == D("9220.00")  # 10000 - 300 - 60 + 200 - 300 - 20 - 300
 
 
@@ -1179,13 +1335,17 @@ def test_a_restart_after_a_suspension_bills_the_usage_up_to_the_suspension(produ
 
     # then [Jan 15, Jan 19) usage is billed, 30 × 2.00 = 60.00; 1000 × 27/31 = 870.967… → 870.97 credited;
     # a fresh month [Jan 25, Feb 25) charged
-    assert summary(sub)[1:] == [("usage", dt.date(2026, 1, 15), dt.date(2026, 1, 19), D("60.00")),
-                                ("cancel_credit", dt.date(2026, 1, 15), dt.date(2026, 2, 15), D("-870.97")),
-                                ("recurring", dt.date(2026, 1, 25), dt.date(2026, 2, 25), D("1000.00"))]
+    assert summary(sub)[1:] == [
+        ("usage", dt.date(2026, 1, 15), dt.date(2026, 1, 19), D("60.00")),
+        ("cancel_credit", dt.date(2026, 1, 15), dt.date(2026, 2, 15), D("-870.97")),
+        ("recurring", dt.date(2026, 1, 25), dt.date(2026, 2, 25), D("1000.00")),
+    ]
     assert balance(customer) == D("1810.97")  # -1000 + 3000 - 60 + 870.97 - 1000
 
     # and the run of Feb 25 bills only the new period's usage, 5 × 2.00 = 10.00, and March in advance
     run_billing(msk_midnight(2026, 2, 25))
-    assert summary(sub)[4:] == [("usage", dt.date(2026, 1, 25), dt.date(2026, 2, 25), D("10.00")),
-                                ("recurring", dt.date(2026, 2, 25), dt.date(2026, 3, 25), D("1000.00"))]
+    assert summary(sub)[4:] == [
+        ("usage", dt.date(2026, 1, 25), dt.date(2026, 2, 25), D("10.00")),
+        ("recurring", dt.date(2026, 2, 25), dt.date(2026, 3, 25), D("1000.00")),
+    ]
     assert balance(customer) == D("800.97")  # 1810.97 - 10 - 1000

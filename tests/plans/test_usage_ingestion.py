@@ -17,8 +17,21 @@ from plans.services.usage import InvalidUsageBatch, UsageEventIn, parse_usage_ev
 from tests.factories.catalog import funded_customer, make_metric
 from tests.plans.support import msk, written
 
-TRICKY = ['a"b', "back\\slash", 'both\\"\\', "com,ma", "{braces}", "with space", " lead", "NULL", "null", "юникод ✓",
-          "'single'", "tab\there", "x" * 255]
+TRICKY = [
+    'a"b',
+    "back\\slash",
+    'both\\"\\',
+    "com,ma",
+    "{braces}",
+    "with space",
+    " lead",
+    "NULL",
+    "null",
+    "юникод ✓",
+    "'single'",
+    "tab\there",
+    "x" * 255,
+]
 
 
 @pytest.fixture
@@ -26,10 +39,12 @@ def customer(db) -> Customer:
     return funded_customer("0")
 
 
-def ev(customer_id: int, event_id: str, *, metric: str = "calls", quantity: str = "1", properties=None,
-       minute: int = 0) -> UsageEventIn:
-    return UsageEventIn(event_id, customer_id, metric, Decimal(quantity), msk(2026, 4, 10, 12, minute),
-                        properties or {})
+def ev(
+    customer_id: int, event_id: str, *, metric: str = "calls", quantity: str = "1", properties=None, minute: int = 0
+) -> UsageEventIn:
+    return UsageEventIn(
+        event_id, customer_id, metric, Decimal(quantity), msk(2026, 4, 10, 12, minute), properties or {}
+    )
 
 
 @pytest.mark.django_db
@@ -52,15 +67,25 @@ def test_every_event_id_and_metric_code_is_stored_exactly(customer):
 def test_properties_land_on_their_own_event(customer):
     # given: properties on two events of five, the others without
     make_metric("calls")
-    events = [ev(customer.pk, "p0"), ev(customer.pk, "p1", properties={"user": "u1"}), ev(customer.pk, "p2"),
-              ev(customer.pk, "p3", properties={"user": "u3", "tags": ["a", "b"], "n": 2}), ev(customer.pk, "p4")]
+    events = [
+        ev(customer.pk, "p0"),
+        ev(customer.pk, "p1", properties={"user": "u1"}),
+        ev(customer.pk, "p2"),
+        ev(customer.pk, "p3", properties={"user": "u3", "tags": ["a", "b"], "n": 2}),
+        ev(customer.pk, "p4"),
+    ]
 
     # when
     usage_record_batch(events=events)
 
     # then
     assert dict(UsageEvent.objects.values_list("event_id", "properties")) == {
-        "p0": {}, "p1": {"user": "u1"}, "p2": {}, "p3": {"user": "u3", "tags": ["a", "b"], "n": 2}, "p4": {}}
+        "p0": {},
+        "p1": {"user": "u1"},
+        "p2": {},
+        "p3": {"user": "u3", "tags": ["a", "b"], "n": 2},
+        "p4": {},
+    }
 
 
 @pytest.mark.django_db
@@ -68,8 +93,15 @@ def test_decimal_properties_are_stored_as_exact_json_numbers(customer):
     # given: numbers with a fraction, as the decimal JSON parser hands them over (never floats)
     make_metric("calls")
     big = "12345678901234567890.123456789"
-    raw = [{"event_id": "d1", "customer_id": customer.pk, "metric": "calls", "timestamp": "2026-04-10T12:00:00Z",
-            "properties": {"gb": Decimal("0.1"), "big": Decimal(big), "nested": [{"x": Decimal("-2.50")}]}}]
+    raw = [
+        {
+            "event_id": "d1",
+            "customer_id": customer.pk,
+            "metric": "calls",
+            "timestamp": "2026-04-10T12:00:00Z",
+            "properties": {"gb": Decimal("0.1"), "big": Decimal(big), "nested": [{"x": Decimal("-2.50")}]},
+        }
+    ]
 
     # when
     usage_record_batch(events=parse_usage_events(raw))
@@ -98,21 +130,40 @@ def test_ids_follow_the_batch_order(customer):
 def test_quantities_and_timestamps_are_stored_exactly(customer):
     # given
     make_metric("calls")
-    raw = [{"event_id": "q1", "customer_id": customer.pk, "metric": "calls", "quantity": "0.000001",
-            "timestamp": "2026-04-10T23:59:59.999999+05:30"},
-           {"event_id": "q2", "customer_id": customer.pk, "metric": "calls", "quantity": 1000000000000,
-            "timestamp": "2026-04-10 12:00Z"},
-           {"event_id": "q3", "customer_id": customer.pk, "metric": "calls", "quantity": "1E+3",
-            "timestamp": "2026-04-10T12:00:00-02:00"}]
+    raw = [
+        {
+            "event_id": "q1",
+            "customer_id": customer.pk,
+            "metric": "calls",
+            "quantity": "0.000001",
+            "timestamp": "2026-04-10T23:59:59.999999+05:30",
+        },
+        {
+            "event_id": "q2",
+            "customer_id": customer.pk,
+            "metric": "calls",
+            "quantity": 1000000000000,
+            "timestamp": "2026-04-10 12:00Z",
+        },
+        {
+            "event_id": "q3",
+            "customer_id": customer.pk,
+            "metric": "calls",
+            "quantity": "1E+3",
+            "timestamp": "2026-04-10T12:00:00-02:00",
+        },
+    ]
 
     # when
     usage_record_batch(events=parse_usage_events(raw))
 
     # then
     stored = {e.event_id: (e.quantity, e.timestamp.isoformat()) for e in UsageEvent.objects.all()}
-    assert stored == {"q1": (Decimal("0.000001"), "2026-04-10T18:29:59.999999+00:00"),
-                      "q2": (Decimal("1000000000000"), "2026-04-10T12:00:00+00:00"),
-                      "q3": (Decimal("1000"), "2026-04-10T14:00:00+00:00")}
+    assert stored == {
+        "q1": (Decimal("0.000001"), "2026-04-10T18:29:59.999999+00:00"),
+        "q2": (Decimal("1000000000000"), "2026-04-10T12:00:00+00:00"),
+        "q3": (Decimal("1000"), "2026-04-10T14:00:00+00:00"),
+    }
 
 
 @pytest.mark.django_db
@@ -127,7 +178,9 @@ def test_a_customer_id_beyond_bigint_is_not_found_and_nothing_is_written(custome
 
     # then
     assert [(e["field"], e["code"]) for e in info.value.errors] == [
-        ("events.1.customer_id", "not_found"), ("events.2.customer_id", "not_found")]
+        ("events.1.customer_id", "not_found"),
+        ("events.2.customer_id", "not_found"),
+    ]
     assert written() == before
 
 
@@ -135,8 +188,12 @@ def test_a_customer_id_beyond_bigint_is_not_found_and_nothing_is_written(custome
 def test_a_repeated_id_is_reported_with_the_other_errors_in_index_order(customer):
     # given: an id twice, an unknown metric and an unknown customer in one batch
     make_metric("calls")
-    events = [ev(customer.pk, "a"), ev(customer.pk, "b", metric="nope"), ev(customer.pk, "a"),
-              ev(10**9, "c", metric="nope")]
+    events = [
+        ev(customer.pk, "a"),
+        ev(customer.pk, "b", metric="nope"),
+        ev(customer.pk, "a"),
+        ev(10**9, "c", metric="nope"),
+    ]
 
     # when
     with pytest.raises(InvalidUsageBatch) as info:
@@ -144,8 +201,11 @@ def test_a_repeated_id_is_reported_with_the_other_errors_in_index_order(customer
 
     # then
     assert [(e["field"], e["code"]) for e in info.value.errors] == [
-        ("events.1.metric", "unknown_metric"), ("events.2.event_id", "duplicate_in_batch"),
-        ("events.3.metric", "unknown_metric"), ("events.3.customer_id", "not_found")]
+        ("events.1.metric", "unknown_metric"),
+        ("events.2.event_id", "duplicate_in_batch"),
+        ("events.3.metric", "unknown_metric"),
+        ("events.3.customer_id", "not_found"),
+    ]
     assert UsageEvent.objects.count() == 0
 
 
@@ -156,14 +216,17 @@ def test_an_id_committed_by_a_concurrent_batch_is_a_duplicate_not_an_error():
     other = connections.create_connection("default")
     other.set_autocommit(False)
     with other.cursor() as cursor:
-        cursor.execute("INSERT INTO plans_usageevent (event_id, customer_id, metric_id, quantity, timestamp, "
-                       "properties) VALUES ('race-1', %s, %s, 5, now(), '{}')", [customer.pk, metric.pk])
+        cursor.execute(
+            "INSERT INTO plans_usageevent (event_id, customer_id, metric_id, quantity, timestamp, "
+            "properties) VALUES ('race-1', %s, %s, 5, now(), '{}')",
+            [customer.pk, metric.pk],
+        )
     outcome = {}
 
     def record():
         try:
             outcome["result"] = usage_record_batch(events=[ev(customer.pk, f"race-{n}") for n in range(3)])
-        except Exception as exc:  # noqa: BLE001 - handed to the test thread
+        except Exception as exc:
             outcome["error"] = exc
         finally:
             connection.close()
@@ -183,15 +246,19 @@ def test_an_id_committed_by_a_concurrent_batch_is_a_duplicate_not_an_error():
     result = outcome["result"]
     assert (result.received, result.accepted, result.duplicates) == (3, 2, 1)
     assert sorted(UsageEvent.objects.values_list("event_id", "quantity")) == [
-        ("race-0", Decimal(1)), ("race-1", Decimal(5)), ("race-2", Decimal(1))]
+        ("race-0", Decimal(1)),
+        ("race-1", Decimal(5)),
+        ("race-2", Decimal(1)),
+    ]
 
 
 def _wait_for_a_lock_wait() -> None:
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
         with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
-                           "AND wait_event_type = 'Lock'")
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
             if cursor.fetchone()[0]:
                 return
         time.sleep(0.02)

@@ -20,33 +20,47 @@ def _seed_catalog():
     from plans.models import Coupon, Option, OptionPrice, Plan, PlanPrice, Product, Promotion, UsageCharge, UsageMetric
 
     since = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
-    products = [Product.objects.get_or_create(code=f"bench-p{i}", defaults={"name": f"Product {i}"})[0]
-                for i in range(5)]
+    products = [
+        Product.objects.get_or_create(code=f"bench-p{i}", defaults={"name": f"Product {i}"})[0] for i in range(5)
+    ]
     plans = []
-    specs = [("month", "in_advance", "990"), ("month", "in_arrears", "1490"), ("quarter", "in_advance", "4900"),
-             ("month", "in_advance", "2990")]
+    specs = [
+        ("month", "in_advance", "990"),
+        ("month", "in_arrears", "1490"),
+        ("quarter", "in_advance", "4900"),
+        ("month", "in_advance", "2990"),
+    ]
     for i in range(20):
         interval, timing, price = specs[i % len(specs)]
         plan, created = Plan.objects.get_or_create(
-            code=f"bench-plan-{i}", defaults={"product": products[i % 5], "name": f"Plan {i}", "interval": interval,
-                                              "charge_timing": timing})
+            code=f"bench-plan-{i}",
+            defaults={"product": products[i % 5], "name": f"Plan {i}", "interval": interval, "charge_timing": timing},
+        )
         if created:
             PlanPrice.objects.create(plan=plan, amount=Money(price, "RUB"), valid_from=since)
         plans.append(plan)
     metric, _ = UsageMetric.objects.get_or_create(code="bench-api-calls", defaults={"name": "API calls"})
     usage_plan, created = Plan.objects.get_or_create(
-        code="bench-usage", defaults={"product": products[0], "name": "Usage", "charge_timing": "in_arrears"})
+        code="bench-usage", defaults={"product": products[0], "name": "Usage", "charge_timing": "in_arrears"}
+    )
     if created:
         PlanPrice.objects.create(plan=usage_plan, amount=Money("500", "RUB"), valid_from=since)
-        UsageCharge.objects.create(plan=usage_plan, metric=metric, model="graduated", unit_price=Money("0", "RUB"),
-                                   included=100, tiers=[{"up_to": "1000", "unit_price": "0.10"},
-                                                        {"up_to": None, "unit_price": "0.05"}])
-    option, created = Option.objects.get_or_create(code="bench-backup", defaults={"product": products[1],
-                                                                                  "name": "Backup"})
+        UsageCharge.objects.create(
+            plan=usage_plan,
+            metric=metric,
+            model="graduated",
+            unit_price=Money("0", "RUB"),
+            included=100,
+            tiers=[{"up_to": "1000", "unit_price": "0.10"}, {"up_to": None, "unit_price": "0.05"}],
+        )
+    option, created = Option.objects.get_or_create(
+        code="bench-backup", defaults={"product": products[1], "name": "Backup"}
+    )
     if created:
         OptionPrice.objects.create(option=option, amount=Money("150", "RUB"), valid_from=since)
-    promo, _ = Promotion.objects.get_or_create(code="bench-10", defaults={"name": "10%", "percent": 10,
-                                                                          "duration": "forever"})
+    promo, _ = Promotion.objects.get_or_create(
+        code="bench-10", defaults={"name": "10%", "percent": 10, "duration": "forever"}
+    )
     Coupon.objects.get_or_create(code="BENCH10", defaults={"promotion": promo})
     return plans, usage_plan, metric, option, promo
 
@@ -70,13 +84,17 @@ def seed(cohort: int, n: int) -> None:
                    CASE WHEN g %% 3 = 0 THEN 'Europe/Moscow' WHEN g %% 3 = 1 THEN 'Asia/Yekaterinburg' ELSE 'UTC' END,
                    'active', 0, 'RUB', '{}', 'bench-' || %s || '-' || g, '{}', now(), now(), 'prepaid'
               FROM generate_series(1, %s) g
-            """, [cohort, n])
+            """,
+            [cohort, n],
+        )
         cur.execute(
             """
             INSERT INTO billing_account (kind, code, name, customer_id, balance, balance_currency, created_at)
             SELECT 'customer', 'customer:' || id, 'Balance of ' || name, id, 0, 'RUB', now()
               FROM billing_customer WHERE id > %s
-            """, [base])
+            """,
+            [base],
+        )
         cur.execute("""
             INSERT INTO billing_account (kind, code, name, balance, balance_currency, created_at)
             VALUES ('provider_clearing', 'clearing:bench', 'Clearing: bench', 0, 'RUB', now())
@@ -102,16 +120,21 @@ def seed(cohort: int, n: int) -> None:
               FROM t JOIN c ON c.customer_id = t.customer_id
              CROSS JOIN LATERAL (VALUES (c.account_id, -100000::numeric), (%s::bigint, 100000::numeric))
                    AS x(account_id, amount)
-            """, [base, clearing])
+            """,
+            [base, clearing],
+        )
         cur.execute(
             """
             UPDATE billing_account a SET balance = -100000 FROM billing_customer c
              WHERE a.customer_id = c.id AND c.id > %s AND c.id %% 20 <> 0
-            """, [base])
+            """,
+            [base],
+        )
         cur.execute(
             "UPDATE billing_account SET balance = balance + 100000 * "
             "(SELECT count(*) FROM billing_customer WHERE id > %s AND id %% 20 <> 0) WHERE id = %s",
-            [base, clearing])
+            [base, clearing],
+        )
         # subscriptions: 10% on the usage plan, the rest spread over the 20 plans; all due on Dec 1
         cur.execute(
             """
@@ -128,22 +151,30 @@ def seed(cohort: int, n: int) -> None:
                 ON true
              WHERE c.id > %s
              ORDER BY c.id  -- subscription ids follow customer ids: every 10th is on the usage plan
-            """, [start, start, start, start, AS_OF - dt.timedelta(hours=1), usage_plan.pk, plan_ids, base])
+            """,
+            [start, start, start, start, AS_OF - dt.timedelta(hours=1), usage_plan.pk, plan_ids, base],
+        )
         cur.execute(
             "UPDATE plans_subscription SET current_period_start = '2026-09-01', billing_anchor = '2026-09-01', "
             "current_period_end = '2026-12-01' WHERE customer_id > %s AND plan_id IN "
-            "(SELECT id FROM plans_plan WHERE interval = 'quarter')", [base])
+            "(SELECT id FROM plans_plan WHERE interval = 'quarter')",
+            [base],
+        )
         cur.execute(
             """
             INSERT INTO plans_subscriptionoption (subscription_id, option_id, price_id, quantity, added_at)
             SELECT s.id, %s, (SELECT id FROM plans_optionprice WHERE option_id = %s LIMIT 1), 1, now()
               FROM plans_subscription s WHERE s.customer_id > %s AND s.customer_id %% 7 = 0
-            """, [option.pk, option.pk, base])
+            """,
+            [option.pk, option.pk, base],
+        )
         cur.execute(
             """
             INSERT INTO plans_subscriptiondiscount (subscription_id, promotion_id, periods_remaining, created_at)
             SELECT s.id, %s, NULL, now() FROM plans_subscription s WHERE s.customer_id > %s AND s.customer_id %% 11 = 0
-            """, [promo.pk, base])
+            """,
+            [promo.pk, base],
+        )
         cur.execute(
             """
             INSERT INTO plans_usageevent (event_id, customer_id, metric_id, quantity, timestamp, properties,
@@ -152,6 +183,8 @@ def seed(cohort: int, n: int) -> None:
                    now()
               FROM plans_subscription s CROSS JOIN generate_series(1, 10) g
              WHERE s.customer_id > %s AND s.plan_id = %s
-            """, [metric.pk, base, usage_plan.pk])
+            """,
+            [metric.pk, base, usage_plan.pk],
+        )
     with connection.cursor() as cur:
         cur.execute("ANALYZE")

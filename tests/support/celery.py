@@ -47,9 +47,7 @@ class CeleryWorker:
         self.queue = queue
         self.env = env
         self.hostname = f"{queue}@%h"
-        self._log = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives as long as the worker
-            prefix=f"celery-{queue}-", suffix=".log", delete=False
-        )
+        self._log = tempfile.NamedTemporaryFile(prefix=f"celery-{queue}-", suffix=".log", delete=False)
         self.log_path = Path(self._log.name)
         self.process: subprocess.Popen | None = None
 
@@ -74,10 +72,23 @@ class CeleryWorker:
 
     def start(self) -> None:
         command = [
-            str(CELERY_BIN), "-A", "config", "worker", "--pool", "solo", "-l", "info", "-Q", self.queue,
-            "-n", self.hostname, "--without-mingle", "--without-gossip", "--without-heartbeat",
+            str(CELERY_BIN),
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "solo",
+            "-l",
+            "info",
+            "-Q",
+            self.queue,
+            "-n",
+            self.hostname,
+            "--without-mingle",
+            "--without-gossip",
+            "--without-heartbeat",
         ]
-        self.process = subprocess.Popen(  # noqa: S603 - our own venv's celery, fixed arguments
+        self.process = subprocess.Popen(
             command, cwd=BASE_DIR, env=self.env, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
         )
 
@@ -132,8 +143,10 @@ class CeleryWorker:
             self.log_path.unlink()
 
     def print_log(self, *, file=None) -> None:
-        print(f"----- celery worker log ({self.queue}, exit {self.process.returncode if self.process else None}) -----",
-              file=file or sys.stdout)
+        print(
+            f"----- celery worker log ({self.queue}, exit {self.process.returncode if self.process else None}) -----",
+            file=file or sys.stdout,
+        )
         print(self.log(), file=file or sys.stdout)
 
 

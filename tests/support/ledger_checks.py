@@ -36,10 +36,13 @@ def balances_differing_from_entries() -> list[tuple]:
 
 
 def transactions_without_entries() -> list[int]:
-    return [r[0] for r in _rows("""
+    return [
+        r[0]
+        for r in _rows("""
         SELECT t.id FROM billing_transaction t
          WHERE NOT EXISTS (SELECT 1 FROM billing_entry e WHERE e.transaction_id = t.id)
-    """)]
+    """)
+    ]
 
 
 def double_period_charges() -> list[tuple]:

@@ -10,8 +10,9 @@ from django.db import connection
 TIMEOUT_SECONDS = 120
 
 
-def run_threads(work: Callable[[int], object], *, threads: int, name: str = "worker",
-                timeout: float = TIMEOUT_SECONDS) -> list:
+def run_threads(
+    work: Callable[[int], object], *, threads: int, name: str = "worker", timeout: float = TIMEOUT_SECONDS
+) -> list:
     """Run work(i) in `threads` threads released together; each closes its own connection.
     Returns the results; fails on any exception or on a thread still running after the timeout."""
     barrier = threading.Barrier(threads)
@@ -22,7 +23,7 @@ def run_threads(work: Callable[[int], object], *, threads: int, name: str = "wor
         try:
             barrier.wait(timeout=30)
             results[i] = work(i)
-        except BaseException as exc:  # noqa: BLE001 - reported to the test below
+        except BaseException as exc:
             errors.append(exc)
         finally:
             connection.close()

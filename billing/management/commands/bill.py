@@ -43,9 +43,11 @@ class Command(BaseCommand):
 
         run: BillingRun = billing_run_execute(as_of=instant, triggered_by="manage.py bill", progress=progress)
         self.stdout.write("")
-        self.stdout.write(self.style.SUCCESS(
-            f"Run #{run.pk}: {run.processed} processed, {run.charged} charges posted, {run.canceled} canceled, "
-            f"{run.suspended} suspended, {run.failed} failed in {time.monotonic() - started:.1f}s"
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Run #{run.pk}: {run.processed} processed, {run.charged} charges posted, {run.canceled} canceled, "
+                f"{run.suspended} suspended, {run.failed} failed in {time.monotonic() - started:.1f}s"
+            )
+        )
         for failure in run.failures[:20]:
             self.stderr.write(f"  subscription {failure['subscription_id']}: {failure['reason']}")

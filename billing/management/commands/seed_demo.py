@@ -38,41 +38,77 @@ CREATED_BY = "seed_demo"
 
 CUSTOMERS: list[dict] = [
     {
-        "external_id": "demo-romashka", "kind": Customer.Kind.LEGAL_ENTITY, "name": "Ромашка",
-        "legal_name": "Общество с ограниченной ответственностью «Ромашка»", "inn": "7701234560", "kpp": "770101001",
-        "ogrn": "1257700012349", "legal_address": "125009, г. Москва, ул. Тверская, д. 1",
-        "billing_emails": ["billing@romashka.example"], "currency": "RUB", "credit_limit": Decimal("10000.00"),
+        "external_id": "demo-romashka",
+        "kind": Customer.Kind.LEGAL_ENTITY,
+        "name": "Ромашка",
+        "legal_name": "Общество с ограниченной ответственностью «Ромашка»",
+        "inn": "7701234560",
+        "kpp": "770101001",
+        "ogrn": "1257700012349",
+        "legal_address": "125009, г. Москва, ул. Тверская, д. 1",
+        "billing_emails": ["billing@romashka.example"],
+        "currency": "RUB",
+        "credit_limit": Decimal("10000.00"),
         "tags": ["demo", "enterprise"],
     },
     {
-        "external_id": "demo-podmoskovye", "kind": Customer.Kind.LEGAL_ENTITY, "name": "Подмосковные сети",
-        "legal_name": "ООО «Подмосковные сети»", "inn": "5003123458", "kpp": "500301001",
+        "external_id": "demo-podmoskovye",
+        "kind": Customer.Kind.LEGAL_ENTITY,
+        "name": "Подмосковные сети",
+        "legal_name": "ООО «Подмосковные сети»",
+        "inn": "5003123458",
+        "kpp": "500301001",
         "legal_address": "142700, Московская обл., г. Видное, ул. Школьная, д. 5",
-        "billing_emails": ["accounts@podmoskovye.example"], "currency": "RUB", "credit_limit": Decimal("0"),
+        "billing_emails": ["accounts@podmoskovye.example"],
+        "currency": "RUB",
+        "credit_limit": Decimal("0"),
         "tags": ["demo"],
     },
     {
-        "external_id": "demo-nevsky", "kind": Customer.Kind.LEGAL_ENTITY, "name": "Невский софт",
-        "legal_name": "АО «Невский софт»", "inn": "7810123451", "kpp": "781001001",
+        "external_id": "demo-nevsky",
+        "kind": Customer.Kind.LEGAL_ENTITY,
+        "name": "Невский софт",
+        "legal_name": "АО «Невский софт»",
+        "inn": "7810123451",
+        "kpp": "781001001",
         "legal_address": "196084, г. Санкт-Петербург, Московский пр., д. 10",
-        "billing_emails": ["finance@nevsky.example"], "currency": "RUB", "credit_limit": Decimal("50000.00"),
+        "billing_emails": ["finance@nevsky.example"],
+        "currency": "RUB",
+        "credit_limit": Decimal("50000.00"),
         "tags": ["demo", "postpaid-candidate"],
     },
     {
-        "external_id": "demo-ip-ivanov", "kind": Customer.Kind.SOLE_PROPRIETOR, "name": "ИП Иванов И. И.",
-        "legal_name": "Индивидуальный предприниматель Иванов Иван Иванович", "inn": "771234567859",
-        "ogrn": "325770000123460", "billing_emails": ["ivanov@ip.example"], "currency": "RUB",
-        "credit_limit": Decimal("0"), "tags": ["demo", "smb"],
+        "external_id": "demo-ip-ivanov",
+        "kind": Customer.Kind.SOLE_PROPRIETOR,
+        "name": "ИП Иванов И. И.",
+        "legal_name": "Индивидуальный предприниматель Иванов Иван Иванович",
+        "inn": "771234567859",
+        "ogrn": "325770000123460",
+        "billing_emails": ["ivanov@ip.example"],
+        "currency": "RUB",
+        "credit_limit": Decimal("0"),
+        "tags": ["demo", "smb"],
     },
     {
-        "external_id": "demo-petrova", "kind": Customer.Kind.INDIVIDUAL, "name": "Анна Петрова",
-        "billing_emails": ["anna.petrova@mail.example"], "currency": "RUB", "credit_limit": Decimal("0"),
-        "timezone": "Asia/Yekaterinburg", "tags": ["demo"],
+        "external_id": "demo-petrova",
+        "kind": Customer.Kind.INDIVIDUAL,
+        "name": "Анна Петрова",
+        "billing_emails": ["anna.petrova@mail.example"],
+        "currency": "RUB",
+        "credit_limit": Decimal("0"),
+        "timezone": "Asia/Yekaterinburg",
+        "tags": ["demo"],
     },
     {
-        "external_id": "demo-jane-doe", "kind": Customer.Kind.INDIVIDUAL, "name": "Jane Doe", "country": "DE",
-        "billing_emails": ["jane@doe.example"], "currency": "EUR", "credit_limit": Decimal("0"),
-        "timezone": "Europe/Berlin", "tags": ["demo", "international"],
+        "external_id": "demo-jane-doe",
+        "kind": Customer.Kind.INDIVIDUAL,
+        "name": "Jane Doe",
+        "country": "DE",
+        "billing_emails": ["jane@doe.example"],
+        "currency": "EUR",
+        "credit_limit": Decimal("0"),
+        "timezone": "Europe/Berlin",
+        "tags": ["demo", "international"],
     },
 ]
 
@@ -88,20 +124,40 @@ class Adjustment:
 
 
 ADJUSTMENTS: list[Adjustment] = [
-    Adjustment("demo:romashka:topup", "demo-romashka", "credit", Decimal("150000.00"),
-               "Demo: opening balance (bank transfer)", dt.date(2026, 1, 12)),
-    Adjustment("demo:romashka:setup-fee", "demo-romashka", "debit", Decimal("12500.00"),
-               "Demo: one-off setup fee", dt.date(2026, 1, 15)),
-    Adjustment("demo:nevsky:topup", "demo-nevsky", "credit", Decimal("48000.00"),
-               "Demo: opening balance", dt.date(2026, 2, 2)),
-    Adjustment("demo:ip-ivanov:topup", "demo-ip-ivanov", "credit", Decimal("3500.00"),
-               "Demo: top-up", dt.date(2026, 3, 1)),
-    Adjustment("demo:petrova:topup", "demo-petrova", "credit", Decimal("990.00"),
-               "Demo: top-up", dt.date(2026, 3, 5)),
-    Adjustment("demo:petrova:goodwill", "demo-petrova", "debit", Decimal("90.50"),
-               "Demo: correction of a double top-up", dt.date(2026, 3, 6)),
-    Adjustment("demo:jane-doe:topup", "demo-jane-doe", "credit", Decimal("49.99"),
-               "Demo: top-up", dt.date(2026, 4, 20)),
+    Adjustment(
+        "demo:romashka:topup",
+        "demo-romashka",
+        "credit",
+        Decimal("150000.00"),
+        "Demo: opening balance (bank transfer)",
+        dt.date(2026, 1, 12),
+    ),
+    Adjustment(
+        "demo:romashka:setup-fee",
+        "demo-romashka",
+        "debit",
+        Decimal("12500.00"),
+        "Demo: one-off setup fee",
+        dt.date(2026, 1, 15),
+    ),
+    Adjustment(
+        "demo:nevsky:topup", "demo-nevsky", "credit", Decimal("48000.00"), "Demo: opening balance", dt.date(2026, 2, 2)
+    ),
+    Adjustment(
+        "demo:ip-ivanov:topup", "demo-ip-ivanov", "credit", Decimal("3500.00"), "Demo: top-up", dt.date(2026, 3, 1)
+    ),
+    Adjustment("demo:petrova:topup", "demo-petrova", "credit", Decimal("990.00"), "Demo: top-up", dt.date(2026, 3, 5)),
+    Adjustment(
+        "demo:petrova:goodwill",
+        "demo-petrova",
+        "debit",
+        Decimal("90.50"),
+        "Demo: correction of a double top-up",
+        dt.date(2026, 3, 6),
+    ),
+    Adjustment(
+        "demo:jane-doe:topup", "demo-jane-doe", "credit", Decimal("49.99"), "Demo: top-up", dt.date(2026, 4, 20)
+    ),
 ]
 
 
@@ -113,32 +169,69 @@ PRODUCTS: list[dict] = [
 ]
 
 PLANS: list[dict] = [  # prices: (currency, amount, setup fee)
-    {"code": "crm-start", "product": "crm", "name": "Start", "interval": "month", "is_public": True,
-     "display_order": 1, "showcase_description": "For a team of up to 3: contacts, deals, one pipeline.",
-     "prices": [("RUB", "990.00", None), ("EUR", "12.00", None)]},
-    {"code": "crm-pro", "product": "crm", "name": "Pro", "interval": "month", "is_public": True,
-     "display_order": 2, "trial_days": 14, "showcase_description": "Per seat: automation, reports, API access.",
-     "prices": [("RUB", "2990.00", "5000.00"), ("EUR", "35.00", None)]},
-    {"code": "crm-business-quarter", "product": "crm", "name": "Business (quarterly)", "interval": "quarter",
-     "is_public": True, "display_order": 3, "showcase_description": "Pro for the whole company, billed quarterly.",
-     "prices": [("RUB", "24900.00", None)]},
-    {"code": "storage-metered", "product": "storage", "name": "Storage pay-as-you-go", "interval": "month",
-     "charge_timing": "in_arrears", "is_public": True, "display_order": 4,
-     "showcase_description": "10 GB included, then 5.00 ₽/GB up to 100 GB and 3.00 ₽/GB beyond.",
-     "prices": [("RUB", "0.00", None)]},
+    {
+        "code": "crm-start",
+        "product": "crm",
+        "name": "Start",
+        "interval": "month",
+        "is_public": True,
+        "display_order": 1,
+        "showcase_description": "For a team of up to 3: contacts, deals, one pipeline.",
+        "prices": [("RUB", "990.00", None), ("EUR", "12.00", None)],
+    },
+    {
+        "code": "crm-pro",
+        "product": "crm",
+        "name": "Pro",
+        "interval": "month",
+        "is_public": True,
+        "display_order": 2,
+        "trial_days": 14,
+        "showcase_description": "Per seat: automation, reports, API access.",
+        "prices": [("RUB", "2990.00", "5000.00"), ("EUR", "35.00", None)],
+    },
+    {
+        "code": "crm-business-quarter",
+        "product": "crm",
+        "name": "Business (quarterly)",
+        "interval": "quarter",
+        "is_public": True,
+        "display_order": 3,
+        "showcase_description": "Pro for the whole company, billed quarterly.",
+        "prices": [("RUB", "24900.00", None)],
+    },
+    {
+        "code": "storage-metered",
+        "product": "storage",
+        "name": "Storage pay-as-you-go",
+        "interval": "month",
+        "charge_timing": "in_arrears",
+        "is_public": True,
+        "display_order": 4,
+        "showcase_description": "10 GB included, then 5.00 ₽/GB up to 100 GB and 3.00 ₽/GB beyond.",
+        "prices": [("RUB", "0.00", None)],
+    },
 ]
 
 BUNDLE: dict = {
-    "code": "crm-storage", "name": "CRM + Storage", "is_public": True,
+    "code": "crm-storage",
+    "name": "CRM + Storage",
+    "is_public": True,
     "description": "CRM Start for the team and cloud storage, at one monthly price.",
-    "plans": ["crm-start", "storage-metered"], "prices": [("RUB", "1490.00"), ("EUR", "18.00")],
+    "plans": ["crm-start", "storage-metered"],
+    "prices": [("RUB", "1490.00"), ("EUR", "18.00")],
 }
 
 SUBSCRIPTIONS: list[dict] = [
     {"external_id": "demo-sub-romashka-crm", "customer": "demo-romashka", "plan": "crm-business-quarter"},
     {"external_id": "demo-sub-romashka-storage", "customer": "demo-romashka", "plan": "storage-metered"},
-    {"external_id": "demo-sub-nevsky-crm", "customer": "demo-nevsky", "plan": "crm-pro", "quantity": 5,
-     "options": [("crm-extra-pipeline", 2)]},
+    {
+        "external_id": "demo-sub-nevsky-crm",
+        "customer": "demo-nevsky",
+        "plan": "crm-pro",
+        "quantity": 5,
+        "options": [("crm-extra-pipeline", 2)],
+    },
     {"external_id": "demo-sub-ivanov-crm", "customer": "demo-ip-ivanov", "plan": "crm-start", "coupon": "WELCOME10"},
     {"external_id": "demo-sub-jane-crm", "customer": "demo-jane-doe", "plan": "crm-start"},
 ]
@@ -176,8 +269,9 @@ class Command(BaseCommand):
         self._subscriptions(tally, customers)
 
         verb = "would create" if dry_run else "created"
-        self.stdout.write(f"seed_demo: {verb} {Tally._show(tally.created)}; already present: "
-                          f"{Tally._show(tally.present)}")
+        self.stdout.write(
+            f"seed_demo: {verb} {Tally._show(tally.created)}; already present: {Tally._show(tally.present)}"
+        )
         for line in logins:
             self.stdout.write(line)
         if token_line:
@@ -204,14 +298,17 @@ class Command(BaseCommand):
 
         group = Group.objects.filter(name=ACCOUNTANT_GROUP).first()
         if group is None:
-            self.stdout.write(f"No {ACCOUNTANT_GROUP!r} group (the default groups migration is not applied): "
-                              f"the {ACCOUNTANT_USERNAME!r} user is not created.")
+            self.stdout.write(
+                f"No {ACCOUNTANT_GROUP!r} group (the default groups migration is not applied): "
+                f"the {ACCOUNTANT_USERNAME!r} user is not created."
+            )
             return logins
         user = User.objects.filter(username=ACCOUNTANT_USERNAME).first()
         if user is None:
             if not self.dry_run:
-                user = User.objects.create_user(ACCOUNTANT_USERNAME, f"{ACCOUNTANT_USERNAME}@example.com",
-                                                ACCOUNTANT_PASSWORD, is_staff=True)
+                user = User.objects.create_user(
+                    ACCOUNTANT_USERNAME, f"{ACCOUNTANT_USERNAME}@example.com", ACCOUNTANT_PASSWORD, is_staff=True
+                )
                 user.groups.add(group)
             tally.add("accountant user", created=True)
         else:
@@ -224,8 +321,9 @@ class Command(BaseCommand):
 
     # --- customers and balances
     def _customers(self, tally: Tally) -> dict[str, Customer]:
-        existing = {c.external_id: c for c in Customer.objects.filter(external_id__in=[d["external_id"]
-                                                                                     for d in CUSTOMERS])}
+        existing = {
+            c.external_id: c for c in Customer.objects.filter(external_id__in=[d["external_id"] for d in CUSTOMERS])
+        }
         for data in CUSTOMERS:
             if data["external_id"] in existing:
                 tally.add("customers", created=False)
@@ -236,8 +334,11 @@ class Command(BaseCommand):
         return existing
 
     def _adjustments(self, tally: Tally, customers: dict[str, Customer]) -> None:
-        posted = set(Transaction.objects.filter(idempotency_key__in=[a.key for a in ADJUSTMENTS])
-                     .values_list("idempotency_key", flat=True))
+        posted = set(
+            Transaction.objects.filter(idempotency_key__in=[a.key for a in ADJUSTMENTS]).values_list(
+                "idempotency_key", flat=True
+            )
+        )
         for adjustment in ADJUSTMENTS:
             if adjustment.key in posted:
                 tally.add("balance adjustments", created=False)
@@ -247,8 +348,12 @@ class Command(BaseCommand):
                 continue  # someone closed a demo customer: leave it alone
             if not self.dry_run:
                 customer_balance_adjust(
-                    customer_id=customer.pk, amount=adjustment.amount, direction=adjustment.direction,
-                    reason=adjustment.reason, key=adjustment.key, created_by=CREATED_BY,
+                    customer_id=customer.pk,
+                    amount=adjustment.amount,
+                    direction=adjustment.direction,
+                    reason=adjustment.reason,
+                    key=adjustment.key,
+                    created_by=CREATED_BY,
                     effective_date=adjustment.effective_date,
                 )
             tally.add("balance adjustments", created=True)
@@ -280,29 +385,51 @@ class Command(BaseCommand):
             spec = dict(spec)
             prices = spec.pop("prices")
             plan, created = Plan.objects.get_or_create(
-                code=spec.pop("code"), defaults={**spec, "product": products[spec["product"]]})
+                code=spec.pop("code"), defaults={**spec, "product": products[spec["product"]]}
+            )
             if created:
                 for currency, amount, setup_fee in prices:
-                    PlanPrice.objects.create(plan=plan, amount=Money(amount, currency), valid_from=CATALOG_SINCE,
-                                             setup_fee=Money(setup_fee, currency) if setup_fee else None)
+                    PlanPrice.objects.create(
+                        plan=plan,
+                        amount=Money(amount, currency),
+                        valid_from=CATALOG_SINCE,
+                        setup_fee=Money(setup_fee, currency) if setup_fee else None,
+                    )
         option, created = Option.objects.get_or_create(
-            code="crm-extra-pipeline", defaults={"product": products["crm"], "name": "Extra sales pipeline",
-                                                 "description": "One more pipeline with its own stages."})
+            code="crm-extra-pipeline",
+            defaults={
+                "product": products["crm"],
+                "name": "Extra sales pipeline",
+                "description": "One more pipeline with its own stages.",
+            },
+        )
         if created:
             OptionPrice.objects.create(option=option, amount=Money("490.00", "RUB"), valid_from=CATALOG_SINCE)
             OptionPrice.objects.create(option=option, amount=Money("5.00", "EUR"), valid_from=CATALOG_SINCE)
-        metric, _ = UsageMetric.objects.get_or_create(code="storage-gb", defaults={
-            "name": "Stored data", "unit": "GB", "aggregation": "max"})
+        metric, _ = UsageMetric.objects.get_or_create(
+            code="storage-gb", defaults={"name": "Stored data", "unit": "GB", "aggregation": "max"}
+        )
         storage = Plan.objects.get(code="storage-metered")
         if not UsageCharge.objects.filter(plan=storage, metric=metric).exists():
-            charge = UsageCharge(plan=storage, metric=metric, model="graduated", unit_price=Money("0", "RUB"),
-                                 included=Decimal("10"), tiers=[{"up_to": "100", "unit_price": "5.00"},
-                                                                {"up_to": None, "unit_price": "3.00"}])
+            charge = UsageCharge(
+                plan=storage,
+                metric=metric,
+                model="graduated",
+                unit_price=Money("0", "RUB"),
+                included=Decimal("10"),
+                tiers=[{"up_to": "100", "unit_price": "5.00"}, {"up_to": None, "unit_price": "3.00"}],
+            )
             charge.full_clean()
             charge.save()
-        promotion, _ = Promotion.objects.get_or_create(code="welcome10", defaults={
-            "name": "Welcome: 10% for three months", "percent": Decimal("10"), "duration": "repeating",
-            "duration_periods": 3})
+        promotion, _ = Promotion.objects.get_or_create(
+            code="welcome10",
+            defaults={
+                "name": "Welcome: 10% for three months",
+                "percent": Decimal("10"),
+                "duration": "repeating",
+                "duration_periods": 3,
+            },
+        )
         Coupon.objects.get_or_create(code="WELCOME10", defaults={"promotion": promotion, "max_redemptions": 100})
 
     def _bundle(self, tally: Tally) -> None:
@@ -322,8 +449,12 @@ class Command(BaseCommand):
         if len(plans) != len(BUNDLE["plans"]):
             return  # someone removed a demo plan: leave the catalog alone
         with transaction.atomic():  # created and published together, or not at all
-            bundle = Bundle.objects.create(code=BUNDLE["code"], name=BUNDLE["name"],
-                                           description=BUNDLE["description"], is_public=BUNDLE["is_public"])
+            bundle = Bundle.objects.create(
+                code=BUNDLE["code"],
+                name=BUNDLE["name"],
+                description=BUNDLE["description"],
+                is_public=BUNDLE["is_public"],
+            )
             for code in BUNDLE["plans"]:
                 BundleItem.objects.create(bundle=bundle, plan=plans[code])
             for currency, amount in BUNDLE["prices"]:
@@ -335,8 +466,11 @@ class Command(BaseCommand):
         from plans.models import Subscription
         from plans.services.subscriptions import subscription_create
 
-        present = set(Subscription.objects.filter(external_id__in=[s["external_id"] for s in SUBSCRIPTIONS])
-                      .values_list("external_id", flat=True))
+        present = set(
+            Subscription.objects.filter(external_id__in=[s["external_id"] for s in SUBSCRIPTIONS]).values_list(
+                "external_id", flat=True
+            )
+        )
         for spec in SUBSCRIPTIONS:
             if spec["external_id"] in present:
                 tally.add("subscriptions", created=False)
@@ -350,8 +484,12 @@ class Command(BaseCommand):
             if self.dry_run:
                 continue
             subscription_create(
-                customer_id=customer.pk, plan_code=spec["plan"], quantity=spec.get("quantity", 1),
-                options=spec.get("options", ()), coupon_code=spec.get("coupon"), external_id=spec["external_id"],
+                customer_id=customer.pk,
+                plan_code=spec["plan"],
+                quantity=spec.get("quantity", 1),
+                options=spec.get("options", ()),
+                coupon_code=spec.get("coupon"),
+                external_id=spec["external_id"],
                 key=f"demo:{spec['external_id']}",
             )
 
@@ -360,8 +498,10 @@ class Command(BaseCommand):
         existing = ApiKey.objects.filter(name=API_KEY_NAME).order_by("pk").first()
         if existing is not None:
             tally.add("API key", created=False)
-            return (f"Demo API key: {existing.prefix}… (its token was shown when it was created; "
-                    "create another one in the admin under API keys)")
+            return (
+                f"Demo API key: {existing.prefix}… (its token was shown when it was created; "
+                "create another one in the admin under API keys)"
+            )
         tally.add("API key", created=True)
         if self.dry_run:
             return ""

@@ -12,8 +12,10 @@ from documents.services.invoicing import invoice_date_check, invoice_issue_postp
 
 
 class Command(BaseCommand):
-    help = ("Invoice every postpaid customer for the charges whose period has ended by --as-of (default: today, "
-            "UTC); safe to interrupt and run again.")
+    help = (
+        "Invoice every postpaid customer for the charges whose period has ended by --as-of (default: today, "
+        "UTC); safe to interrupt and run again."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--as-of", help="The issue date, YYYY-MM-DD (default: today in UTC).")
@@ -32,13 +34,17 @@ class Command(BaseCommand):
             pending = invoices_pending_postpaid(as_of=day)
             for p in pending:
                 last_day = p.period_end - dt.timedelta(days=1)
-                self.stdout.write(f"{p.customer_name} (#{p.customer_id}): {amount_text(p.total, p.currency)} "
-                                  f"{p.currency} for {p.charges} charge(s), {p.period_start} – {last_day}")
+                self.stdout.write(
+                    f"{p.customer_name} (#{p.customer_id}): {amount_text(p.total, p.currency)} "
+                    f"{p.currency} for {p.charges} charge(s), {p.period_start} – {last_day}"
+                )
             self.stdout.write(f"{len(pending)} invoice(s) would be issued as of {day} (dry run: nothing written).")
             return
         result = invoice_issue_postpaid(as_of=day)
-        self.stdout.write(self.style.SUCCESS(
-            f"{len(result.invoice_ids)} invoice(s) issued as of {day}, due {result.due_date}; "
-            f"{result.customers} customer(s) with charges to invoice, {result.left_for_later} left for later "
-            f"(credits outweigh the charges)."
-        ))
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"{len(result.invoice_ids)} invoice(s) issued as of {day}, due {result.due_date}; "
+                f"{result.customers} customer(s) with charges to invoice, {result.left_for_later} left for later "
+                f"(credits outweigh the charges)."
+            )
+        )

@@ -35,8 +35,16 @@ def make_product(code: str = "crm", name: str = "CRM", **fields) -> Product:
     return Product.objects.create(code=code, name=name, **fields)
 
 
-def make_plan(code: str, price: str = "990.00", currency: str = "RUB", *, product: Product | None = None,
-              setup_fee: str | None = None, valid_from: dt.datetime = SINCE, **fields) -> Plan:
+def make_plan(
+    code: str,
+    price: str = "990.00",
+    currency: str = "RUB",
+    *,
+    product: Product | None = None,
+    setup_fee: str | None = None,
+    valid_from: dt.datetime = SINCE,
+    **fields,
+) -> Plan:
     product = product or Product.objects.get_or_create(code="crm", defaults={"name": "CRM"})[0]
     fields.setdefault("name", code.title())
     plan = Plan.objects.create(product=product, code=code, **fields)
@@ -44,14 +52,26 @@ def make_plan(code: str, price: str = "990.00", currency: str = "RUB", *, produc
     return plan
 
 
-def add_price(plan: Plan, price: str, currency: str = "RUB", *, setup_fee: str | None = None,
-              valid_from: dt.datetime = SINCE) -> PlanPrice:
-    return PlanPrice.objects.create(plan=plan, amount=Money(Decimal(price), currency), valid_from=valid_from,
-                                    setup_fee=Money(Decimal(setup_fee), currency) if setup_fee else None)
+def add_price(
+    plan: Plan, price: str, currency: str = "RUB", *, setup_fee: str | None = None, valid_from: dt.datetime = SINCE
+) -> PlanPrice:
+    return PlanPrice.objects.create(
+        plan=plan,
+        amount=Money(Decimal(price), currency),
+        valid_from=valid_from,
+        setup_fee=Money(Decimal(setup_fee), currency) if setup_fee else None,
+    )
 
 
-def make_option(code: str, price: str, currency: str = "RUB", *, product: Product | None = None,
-                plans: tuple[Plan, ...] = (), **fields) -> Option:
+def make_option(
+    code: str,
+    price: str,
+    currency: str = "RUB",
+    *,
+    product: Product | None = None,
+    plans: tuple[Plan, ...] = (),
+    **fields,
+) -> Option:
     product = product or Product.objects.get_or_create(code="crm", defaults={"name": "CRM"})[0]
     fields.setdefault("name", code.title())
     option = Option.objects.create(product=product, code=code, **fields)
@@ -65,14 +85,17 @@ def make_metric(code: str = "api-calls", **fields) -> UsageMetric:
     return UsageMetric.objects.create(code=code, **fields)
 
 
-def make_usage_charge(plan: Plan, metric: UsageMetric, *, unit_price: str = "0", currency: str = "RUB",
-                      **fields) -> UsageCharge:
-    return UsageCharge.objects.create(plan=plan, metric=metric, unit_price=Money(Decimal(unit_price), currency),
-                                      **fields)
+def make_usage_charge(
+    plan: Plan, metric: UsageMetric, *, unit_price: str = "0", currency: str = "RUB", **fields
+) -> UsageCharge:
+    return UsageCharge.objects.create(
+        plan=plan, metric=metric, unit_price=Money(Decimal(unit_price), currency), **fields
+    )
 
 
 def make_coupon(code: str = "WELCOME10", *, percent: str = "10", **promotion_fields) -> Coupon:
     promotion_fields.setdefault("duration", Promotion.Duration.FOREVER)
-    promotion = Promotion.objects.create(code=code.lower(), name=f"{percent}% off", percent=Decimal(percent),
-                                         **promotion_fields)
+    promotion = Promotion.objects.create(
+        code=code.lower(), name=f"{percent}% off", percent=Decimal(percent), **promotion_fields
+    )
     return Coupon.objects.create(promotion=promotion, code=code)

@@ -82,11 +82,14 @@ def test_read_key_can_read(read_api, customer):
     assert [listed.status_code, one.status_code, balance.status_code] == [200, 200, 200]
 
 
-@pytest.mark.parametrize("path, body", [
-    ("", {"name": "New", "currency": "RUB"}),
-    ("{id}/close/", {}),
-    ("{id}/adjustments/", {"direction": "credit", "amount": "10.00", "reason": "gift"}),
-])
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("", {"name": "New", "currency": "RUB"}),
+        ("{id}/close/", {}),
+        ("{id}/adjustments/", {"direction": "credit", "amount": "10.00", "reason": "gift"}),
+    ],
+)
 def test_read_key_cannot_post_and_nothing_is_written(read_api, customer, path, body):
     # given
     before = row_counts()
@@ -111,8 +114,9 @@ def test_read_key_cannot_patch(read_api, customer):
 
 def test_read_key_cannot_reverse(make_client, api, customer):
     # given
-    credit = post(api, f"{CUSTOMERS}{customer.pk}/adjustments/",
-                  {"direction": "credit", "amount": "5.00", "reason": "gift"}).json()
+    credit = post(
+        api, f"{CUSTOMERS}{customer.pk}/adjustments/", {"direction": "credit", "amount": "5.00", "reason": "gift"}
+    ).json()
     reader = make_client(scope=ApiKey.Scope.READ)
     before = row_counts()
 

@@ -25,12 +25,14 @@ BUNDLES = "/api/v1/bundles/"
 SUBSCRIPTIONS = "/api/v1/subscriptions/"
 
 
-def make_bundle(code: str, name: str, prices: list[tuple[str, str, dt.datetime]], items: list, *,
-                publish: bool = True, **fields) -> Bundle:
+def make_bundle(
+    code: str, name: str, prices: list[tuple[str, str, dt.datetime]], items: list, *, publish: bool = True, **fields
+) -> Bundle:
     bundle = Bundle.objects.create(code=code, name=name, **fields)
     for item, quantity in items:
-        BundleItem.objects.create(bundle=bundle, quantity=quantity,
-                                  **({"plan": item} if hasattr(item, "interval") else {"option": item}))
+        BundleItem.objects.create(
+            bundle=bundle, quantity=quantity, **({"plan": item} if hasattr(item, "interval") else {"option": item})
+        )
     for currency, amount, valid_from in prices:
         BundlePrice.objects.create(bundle=bundle, amount=Money(Decimal(amount), currency), valid_from=valid_from)
     if publish:
@@ -44,11 +46,19 @@ def catalog(db):
     start = make_plan("start", "990.00", product=crm)
     backup = make_option("backup", "200.00", product=crm)
     disk = make_plan("disk", "500.00", product=storage)
-    make_bundle("office", "Office pack", [("RUB", "1200.00", SINCE), ("EUR", "15.00", SINCE),
-                                          ("RUB", "1500.00", dt.datetime(2030, 1, 1, tzinfo=dt.UTC))],
-                [(start, 1), (disk, 2), (backup, 1)], description="CRM and storage", is_public=True)
-    make_bundle("agency", "Agency pack", [("RUB", "5000.00", SINCE)], [(start, 5)], interval="quarter",
-                trial_days=7)
+    make_bundle(
+        "office",
+        "Office pack",
+        [
+            ("RUB", "1200.00", SINCE),
+            ("EUR", "15.00", SINCE),
+            ("RUB", "1500.00", dt.datetime(2030, 1, 1, tzinfo=dt.UTC)),
+        ],
+        [(start, 1), (disk, 2), (backup, 1)],
+        description="CRM and storage",
+        is_public=True,
+    )
+    make_bundle("agency", "Agency pack", [("RUB", "5000.00", SINCE)], [(start, 5)], interval="quarter", trial_days=7)
     make_bundle("draft", "Draft pack", [("RUB", "100.00", SINCE)], [(start, 1)], publish=False)
     retired = make_bundle("retired", "Retired pack", [("RUB", "100.00", SINCE)], [(start, 1)])
     Bundle.objects.filter(pk=retired.pk).update(is_active=False)
@@ -56,8 +66,10 @@ def catalog(db):
 
 
 def _rows() -> dict[str, int]:
-    return {model.__name__: model.objects.count() for model in (
-        Subscription, SubscriptionOption, Charge, Transaction, Entry, Event)}
+    return {
+        model.__name__: model.objects.count()
+        for model in (Subscription, SubscriptionOption, Charge, Transaction, Entry, Event)
+    }
 
 
 def _create(client, customer, day, **body):
@@ -77,7 +89,9 @@ def test_bundles_list_only_active_published_bundles_by_name(api, catalog):
     body = response.json()
     assert body["next"] is None
     assert [(b["code"], b["plan"], b["interval"], b["trial_days"], b["is_public"]) for b in body["results"]] == [
-        ("agency", "bundle-agency", "quarter", 7, False), ("office", "bundle-office", "month", 0, True)]
+        ("agency", "bundle-agency", "quarter", 7, False),
+        ("office", "bundle-office", "month", 0, True),
+    ]
 
 
 def test_bundle_detail_has_its_items_and_current_prices(api, catalog):
@@ -88,18 +102,42 @@ def test_bundle_detail_has_its_items_and_current_prices(api, catalog):
     # then the 1500.00 version of 2030 is not in force yet
     assert response.status_code == 200, response.content
     assert response.json() == {
-        "code": "office", "name": "Office pack", "description": "CRM and storage", "plan": "bundle-office",
-        "interval": "month", "interval_count": 1, "charge_timing": "in_advance", "trial_days": 0, "is_public": True,
+        "code": "office",
+        "name": "Office pack",
+        "description": "CRM and storage",
+        "plan": "bundle-office",
+        "interval": "month",
+        "interval_count": 1,
+        "charge_timing": "in_advance",
+        "trial_days": 0,
+        "is_public": True,
         "items": [
-            {"kind": "plan", "code": "start", "name": "Start", "product": {"code": "crm", "name": "CRM"},
-             "quantity": 1},
-            {"kind": "plan", "code": "disk", "name": "Disk", "product": {"code": "storage", "name": "Cloud storage"},
-             "quantity": 2},
-            {"kind": "option", "code": "backup", "name": "Backup", "product": {"code": "crm", "name": "CRM"},
-             "quantity": 1},
+            {
+                "kind": "plan",
+                "code": "start",
+                "name": "Start",
+                "product": {"code": "crm", "name": "CRM"},
+                "quantity": 1,
+            },
+            {
+                "kind": "plan",
+                "code": "disk",
+                "name": "Disk",
+                "product": {"code": "storage", "name": "Cloud storage"},
+                "quantity": 2,
+            },
+            {
+                "kind": "option",
+                "code": "backup",
+                "name": "Backup",
+                "product": {"code": "crm", "name": "CRM"},
+                "quantity": 1,
+            },
         ],
-        "prices": [{"currency": "EUR", "amount": "15.00", "valid_from": "2020-01-01T00:00:00Z"},
-                   {"currency": "RUB", "amount": "1200.00", "valid_from": "2020-01-01T00:00:00Z"}],
+        "prices": [
+            {"currency": "EUR", "amount": "15.00", "valid_from": "2020-01-01T00:00:00Z"},
+            {"currency": "RUB", "amount": "1200.00", "valid_from": "2020-01-01T00:00:00Z"},
+        ],
     }
 
 
@@ -140,29 +178,39 @@ def test_create_with_a_bundle_posts_the_package_price_to_revenue_bundles(api, cu
     # then
     assert response.status_code == 201, response.content
     data = response.json()
-    assert (data["plan"], data["product"], data["bundle"], data["quantity"], data["unit_price"], data["options"],
-            data["current_period"]) == ("bundle-office", "bundles", "office", 1, "1200.00", [],
-                                        {"start": "2026-04-01", "end": "2026-05-01"})
+    assert (
+        data["plan"],
+        data["product"],
+        data["bundle"],
+        data["quantity"],
+        data["unit_price"],
+        data["options"],
+        data["current_period"],
+    ) == ("bundle-office", "bundles", "office", 1, "1200.00", [], {"start": "2026-04-01", "end": "2026-05-01"})
     charge = Charge.objects.get(kind="recurring")
     assert charge.amount.amount == Decimal("1200.00")
-    assert sorted((e.account.code, amount_str(e.amount.amount, "RUB"))
-                  for e in Entry.objects.filter(transaction_id=charge.transaction_id).select_related("account")) == [
-        (f"customer:{customer.pk}", "1200.00"), ("revenue:bundles", "-1200.00")]
+    assert sorted(
+        (e.account.code, amount_str(e.amount.amount, "RUB"))
+        for e in Entry.objects.filter(transaction_id=charge.transaction_id).select_related("account")
+    ) == [(f"customer:{customer.pk}", "1200.00"), ("revenue:bundles", "-1200.00")]
     assert customer_balance(customer=customer).amount == Decimal("-1200.00")
     # and reading it back says the same
     assert api.get(f"{SUBSCRIPTIONS}{data['id']}/").json()["bundle"] == "office"
 
 
-@pytest.mark.parametrize(("body", "status", "code", "field"), [
-    ({"plan": "start"}, 400, "validation_error", "bundle"),  # both
-    ({"bundle": None}, 400, "validation_error", "bundle"),
-    ({"bundle": "nope"}, 404, "bundle_not_found", "bundle"),
-    ({"bundle": "retired"}, 404, "bundle_not_found", "bundle"),
-    ({"bundle": "draft"}, 422, "bundle_not_published", "bundle"),
-    ({"quantity": 2}, 422, "invalid_quantity", "quantity"),
-    ({"options": [{"code": "backup"}]}, 422, "option_not_allowed", "options"),  # included in the bundle
-    ({"currency": "EUR"}, 422, "currency_mismatch", "currency"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "code", "field"),
+    [
+        ({"plan": "start"}, 400, "validation_error", "bundle"),  # both
+        ({"bundle": None}, 400, "validation_error", "bundle"),
+        ({"bundle": "nope"}, 404, "bundle_not_found", "bundle"),
+        ({"bundle": "retired"}, 404, "bundle_not_found", "bundle"),
+        ({"bundle": "draft"}, 422, "bundle_not_published", "bundle"),
+        ({"quantity": 2}, 422, "invalid_quantity", "quantity"),
+        ({"options": [{"code": "backup"}]}, 422, "option_not_allowed", "options"),  # included in the bundle
+        ({"currency": "EUR"}, 422, "currency_mismatch", "currency"),
+    ],
+)
 def test_bad_create_with_a_bundle_is_a_problem_and_writes_nothing(api, customer, catalog, body, status, code, field):
     # given
     before = _rows()

@@ -28,15 +28,30 @@ def catalog(db):
     crm = make_product("crm", "CRM", description="Customer relations")
     mail = make_product("mail", "Mail")
     retired = make_product("retired", "Retired", is_active=False)
-    start = make_plan("start", "990.00", product=crm, setup_fee="500.00", trial_days=14, is_public=True,
-                      display_order=1, showcase_description="For small teams")
+    start = make_plan(
+        "start",
+        "990.00",
+        product=crm,
+        setup_fee="500.00",
+        trial_days=14,
+        is_public=True,
+        display_order=1,
+        showcase_description="For small teams",
+    )
     add_price(start, "12.00", "USD")
     pro = make_plan("pro", "1490.00", product=crm, is_public=True, display_order=2, showcase_description="Grow")
     add_price(pro, "1990.00", valid_from=dt.datetime(2025, 1, 1, tzinfo=dt.UTC))  # the current version
     add_price(pro, "2490.00", valid_from=dt.datetime(2030, 1, 1, tzinfo=dt.UTC))  # not yet in force
     make_plan("enterprise", "9900.00", product=crm, is_public=False, display_order=3)
-    make_plan("mail-basic", "300.00", product=mail, is_public=True, display_order=0, interval="year",
-              charge_timing="in_arrears")
+    make_plan(
+        "mail-basic",
+        "300.00",
+        product=mail,
+        is_public=True,
+        display_order=0,
+        interval="year",
+        charge_timing="in_arrears",
+    )
     make_plan("legacy", "500.00", product=crm, is_public=True, is_active=False)
     make_plan("old-thing", "100.00", product=retired, is_public=True)
     make_option("backup", "150.00", product=crm, description="Daily backups")
@@ -45,9 +60,13 @@ def catalog(db):
     make_option("fax", "10.00", product=crm, is_active=False)
     make_option("mail-archive", "50.00", product=mail)
     calls = make_metric("api-calls", name="API calls", unit="call")
-    make_usage_charge(pro, calls, model="graduated", included=1000,
-                      tiers=[{"up_to": "10000", "unit_price": "0.10"}, {"up_to": None, "unit_price": "0.05",
-                                                                        "flat_fee": "100"}])
+    make_usage_charge(
+        pro,
+        calls,
+        model="graduated",
+        included=1000,
+        tiers=[{"up_to": "10000", "unit_price": "0.10"}, {"up_to": None, "unit_price": "0.05", "flat_fee": "100"}],
+    )
     return {"crm": crm, "pro": pro, "start": start}
 
 
@@ -85,15 +104,18 @@ def test_plans_list_in_showcase_order_without_inactive_plans_or_products(api, ca
     assert [p["code"] for p in response.json()["results"]] == ["mail-basic", "start", "pro", "enterprise"]
 
 
-@pytest.mark.parametrize(("query", "codes"), [
-    ("product=crm", ["start", "pro", "enterprise"]),
-    ("product=mail", ["mail-basic"]),
-    ("currency=USD", ["start"]),
-    ("currency=rub", ["mail-basic", "start", "pro", "enterprise"]),
-    ("public=true", ["mail-basic", "start", "pro"]),
-    ("public=true&product=crm&currency=RUB", ["start", "pro"]),
-    ("product=nope", []),
-])
+@pytest.mark.parametrize(
+    ("query", "codes"),
+    [
+        ("product=crm", ["start", "pro", "enterprise"]),
+        ("product=mail", ["mail-basic"]),
+        ("currency=USD", ["start"]),
+        ("currency=rub", ["mail-basic", "start", "pro", "enterprise"]),
+        ("public=true", ["mail-basic", "start", "pro"]),
+        ("public=true&product=crm&currency=RUB", ["start", "pro"]),
+        ("product=nope", []),
+    ],
+)
 def test_plans_list_filters(api, catalog, query, codes):
     # when
     response = api.get(f"{PLANS}?{query}")
@@ -121,29 +143,71 @@ def test_plan_detail_has_current_prices_options_usage_and_showcase(api, catalog)
     # then
     assert response.status_code == 200, response.content
     assert response.json() == {
-        "code": "pro", "name": "Pro", "description": "", "product": {"code": "crm", "name": "CRM"},
-        "interval": "month", "interval_count": 1, "charge_timing": "in_advance", "trial_days": 0,
-        "grandfathered": False, "is_public": True, "display_order": 2, "showcase_description": "Grow",
-        "prices": [{"currency": "RUB", "amount": "1990.00", "setup_fee": None, "minimum_commitment": None,
-                    "valid_from": "2025-01-01T00:00:00Z"}],
-        "options": [
-            {"code": "backup", "name": "Backup", "description": "Daily backups", "kind": "recurring",
-             "max_quantity": None, "is_public": True,
-             "prices": [{"currency": "RUB", "amount": "150.00", "valid_from": "2020-01-01T00:00:00Z"}]},
-            {"code": "migration", "name": "Migration", "description": "", "kind": "one_time", "max_quantity": 1,
-             "is_public": False,
-             "prices": [{"currency": "RUB", "amount": "5000.00", "valid_from": "2020-01-01T00:00:00Z"}]},
-            {"code": "sso", "name": "Sso", "description": "", "kind": "recurring", "max_quantity": None,
-             "is_public": True,
-             "prices": [{"currency": "RUB", "amount": "1000.00", "valid_from": "2020-01-01T00:00:00Z"}]},
+        "code": "pro",
+        "name": "Pro",
+        "description": "",
+        "product": {"code": "crm", "name": "CRM"},
+        "interval": "month",
+        "interval_count": 1,
+        "charge_timing": "in_advance",
+        "trial_days": 0,
+        "grandfathered": False,
+        "is_public": True,
+        "display_order": 2,
+        "showcase_description": "Grow",
+        "prices": [
+            {
+                "currency": "RUB",
+                "amount": "1990.00",
+                "setup_fee": None,
+                "minimum_commitment": None,
+                "valid_from": "2025-01-01T00:00:00Z",
+            }
         ],
-        "usage_charges": [{
-            "metric": {"code": "api-calls", "name": "API calls", "unit": "call", "aggregation": "sum"},
-            "model": "graduated", "currency": "RUB", "unit_price": "0.00", "package_size": "1",
-            "package_price": "0.00", "included": "1000",
-            "tiers": [{"up_to": "10000", "unit_price": "0.10", "flat_fee": "0.00"},
-                      {"up_to": None, "unit_price": "0.05", "flat_fee": "100.00"}],
-        }],
+        "options": [
+            {
+                "code": "backup",
+                "name": "Backup",
+                "description": "Daily backups",
+                "kind": "recurring",
+                "max_quantity": None,
+                "is_public": True,
+                "prices": [{"currency": "RUB", "amount": "150.00", "valid_from": "2020-01-01T00:00:00Z"}],
+            },
+            {
+                "code": "migration",
+                "name": "Migration",
+                "description": "",
+                "kind": "one_time",
+                "max_quantity": 1,
+                "is_public": False,
+                "prices": [{"currency": "RUB", "amount": "5000.00", "valid_from": "2020-01-01T00:00:00Z"}],
+            },
+            {
+                "code": "sso",
+                "name": "Sso",
+                "description": "",
+                "kind": "recurring",
+                "max_quantity": None,
+                "is_public": True,
+                "prices": [{"currency": "RUB", "amount": "1000.00", "valid_from": "2020-01-01T00:00:00Z"}],
+            },
+        ],
+        "usage_charges": [
+            {
+                "metric": {"code": "api-calls", "name": "API calls", "unit": "call", "aggregation": "sum"},
+                "model": "graduated",
+                "currency": "RUB",
+                "unit_price": "0.00",
+                "package_size": "1",
+                "package_price": "0.00",
+                "included": "1000",
+                "tiers": [
+                    {"up_to": "10000", "unit_price": "0.10", "flat_fee": "0.00"},
+                    {"up_to": None, "unit_price": "0.05", "flat_fee": "100.00"},
+                ],
+            }
+        ],
     }
 
 
@@ -153,7 +217,9 @@ def test_plan_detail_prices_per_currency_with_setup_fee_and_trial(api, catalog):
 
     # then
     assert [(p["currency"], p["amount"], p["setup_fee"]) for p in data["prices"]] == [
-        ("RUB", "990.00", "500.00"), ("USD", "12.00", None)]
+        ("RUB", "990.00", "500.00"),
+        ("USD", "12.00", None),
+    ]
     assert data["trial_days"] == 14
     assert data["showcase_description"] == "For small teams"
     assert [o["code"] for o in data["options"]] == ["backup", "migration"]  # sso is limited to pro

@@ -16,8 +16,15 @@ CUSTOMERS = "/api/v1/customers/"
 
 def test_create_legal_entity(api):
     # given
-    body = {**LEGAL_ENTITY, "billing_emails": ["buh@romashka.ru"], "credit_limit": "1500.50", "tags": ["vip"],
-            "external_id": "crm-1", "metadata": {"segment": "smb"}, "timezone": "Asia/Yekaterinburg"}
+    body = {
+        **LEGAL_ENTITY,
+        "billing_emails": ["buh@romashka.ru"],
+        "credit_limit": "1500.50",
+        "tags": ["vip"],
+        "external_id": "crm-1",
+        "metadata": {"segment": "smb"},
+        "timezone": "Asia/Yekaterinburg",
+    }
 
     # when
     response = post(api, CUSTOMERS, body)
@@ -59,7 +66,11 @@ def test_create_minimal_individual_defaults(api):
     assert response.status_code == 201, response.content
     data = response.json()
     assert (data["kind"], data["currency"], data["credit_limit"], data["external_id"]) == (
-        "individual", "USD", "0.00", None)
+        "individual",
+        "USD",
+        "0.00",
+        None,
+    )
 
 
 def test_get_customer(api, customer):
@@ -184,8 +195,11 @@ def test_patch_switches_the_billing_model(api, customer, time_machine):
     assert (response.json()["billing_model"], response.json()["postpaid_since"]) == ("postpaid", "2026-06-01")
     assert api.get(f"{CUSTOMERS}{customer.pk}/").json()["postpaid_since"] == "2026-06-01"
     assert [(e.type, e.payload) for e in Event.objects.order_by("pk")] == [
-        ("customer.billing_model_changed", {"customer_id": customer.pk, "from": "prepaid", "to": "postpaid",
-                                            "postpaid_since": "2026-06-01"})]
+        (
+            "customer.billing_model_changed",
+            {"customer_id": customer.pk, "from": "prepaid", "to": "postpaid", "postpaid_since": "2026-06-01"},
+        )
+    ]
 
     # when switched back to prepaid
     response = api.patch(f"{CUSTOMERS}{customer.pk}/", {"billing_model": "prepaid"}, format="json")
@@ -220,16 +234,23 @@ def test_create_with_an_unknown_billing_model_is_a_field_error_and_writes_nothin
 
     # then
     body = assert_problem(response, 400, "validation_error", field="billing_model")
-    assert body["errors"] == [{"field": "billing_model", "code": "invalid_choice",
-                               "message": '"credit" is not a valid choice.'}]
+    assert body["errors"] == [
+        {"field": "billing_model", "code": "invalid_choice", "message": '"credit" is not a valid choice.'}
+    ]
     assert row_counts() == {"Customer": 0, "Transaction": 0, "Entry": 0, "Event": 0, "IdempotencyRecord": 0}
 
 
-@pytest.mark.parametrize("send", [
-    lambda api, customer: api.patch(f"{CUSTOMERS}{customer.pk}/", {"postpaid_since": "2026-01-01"}, format="json"),
-    lambda api, customer: post(api, CUSTOMERS, {"name": "Jane", "currency": "RUB", "billing_model": "postpaid",
-                                               "postpaid_since": "2026-01-01"}),
-])
+@pytest.mark.parametrize(
+    "send",
+    [
+        lambda api, customer: api.patch(f"{CUSTOMERS}{customer.pk}/", {"postpaid_since": "2026-01-01"}, format="json"),
+        lambda api, customer: post(
+            api,
+            CUSTOMERS,
+            {"name": "Jane", "currency": "RUB", "billing_model": "postpaid", "postpaid_since": "2026-01-01"},
+        ),
+    ],
+)
 def test_postpaid_since_is_read_only(api, customer, send):
     # given
     before = row_counts()
@@ -258,8 +279,9 @@ def test_close_customer(api, customer):
 
 def test_close_with_open_balance_is_422_and_nothing_written(api, customer, unique_key):
     # given
-    customer_balance_adjust(customer_id=customer.pk, amount=Decimal("1.00"), direction="credit", reason="gift",
-                            key=unique_key())
+    customer_balance_adjust(
+        customer_id=customer.pk, amount=Decimal("1.00"), direction="credit", reason="gift", key=unique_key()
+    )
     before = row_counts()
 
     # when
@@ -294,11 +316,14 @@ def test_list_filters(api, make_customer):
     assert [c["name"] for c in by_name] == ["Globex"]
 
 
-@pytest.mark.parametrize("params, field", [
-    ({"status": "sleeping"}, "status"),
-    ({"kind": "robot"}, "kind"),
-    ({"created_after": "yesterday"}, "created_after"),
-])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"status": "sleeping"}, "status"),
+        ({"kind": "robot"}, "kind"),
+        ({"created_after": "yesterday"}, "created_after"),
+    ],
+)
 def test_invalid_filter_is_400_problem(api, customer, params, field):
     # when
     response = api.get(CUSTOMERS, params)
@@ -365,8 +390,9 @@ def test_restricted_key_cannot_write_to_another_customer_and_nothing_is_written(
     before = row_counts()
 
     # when
-    adjust = post(client, f"{CUSTOMERS}{theirs.pk}/adjustments/",
-                  {"direction": "credit", "amount": "10.00", "reason": "gift"})
+    adjust = post(
+        client, f"{CUSTOMERS}{theirs.pk}/adjustments/", {"direction": "credit", "amount": "10.00", "reason": "gift"}
+    )
     close = post(client, f"{CUSTOMERS}{theirs.pk}/close/")
     create = post(client, CUSTOMERS, {"name": "Another", "currency": "RUB"})
 

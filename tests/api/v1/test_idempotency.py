@@ -144,7 +144,10 @@ def test_business_rule_failure_releases_the_key(api, customer):
 def _as_crashed(record: IdempotencyRecord, *, age: timedelta) -> None:
     """As if the first request's process died after its service committed, before storing the response."""
     IdempotencyRecord.objects.filter(pk=record.pk).update(
-        state=IdempotencyRecord.State.IN_PROGRESS, response_status=None, response_body=None, completed_at=None,
+        state=IdempotencyRecord.State.IN_PROGRESS,
+        response_status=None,
+        response_body=None,
+        completed_at=None,
         created_at=timezone.now() - age,
     )
 

@@ -29,9 +29,15 @@ def invoiced(db):
     Numbers: Alice 000001 and 000003, Bob 000002 and 000004."""
     BillingPolicy.objects.create(postpaid_due_days=10)
     make_plan("pro", "1000.00", name="Pro")
-    alice = postpaid_customer("Romashka", kind="legal_entity", legal_name="ООО «Ромашка»", inn="7701234560",
-                              kpp="770101001", legal_address="Москва, ул. Ленина, 1",
-                              billing_emails=["buh@romashka.example"])
+    alice = postpaid_customer(
+        "Romashka",
+        kind="legal_entity",
+        legal_name="ООО «Ромашка»",
+        inn="7701234560",
+        kpp="770101001",
+        legal_address="Москва, ул. Ленина, 1",
+        billing_emails=["buh@romashka.example"],
+    )
     bob = postpaid_customer("Bob")
     for customer in (alice, bob):
         subscription_create(customer_id=customer.pk, plan_code="pro", at=JAN15)
@@ -58,19 +64,42 @@ def test_an_invoice_with_its_lines(api, invoiced):
     # then
     assert response.status_code == 200
     assert response.json() == {
-        "id": invoice.pk, "number": "INV-2026-000003", "customer_id": alice.pk, "status": "issued",
-        "currency": "RUB", "issue_date": "2026-03-15", "due_date": "2026-03-25",
-        "period": {"start": "2026-02-15", "end": "2026-03-15"}, "total": "1000.00",
-        "buyer": {"name": "ООО «Ромашка»", "inn": "7701234560", "kpp": "770101001",
-                  "address": "Москва, ул. Ленина, 1", "emails": ["buh@romashka.example"]},
+        "id": invoice.pk,
+        "number": "INV-2026-000003",
+        "customer_id": alice.pk,
+        "status": "issued",
+        "currency": "RUB",
+        "issue_date": "2026-03-15",
+        "due_date": "2026-03-25",
+        "period": {"start": "2026-02-15", "end": "2026-03-15"},
+        "total": "1000.00",
+        "buyer": {
+            "name": "ООО «Ромашка»",
+            "inn": "7701234560",
+            "kpp": "770101001",
+            "address": "Москва, ул. Ленина, 1",
+            "emails": ["buh@romashka.example"],
+        },
         "created_at": response.json()["created_at"],
-        "lines": [{
-            "id": line.pk, "charge_id": line.charge_id, "subscription_id": sub.pk,
-            "description": f"Recurring fee: Pro, subscription #{sub.pk}",
-            "period": {"start": "2026-02-15", "end": "2026-03-15"}, "amount": "1000.00",
-            "details": [{"kind": "plan", "description": "Pro × 1 (2026-02-15–2026-03-15)", "amount": "1000.00",
-                         "quantity": "1", "ref": "pro"}],
-        }],
+        "lines": [
+            {
+                "id": line.pk,
+                "charge_id": line.charge_id,
+                "subscription_id": sub.pk,
+                "description": f"Recurring fee: Pro, subscription #{sub.pk}",
+                "period": {"start": "2026-02-15", "end": "2026-03-15"},
+                "amount": "1000.00",
+                "details": [
+                    {
+                        "kind": "plan",
+                        "description": "Pro × 1 (2026-02-15–2026-03-15)",
+                        "amount": "1000.00",
+                        "quantity": "1",
+                        "ref": "pro",
+                    }
+                ],
+            }
+        ],
     }
 
 
@@ -83,25 +112,35 @@ def test_the_list_is_newest_first_without_lines(api, invoiced):
     first = response.json()["results"][0]
     assert "lines" not in first
     assert (first["customer_id"], first["total"], first["period"]) == (
-        invoiced["bob"].pk, "1000.00", {"start": "2026-02-15", "end": "2026-03-15"})
+        invoiced["bob"].pk,
+        "1000.00",
+        {"start": "2026-02-15", "end": "2026-03-15"},
+    )
 
 
 def test_filters_by_customer_status_and_issue_date(read_api, invoiced):
     alice = invoiced["alice"]
     assert _numbers(read_api.get(INVOICES, {"customer_id": alice.pk})) == ["INV-2026-000003", "INV-2026-000001"]
     assert _numbers(read_api.get(INVOICES, {"status": "issued"})) == [
-        "INV-2026-000004", "INV-2026-000003", "INV-2026-000002", "INV-2026-000001"]
+        "INV-2026-000004",
+        "INV-2026-000003",
+        "INV-2026-000002",
+        "INV-2026-000001",
+    ]
     assert _numbers(read_api.get(INVOICES, {"status": "paid"})) == []
     assert _numbers(read_api.get(INVOICES, {"issued_from": "2026-03-01"})) == ["INV-2026-000004", "INV-2026-000003"]
     assert _numbers(read_api.get(INVOICES, {"issued_to": "2026-02-15"})) == ["INV-2026-000002", "INV-2026-000001"]
     assert _numbers(read_api.get(INVOICES, {"issued_from": "2026-02-16", "issued_to": "2026-03-14"})) == []
 
 
-@pytest.mark.parametrize("params, field", [
-    ({"status": "overdue"}, "status"),
-    ({"issued_from": "15.02.2026"}, "issued_from"),
-    ({"customer_id": "alice"}, "customer_id"),
-])
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"status": "overdue"}, "status"),
+        ({"issued_from": "15.02.2026"}, "issued_from"),
+        ({"customer_id": "alice"}, "customer_id"),
+    ],
+)
 def test_a_bad_filter_is_a_400_problem(api, invoiced, params, field):
     assert_problem(api.get(INVOICES, params), 400, "validation_error", field=field)
 
@@ -147,7 +186,8 @@ def test_the_schema_documents_the_invoice_endpoints():
     schema = yaml.safe_load(APIClient().get("/api/v1/schema/").content)
     listing = schema["paths"]["/api/v1/invoices/"]["get"]
     assert {"cursor", "limit", "customer_id", "status", "issued_from", "issued_to"} <= {
-        p["name"] for p in listing["parameters"]}
+        p["name"] for p in listing["parameters"]
+    }
     detail = schema["paths"]["/api/v1/invoices/{invoice_id}/"]["get"]
     assert {"200", "401", "404"} <= set(detail["responses"])
     assert set(schema["paths"]["/api/v1/invoices/"]) == {"get"}

@@ -13,8 +13,11 @@ CUSTOMERS = "/api/v1/customers/"
 
 
 def _adjust(api, customer, direction: str, amount, **extra):
-    return post(api, f"{CUSTOMERS}{customer.pk}/adjustments/",
-                {"direction": direction, "amount": amount, "reason": "manual", **extra})
+    return post(
+        api,
+        f"{CUSTOMERS}{customer.pk}/adjustments/",
+        {"direction": direction, "amount": amount, "reason": "manual", **extra},
+    )
 
 
 def test_credit_adjustment_returns_the_transaction_with_entries(api, customer):
@@ -48,9 +51,13 @@ def test_debit_within_credit_limit(api, make_customer):
     # then
     assert response.status_code == 201, response.content
     balance = api.get(f"{CUSTOMERS}{customer.pk}/balance/").json()
-    assert balance == {"customer_id": customer.pk, "currency": "RUB", "balances": [
-        {"currency": "RUB", "amount": "-45.00", "credit_limit": "50.00", "available": "5.00"},
-    ]}
+    assert balance == {
+        "customer_id": customer.pk,
+        "currency": "RUB",
+        "balances": [
+            {"currency": "RUB", "amount": "-45.00", "credit_limit": "50.00", "available": "5.00"},
+        ],
+    }
 
 
 def test_debit_beyond_credit_limit_is_422_insufficient_funds_and_nothing_written(api, make_customer):
@@ -65,7 +72,10 @@ def test_debit_beyond_credit_limit_is_422_insufficient_funds_and_nothing_written
     # then
     body = assert_problem(response, 422, "insufficient_funds")
     assert (Decimal(body["available"]), Decimal(body["needed"]), body["currency"]) == (
-        Decimal("70.00"), Decimal("70.01"), "RUB")
+        Decimal("70.00"),
+        Decimal("70.01"),
+        "RUB",
+    )
     assert row_counts() == before
     assert customer_balance(customer=customer).amount == Decimal("20.00")
 
@@ -110,8 +120,7 @@ def test_adjustment_on_closed_customer_is_422(api, customer):
 def test_transactions_list_filter_and_detail(api, customer, make_customer, unique_key):
     # given
     other = make_customer(name="Other")
-    customer_balance_adjust(customer_id=other.pk, amount=Decimal("9"), direction="credit", reason="x",
-                            key=unique_key())
+    customer_balance_adjust(customer_id=other.pk, amount=Decimal("9"), direction="credit", reason="x", key=unique_key())
     first = _adjust(api, customer, "credit", "100.00", effective_date="2025-01-10").json()
     second = _adjust(api, customer, "debit", "40.00", effective_date="2025-02-10").json()
 

@@ -23,17 +23,25 @@ def test_schema_is_valid_openapi_3_with_bearer_auth_and_idempotency_header():
     validate_schema(schema)  # raises on an invalid OpenAPI 3 document
     assert schema["openapi"].startswith("3.")
     assert schema["components"]["securitySchemes"]["ApiKey"] == {
-        "type": "http", "scheme": "bearer", "bearerFormat": "API key",
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "API key",
         "description": "`Authorization: Bearer <api key>`. Keys are created in the admin and shown once.",
     }
     posts = {path: ops["post"] for path, ops in schema["paths"].items() if "post" in ops}
     assert set(posts) == {
-        "/api/v1/customers/", "/api/v1/customers/{customer_id}/close/",
-        "/api/v1/customers/{customer_id}/adjustments/", "/api/v1/transactions/{transaction_id}/reverse/",
-        "/api/v1/subscriptions/", "/api/v1/subscriptions/{subscription_id}/change/",
-        "/api/v1/subscriptions/{subscription_id}/cancel/", "/api/v1/subscriptions/{subscription_id}/pause/",
-        "/api/v1/subscriptions/{subscription_id}/resume/", "/api/v1/subscriptions/{subscription_id}/options/",
-        "/api/v1/subscriptions/{subscription_id}/options/{code}/remove/", "/api/v1/usage-events/",
+        "/api/v1/customers/",
+        "/api/v1/customers/{customer_id}/close/",
+        "/api/v1/customers/{customer_id}/adjustments/",
+        "/api/v1/transactions/{transaction_id}/reverse/",
+        "/api/v1/subscriptions/",
+        "/api/v1/subscriptions/{subscription_id}/change/",
+        "/api/v1/subscriptions/{subscription_id}/cancel/",
+        "/api/v1/subscriptions/{subscription_id}/pause/",
+        "/api/v1/subscriptions/{subscription_id}/resume/",
+        "/api/v1/subscriptions/{subscription_id}/options/",
+        "/api/v1/subscriptions/{subscription_id}/options/{code}/remove/",
+        "/api/v1/usage-events/",
     }
     for path, op in posts.items():
         headers = {p["name"]: p for p in op["parameters"] if p["in"] == "header"}
@@ -43,13 +51,20 @@ def test_schema_is_valid_openapi_3_with_bearer_auth_and_idempotency_header():
     names = {p["name"] for p in listing["parameters"]}
     assert {"cursor", "limit", "status", "kind", "currency", "external_id", "inn", "email", "tag"} <= names
     assert {"cursor", "limit", "product", "currency", "public"} <= {
-        p["name"] for p in schema["paths"]["/api/v1/plans/"]["get"]["parameters"]}
+        p["name"] for p in schema["paths"]["/api/v1/plans/"]["get"]["parameters"]
+    }
     assert {"cursor", "limit", "customer_id", "status", "plan"} <= {
-        p["name"] for p in schema["paths"]["/api/v1/subscriptions/"]["get"]["parameters"]}
-    assert {"/api/v1/products/", "/api/v1/products/{code}/", "/api/v1/plans/{code}/",
-            "/api/v1/bundles/", "/api/v1/bundles/{code}/",
-            "/api/v1/subscriptions/{subscription_id}/", "/api/v1/customers/{customer_id}/upcoming-charges/",
-            } <= set(schema["paths"])
+        p["name"] for p in schema["paths"]["/api/v1/subscriptions/"]["get"]["parameters"]
+    }
+    assert {
+        "/api/v1/products/",
+        "/api/v1/products/{code}/",
+        "/api/v1/plans/{code}/",
+        "/api/v1/bundles/",
+        "/api/v1/bundles/{code}/",
+        "/api/v1/subscriptions/{subscription_id}/",
+        "/api/v1/customers/{customer_id}/upcoming-charges/",
+    } <= set(schema["paths"])
     create = schema["components"]["schemas"]["SubscriptionCreateInputRequest"]
     assert {"plan", "bundle"} <= set(create["properties"]) and "plan" not in create.get("required", [])
 

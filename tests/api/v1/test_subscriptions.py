@@ -33,13 +33,26 @@ def catalog(db):
 
 
 def _rows() -> dict[str, int]:
-    return {model.__name__: model.objects.count() for model in (
-        Subscription, SubscriptionOption, SubscriptionDiscount, ScheduledChange, Charge, Transaction, Entry, Event)}
+    return {
+        model.__name__: model.objects.count()
+        for model in (
+            Subscription,
+            SubscriptionOption,
+            SubscriptionDiscount,
+            ScheduledChange,
+            Charge,
+            Transaction,
+            Entry,
+            Event,
+        )
+    }
 
 
 def _entries(transaction_id: int) -> list[tuple[str, str]]:
-    return sorted((e.account.code, amount_str(e.amount.amount, "RUB")) for e in Entry.objects.filter(
-        transaction_id=transaction_id).select_related("account"))
+    return sorted(
+        (e.account.code, amount_str(e.amount.amount, "RUB"))
+        for e in Entry.objects.filter(transaction_id=transaction_id).select_related("account")
+    )
 
 
 def _create(client, customer, day, key=None, **body):
@@ -64,17 +77,37 @@ def test_create_monthly_plan_posts_the_exact_first_period_debit(api, customer, c
     data = response.json()
     sub = Subscription.objects.get()
     assert data == {
-        "id": sub.pk, "customer_id": customer.pk, "plan": "start", "product": "crm", "bundle": None,
-        "status": "active", "currency": "RUB", "quantity": 1, "unit_price": "990.00", "billing_anchor": "2026-04-01",
-        "current_period": {"start": "2026-04-01", "end": "2026-05-01"}, "trial_end": None,
-        "next_billing_at": "2026-04-30T21:00:00Z", "cancel_at_period_end": False, "canceled_at": None,
-        "ended_at": None, "paused_at": None, "suspended_at": None, "external_id": None, "options": [],
-        "discounts": [], "scheduled_changes": [], "created_at": "2026-04-01T07:00:00Z",
+        "id": sub.pk,
+        "customer_id": customer.pk,
+        "plan": "start",
+        "product": "crm",
+        "bundle": None,
+        "status": "active",
+        "currency": "RUB",
+        "quantity": 1,
+        "unit_price": "990.00",
+        "billing_anchor": "2026-04-01",
+        "current_period": {"start": "2026-04-01", "end": "2026-05-01"},
+        "trial_end": None,
+        "next_billing_at": "2026-04-30T21:00:00Z",
+        "cancel_at_period_end": False,
+        "canceled_at": None,
+        "ended_at": None,
+        "paused_at": None,
+        "suspended_at": None,
+        "external_id": None,
+        "options": [],
+        "discounts": [],
+        "scheduled_changes": [],
+        "created_at": "2026-04-01T07:00:00Z",
         "updated_at": "2026-04-01T07:00:00Z",
     }
     charge = Charge.objects.get(kind="recurring")
     assert (charge.amount.amount, charge.period_start.isoformat(), charge.period_end.isoformat()) == (
-        Decimal("990.00"), "2026-04-01", "2026-05-01")
+        Decimal("990.00"),
+        "2026-04-01",
+        "2026-05-01",
+    )
     assert Transaction.objects.count() == 1  # the zero setup fee posts nothing
     assert _entries(charge.transaction_id) == [(f"customer:{customer.pk}", "990.00"), ("revenue:crm", "-990.00")]
     assert customer_balance(customer=customer).amount == Decimal("-990.00")
@@ -82,27 +115,48 @@ def test_create_monthly_plan_posts_the_exact_first_period_debit(api, customer, c
 
 def test_create_with_quantity_option_coupon_and_setup_fee_posts_each_line(api, customer, catalog):
     # when
-    response = _create(api, customer, msk(2026, 4, 1), plan="setup", quantity=2, coupon="welcome10",
-                       options=[{"code": "backup", "quantity": 3}, {"code": "migration"}], external_id="crm-42")
+    response = _create(
+        api,
+        customer,
+        msk(2026, 4, 1),
+        plan="setup",
+        quantity=2,
+        coupon="welcome10",
+        options=[{"code": "backup", "quantity": 3}, {"code": "migration"}],
+        external_id="crm-42",
+    )
 
     # then
     assert response.status_code == 201, response.content
     data = response.json()
     assert data["quantity"] == 2 and data["external_id"] == "crm-42"
     assert [(o["code"], o["kind"], o["quantity"], o["unit_price"]) for o in data["options"]] == [
-        ("backup", "recurring", 3, "150.00"), ("migration", "one_time", 1, "5000.00")]
+        ("backup", "recurring", 3, "150.00"),
+        ("migration", "one_time", 1, "5000.00"),
+    ]
     assert [(d["promotion"], d["coupon"], d["percent"], d["periods_remaining"]) for d in data["discounts"]] == [
-        ("welcome10", "WELCOME10", "10.00", None)]
+        ("welcome10", "WELCOME10", "10.00", None)
+    ]
     charges = {c.kind: c for c in Charge.objects.all()}
     # plan 990 × 2 = 1980.00, backup 150 × 3 = 450.00, 10% off each: -198.00 and -45.00
     assert charges["recurring"].amount.amount == Decimal("2187.00")
     assert [(x["kind"], x["amount"]) for x in charges["recurring"].lines] == [
-        ("plan", "1980.00"), ("option", "450.00"), ("discount", "-198.00"), ("discount", "-45.00")]
+        ("plan", "1980.00"),
+        ("option", "450.00"),
+        ("discount", "-198.00"),
+        ("discount", "-45.00"),
+    ]
     assert charges["setup"].amount.amount == Decimal("500.00")
     assert charges["one_time"].amount.amount == Decimal("5000.00")
-    assert _entries(charges["recurring"].transaction_id) == sorted([
-        (f"customer:{customer.pk}", "2187.00"), ("revenue:crm", "-1980.00"), ("revenue:crm", "-450.00"),
-        ("promo", "198.00"), ("promo", "45.00")])
+    assert _entries(charges["recurring"].transaction_id) == sorted(
+        [
+            (f"customer:{customer.pk}", "2187.00"),
+            ("revenue:crm", "-1980.00"),
+            ("revenue:crm", "-450.00"),
+            ("promo", "198.00"),
+            ("promo", "45.00"),
+        ]
+    )
     assert customer_balance(customer=customer).amount == Decimal("-7687.00")
 
 
@@ -114,7 +168,10 @@ def test_create_with_a_trial_charges_nothing(api, customer, catalog):
     assert response.status_code == 201, response.content
     data = response.json()
     assert (data["status"], data["trial_end"], data["current_period"]) == (
-        "trialing", "2026-04-15", {"start": "2026-04-01", "end": "2026-04-15"})
+        "trialing",
+        "2026-04-15",
+        {"start": "2026-04-01", "end": "2026-04-15"},
+    )
     assert Charge.objects.count() == 0 and Transaction.objects.count() == 0
 
 
@@ -170,20 +227,23 @@ def test_read_only_key_cannot_create(make_client, customer, catalog):
     assert _rows() == before
 
 
-@pytest.mark.parametrize(("body", "status", "code", "field"), [
-    ({"plan": "nope"}, 404, "plan_not_found", "plan"),
-    ({"currency": "USD"}, 422, "currency_mismatch", "currency"),
-    ({"plan": "usd-only"}, 422, "currency_mismatch", "plan"),
-    ({"quantity": -1}, 400, "validation_error", "quantity"),
-    ({"quantity": 0}, 400, "validation_error", "quantity"),
-    ({"quantity": "2.5"}, 400, "validation_error", "quantity"),
-    ({"options": [{"code": "backup", "quantity": -2}]}, 400, "validation_error", "options.0.quantity"),
-    ({"options": [{"code": "nope"}]}, 404, "option_not_found", "options"),
-    ({"coupon": "NOPE"}, 422, "coupon_invalid", "coupon"),
-    ({"trial_days": -1}, 400, "validation_error", "trial_days"),
-    ({"currency": "XXX"}, 400, "validation_error", "currency"),
-    ({"colour": "blue"}, 400, "validation_error", "colour"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "code", "field"),
+    [
+        ({"plan": "nope"}, 404, "plan_not_found", "plan"),
+        ({"currency": "USD"}, 422, "currency_mismatch", "currency"),
+        ({"plan": "usd-only"}, 422, "currency_mismatch", "plan"),
+        ({"quantity": -1}, 400, "validation_error", "quantity"),
+        ({"quantity": 0}, 400, "validation_error", "quantity"),
+        ({"quantity": "2.5"}, 400, "validation_error", "quantity"),
+        ({"options": [{"code": "backup", "quantity": -2}]}, 400, "validation_error", "options.0.quantity"),
+        ({"options": [{"code": "nope"}]}, 404, "option_not_found", "options"),
+        ({"coupon": "NOPE"}, 422, "coupon_invalid", "coupon"),
+        ({"trial_days": -1}, 400, "validation_error", "trial_days"),
+        ({"currency": "XXX"}, 400, "validation_error", "currency"),
+        ({"colour": "blue"}, 400, "validation_error", "colour"),
+    ],
+)
 def test_bad_create_is_a_problem_and_writes_nothing(api, customer, catalog, body, status, code, field):
     # given
     before = _rows()
@@ -294,12 +354,26 @@ def test_change_preview_returns_the_proration_and_writes_nothing(api, customer, 
     assert response.json() == {
         "preview": True,
         "lines": [
-            {"kind": "proration_credit", "description": "Unused Start (20/30 days)", "amount": "-660.00",
-             "currency": "RUB", "quantity": "1", "ref": "start"},
-            {"kind": "proration_charge", "description": "Pro (20/30 days)", "amount": "1326.67",
-             "currency": "RUB", "quantity": "1", "ref": "pro"},
+            {
+                "kind": "proration_credit",
+                "description": "Unused Start (20/30 days)",
+                "amount": "-660.00",
+                "currency": "RUB",
+                "quantity": "1",
+                "ref": "start",
+            },
+            {
+                "kind": "proration_charge",
+                "description": "Pro (20/30 days)",
+                "amount": "1326.67",
+                "currency": "RUB",
+                "quantity": "1",
+                "ref": "pro",
+            },
         ],
-        "total": "666.67", "currency": "RUB", "period": {"start": "2026-04-01", "end": "2026-05-01"},
+        "total": "666.67",
+        "currency": "RUB",
+        "period": {"start": "2026-04-01", "end": "2026-05-01"},
         "change_day": "2026-04-11",
     }
     assert _rows() == before
@@ -324,8 +398,9 @@ def test_change_now_posts_exactly_the_previewed_lines(api, customer, catalog):
     assert charge["lines"] == preview["lines"]
     assert (charge["kind"], charge["amount"], charge["currency"]) == ("proration", preview["total"], "RUB")
     assert charge["period"] == preview["period"]
-    assert _entries(charge["transaction_id"]) == sorted([
-        (f"customer:{customer.pk}", "666.67"), ("revenue:crm", "660.00"), ("revenue:crm", "-1326.67")])
+    assert _entries(charge["transaction_id"]) == sorted(
+        [(f"customer:{customer.pk}", "666.67"), ("revenue:crm", "660.00"), ("revenue:crm", "-1326.67")]
+    )
     assert customer_balance(customer=customer).amount == Decimal("-990.00") - Decimal("666.67")
 
 
@@ -341,8 +416,11 @@ def test_quantity_change_on_31_day_month_with_coupon_matches_preview(api, custom
     assert response.status_code == 200, response.content
     # credit 990 × 11/31 = 351.29; charge 2970 × 11/31 = 1053.87; 10% returned 35.13, 10% granted -105.39
     assert [(x["kind"], x["amount"]) for x in preview["lines"]] == [
-        ("proration_credit", "-351.29"), ("proration_charge", "1053.87"), ("discount", "35.13"),
-        ("discount", "-105.39")]
+        ("proration_credit", "-351.29"),
+        ("proration_charge", "1053.87"),
+        ("discount", "35.13"),
+        ("discount", "-105.39"),
+    ]
     assert preview["total"] == "632.32"
     assert response.json()["charge"]["lines"] == preview["lines"]
     assert response.json()["charge"]["amount"] == "632.32"
@@ -364,7 +442,11 @@ def test_change_at_period_end_schedules_it_and_charges_nothing(api, customer, ca
     assert data["subscription"]["plan"] == "start"
     [change] = data["subscription"]["scheduled_changes"]
     assert (change["kind"], change["plan"], change["quantity"], change["effective_at"]) == (
-        "change_plan", "yearly", 1, "2026-04-30T21:00:00Z")
+        "change_plan",
+        "yearly",
+        1,
+        "2026-04-30T21:00:00Z",
+    )
     assert Charge.objects.count() == before
     assert api.get(f"{SUBSCRIPTIONS}{sub_id}/").json()["scheduled_changes"] == [change]
 
@@ -383,17 +465,20 @@ def test_change_is_idempotent_by_key(api, customer, catalog):
     assert Charge.objects.filter(kind="proration").count() == 1
 
 
-@pytest.mark.parametrize(("body", "status", "code", "field"), [
-    ({"plan": "nope"}, 404, "plan_not_found", "plan"),
-    ({"plan": "usd-only"}, 422, "currency_mismatch", "plan"),
-    ({"quantity": -3}, 400, "validation_error", "quantity"),
-    ({}, 400, "validation_error", "plan"),
-    ({"plan": "start"}, 422, "invalid_subscription_state", "plan"),
-    ({"plan": "yearly"}, 422, "invalid_subscription_state", "when"),
-    ({"plan": "pro", "when": "later"}, 400, "validation_error", "when"),
-    ({"plan": "pro", "when": "period_end", "preview": True}, 400, "validation_error", "preview"),
-    ({"plan": "pro", "preview": True, "extra": 1}, 400, "validation_error", "extra"),
-])
+@pytest.mark.parametrize(
+    ("body", "status", "code", "field"),
+    [
+        ({"plan": "nope"}, 404, "plan_not_found", "plan"),
+        ({"plan": "usd-only"}, 422, "currency_mismatch", "plan"),
+        ({"quantity": -3}, 400, "validation_error", "quantity"),
+        ({}, 400, "validation_error", "plan"),
+        ({"plan": "start"}, 422, "invalid_subscription_state", "plan"),
+        ({"plan": "yearly"}, 422, "invalid_subscription_state", "when"),
+        ({"plan": "pro", "when": "later"}, 400, "validation_error", "when"),
+        ({"plan": "pro", "when": "period_end", "preview": True}, 400, "validation_error", "preview"),
+        ({"plan": "pro", "preview": True, "extra": 1}, 400, "validation_error", "extra"),
+    ],
+)
 def test_bad_change_is_a_problem_and_writes_nothing(api, customer, catalog, body, status, code, field):
     # given
     sub_id = _create(api, customer, msk(2026, 4, 1)).json()["id"]
@@ -485,7 +570,9 @@ def test_pause_credits_and_resume_starts_a_new_charged_period(api, customer, cat
     assert resumed.status_code == 200, resumed.content
     data = resumed.json()
     assert (data["subscription"]["status"], data["subscription"]["current_period"]) == (
-        "active", {"start": "2026-04-21", "end": "2026-05-21"})
+        "active",
+        {"start": "2026-04-21", "end": "2026-05-21"},
+    )
     assert (data["charge"]["kind"], data["charge"]["amount"]) == ("recurring", "990.00")
     assert customer_balance(customer=customer).amount == Decimal("-1320.00")
 
@@ -535,7 +622,8 @@ def test_add_and_remove_a_recurring_option_prorates_it(api, customer, catalog):
     assert added.status_code == 201, added.content
     assert [(o["code"], o["quantity"]) for o in added.json()["subscription"]["options"]] == [("backup", 2)]
     assert [(x["kind"], x["description"], x["amount"]) for x in added.json()["charge"]["lines"]] == [
-        ("proration_charge", "Backup (20/30 days)", "200.00")]
+        ("proration_charge", "Backup (20/30 days)", "200.00")
+    ]
     assert removed.status_code == 200, removed.content
     assert removed.json()["subscription"]["options"] == []
     assert removed.json()["charge"]["amount"] == "-200.00"
@@ -554,14 +642,16 @@ def test_add_a_one_time_option_charges_it_in_full(api, customer, catalog):
     assert (response.json()["charge"]["kind"], response.json()["charge"]["amount"]) == ("one_time", "5000.00")
 
 
-@pytest.mark.parametrize(("path", "body", "status", "code", "field"), [
-    ("options", {"code": "nope"}, 404, "option_not_found", "code"),
-    ("options", {"code": "backup", "quantity": -1}, 400, "validation_error", "quantity"),
-    ("options", {"quantity": 1}, 400, "validation_error", "code"),
-    ("options/backup/remove", {}, 404, "option_not_found", "code"),
-])
-def test_bad_option_request_is_a_problem_and_writes_nothing(api, customer, catalog, path, body, status, code,
-                                                            field):
+@pytest.mark.parametrize(
+    ("path", "body", "status", "code", "field"),
+    [
+        ("options", {"code": "nope"}, 404, "option_not_found", "code"),
+        ("options", {"code": "backup", "quantity": -1}, 400, "validation_error", "quantity"),
+        ("options", {"quantity": 1}, 400, "validation_error", "code"),
+        ("options/backup/remove", {}, 404, "option_not_found", "code"),
+    ],
+)
+def test_bad_option_request_is_a_problem_and_writes_nothing(api, customer, catalog, path, body, status, code, field):
     # given
     sub_id = _create(api, customer, msk(2026, 4, 1)).json()["id"]
     before = _rows()

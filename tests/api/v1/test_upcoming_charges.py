@@ -34,8 +34,16 @@ def _subscribe(client, customer, plan: str, day) -> int:
 
 
 def _usage(client, customer, *items: tuple[str, str, str]) -> None:
-    events = [{"event_id": event_id, "customer_id": customer.pk, "metric": "api-calls", "quantity": quantity,
-               "timestamp": timestamp} for event_id, quantity, timestamp in items]
+    events = [
+        {
+            "event_id": event_id,
+            "customer_id": customer.pk,
+            "metric": "api-calls",
+            "quantity": quantity,
+            "timestamp": timestamp,
+        }
+        for event_id, quantity, timestamp in items
+    ]
     assert post(client, "/api/v1/usage-events/", {"events": events}).status_code == 201
 
 
@@ -51,11 +59,14 @@ def test_estimate_per_subscription_with_usage_so_far(api, customer, catalog):
     canceled = _subscribe(api, customer, "start", msk(2026, 4, 1))
     with time_machine.travel(msk(2026, 4, 2), tick=False):
         post(api, f"{SUBSCRIPTIONS}{canceled}/cancel/", {})
-    _usage(api, customer,
-           ("e1", "305", "2026-04-01T00:00:00+03:00"),  # the first local instant of the period counts
-           ("e2", "50", "2026-04-14T12:00:00+03:00"),
-           ("e3", "1000", "2026-03-31T23:59:59+03:00"),  # before the period
-           ("e4", "1000", "2026-05-01T00:00:00+03:00"))  # the next period
+    _usage(
+        api,
+        customer,
+        ("e1", "305", "2026-04-01T00:00:00+03:00"),  # the first local instant of the period counts
+        ("e2", "50", "2026-04-14T12:00:00+03:00"),
+        ("e3", "1000", "2026-03-31T23:59:59+03:00"),  # before the period
+        ("e4", "1000", "2026-05-01T00:00:00+03:00"),
+    )  # the next period
     before = _rows()
 
     # when
@@ -65,32 +76,73 @@ def test_estimate_per_subscription_with_usage_so_far(api, customer, catalog):
     # then
     assert response.status_code == 200, response.content
     assert response.json() == {
-        "customer_id": customer.pk, "estimated_at": "2026-04-15T07:00:00Z",
+        "customer_id": customer.pk,
+        "estimated_at": "2026-04-15T07:00:00Z",
         "charges": [
-            {"subscription_id": start, "charge_at": "2026-04-30T21:00:00Z",
-             "period": {"start": "2026-04-01", "end": "2026-05-01"},
-             "lines": [{"kind": "plan", "description": "Start × 1 (2026-05-01–2026-06-01)", "amount": "990.00",
-                        "currency": "RUB", "quantity": "1", "ref": "start",
-                        "period": {"start": "2026-05-01", "end": "2026-06-01"}}],
-             "total": "990.00", "currency": "RUB"},
-            {"subscription_id": metered, "charge_at": "2026-04-30T21:00:00Z",
-             "period": {"start": "2026-04-01", "end": "2026-05-01"},
-             "lines": [
-                 # (305 + 50 − 100 included) × 0.10
-                 {"kind": "usage", "description": "api-calls: 355 (2026-04-01–2026-05-01)", "amount": "25.50",
-                  "currency": "RUB", "quantity": "355", "ref": "metered",
-                  "period": {"start": "2026-04-01", "end": "2026-05-01"}},
-                 {"kind": "plan", "description": "Metered × 1 (2026-04-01–2026-05-01)", "amount": "500.00",
-                  "currency": "RUB", "quantity": "1", "ref": "metered",
-                  "period": {"start": "2026-04-01", "end": "2026-05-01"}},
-             ],
-             "total": "525.50", "currency": "RUB"},
-            {"subscription_id": trial, "charge_at": "2026-04-23T21:00:00Z",
-             "period": {"start": "2026-04-10", "end": "2026-04-24"},
-             "lines": [{"kind": "plan", "description": "Trial × 1 (2026-04-24–2026-05-24)", "amount": "490.00",
-                        "currency": "RUB", "quantity": "1", "ref": "trial",
-                        "period": {"start": "2026-04-24", "end": "2026-05-24"}}],
-             "total": "490.00", "currency": "RUB"},
+            {
+                "subscription_id": start,
+                "charge_at": "2026-04-30T21:00:00Z",
+                "period": {"start": "2026-04-01", "end": "2026-05-01"},
+                "lines": [
+                    {
+                        "kind": "plan",
+                        "description": "Start × 1 (2026-05-01–2026-06-01)",
+                        "amount": "990.00",
+                        "currency": "RUB",
+                        "quantity": "1",
+                        "ref": "start",
+                        "period": {"start": "2026-05-01", "end": "2026-06-01"},
+                    }
+                ],
+                "total": "990.00",
+                "currency": "RUB",
+            },
+            {
+                "subscription_id": metered,
+                "charge_at": "2026-04-30T21:00:00Z",
+                "period": {"start": "2026-04-01", "end": "2026-05-01"},
+                "lines": [
+                    # (305 + 50 − 100 included) × 0.10
+                    {
+                        "kind": "usage",
+                        "description": "api-calls: 355 (2026-04-01–2026-05-01)",
+                        "amount": "25.50",
+                        "currency": "RUB",
+                        "quantity": "355",
+                        "ref": "metered",
+                        "period": {"start": "2026-04-01", "end": "2026-05-01"},
+                    },
+                    {
+                        "kind": "plan",
+                        "description": "Metered × 1 (2026-04-01–2026-05-01)",
+                        "amount": "500.00",
+                        "currency": "RUB",
+                        "quantity": "1",
+                        "ref": "metered",
+                        "period": {"start": "2026-04-01", "end": "2026-05-01"},
+                    },
+                ],
+                "total": "525.50",
+                "currency": "RUB",
+            },
+            {
+                "subscription_id": trial,
+                "charge_at": "2026-04-23T21:00:00Z",
+                "period": {"start": "2026-04-10", "end": "2026-04-24"},
+                "lines": [
+                    {
+                        "kind": "plan",
+                        "description": "Trial × 1 (2026-04-24–2026-05-24)",
+                        "amount": "490.00",
+                        "currency": "RUB",
+                        "quantity": "1",
+                        "ref": "trial",
+                        "period": {"start": "2026-04-24", "end": "2026-05-24"},
+                    }
+                ],
+                "total": "490.00",
+                "currency": "RUB",
+            },
         ],
         "totals": [{"currency": "RUB", "amount": "2005.50"}],
     }

@@ -25,16 +25,24 @@ def metric(db):
 
 
 def _event(customer, n: int, **overrides) -> dict:
-    event = {"event_id": f"evt-{n}", "customer_id": customer.pk, "metric": "api-calls", "quantity": "1",
-             "timestamp": "2026-04-11T10:00:00+03:00"}
+    event = {
+        "event_id": f"evt-{n}",
+        "customer_id": customer.pk,
+        "metric": "api-calls",
+        "quantity": "1",
+        "timestamp": "2026-04-11T10:00:00+03:00",
+    }
     event.update(overrides)
     return event
 
 
 def test_batch_is_recorded_with_counts(api, customer, metric):
     # given
-    events = [_event(customer, 1, quantity="2.5"), _event(customer, 2, quantity=3),
-              _event(customer, 3, properties={"user": "u1"})]
+    events = [
+        _event(customer, 1, quantity="2.5"),
+        _event(customer, 2, quantity=3),
+        _event(customer, 3, properties={"user": "u1"}),
+    ]
 
     # when
     response = post(api, USAGE, {"events": events})
@@ -45,10 +53,16 @@ def test_batch_is_recorded_with_counts(api, customer, metric):
     rows = {e.event_id: e for e in UsageEvent.objects.all()}
     assert sorted(rows) == ["evt-1", "evt-2", "evt-3"]
     assert (rows["evt-1"].quantity, rows["evt-2"].quantity, rows["evt-3"].quantity) == (
-        Decimal("2.5"), Decimal("3"), Decimal("1"))
+        Decimal("2.5"),
+        Decimal("3"),
+        Decimal("1"),
+    )
     assert rows["evt-1"].timestamp == dt.datetime(2026, 4, 11, 7, tzinfo=dt.UTC)
     assert (rows["evt-3"].properties, rows["evt-3"].customer_id, rows["evt-3"].metric_id) == (
-        {"user": "u1"}, customer.pk, metric.pk)
+        {"user": "u1"},
+        customer.pk,
+        metric.pk,
+    )
 
 
 def test_json_numbers_with_a_fraction_are_exact_decimals(api, customer, metric):
@@ -106,26 +120,29 @@ def test_a_full_batch_of_1000_takes_as_many_queries_as_a_batch_of_two(api, custo
     assert UsageEvent.objects.count() == 1003
 
 
-@pytest.mark.parametrize(("item", "field", "code"), [
-    ({"quantity": "-1"}, "events.1.quantity", "invalid"),
-    ({"quantity": -1}, "events.1.quantity", "invalid"),
-    ({"quantity": "lots"}, "events.1.quantity", "invalid"),
-    ({"quantity": "0.0000001"}, "events.1.quantity", "invalid"),
-    ({"timestamp": "2026-04-11T10:00:00"}, "events.1.timestamp", "invalid"),
-    ({"timestamp": None}, "events.1.timestamp", "invalid"),
-    ({"event_id": ""}, "events.1.event_id", "invalid"),
-    ({"event_id": 7}, "events.1.event_id", "invalid"),
-    ({"customer_id": "1"}, "events.1.customer_id", "invalid"),
-    ({"customer_id": 999999}, "events.1.customer_id", "not_found"),
-    ({"metric": "nope"}, "events.1.metric", "unknown_metric"),
-    ({"properties": []}, "events.1.properties", "invalid"),
-    ({"event_id": "evt-0"}, "events.1.event_id", "duplicate_in_batch"),
-    ({"event_id": "evt\u0000nul"}, "events.1.event_id", "invalid"),
-    ({"metric": "api\u0000"}, "events.1.metric", "invalid"),
-    ({"properties": {"region": "eu\u0000west"}}, "events.1.properties", "invalid"),
-    ({"properties": {"k\u0000": "v"}}, "events.1.properties", "invalid"),
-    ({"properties": {"nested": [{"deep": "\u0000"}]}}, "events.1.properties", "invalid"),
-])
+@pytest.mark.parametrize(
+    ("item", "field", "code"),
+    [
+        ({"quantity": "-1"}, "events.1.quantity", "invalid"),
+        ({"quantity": -1}, "events.1.quantity", "invalid"),
+        ({"quantity": "lots"}, "events.1.quantity", "invalid"),
+        ({"quantity": "0.0000001"}, "events.1.quantity", "invalid"),
+        ({"timestamp": "2026-04-11T10:00:00"}, "events.1.timestamp", "invalid"),
+        ({"timestamp": None}, "events.1.timestamp", "invalid"),
+        ({"event_id": ""}, "events.1.event_id", "invalid"),
+        ({"event_id": 7}, "events.1.event_id", "invalid"),
+        ({"customer_id": "1"}, "events.1.customer_id", "invalid"),
+        ({"customer_id": 999999}, "events.1.customer_id", "not_found"),
+        ({"metric": "nope"}, "events.1.metric", "unknown_metric"),
+        ({"properties": []}, "events.1.properties", "invalid"),
+        ({"event_id": "evt-0"}, "events.1.event_id", "duplicate_in_batch"),
+        ({"event_id": "evt\u0000nul"}, "events.1.event_id", "invalid"),
+        ({"metric": "api\u0000"}, "events.1.metric", "invalid"),
+        ({"properties": {"region": "eu\u0000west"}}, "events.1.properties", "invalid"),
+        ({"properties": {"k\u0000": "v"}}, "events.1.properties", "invalid"),
+        ({"properties": {"nested": [{"deep": "\u0000"}]}}, "events.1.properties", "invalid"),
+    ],
+)
 def test_one_bad_event_rejects_the_batch_naming_its_index_and_field(api, customer, metric, item, field, code):
     # given
     events = [_event(customer, 0), _event(customer, 1, **item), _event(customer, 2)]
@@ -141,8 +158,12 @@ def test_one_bad_event_rejects_the_batch_naming_its_index_and_field(api, custome
 
 def test_every_bad_event_is_listed(api, customer, metric):
     # given
-    events = [_event(customer, 0, quantity="-2"), _event(customer, 1), "not an object",
-              _event(customer, 3, metric="nope")]
+    events = [
+        _event(customer, 0, quantity="-2"),
+        _event(customer, 1),
+        "not an object",
+        _event(customer, 3, metric="nope"),
+    ]
 
     # when
     response = post(api, USAGE, {"events": events})
@@ -150,16 +171,21 @@ def test_every_bad_event_is_listed(api, customer, metric):
     # then
     body = assert_problem(response, 400, "invalid_usage_batch")
     assert [(e["field"], e["code"]) for e in body["errors"]] == [
-        ("events.0.quantity", "invalid"), ("events.2", "invalid")]
+        ("events.0.quantity", "invalid"),
+        ("events.2", "invalid"),
+    ]
     assert UsageEvent.objects.count() == 0
 
 
-@pytest.mark.parametrize(("body", "field", "code"), [
-    ({"events": []}, "events", "empty"),
-    ({"events": {"event_id": "x"}}, "events", "not_a_list"),
-    ({}, "events", "required"),
-    ({"events": [], "batch": 1}, "batch", "unknown_field"),
-])
+@pytest.mark.parametrize(
+    ("body", "field", "code"),
+    [
+        ({"events": []}, "events", "empty"),
+        ({"events": {"event_id": "x"}}, "events", "not_a_list"),
+        ({}, "events", "required"),
+        ({"events": [], "batch": 1}, "batch", "unknown_field"),
+    ],
+)
 def test_malformed_batch_is_400(api, customer, metric, body, field, code):
     # when
     response = post(api, USAGE, body)

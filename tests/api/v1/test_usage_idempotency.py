@@ -23,8 +23,20 @@ def metric(db):
 
 
 def _body(customer, *ids: str, **dumps) -> str:
-    return json.dumps({"events": [{"event_id": i, "customer_id": customer.pk, "metric": "api-calls",
-                                   "timestamp": "2026-04-11T10:00:00+03:00"} for i in ids]}, **dumps)
+    return json.dumps(
+        {
+            "events": [
+                {
+                    "event_id": i,
+                    "customer_id": customer.pk,
+                    "metric": "api-calls",
+                    "timestamp": "2026-04-11T10:00:00+03:00",
+                }
+                for i in ids
+            ]
+        },
+        **dumps,
+    )
 
 
 def test_the_same_bytes_under_the_same_key_are_replayed(api, customer, metric):
@@ -41,10 +53,13 @@ def test_the_same_bytes_under_the_same_key_are_replayed(api, customer, metric):
     assert UsageEvent.objects.count() == 2
 
 
-@pytest.mark.parametrize("other", [
-    pytest.param({"ids": ("e1", "e3")}, id="other events"),
-    pytest.param({"ids": ("e1", "e2"), "indent": 1}, id="same events, other whitespace"),
-])
+@pytest.mark.parametrize(
+    "other",
+    [
+        pytest.param({"ids": ("e1", "e3")}, id="other events"),
+        pytest.param({"ids": ("e1", "e2"), "indent": 1}, id="same events, other whitespace"),
+    ],
+)
 def test_another_body_under_the_same_key_is_422_and_nothing_more_is_written(api, customer, metric, other):
     # given
     post_raw(api, USAGE, _body(customer, "e1", "e2"), key="batch-1")

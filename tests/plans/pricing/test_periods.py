@@ -7,39 +7,48 @@ from plans.pricing.periods import Period, add_months, boundary, local_date, peri
 d = dt.date
 
 
-@pytest.mark.parametrize(("anchor", "months", "expected"), [
-    (d(2026, 1, 31), 1, d(2026, 2, 28)),
-    (d(2026, 1, 31), 2, d(2026, 3, 31)),  # back to the 31st: computed from the anchor, not chained
-    (d(2026, 1, 31), 3, d(2026, 4, 30)),
-    (d(2028, 1, 31), 1, d(2028, 2, 29)),  # leap year
-    (d(2028, 2, 29), 12, d(2029, 2, 28)),
-    (d(2028, 2, 29), 48, d(2032, 2, 29)),
-    (d(2026, 11, 30), 3, d(2027, 2, 28)),
-    (d(2026, 12, 15), 1, d(2027, 1, 15)),
-    (d(2026, 3, 31), -1, d(2026, 2, 28)),
-])
+@pytest.mark.parametrize(
+    ("anchor", "months", "expected"),
+    [
+        (d(2026, 1, 31), 1, d(2026, 2, 28)),
+        (d(2026, 1, 31), 2, d(2026, 3, 31)),  # back to the 31st: computed from the anchor, not chained
+        (d(2026, 1, 31), 3, d(2026, 4, 30)),
+        (d(2028, 1, 31), 1, d(2028, 2, 29)),  # leap year
+        (d(2028, 2, 29), 12, d(2029, 2, 28)),
+        (d(2028, 2, 29), 48, d(2032, 2, 29)),
+        (d(2026, 11, 30), 3, d(2027, 2, 28)),
+        (d(2026, 12, 15), 1, d(2027, 1, 15)),
+        (d(2026, 3, 31), -1, d(2026, 2, 28)),
+    ],
+)
 def test_add_months_clamps_to_the_last_day(anchor, months, expected):
     assert add_months(anchor, months) == expected
 
 
-@pytest.mark.parametrize(("interval", "n", "expected"), [
-    ("day", 10, d(2026, 2, 10)),
-    ("week", 2, d(2026, 2, 14)),
-    ("month", 1, d(2026, 2, 28)),
-    ("quarter", 1, d(2026, 4, 30)),
-    ("year", 2, d(2028, 1, 31)),
-])
+@pytest.mark.parametrize(
+    ("interval", "n", "expected"),
+    [
+        ("day", 10, d(2026, 2, 10)),
+        ("week", 2, d(2026, 2, 14)),
+        ("month", 1, d(2026, 2, 28)),
+        ("quarter", 1, d(2026, 4, 30)),
+        ("year", 2, d(2028, 1, 31)),
+    ],
+)
 def test_boundaries_from_a_31st_anchor(interval, n, expected):
     assert boundary(d(2026, 1, 31), interval, n) == expected
 
 
-@pytest.mark.parametrize(("day", "expected"), [
-    (d(2026, 1, 31), Period(d(2026, 1, 31), d(2026, 2, 28))),
-    (d(2026, 2, 27), Period(d(2026, 1, 31), d(2026, 2, 28))),
-    (d(2026, 2, 28), Period(d(2026, 2, 28), d(2026, 3, 31))),
-    (d(2026, 3, 31), Period(d(2026, 3, 31), d(2026, 4, 30))),
-    (d(2026, 12, 31), Period(d(2026, 12, 31), d(2027, 1, 31))),
-])
+@pytest.mark.parametrize(
+    ("day", "expected"),
+    [
+        (d(2026, 1, 31), Period(d(2026, 1, 31), d(2026, 2, 28))),
+        (d(2026, 2, 27), Period(d(2026, 1, 31), d(2026, 2, 28))),
+        (d(2026, 2, 28), Period(d(2026, 2, 28), d(2026, 3, 31))),
+        (d(2026, 3, 31), Period(d(2026, 3, 31), d(2026, 4, 30))),
+        (d(2026, 12, 31), Period(d(2026, 12, 31), d(2027, 1, 31))),
+    ],
+)
 def test_period_containing_monthly_31st(day, expected):
     assert period_containing(d(2026, 1, 31), "month", day) == expected
 

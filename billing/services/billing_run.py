@@ -26,10 +26,10 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from billing.db import array_literal
 from billing.models import BillingPolicy, BillingRun, Customer, Transaction
 from billing.services.charging import AccountResolver, charge_legs
-from billing.services.ledger_batch import Posting, ledger_post_batch, rows_json
+from billing.services.ledger_batch import Posting, ledger_post_batch
+from config.db import array_literal, rows_json
 from plans import events as plan_events
 from plans.models import Charge, Subscription
 from plans.pricing.charges import ChargeLine, total

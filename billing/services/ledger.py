@@ -24,7 +24,6 @@ from django.utils import timezone
 from moneyed import Money
 
 from billing import events
-from billing.db import prepared_cursor
 from billing.errors import (
     AlreadyReversed,
     IdempotencyConflict,
@@ -36,6 +35,7 @@ from billing.models import Account, Customer, Transaction
 from billing.models.ledger import SYSTEM_BALANCE_SLOTS
 from billing.money import UnknownCurrency, check_currency, is_rounded, round_amount
 from billing.services.outbox import outbox_kick
+from config.db import prepared_cursor
 
 
 @dataclass(frozen=True)
@@ -166,7 +166,7 @@ def _existing(key: str, content_hash: str) -> Transaction | None:
 # - then the transaction, its entries, the customer balances, one balance slot per system account (see
 #   AccountBalanceSlot) and the outbox event. Nothing is written when a check fails: the insert is gated on an
 #   empty `bad`. The final SELECT says what happened.
-# It runs as a prepared statement (billing.db.prepared_cursor), parsed and planned once per connection, and is
+# It runs as a prepared statement (config.db.prepared_cursor), parsed and planned once per connection, and is
 # kept lean (Python aggregates the per-account deltas and builds the event payload): initialising the plan's
 # nodes is a good part of a posting's server CPU (see tests/benchmarks/ledger.py).
 #

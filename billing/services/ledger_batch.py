@@ -17,7 +17,6 @@ commit, so a second worker adds throughput instead of queueing behind the first.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,10 +25,10 @@ from decimal import Decimal
 from django.db import connection, transaction
 
 from billing import events
-from billing.db import array_literal
 from billing.models.ledger import SYSTEM_BALANCE_SLOTS
 from billing.services.ledger import Leg, _content_hash, _validate_legs
 from billing.services.outbox import outbox_kick
+from config.db import array_literal, rows_json
 
 
 @dataclass(frozen=True)
@@ -88,11 +87,6 @@ INSERT INTO billing_event (type, payload, customer_id, created_at, attempts, las
 SELECT x.type, x.payload::jsonb, x.customer_id, now(), 0, ''
   FROM json_to_recordset(%s::json) AS x(type varchar, payload json, customer_id bigint)
 """
-
-
-def rows_json(rows: list[dict]) -> str:
-    """One JSON document for json_to_recordset; Decimals and dates as strings (exact, no float)."""
-    return json.dumps(rows, default=str, separators=(",", ":"), ensure_ascii=False)
 
 
 def ledger_post_batch(

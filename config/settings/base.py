@@ -82,7 +82,7 @@ _db = env.db_url_config(DATABASE_URL)
 if _db.get("HOST"):
     _db["HOST"] = unquote(_db["HOST"])  # socket directories arrive percent-encoded
 _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
-# The ledger's hot statements are prepared (billing.db.prepared_cursor). Left to itself, PostgreSQL may keep
+# The ledger's hot statements are prepared (config.db.prepared_cursor). Left to itself, PostgreSQL may keep
 # re-planning one on every call when its generic plan looks dearer than the custom ones, which doubled a
 # posting's server CPU in the ledger benchmark; their generic plans are good, so always use them. Nothing else
 # is affected: Django's own queries are bound on the client and sent unprepared.

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.db import connection
 
-from billing.db import array_literal
+from config.db import array_literal
 from plans.models import OptionPrice, PlanPrice, Subscription, UsageCharge
 from plans.pricing.charges import (
     ChargeLine,

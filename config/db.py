@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connections
 
@@ -56,3 +58,8 @@ def array_literal(values) -> str:
         else:
             parts.append(str(value))  # int or Decimal: str() is exact
     return "{" + ",".join(parts) + "}"
+
+
+def rows_json(rows: list[dict]) -> str:
+    """One JSON document for json_to_recordset; Decimals and dates as strings (exact, no float)."""
+    return json.dumps(rows, default=str, separators=(",", ":"), ensure_ascii=False)

@@ -34,7 +34,6 @@ from billing.models import (
     Account,
     ApiKey,
     BillingPolicy,
-    BillingRun,
     Customer,
     Entry,
     Event,
@@ -760,22 +759,3 @@ class BillingPolicyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
-
-
-@admin.register(BillingRun)
-class BillingRunAdmin(ReadOnlyModelAdmin):
-    list_display = (
-        "id",
-        "as_of",
-        "status",
-        "started_at",
-        "finished_at",
-        "due_at_start",
-        "processed",
-        "charged",
-        "suspended",
-        "failed",
-        "chunks",
-    )
-    list_filter = ("status",)
-    date_hierarchy = "started_at"

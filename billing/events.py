@@ -21,6 +21,10 @@ CUSTOMER_CLOSED = "customer.closed"
 CUSTOMER_BILLING_MODEL_CHANGED = "customer.billing_model_changed"
 TRANSACTION_POSTED = "transaction.posted"
 
+# The kinds of transaction.posted that bring money to a customer: a subscriber that waits for a balance to
+# recover (plans resumes suspended subscriptions) reacts to these.
+MONEY_IN_KINDS = frozenset({"payment", "adjustment", "promo", "refund", "reversal"})
+
 EVENT_TYPES = {CUSTOMER_CREATED, CUSTOMER_UPDATED, CUSTOMER_CLOSED, CUSTOMER_BILLING_MODEL_CHANGED, TRANSACTION_POSTED}
 
 
@@ -85,3 +89,11 @@ def subscriber(name: str, *, event_types: Iterable[str] | None = None):
         return handler
 
     return register
+
+
+def credits_customer(event_type: str, payload: dict) -> bool:
+    """Whether an event is money posted to a customer (a top-up, a credit, a reversal): its balance may be back
+    within the credit limit."""
+    return (
+        event_type == TRANSACTION_POSTED and bool(payload.get("customer_id")) and payload.get("kind") in MONEY_IN_KINDS
+    )

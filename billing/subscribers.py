@@ -69,21 +69,3 @@ def deliver_webhooks(event: Event) -> None:
             errors.append(f"{endpoint.url}: {exc}")
     if errors:
         raise WebhookDeliveryFailed("; ".join(errors))
-
-
-MONEY_IN_KINDS = {"payment", "adjustment", "promo", "refund", "reversal"}
-
-
-@subscriber("billing.funds_recheck", event_types={"transaction.posted"})
-def recheck_funds(event: Event) -> None:
-    """A top-up that covers the debt resumes subscriptions suspended for insufficient funds."""
-    from billing.models import Customer
-    from billing.services.billing_run import customer_funds_recheck
-
-    customer_id = event.payload.get("customer_id")
-    if not customer_id or event.payload.get("kind") not in MONEY_IN_KINDS:
-        return
-    if Customer.objects.filter(pk=customer_id, past_due_since__isnull=False).exists() or (
-        Customer.objects.filter(pk=customer_id, subscriptions__status="suspended").exists()
-    ):
-        customer_funds_recheck(customer_id=customer_id)

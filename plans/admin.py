@@ -10,8 +10,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from billing.admin import ReadOnlyModelAdmin
 from config.errors import ApplicationError
 from plans.models import (
+    BillingRun,
     Bundle,
     BundleItem,
     BundlePrice,
@@ -384,3 +386,22 @@ class UsageEventAdmin(ChargeAdmin):
     search_fields = ("event_id", "customer__name")
     list_select_related = ("customer", "metric")
     date_hierarchy = "timestamp"
+
+
+@admin.register(BillingRun)
+class BillingRunAdmin(ReadOnlyModelAdmin):
+    list_display = (
+        "id",
+        "as_of",
+        "status",
+        "started_at",
+        "finished_at",
+        "due_at_start",
+        "processed",
+        "charged",
+        "suspended",
+        "failed",
+        "chunks",
+    )
+    list_filter = ("status",)
+    date_hierarchy = "started_at"

@@ -24,13 +24,17 @@ def _all(app_label, models):
 
 
 def _group_permissions(apps):
+    # the billing models of this state (the admin test fixture runs this function on today's apps, from which
+    # billingrun has moved to plans: plans.0006 moved its permissions)
+    present = {model._meta.model_name for model in apps.get_app_config("billing").get_models()}
+    billing_models = tuple(model for model in BILLING_MODELS if model in present)
     plans_models = tuple(model._meta.model_name for model in apps.get_app_config("plans").get_models())
     beat_models = tuple(model._meta.model_name for model in apps.get_app_config("django_celery_beat").get_models())
     return {
         # the accountant's home: everything billing to read, customers to create and edit,
         # manual adjustments and reversals (both post transactions)
         "Accountant": [
-            *_view_all("billing", BILLING_MODELS),
+            *_view_all("billing", billing_models),
             ("billing", "add_customer"), ("billing", "change_customer"),
             ("billing", "add_transaction"),
             *_view_all("plans", plans_models),
@@ -42,7 +46,7 @@ def _group_permissions(apps):
             *_view_all("plans", plans_models),
         ],
         "Administrator": [
-            *_all("billing", BILLING_MODELS),
+            *_all("billing", billing_models),
             *_all("plans", plans_models),
             *_all("django_celery_beat", beat_models),
             *_all("auth", ("user", "group")),

@@ -2,14 +2,13 @@ from billing.models.api import ApiKey, IdempotencyRecord
 from billing.models.customers import Customer
 from billing.models.ledger import Account, AccountBalanceSlot, Entry, Transaction
 from billing.models.outbox import Event, EventDelivery, WebhookEndpoint
-from billing.models.runs import BillingPolicy, BillingRun
+from billing.models.policy import BillingPolicy
 
 __all__ = [
     "Account",
     "AccountBalanceSlot",
     "ApiKey",
     "BillingPolicy",
-    "BillingRun",
     "Customer",
     "Entry",
     "Event",

@@ -16,7 +16,8 @@ from billing.errors import BalanceNotZero, CustomerClosed, InvalidPosting
 from billing.locks import lock_customer
 from billing.models import Account, Customer, Transaction
 from billing.money import UnknownCurrency, check_currency, is_rounded, round_amount
-from billing.services.ledger import Leg, account_for_customer, account_system, ledger_post
+from billing.services.accounts import account_for_customer, account_system
+from billing.services.ledger import Leg, ledger_post
 from billing.services.outbox import event_emit
 
 UPDATABLE_FIELDS = (

@@ -19,7 +19,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import IntegrityError, connection
+from django.db import IntegrityError
 from django.utils import timezone
 from moneyed import Money
 
@@ -54,48 +54,6 @@ class Leg:
     @classmethod
     def credit(cls, account: Account, money: Money, memo: str = "") -> Leg:
         return cls(account.pk, -money.amount, money.currency.code, memo)
-
-
-# --- accounts -------------------------------------------------------------------------------
-
-
-def _account_get_or_create(*, kind: str, code: str, name: str, currency: str, customer_id: int | None) -> Account:
-    currency = check_currency(currency)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            INSERT INTO billing_account (kind, code, name, customer_id, balance, balance_currency, created_at)
-            VALUES (%s, %s, %s, %s, 0, %s, now())
-            ON CONFLICT (code, balance_currency) DO NOTHING
-            """,
-            [kind, code, name, customer_id, currency],
-        )
-    return Account.objects.get(code=code, balance_currency=currency)
-
-
-def account_system(*, kind: str, currency: str, code: str | None = None) -> Account:
-    """A system account (revenue, VAT payable, clearing, promo, refunds, adjustments) in a currency."""
-    if kind == Account.Kind.CUSTOMER:
-        raise ValueError("customer accounts come from account_for_customer")
-    code = code or kind
-    return _account_get_or_create(
-        kind=kind,
-        code=code,
-        name=f"{Account.Kind(kind).label}: {code}" if code != kind else Account.Kind(kind).label,
-        currency=currency,
-        customer_id=None,
-    )
-
-
-def account_for_customer(*, customer: Customer, currency: str | None = None) -> Account:
-    currency = currency or customer.currency
-    return _account_get_or_create(
-        kind=Account.Kind.CUSTOMER,
-        code=f"customer:{customer.pk}",
-        name=f"Balance of {customer.name}"[:255],
-        currency=currency,
-        customer_id=customer.pk,
-    )
 
 
 # --- posting --------------------------------------------------------------------------------

@@ -3,10 +3,11 @@
 Same invariants as `ledger_post` with a fixed number of statements per chunk, whatever its size:
 lock the touched customer accounts in primary-key order, insert the transactions (ON CONFLICT on
 the idempotency key skips what an earlier run already posted), insert their entries, bump each
-customer balance once and write one outbox event per transaction; then let the caller write the
-rest of its chunk (`then`), run the deferred checks (SET CONSTRAINTS ALL IMMEDIATE), and last add
-each system account's delta (revenue, promo, VAT) to one of its balance slots, picked at random (see
-AccountBalanceSlot).
+customer balance once and write one outbox event per transaction (`ledger_batch_post`); then the
+caller writes the rest of its chunk; then `ledger_batch_close` runs the deferred checks (SET
+CONSTRAINTS ALL IMMEDIATE) and last adds each system account's delta (revenue, promo, VAT) to one of
+its balance slots, picked at random (see AccountBalanceSlot). `ledger_post_batch` does both steps for
+a caller with nothing to write in between. See docs/ledger.md.
 
 Every writer takes locks in the global order of `billing.services.ledger` (customer accounts by
 id, then balance slots by account id), so single postings and chunks never deadlock; and parallel
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -27,7 +27,7 @@ from django.db import connection, transaction
 from billing import events
 from billing.models.ledger import SYSTEM_BALANCE_SLOTS
 from billing.services.ledger import Leg, _content_hash, _validate_legs
-from billing.services.outbox import outbox_kick
+from billing.services.outbox import event_emit_rows
 from config.db import array_literal, rows_json
 
 
@@ -82,24 +82,22 @@ UPDATE billing_account a SET balance = a.balance + d.delta
  WHERE a.id = d.id
 """
 
-_INSERT_EVENTS = """
-INSERT INTO billing_event (type, payload, customer_id, created_at, attempts, last_error)
-SELECT x.type, x.payload::jsonb, x.customer_id, now(), 0, ''
-  FROM json_to_recordset(%s::json) AS x(type varchar, payload json, customer_id bigint)
-"""
+
+@dataclass
+class PostedBatch:
+    """What `ledger_batch_post` wrote and `ledger_batch_close` still owes: the system accounts' deltas."""
+
+    posted: dict[str, int]  # idempotency key → id of each transaction newly posted
+    system_deltas: list[tuple[int, Decimal]]
 
 
-def ledger_post_batch(
-    postings: list[Posting],
-    *,
-    with_entries_in_events: bool = True,
-    then: Callable[[dict[str, int]], None] | None = None,
-) -> dict[str, int]:
-    """Post many transactions in one database transaction. Returns key → id of those newly posted;
-    keys already in the ledger are skipped (an earlier, interrupted run posted them).
+def ledger_batch_post(postings: list[Posting], *, with_entries_in_events: bool = True) -> PostedBatch:
+    """Step one, inside the caller's transaction: everything but the system accounts' balance slots.
 
-    `then(posted)` runs after the postings and before the system accounts' balance slots are locked: the
-    caller's other writes of the same database transaction belong there, so the slots stay locked briefly."""
+    Keys already in the ledger are skipped (an earlier, interrupted run posted them). The caller's other writes
+    of the same database transaction come next, then `ledger_batch_close`, so the slots stay locked briefly."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("ledger_batch_post must run inside the caller's transaction (then ledger_batch_close)")
     prepared = []
     for posting in postings:
         legs = _validate_legs(posting.legs)
@@ -111,104 +109,107 @@ def ledger_post_batch(
             reverses_id=None,
         )
         prepared.append((posting, legs, content_hash))
+    if not prepared:
+        return PostedBatch(posted={}, system_deltas=[])
 
     account_ids = sorted({leg.account_id for _, legs, _ in prepared for leg in legs})
-    posted: dict[str, int] = {}
-    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
-        customer_ids: set[int] = set()
-        if prepared:
-            cursor.execute(_LOCK_CUSTOMER_ACCOUNTS, [array_literal(account_ids)])
-            customer_ids = {row[0] for row in cursor.fetchall()}
-            cursor.execute(
-                _INSERT_TRANSACTIONS,
-                [
-                    rows_json(
-                        [
-                            {
-                                "kind": p.kind,
-                                "key": p.key,
-                                "hash": h,
-                                "effective_date": p.effective_date.isoformat(),
-                                "customer_id": p.customer_id,
-                                "source_type": p.source_type[:50],
-                                "source_id": str(p.source_id)[:100],
-                                "description": p.description,
-                            }
-                            for p, _, h in prepared
-                        ]
-                    )
-                ],
-            )
-            posted = {key: tx_id for tx_id, key in cursor.fetchall()}
+    with connection.cursor() as cursor:
+        cursor.execute(_LOCK_CUSTOMER_ACCOUNTS, [array_literal(account_ids)])
+        customer_ids = {row[0] for row in cursor.fetchall()}
+        cursor.execute(
+            _INSERT_TRANSACTIONS,
+            [
+                rows_json(
+                    [
+                        {
+                            "kind": p.kind,
+                            "key": p.key,
+                            "hash": h,
+                            "effective_date": p.effective_date.isoformat(),
+                            "customer_id": p.customer_id,
+                            "source_type": p.source_type[:50],
+                            "source_id": str(p.source_id)[:100],
+                            "description": p.description,
+                        }
+                        for p, _, h in prepared
+                    ]
+                )
+            ],
+        )
+        posted = {key: tx_id for tx_id, key in cursor.fetchall()}
+        if not posted:
+            return PostedBatch(posted={}, system_deltas=[])
 
         deltas: dict[int, Decimal] = defaultdict(Decimal)
-        if posted:
-            entries: list[dict] = []
-            event_rows: list[dict] = []
-            for posting, legs, _ in prepared:
-                tx_id = posted.get(posting.key)
-                if tx_id is None:
-                    continue
-                for leg in legs:
-                    entries.append(
-                        {"t": tx_id, "a": leg.account_id, "m": str(leg.amount), "c": leg.currency, "memo": leg.memo}
-                    )
-                    deltas[leg.account_id] += leg.amount
-                if posting.event_type is None:
-                    continue
-                event_rows.append(
-                    {
-                        "type": posting.event_type,
-                        "customer_id": posting.customer_id,
-                        "payload": {
-                            "transaction_id": tx_id,
-                            "kind": posting.kind,
-                            "customer_id": posting.customer_id,
-                            "effective_date": posting.effective_date.isoformat(),
-                            "idempotency_key": posting.key,
-                            **(
-                                {
-                                    "entries": [
-                                        {
-                                            "account_id": leg.account_id,
-                                            "amount": str(leg.amount),
-                                            "currency": leg.currency,
-                                            "memo": leg.memo,
-                                        }
-                                        for leg in legs
-                                    ]
-                                }
-                                if with_entries_in_events
-                                else {}
-                            ),
-                            **posting.event_payload,
-                        },
-                    }
+        entries: list[dict] = []
+        event_rows: list[tuple[str, int | None, dict]] = []
+        for posting, legs, _ in prepared:
+            tx_id = posted.get(posting.key)
+            if tx_id is None:
+                continue
+            for leg in legs:
+                entries.append(
+                    {"t": tx_id, "a": leg.account_id, "m": str(leg.amount), "c": leg.currency, "memo": leg.memo}
                 )
-            cursor.execute(_INSERT_ENTRIES, [rows_json(entries)])
-            _bump(cursor, {a: d for a, d in deltas.items() if a in customer_ids})
-            if event_rows:
-                cursor.execute(_INSERT_EVENTS, [rows_json(event_rows)])
+                deltas[leg.account_id] += leg.amount
+            if posting.event_type is not None:
+                event_rows.append(
+                    (
+                        posting.event_type,
+                        posting.customer_id,
+                        _event_payload(posting, tx_id, legs, with_entries_in_events),
+                    )
+                )
+        cursor.execute(_INSERT_ENTRIES, [rows_json(entries)])
+        customer_deltas = sorted((a, d) for a, d in deltas.items() if a in customer_ids and d)
+        if customer_deltas:
+            cursor.execute(
+                _UPDATE_BALANCES,
+                [array_literal(a for a, _ in customer_deltas), array_literal(d for _, d in customer_deltas)],
+            )
+    event_emit_rows(event_rows)
+    return PostedBatch(
+        posted=posted, system_deltas=sorted((a, d) for a, d in deltas.items() if a not in customer_ids and d)
+    )
 
-        if then is not None:
-            then(posted)
 
-        # the deferred checks (one per transaction: a thousand in a chunk) run now, before the slots are locked,
-        # so the slots and whatever the caller locks after this (the run's counters) are held only for the commit
+def ledger_batch_close(batch: PostedBatch) -> None:
+    """Step two, last in the caller's transaction: run the deferred checks now (one per transaction), before the
+    system accounts' balance slots are locked, so the slots and whatever the caller locks after this (the run's
+    counters) are held only for the commit; then add each system account's delta to one random slot."""
+    with connection.cursor() as cursor:
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         cursor.execute("SET CONSTRAINTS ALL DEFERRED")
-        system = sorted((a, d) for a, d in deltas.items() if a not in customer_ids and d)
-        if system:
+        if batch.system_deltas:
             cursor.execute(
                 _BUMP_SLOTS,
-                [SYSTEM_BALANCE_SLOTS, array_literal(a for a, _ in system), array_literal(d for _, d in system)],
+                [
+                    SYSTEM_BALANCE_SLOTS,
+                    array_literal(a for a, _ in batch.system_deltas),
+                    array_literal(d for _, d in batch.system_deltas),
+                ],
             )
-        if posted:
-            outbox_kick()
-    return posted
 
 
-def _bump(cursor, deltas: dict[int, Decimal]) -> None:
-    nonzero = sorted((a, d) for a, d in deltas.items() if d)
-    if nonzero:
-        cursor.execute(_UPDATE_BALANCES, [array_literal(a for a, _ in nonzero), array_literal(d for _, d in nonzero)])
+def ledger_post_batch(postings: list[Posting], *, with_entries_in_events: bool = True) -> dict[str, int]:
+    """Both steps at once, in one database transaction. Returns key → id of the transactions newly posted."""
+    with transaction.atomic(savepoint=False):
+        batch = ledger_batch_post(postings, with_entries_in_events=with_entries_in_events)
+        ledger_batch_close(batch)
+    return batch.posted
+
+
+def _event_payload(posting: Posting, tx_id: int, legs: list[Leg], with_entries: bool) -> dict:
+    payload = {
+        "transaction_id": tx_id,
+        "kind": posting.kind,
+        "customer_id": posting.customer_id,
+        "effective_date": posting.effective_date.isoformat(),
+        "idempotency_key": posting.key,
+    }
+    if with_entries:
+        payload["entries"] = [
+            {"account_id": leg.account_id, "amount": str(leg.amount), "currency": leg.currency, "memo": leg.memo}
+            for leg in legs
+        ]
+    return {**payload, **posting.event_payload}

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from billing import events
 from billing.models import Event, EventDelivery
+from config.db import rows_json
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,26 @@ def event_emit_many(*, type: str, items: list[tuple[int | None, object]]) -> lis
     )
     outbox_kick()
     return created
+
+
+_INSERT_ROWS_SQL = """
+INSERT INTO billing_event (type, payload, customer_id, created_at, attempts, last_error)
+SELECT x.type, x.payload::jsonb, x.customer_id, now(), 0, ''
+  FROM json_to_recordset(%s::json) AS x(type varchar, payload json, customer_id bigint)
+"""
+
+
+def event_emit_rows(rows: list[tuple[str, int | None, dict]]) -> None:
+    """`event_emit` for a chunk in one statement and without model instances: `rows` are (type, customer id,
+    payload) with JSON-ready payloads. For the billing run's chunks, which write up to thousands at once."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("event_emit_rows must run inside the transaction that makes the change")
+    if not rows:
+        return
+    document = rows_json([{"type": t, "customer_id": c, "payload": p} for t, c, p in rows])
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_ROWS_SQL, [document])
+    outbox_kick()
 
 
 def _send_dispatch() -> None:

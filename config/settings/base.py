@@ -139,7 +139,7 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "outbox-dispatch": {"task": "billing.tasks.outbox_dispatch", "schedule": 5.0},
-    "billing-run": {"task": "billing.tasks.billing_run_start", "schedule": env.float("BILLING_RUN_EVERY", 900.0)},
+    "billing-run": {"task": "plans.tasks.billing_run_start", "schedule": env.float("BILLING_RUN_EVERY", 900.0)},
     # daily, after the runs of every time zone's midnight (the last, UTC-12, comes at 12:00 UTC): the postpaid
     # invoices of the periods that ended by today (UTC)
     "invoice-postpaid": {"task": "documents.tasks.invoice_postpaid", "schedule": crontab(hour=12, minute=30)},

@@ -12,6 +12,7 @@ from plans.models.catalog import (
     UsageCharge,
     UsageMetric,
 )
+from plans.models.runs import BillingRun
 from plans.models.subscriptions import (
     Charge,
     ScheduledChange,
@@ -22,6 +23,7 @@ from plans.models.subscriptions import (
 )
 
 __all__ = [
+    "BillingRun",
     "Bundle",
     "BundleItem",
     "BundlePrice",

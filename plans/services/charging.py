@@ -115,7 +115,6 @@ class SubscriptionSnapshot:
     trial_end: dt.date | None
     prepaid: bool = True
     past_due_since: dt.datetime | None = None
-    customer_account_id: int | None = None
     latest_price_id: int | None = None
     latest_unit_price: Decimal | None = None
     latest_minimum: Decimal | None = None
@@ -311,7 +310,7 @@ _SNAPSHOT_SQL = """
 SELECT s.id, s.customer_id, c.timezone, s.currency, s.status, p.id, p.code, p.name, pr.id, pr.code, p.interval,
        p.interval_count, p.charge_timing = 'in_advance', p.grandfathered, s.price_id, pp.amount, pp.setup_fee,
        pp.minimum_commitment, s.quantity, s.billing_anchor, s.current_period_start, s.current_period_end,
-       s.cancel_at_period_end, s.trial_end, c.billing_model = 'prepaid', c.past_due_since, a.id
+       s.cancel_at_period_end, s.trial_end, c.billing_model = 'prepaid', c.past_due_since
   FROM plans_subscription s
   -- customers by primary key (an init plan): joined on s.customer_id alone, the planner estimates a
   -- seq scan of every customer cheaper than a thousand index probes
@@ -321,7 +320,6 @@ SELECT s.id, s.customer_id, c.timezone, s.currency, s.status, p.id, p.code, p.na
   JOIN plans_plan p ON p.id = s.plan_id
   JOIN plans_product pr ON pr.id = p.product_id
   JOIN plans_planprice pp ON pp.id = s.price_id
-  LEFT JOIN billing_account a ON a.code = 'customer:' || s.customer_id AND a.balance_currency = s.currency
  WHERE s.id = ANY(%s::bigint[])
  ORDER BY s.id
 """
@@ -390,7 +388,6 @@ def load_snapshots(subscription_ids: list[int], *, as_of: dt.datetime) -> dict[i
             trial_end=r[23],
             prepaid=r[24],
             past_due_since=r[25],
-            customer_account_id=r[26],
         )
         for r in rows
     }

@@ -22,7 +22,6 @@ BILLING_MODELS = {
     "apikey",
     "idempotencyrecord",
     "billingpolicy",
-    "billingrun",
 }
 
 

@@ -26,7 +26,7 @@ def _worker(run_id: int, queue) -> None:
     import django
 
     django.setup()
-    from billing.services.billing_run import billing_run_work
+    from plans.services.billing_run import billing_run_work
 
     billing_run_work(run_id=run_id)
     queue.put(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
@@ -52,7 +52,8 @@ def _queries_per_chunk() -> int:
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    from billing.services.billing_run import billing_run_chunk, billing_run_start
+    from plans.services.billing_chunk import billing_run_chunk
+    from plans.services.billing_run import billing_run_start
 
     # warm-up: the first chunk in a fresh database also creates the revenue and promo accounts (two extra
     # queries, once per installation), which is not what a chunk costs
@@ -91,8 +92,8 @@ def _check_ledger() -> None:
 
 
 def run():
-    from billing.models import BillingRun
-    from billing.services.billing_run import billing_run_start
+    from plans.models import BillingRun
+    from plans.services.billing_run import billing_run_start
 
     queries = _queries_per_chunk()
     BillingRun.objects.all().update(status="completed")

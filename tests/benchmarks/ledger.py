@@ -46,8 +46,8 @@ class _SystemShard:
 class _Accounts:
     def __init__(self) -> None:
         from billing.models import Account
+        from billing.services.accounts import account_for_customer, account_system
         from billing.services.customers import customer_create
-        from billing.services.ledger import account_for_customer, account_system
 
         def customer_account(name: str) -> tuple[int, int]:
             customer = customer_create(name=name, currency="RUB")

@@ -21,7 +21,8 @@ from billing.errors import (
 )
 from billing.models import Account, Entry, Event, Transaction
 from billing.selectors import customer_balance
-from billing.services.ledger import Leg, account_for_customer, account_system, ledger_post, ledger_reverse
+from billing.services.accounts import account_for_customer, account_system
+from billing.services.ledger import Leg, ledger_post, ledger_reverse
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,8 @@ import pytest
 from django.db import connection, transaction
 
 from billing.models import Account
-from billing.services.ledger import Leg, account_for_customer, account_system, ledger_post
+from billing.services.accounts import account_for_customer, account_system
+from billing.services.ledger import Leg, ledger_post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -16,7 +16,8 @@ from moneyed import Money
 
 from billing import events
 from billing.models import Account, Event, EventDelivery, Transaction, WebhookEndpoint
-from billing.services.ledger import Leg, account_for_customer, account_system, ledger_post
+from billing.services.accounts import account_for_customer, account_system
+from billing.services.ledger import Leg, ledger_post
 from billing.services.outbox import event_redeliver, outbox_dispatch
 from billing.tasks import outbox_dispatch as outbox_dispatch_task
 from tests.support.webhooks import signature_is_valid
@@ -113,7 +114,7 @@ def test_dispatch_routes_by_event_type(customer, register):
     assert completed == 2
     assert only_postings.calls == [posted.pk]
     assert posted.payload["transaction_id"] == txn.pk
-    assert deliveries(posted) == {"test.postings", "billing.webhooks", "billing.funds_recheck"}
+    assert deliveries(posted) == {"test.postings", "billing.webhooks", "plans.funds_recheck"}
 
 
 def test_the_celery_task_runs_the_dispatcher(customer, register):

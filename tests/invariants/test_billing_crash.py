@@ -17,11 +17,11 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from billing import tasks
-from billing.models import BillingPolicy, BillingRun, Customer
-from billing.services.billing_run import billing_run_start
-from plans.models import Charge, Subscription
+from plans import tasks
+from billing.models import BillingPolicy, Customer
+from plans.models import BillingRun, Charge, Subscription
 from plans.pricing.periods import local_date, period_at
+from plans.services.billing_run import billing_run_start
 from plans.services.subscriptions import subscription_create
 from tests.factories.catalog import funded_customer, make_plan, make_product
 from tests.support.billing_seed import AS_OF, seed

@@ -14,8 +14,9 @@ from moneyed import Money
 from billing import events
 from billing.models import Account, Event, EventDelivery, Transaction, WebhookEndpoint
 from billing.services import outbox
+from billing.services.accounts import account_for_customer, account_system
 from billing.services.customers import customer_create
-from billing.services.ledger import Leg, account_for_customer, account_system, ledger_post
+from billing.services.ledger import Leg, ledger_post
 from tests.support.webhooks import signature_is_valid
 
 pytestmark = [pytest.mark.celery_worker, pytest.mark.django_db(transaction=True)]
@@ -79,7 +80,7 @@ def test_real_worker_delivers_outbox_events_to_webhooks(real_celery_worker, webh
         assert event.dispatched_at is not None
         assert event.last_error == ""
         assert EventDelivery.objects.filter(event=event, subscriber="billing.webhooks").count() == 1
-    assert EventDelivery.objects.filter(event=posted, subscriber="billing.funds_recheck").count() == 1
+    assert EventDelivery.objects.filter(event=posted, subscriber="plans.funds_recheck").count() == 1
     # and the local server received both, signed with the endpoint's secret
     wait_until(lambda: len(webhook_receiver.requests()) >= 2, timeout=5, what="two webhook requests")
     requests = webhook_receiver.requests()

@@ -13,7 +13,8 @@ from moneyed import Money
 
 from billing.errors import InsufficientFunds
 from billing.models import Account, AccountBalanceSlot, Entry, Event, Transaction
-from billing.services.ledger import Leg, account_for_customer, account_system, ledger_post
+from billing.services.accounts import account_for_customer, account_system
+from billing.services.ledger import Leg, ledger_post
 from tests.support.threads import run_threads as _run_threads
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]

@@ -12,7 +12,8 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from moneyed import Money
 
 from billing.models import Account, Entry, Transaction
-from billing.services.ledger import Leg, account_for_customer, account_system, ledger_post
+from billing.services.accounts import account_for_customer, account_system
+from billing.services.ledger import Leg, ledger_post
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

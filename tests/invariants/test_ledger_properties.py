@@ -32,8 +32,9 @@ from billing.errors import (
     UnbalancedTransaction,
 )
 from billing.models import Account, Entry, Event, Transaction
+from billing.services.accounts import account_for_customer, account_system
 from billing.services.customers import customer_create
-from billing.services.ledger import Leg, account_for_customer, account_system, ledger_post, ledger_reverse
+from billing.services.ledger import Leg, ledger_post, ledger_reverse
 from tests.support.ledger_checks import (
     balances_differing_from_entries,
     transactions_without_entries,

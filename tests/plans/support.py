@@ -8,10 +8,10 @@ from decimal import Decimal
 
 from django.db.models import Sum
 
-from billing.models import Account, BillingRun, Customer, Entry, Event, Transaction
+from billing.models import Account, Customer, Entry, Event, Transaction
 from billing.selectors import customer_balance
-from billing.services.billing_run import billing_run_start, billing_run_work
 from plans.models import (
+    BillingRun,
     Charge,
     Coupon,
     ScheduledChange,
@@ -20,6 +20,7 @@ from plans.models import (
     SubscriptionOption,
     UsageEvent,
 )
+from plans.services.billing_run import billing_run_start, billing_run_work
 from tests.support.ledger_checks import (  # noqa: F401 - re-exported for the tests here
     balances_differing_from_entries,
     transactions_without_entries,

@@ -28,9 +28,9 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from billing.services.billing_run import customer_funds_recheck
 from config.errors import ApplicationError
 from plans.models import Charge
+from plans.services.billing_run import customer_funds_recheck
 from plans.services.subscriptions import (
     subscription_cancel,
     subscription_change_plan,

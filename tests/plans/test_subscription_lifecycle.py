@@ -13,9 +13,9 @@ import pytest
 from django.core.management import call_command
 
 from billing.models import BillingPolicy, Customer
-from billing.services.billing_run import customer_funds_recheck
 from plans import events
 from plans.models import Charge, Coupon, ScheduledChange, Subscription, SubscriptionDiscount
+from plans.services.billing_run import customer_funds_recheck
 from plans.services.estimates import upcoming_charges_estimate
 from plans.services.subscriptions import (
     subscription_cancel,

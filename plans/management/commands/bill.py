@@ -6,9 +6,8 @@ import time
 from django.core.management.base import BaseCommand
 from django.utils.dateparse import parse_datetime
 
-from billing.models import BillingRun
-from billing.services.billing_run import billing_run_execute
-from plans.models import Subscription
+from plans.models import BillingRun, Subscription
+from plans.services.billing_run import billing_run_execute
 
 
 class Command(BaseCommand):

@@ -1,28 +1,8 @@
+"""A billing run: one pass of renewals over the subscriptions due at an instant (plans.services.billing_run)."""
+
 from __future__ import annotations
 
 from django.db import models
-
-
-class BillingPolicy(models.Model):
-    """Business policy edited in the admin (one row): grace before suspension, postpaid terms."""
-
-    grace_days = models.PositiveSmallIntegerField(
-        default=3, help_text="Days a prepaid customer may stay beyond the credit limit before suspension."
-    )
-    postpaid_due_days = models.PositiveSmallIntegerField(default=10, help_text="Payment terms for postpaid invoices.")
-    chunk_size = models.PositiveIntegerField(default=1000, help_text="Subscriptions per billing-run chunk.")
-    updated_at = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        verbose_name = verbose_name_plural = "billing policy"
-
-    def __str__(self) -> str:
-        return "Billing policy"
-
-    @classmethod
-    def current(cls) -> BillingPolicy:
-        policy = cls.objects.order_by("pk").first()
-        return policy if policy is not None else cls()
 
 
 class BillingRun(models.Model):
@@ -49,6 +29,7 @@ class BillingRun(models.Model):
     workers_finished = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
+        db_table = "billing_billingrun"  # the table kept its name when the run moved from billing to plans
         ordering = ["-id"]
 
     def __str__(self) -> str:

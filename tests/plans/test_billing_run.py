@@ -1,4 +1,4 @@
-"""The billing run (billing.services.billing_run, ledger_batch, the chunk's pricing, tasks and `manage.py bill`).
+"""The billing run (plans.services.billing_run, ledger_batch, the chunk's pricing, tasks and `manage.py bill`).
 
 Customers are in Europe/Moscow (UTC+3, no DST) and subscribe at Moscow noon on Jan 15, 2026, so the first
 monthly period is [Jan 15, Feb 15) and the run that renews it comes at Feb 15 00:00 Moscow time. Every amount
@@ -17,13 +17,22 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from billing import tasks
-from billing.models import Account, BillingPolicy, BillingRun, Customer, Entry, Event, EventDelivery, Transaction
-from billing.services.billing_run import billing_run_chunk, billing_run_start, billing_run_work
-from billing.services.ledger import account_system
+from plans import tasks
+from billing.models import Account, BillingPolicy, Customer, Entry, Event, EventDelivery, Transaction
+from billing.services.accounts import account_system
 from billing.services.outbox import outbox_dispatch
 from plans import events
-from plans.models import Charge, Promotion, Subscription, SubscriptionDiscount, SubscriptionOption, UsageEvent
+from plans.models import (
+    BillingRun,
+    Charge,
+    Promotion,
+    Subscription,
+    SubscriptionDiscount,
+    SubscriptionOption,
+    UsageEvent,
+)
+from plans.services.billing_chunk import billing_run_chunk
+from plans.services.billing_run import billing_run_start, billing_run_work
 from plans.services.subscriptions import subscription_cancel, subscription_create
 from plans.services.usage import UsageEventIn, usage_record_batch
 from tests.factories.catalog import (
@@ -564,7 +573,7 @@ def test_insufficient_funds_suspend_after_the_grace_days_and_a_covering_top_up_r
     # after crediting what February [Feb 15, Mar 15) (28 days) was charged for the days from the suspension on
     # Feb 18: 1000 × 25/28 = 892.857… → 892.86
     topup_event = Event.objects.filter(type="transaction.posted", payload__kind="adjustment").latest("pk")
-    assert EventDelivery.objects.filter(event=topup_event, subscriber="billing.funds_recheck").exists()
+    assert EventDelivery.objects.filter(event=topup_event, subscriber="plans.funds_recheck").exists()
     customer.refresh_from_db()
     assert customer.past_due_since is None
     assert subscription_state(sub) == ("active", dt.date(2026, 2, 20), dt.date(2026, 3, 20), midnight(2026, 3, 20))

@@ -15,11 +15,11 @@ import pytest
 import time_machine
 
 from billing import events as billing_events
-from billing.models import Account, BillingPolicy, BillingRun, Customer, Event
-from billing.services.billing_run import billing_run_start, billing_run_work
+from billing.models import Account, BillingPolicy, Customer, Event
 from billing.services.customers import customer_create, customer_update
 from plans import events
-from plans.models import Charge, Subscription
+from plans.models import BillingRun, Charge, Subscription
+from plans.services.billing_run import billing_run_start, billing_run_work
 from plans.services.subscriptions import subscription_create
 from tests.factories.catalog import make_plan, make_product
 

@@ -8,9 +8,8 @@ import threading
 
 import pytest
 
-from billing.models import BillingRun
-from billing.services.billing_run import billing_run_start, billing_run_work
-from plans.models import Charge, Subscription
+from plans.models import BillingRun, Charge, Subscription
+from plans.services.billing_run import billing_run_start, billing_run_work
 from tests.support.billing_seed import AS_OF, seed
 from tests.support.ledger_checks import assert_ledger_consistent
 

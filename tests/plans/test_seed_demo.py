@@ -12,10 +12,10 @@ from django.core.management import call_command
 from moneyed import Money
 
 from billing import identifiers
-from billing.management.commands.seed_demo import CATALOG_SINCE
 from billing.models import Account, ApiKey, Customer, Entry, Event, Transaction
 from billing.models.api import hash_api_key
 from billing.selectors import customer_balance
+from plans.management.commands.seed_demo import CATALOG_SINCE
 from plans.models import Bundle, Charge, Plan, PlanPrice
 from plans.services.subscriptions import subscription_create
 

@@ -1,0 +1,137 @@
+"""Account resolution: the one place that spells account codes and creates accounts.
+
+Other apps never build a code such as `customer:<id>` or `revenue:<product>`: they ask for the account of a
+customer, of a product's revenue or of a system purpose, by id (`AccountResolver`, for a unit of work that needs
+many) or as a model instance (`account_for_customer`, `account_system`). An account is created the first time it
+is asked for, under the unique (code, currency), so concurrent callers get the same row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from django.db import connection
+
+from billing.models import Account, Customer
+from billing.money import check_currency
+
+
+def customer_account_code(customer_id: int) -> str:
+    return f"customer:{customer_id}"
+
+
+def revenue_account_code(product_code: str) -> str:
+    return f"revenue:{product_code}"
+
+
+class AccountResolver:
+    """Account ids for one unit of work (a service call or a billing-run chunk).
+
+    `prefetch` resolves every account the unit will touch in one statement (two more create the missing ones);
+    nothing is cached beyond the unit, so a rollback cannot leave a stale id behind."""
+
+    def __init__(self):
+        self._ids: dict[tuple[str, str], int] = {}
+
+    def prefetch(
+        self,
+        *,
+        customers: Iterable[tuple[int, str]] = (),
+        revenues: Iterable[tuple[str, str]] = (),
+        promo: Iterable[str] = (),
+    ) -> None:
+        """customers: (customer_id, currency); revenues: (product_code, currency); promo: currencies."""
+        wanted = [_customer_row(customer_id, currency) for customer_id, currency in customers]
+        wanted += [_revenue_row(product_code, currency) for product_code, currency in revenues]
+        wanted += [_system_row(Account.Kind.PROMO, currency) for currency in promo]
+        self._resolve(wanted)
+
+    def customer(self, customer_id: int, currency: str) -> int:
+        return self._one(_customer_row(customer_id, currency))
+
+    def revenue(self, product_code: str, currency: str) -> int:
+        return self._one(_revenue_row(product_code, currency))
+
+    def promo(self, currency: str) -> int:
+        return self._one(_system_row(Account.Kind.PROMO, currency))
+
+    def system(self, kind: str, currency: str, code: str | None = None) -> int:
+        return self._one(_system_row(kind, currency, code))
+
+    def _one(self, row: tuple) -> int:
+        key = (row[1], row[3])
+        if key not in self._ids:
+            self._resolve([row])
+        return self._ids[key]
+
+    def _resolve(self, wanted: Iterable[tuple[str, str, str, str, int | None]]) -> None:
+        """wanted: (kind, code, name, currency, customer_id)."""
+        missing = {
+            (code, currency): (kind, code, name, currency, customer_id)
+            for kind, code, name, currency, customer_id in wanted
+            if (code, currency) not in self._ids
+        }
+        if not missing:
+            return
+        rows = sorted(missing.values(), key=lambda r: (r[1], r[3]))
+        cols = [list(c) for c in zip(*rows, strict=True)]
+        with connection.cursor() as cursor:
+            self._select(cursor, cols[1], cols[3])
+            absent = [r for r in rows if (r[1], r[3]) not in self._ids]
+            if absent:
+                cols = [list(c) for c in zip(*absent, strict=True)]
+                cursor.execute(
+                    """
+                    INSERT INTO billing_account (kind, code, name, balance_currency, customer_id, balance, created_at)
+                    SELECT x.kind, x.code, x.name, x.currency, x.customer_id, 0, now()
+                      FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], %s::bigint[])
+                           AS x(kind, code, name, currency, customer_id)
+                    ON CONFLICT (code, balance_currency) DO NOTHING
+                    """,
+                    cols,
+                )
+                self._select(cursor, cols[1], cols[3])
+
+    def _select(self, cursor, codes: list[str], currencies: list[str]) -> None:
+        cursor.execute(
+            """
+            SELECT a.id, a.code, a.balance_currency FROM billing_account a
+              JOIN unnest(%s::varchar[], %s::varchar[]) AS w(code, currency)
+                ON a.code = w.code AND a.balance_currency = w.currency
+            """,
+            [codes, currencies],
+        )
+        for account_id, code, currency in cursor.fetchall():
+            self._ids[(code, currency)] = account_id
+
+
+def _customer_row(customer_id: int, currency: str, name: str | None = None) -> tuple:
+    name = (name or f"Balance of customer #{customer_id}")[:255]
+    return (Account.Kind.CUSTOMER.value, customer_account_code(customer_id), name, currency, customer_id)
+
+
+def _revenue_row(product_code: str, currency: str) -> tuple:
+    return (Account.Kind.REVENUE.value, revenue_account_code(product_code), f"Revenue: {product_code}", currency, None)
+
+
+def _system_row(kind: str, currency: str, code: str | None = None) -> tuple:
+    if kind == Account.Kind.CUSTOMER:
+        raise ValueError("customer accounts come from account_for_customer")
+    code = code or kind
+    label = Account.Kind(kind).label
+    return (Account.Kind(kind).value, code, f"{label}: {code}" if code != kind else label, currency, None)
+
+
+def account_system(*, kind: str, currency: str, code: str | None = None) -> Account:
+    """A system account (revenue, VAT payable, clearing, promo, refunds, adjustments) in a currency."""
+    return _account(_system_row(kind, check_currency(currency), code))
+
+
+def account_for_customer(*, customer: Customer, currency: str | None = None) -> Account:
+    """The customer's balance account in a currency (the customer's own by default)."""
+    currency = check_currency(currency or customer.currency)
+    return _account(_customer_row(customer.pk, currency, f"Balance of {customer.name}"))
+
+
+def _account(row: tuple) -> Account:
+    return Account.objects.get(pk=AccountResolver()._one(row))

@@ -1,0 +1,375 @@
+"""One chunk of the billing run: one database transaction with a fixed number of statements, whatever its size.
+
+In order: claim due subscriptions (FOR NO KEY UPDATE SKIP LOCKED, so workers share a run); apply the scheduled
+changes that fall due; price every subscription in memory (plans.services.charging); resolve the accounts; lock
+the customers (the global lock order: customer rows, then accounts); post the ledger transactions of the charges
+(billing's batch posting, step one: the transactions' idempotency keys, which are the charge keys, decide what is
+new); insert the Charge guard rows (ON CONFLICT DO NOTHING on (subscription, period, kind)) and their
+`charge.posted` events; advance the subscriptions; write the cancel and suspend events; mark prepaid customers
+beyond their credit limit; close the batch (its deferred checks and the system accounts' balance slots); and last
+add the chunk's counts to the run. A killed worker rolls its chunk back; the next claim (same run or the next
+one) takes the same subscriptions again, and the guard rows make a second charge impossible.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import connection, transaction
+
+from billing.models import BillingPolicy, Transaction
+from billing.services.accounts import AccountResolver
+from billing.services.ledger_batch import Posting, ledger_batch_close, ledger_batch_post
+from billing.services.outbox import event_emit_rows
+from billing.services.past_due import customers_mark_past_due
+from config.db import array_literal, rows_json
+from plans import events as plan_events
+from plans.models import BillingRun, Charge
+from plans.pricing.charges import ChargeLine, total
+from plans.pricing.periods import Period, local_midnight, period_at
+from plans.services.charging import (
+    SubscriptionSnapshot,
+    load_snapshots,
+    load_usage,
+    recurring_lines,
+    setup_lines,
+    usage_lines,
+)
+from plans.services.posting import charge_description, charge_legs, charge_posted_payload, line_json
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class ChunkResult:
+    claimed: int = 0
+    charged: int = 0
+    canceled: int = 0
+    suspended: int = 0
+    failed: int = 0
+    queries: int = 0
+    failures: list | None = None
+
+
+# In the order of the due-time index (subscription_due_idx on (next_billing_at, id)), so a claim reads only the
+# rows it takes and the order is total: ordering by id alone made every chunk sort all that was still due,
+# quadratic in the size of the run.
+_CLAIM_SQL = """
+SELECT id FROM plans_subscription
+ WHERE status IN ('active', 'trialing') AND next_billing_at <= %s AND NOT (id = ANY(%s::bigint[]))
+ ORDER BY next_billing_at, id
+ LIMIT %s
+   FOR NO KEY UPDATE SKIP LOCKED
+"""
+
+_INSERT_CHARGES_SQL = """
+INSERT INTO plans_charge (subscription_id, kind, period_start, period_end, amount, amount_currency, key, lines,
+                          created_at, transaction_id)
+SELECT x.sub, x.kind, x.ps, x.pe, x.amount::numeric, x.currency, x.key, x.lines::jsonb, now(), x.tx
+  FROM json_to_recordset(%s::json)
+       AS x(sub bigint, kind varchar, ps date, pe date, amount text, currency varchar, key varchar, lines json,
+            tx bigint)
+ON CONFLICT DO NOTHING
+RETURNING id, key
+"""
+
+_ADVANCE_SQL = """
+UPDATE plans_subscription s
+   SET status = x.status, price_id = x.price_id, current_period_start = x.ps, current_period_end = x.pe,
+       next_billing_at = x.next_at, ended_at = x.ended_at, canceled_at = COALESCE(s.canceled_at, x.ended_at),
+       suspended_at = CASE WHEN x.status = 'suspended' THEN %s ELSE s.suspended_at END, updated_at = now()
+  FROM json_to_recordset(%s::json)
+       AS x(id bigint, status varchar, price_id bigint, ps date, pe date, next_at timestamptz, ended_at timestamptz)
+ WHERE s.id = x.id
+"""
+
+
+_UPDATE_RUN_SQL = """
+UPDATE billing_billingrun
+   SET processed = processed + %s, charged = charged + %s, canceled = canceled + %s, suspended = suspended + %s,
+       failed = failed + %s, chunks = chunks + 1, failures = failures || %s::jsonb
+ WHERE id = %s
+"""
+
+
+@dataclass
+class _Plan:
+    """What one subscription's renewal does: charges to post and the state to advance to."""
+
+    snap: SubscriptionSnapshot
+    charges: list[tuple[str, Period, list[ChargeLine]]]
+    status: str
+    price_id: int
+    period: Period
+    next_at: dt.datetime | None
+    ended_at: dt.datetime | None
+
+
+def _renewal(snap: SubscriptionSnapshot, *, grace: dt.timedelta) -> _Plan:
+    boundary = snap.period.end
+    boundary_at = local_midnight(boundary, snap.customer_tz)
+    past = snap.period
+    charges: list[tuple[str, Period, list[ChargeLine]]] = []
+    if snap.prepaid and snap.past_due_since is not None and snap.past_due_since + grace <= boundary_at:
+        # beyond the credit limit for longer than the grace days: suspend instead of renewing
+        # (what was used in arrears is still billed); a top-up covering the debt resumes it
+        if snap.usage_charges:
+            charges.append((Charge.Kind.USAGE, past, usage_lines(snap, past)))
+        if not snap.in_advance and snap.status != "trialing":
+            charges.append((Charge.Kind.RECURRING, past, recurring_lines(snap, past)))
+        return _Plan(snap, charges, "suspended", snap.price_id, past, snap.next_billing_at(boundary), None)
+    if snap.latest_price_id and not snap.grandfathered and snap.latest_price_id != snap.price_id:
+        # a new price version applies from the next period on (grandfathered plans keep theirs)
+        snap.price_id, snap.unit_price = snap.latest_price_id, snap.latest_unit_price
+        snap.minimum = snap.latest_minimum
+    if snap.status == "trialing":
+        first = period_at(boundary, snap.interval, 0, count=snap.interval_count)
+        charges.append((Charge.Kind.SETUP, first, setup_lines(snap, first)))
+        if snap.in_advance:
+            charges.append((Charge.Kind.RECURRING, first, recurring_lines(snap, first)))
+        return _Plan(snap, charges, "active", snap.price_id, first, local_midnight(first.end, snap.customer_tz), None)
+    if snap.usage_charges:
+        charges.append((Charge.Kind.USAGE, past, usage_lines(snap, past)))
+    if not snap.in_advance:
+        charges.append((Charge.Kind.RECURRING, past, recurring_lines(snap, past)))
+    if snap.cancel_at_period_end:
+        return _Plan(snap, charges, "canceled", snap.price_id, past, None, boundary_at)
+    following = snap.period_after(past)
+    if snap.in_advance:
+        charges.append((Charge.Kind.RECURRING, following, recurring_lines(snap, following)))
+    return _Plan(
+        snap, charges, "active", snap.price_id, following, local_midnight(following.end, snap.customer_tz), None
+    )
+
+
+def _apply_scheduled_changes(cursor, ids: list[int], as_of: dt.datetime) -> None:
+    """Plan/quantity changes scheduled for period end take effect before the renewal is priced."""
+    cursor.execute(
+        """
+        WITH due AS (
+            SELECT DISTINCT ON (c.subscription_id) c.id, c.subscription_id,
+                   (c.params ->> 'plan_id')::bigint AS plan_id,
+                   (c.params ->> 'quantity')::int AS quantity
+              FROM plans_scheduledchange c
+              JOIN plans_subscription s ON s.id = c.subscription_id
+             WHERE c.subscription_id = ANY(%s::bigint[]) AND c.applied_at IS NULL AND c.canceled_at IS NULL
+               AND c.kind = 'change_plan' AND c.effective_at <= s.next_billing_at
+             ORDER BY c.subscription_id, c.effective_at DESC, c.id DESC
+        ), priced AS (
+            SELECT due.*, (SELECT pp.id FROM plans_planprice pp
+                             JOIN plans_subscription s2 ON s2.id = due.subscription_id
+                            WHERE pp.plan_id = due.plan_id AND pp.amount_currency = s2.currency
+                              AND pp.valid_from <= %s ORDER BY pp.valid_from DESC LIMIT 1) AS price_id
+              FROM due
+        ), upd AS (
+            UPDATE plans_subscription s SET plan_id = p.plan_id, price_id = p.price_id, quantity = p.quantity
+              FROM priced p WHERE s.id = p.subscription_id AND p.price_id IS NOT NULL
+            RETURNING s.id
+        )
+        UPDATE plans_scheduledchange c SET applied_at = %s FROM priced p
+         WHERE c.subscription_id = p.subscription_id AND c.applied_at IS NULL AND c.canceled_at IS NULL
+           AND c.kind = 'change_plan' AND c.id <= p.id
+        """,
+        [array_literal(ids), as_of, as_of],
+    )
+
+
+def billing_run_chunk(*, run: BillingRun) -> ChunkResult:
+    """Claim and bill one chunk in one database transaction."""
+    result = ChunkResult(failures=[])
+    queries_before = len(connection.queries) if connection.queries_logged else None
+    with transaction.atomic(durable=True), connection.cursor() as cursor:
+        cursor.execute(_CLAIM_SQL, [run.as_of, array_literal(run.failed_ids), run.chunk_size])
+        ids = [row[0] for row in cursor.fetchall()]
+        result.claimed = len(ids)
+        if not ids:
+            return result
+        _apply_scheduled_changes(cursor, ids, run.as_of)
+        renewals = _price(ids, run=run, result=result)
+        accounts = _accounts_for(renewals)
+        charges = _charges(renewals, accounts)
+        customer_ids = sorted({p.snap.customer_id for p in renewals})
+        cursor.execute(
+            "SELECT id FROM billing_customer WHERE id = ANY(%s::bigint[]) ORDER BY id FOR NO KEY UPDATE",
+            [array_literal(customer_ids)],
+        )
+        batch = ledger_batch_post(
+            [posting for _, posting in charges if posting is not None], with_entries_in_events=False
+        )
+        _insert_charges(cursor, [row for row, _ in charges], batch.posted)
+        _advance(cursor, renewals, as_of=run.as_of)
+        _use_discount_periods(cursor, renewals)
+        _emit_status_events(renewals, result)
+        customers_mark_past_due(customer_ids=customer_ids, at=run.as_of)
+        ledger_batch_close(batch)
+        # the run's counters are a row every worker updates: last, so it is held only for the commit
+        cursor.execute(
+            _UPDATE_RUN_SQL,
+            [
+                result.claimed - result.failed,
+                len(batch.posted),
+                result.canceled,
+                result.suspended,
+                result.failed,
+                json.dumps(result.failures),
+                run.pk,
+            ],
+        )
+    if queries_before is not None:
+        result.queries = len(connection.queries) - queries_before
+    return result
+
+
+def _price(ids: list[int], *, run: BillingRun, result: ChunkResult) -> list[_Plan]:
+    """Each claimed subscription's renewal, priced in memory; one that fails is recorded, the others go on."""
+    snaps = load_snapshots(ids, as_of=run.as_of)
+    with_usage = [s for s in snaps.values() if s.usage_charges and s.status != "trialing"]
+    if with_usage:
+        load_usage(with_usage, {s.id: s.period for s in with_usage})
+    renewals: list[_Plan] = []
+    grace = dt.timedelta(days=BillingPolicy.current().grace_days)
+    for snap in snaps.values():
+        try:
+            renewals.append(_renewal(snap, grace=grace))
+        except Exception as exc:  # one broken subscription must not stop the run
+            logger.exception("billing run %s: subscription %s failed", run.pk, snap.id)
+            result.failures.append({"subscription_id": snap.id, "reason": f"{type(exc).__name__}: {exc}"})
+    result.failed = len(result.failures)
+    return renewals
+
+
+def _accounts_for(renewals: list[_Plan]) -> AccountResolver:
+    """Every account the chunk posts to, resolved (and created where missing) at once."""
+    accounts = AccountResolver()
+    accounts.prefetch(
+        customers={(p.snap.customer_id, p.snap.currency) for p in renewals},
+        revenues={
+            (code, p.snap.currency)
+            for p in renewals
+            for code in {p.snap.product_code, *(o.product_code for o in p.snap.options)}
+        },
+        promo={p.snap.currency for p in renewals if p.snap.discounts},
+    )
+    return accounts
+
+
+def _charges(renewals: list[_Plan], accounts: AccountResolver) -> list[tuple[dict, Posting | None]]:
+    """Each charge of the chunk: its guard row, and its ledger posting (None when every line is zero)."""
+    charges = []
+    for plan in renewals:
+        snap = plan.snap
+        for kind, period, lines in plan.charges:
+            key = f"sub:{snap.id}:{period.start}:{kind}"
+            row = {
+                "sub": snap.id,
+                "cid": snap.customer_id,
+                "kind": kind,
+                "ps": period.start.isoformat(),
+                "pe": period.end.isoformat(),
+                "amount": str(total(lines) if lines else Decimal(0)),
+                "currency": snap.currency,
+                "key": key,
+                "lines": [line_json(x) for x in lines],
+            }
+            legs = charge_legs(accounts=accounts, customer_id=snap.customer_id, lines=lines, product_of=snap.product_of)
+            posting = None
+            if legs:
+                posting = Posting(
+                    kind=Transaction.Kind.CHARGE,
+                    key=key,
+                    legs=legs,
+                    effective_date=period.start,
+                    customer_id=snap.customer_id,
+                    source_type="subscription",
+                    source_id=str(snap.id),
+                    description=charge_description(kind, snap.id),
+                    event_type=None,  # the charge's own charge.posted is written with its guard row
+                )
+            charges.append((row, posting))
+    return charges
+
+
+def _insert_charges(cursor, rows: list[dict], posted: dict[str, int]) -> None:
+    """The Charge guard rows with their transaction ids, and a charge.posted event for each one inserted."""
+    if not rows:
+        return
+    for row in rows:
+        row["tx"] = posted.get(row["key"])
+    cursor.execute(_INSERT_CHARGES_SQL, [rows_json(rows)])
+    inserted = dict((key, charge_id) for charge_id, key in cursor.fetchall())
+    event_emit_rows(
+        [
+            (
+                plan_events.CHARGE_POSTED,
+                row["cid"],
+                charge_posted_payload(
+                    charge_id=inserted[row["key"]],
+                    subscription_id=row["sub"],
+                    kind=row["kind"],
+                    amount=row["amount"],
+                    currency=row["currency"],
+                    period=Period(dt.date.fromisoformat(row["ps"]), dt.date.fromisoformat(row["pe"])),
+                    transaction_id=row["tx"],
+                ),
+            )
+            for row in rows
+            if row["key"] in inserted
+        ]
+    )
+
+
+def _advance(cursor, renewals: list[_Plan], *, as_of: dt.datetime) -> None:
+    if not renewals:
+        return
+    rows = [
+        {
+            "id": p.snap.id,
+            "status": p.status,
+            "price_id": p.price_id,
+            "ps": p.period.start.isoformat(),
+            "pe": p.period.end.isoformat(),
+            "next_at": p.next_at.isoformat() if p.next_at else None,
+            "ended_at": p.ended_at.isoformat() if p.ended_at else None,
+        }
+        for p in renewals
+    ]
+    cursor.execute(_ADVANCE_SQL, [as_of, rows_json(rows)])
+
+
+def _use_discount_periods(cursor, renewals: list[_Plan]) -> None:
+    """A discount limited to N periods has one fewer left once a new period was charged with it."""
+    discounted = [
+        p.snap.id for p in renewals if p.snap.discounts and any(k == Charge.Kind.RECURRING for k, _, _ in p.charges)
+    ]
+    if discounted:
+        cursor.execute(
+            "UPDATE plans_subscriptiondiscount SET periods_remaining = periods_remaining - 1 "
+            "WHERE subscription_id = ANY(%s::bigint[]) AND periods_remaining > 0",
+            [array_literal(discounted)],
+        )
+
+
+def _emit_status_events(renewals: list[_Plan], result: ChunkResult) -> None:
+    """subscription.canceled (cancel at period end) and subscription.suspended (insufficient funds)."""
+    changed = [p for p in renewals if p.status in ("canceled", "suspended")]
+    result.canceled = sum(1 for p in changed if p.status == "canceled")
+    result.suspended = len(changed) - result.canceled
+    event_emit_rows(
+        [
+            (
+                plan_events.SUBSCRIPTION_CANCELED if p.status == "canceled" else plan_events.SUBSCRIPTION_SUSPENDED,
+                p.snap.customer_id,
+                {
+                    "subscription_id": p.snap.id,
+                    "customer_id": p.snap.customer_id,
+                    "status": p.status,
+                    "reason": "cancel_at_period_end" if p.status == "canceled" else "insufficient_funds",
+                },
+            )
+            for p in changed
+        ]
+    )

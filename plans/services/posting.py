@@ -1,0 +1,166 @@
+"""Posting charges: priced lines become a Charge row (the guard: one per key, one per subscription-period-kind),
+one ledger transaction through billing's posting API, and a `charge.posted` event.
+
+The single-subscription services post one charge at a time (`charge_post`); the billing run posts a chunk at once
+with the same legs (`charge_legs`), the same stored lines (`line_json`) and the same event payload
+(`charge_posted_payload`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.utils import timezone
+from moneyed import Money
+
+from billing.models import Transaction
+from billing.services.accounts import AccountResolver
+from billing.services.ledger import Leg, ledger_post
+from billing.services.outbox import event_emit
+from billing.services.past_due import customers_mark_past_due
+from plans import events
+from plans.models import Charge
+from plans.pricing.charges import ChargeLine, LineKind, total
+from plans.pricing.periods import Period
+from plans.services.charging import SubscriptionSnapshot
+
+
+def line_json(line: ChargeLine) -> dict:
+    """A charge line as stored in Charge.lines (strings for amounts: exact, no float)."""
+    return {
+        "kind": line.kind.value,
+        "description": line.description,
+        "amount": str(line.amount),
+        "currency": line.currency,
+        "quantity": str(line.quantity),
+        "ref": line.ref,
+    }
+
+
+def charge_posted_payload(
+    *,
+    charge_id: int,
+    subscription_id: int,
+    kind: str,
+    amount: Decimal | str,
+    currency: str,
+    period: Period,
+    transaction_id: int | None,
+) -> dict:
+    """The payload of `charge.posted`, whoever posts the charge."""
+    return {
+        "charge_id": charge_id,
+        "subscription_id": subscription_id,
+        "kind": kind,
+        "amount": str(amount),
+        "currency": currency,
+        "period_start": period.start.isoformat(),
+        "period_end": period.end.isoformat(),
+        "transaction_id": transaction_id,
+    }
+
+
+def charge_description(kind: str, subscription_id: int) -> str:
+    return f"{Charge.Kind(kind).label}: subscription #{subscription_id}"
+
+
+def charge_legs(
+    *,
+    accounts: AccountResolver,
+    customer_id: int,
+    lines: Iterable[ChargeLine],
+    product_of: Callable[[str], str],
+) -> list[Leg]:
+    """Ledger legs for lines in one currency: revenue per product, discounts on the promo account, the net on the
+    customer's balance account; one entry per line, so statements show each line. Empty when every line is zero."""
+    legs: list[Leg] = []
+    net = Decimal(0)
+    currency = None
+    for line in lines:
+        if not line.amount:
+            continue
+        currency = line.currency
+        if line.kind is LineKind.DISCOUNT:
+            account = accounts.promo(line.currency)
+        else:
+            account = accounts.revenue(product_of(line.ref), line.currency)
+        legs.append(Leg(account, -line.amount, line.currency, line.description[:255]))
+        net += line.amount
+    if not legs:
+        return []
+    if net:
+        legs.insert(0, Leg(accounts.customer(customer_id, currency), net, currency, "Charge" if net > 0 else "Credit"))
+    return legs
+
+
+def charge_post(
+    *,
+    snap: SubscriptionSnapshot,
+    kind: str,
+    period: Period,
+    lines: list[ChargeLine],
+    key: str,
+    effective_date: dt.date,
+    accounts: AccountResolver | None = None,
+    at: dt.datetime | None = None,
+) -> Charge:
+    """Record one charge and post it to the ledger, idempotently: an existing charge for the same
+    key, or for the same (subscription, period, kind) of a per-period kind, is returned as it is."""
+    amount = total(lines) if lines else Decimal(0)
+    existing = Charge.objects.filter(key=key).first()
+    if existing is not None:
+        return existing
+    try:
+        with transaction.atomic():
+            charge = Charge.objects.create(
+                subscription_id=snap.id,
+                kind=kind,
+                period_start=period.start,
+                period_end=period.end,
+                amount=Money(amount, snap.currency),
+                key=key,
+                lines=[line_json(x) for x in lines],
+            )
+    except IntegrityError:
+        existing = Charge.objects.filter(
+            Q(key=key) | Q(subscription_id=snap.id, period_start=period.start, kind=kind, kind__in=Charge.PER_PERIOD)
+        ).first()
+        if existing is None:
+            raise
+        return existing
+    legs = charge_legs(
+        accounts=accounts or AccountResolver(), customer_id=snap.customer_id, lines=lines, product_of=snap.product_of
+    )
+    if legs:
+        tx = ledger_post(
+            kind=Transaction.Kind.CHARGE,
+            key=key,
+            legs=legs,
+            effective_date=effective_date,
+            customer=snap.customer_id,
+            source_type="subscription",
+            source_id=str(snap.id),
+            description=charge_description(kind, snap.id),
+        )
+        Charge.objects.filter(pk=charge.pk).update(transaction_id=tx.pk)
+        charge.transaction_id = tx.pk
+        if amount > 0:
+            customers_mark_past_due(customer_ids=[snap.customer_id], at=at or timezone.now())
+    event_emit(
+        type=events.CHARGE_POSTED,
+        customer_id=snap.customer_id,
+        payload=charge_posted_payload(
+            charge_id=charge.pk,
+            subscription_id=snap.id,
+            kind=kind,
+            amount=amount,
+            currency=snap.currency,
+            period=period,
+            transaction_id=charge.transaction_id,
+        ),
+    )
+    return charge

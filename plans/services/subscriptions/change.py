@@ -1,0 +1,212 @@
+"""Plan and quantity changes: now, prorated by days (with an exact preview), or scheduled for period end."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.utils import timezone
+
+from plans import events
+from plans.errors import (
+    BundleNotFound,
+    CurrencyMismatch,
+    InvalidSubscriptionState,
+    OptionNotAllowed,
+    SubscriptionNotFound,
+)
+from plans.models import (
+    Charge,
+    Plan,
+    ScheduledChange,
+    Subscription,
+    SubscriptionOption,
+)
+from plans.pricing.charges import ChargeLine, total
+from plans.pricing.periods import Period, local_date
+from plans.services.charging import (
+    change_lines,
+    price_for,
+)
+from plans.services.posting import charge_post
+from plans.services.subscriptions.common import (
+    _bundle_of,
+    _check_bundle_quantity,
+    _check_quantity,
+    _event,
+    _included_option_codes,
+    _lock_subscription,
+    _plan,
+    _require,
+    _snapshot,
+)
+
+
+@dataclass(frozen=True)
+class ChangePreview:
+    lines: list[ChargeLine]
+    total: Decimal
+    currency: str
+    period: Period
+    change_day: dt.date
+
+
+def _change_target(sub: Subscription, *, plan_code: str | None, quantity: int | None, at: dt.datetime):
+    plan = _plan(plan_code) if plan_code else sub.plan
+    bundle = _bundle_of(plan)
+    if bundle is not None and quantity is None:
+        quantity = 1  # a change to a bundle takes one of it, whatever the seats on the old plan
+    quantity = _check_quantity(quantity if quantity is not None else sub.quantity)
+    if bundle is not None:
+        _check_bundle_quantity(bundle, quantity)
+        if plan.pk != sub.plan_id:
+            if not bundle.is_active:
+                raise BundleNotFound(f"No active bundle {bundle.code!r}.", field="plan")
+            included = _included_option_codes(bundle) & set(
+                SubscriptionOption.objects.filter(subscription=sub, removed_at=None).values_list(
+                    "option__code", flat=True
+                )
+            )
+            if included:
+                raise OptionNotAllowed(
+                    f"Option {sorted(included)[0]!r} on the subscription is included in bundle "
+                    f"{bundle.code!r}: remove it before the change.",
+                    field="plan",
+                )
+    price = price_for(plan_id=plan.pk, currency=sub.currency, as_of=at) if plan.pk != sub.plan_id else sub.price
+    if price is None:
+        raise CurrencyMismatch(f"Plan {plan.code!r} has no price in {sub.currency}.", field="plan")
+    if plan.pk == sub.plan_id and quantity == sub.quantity:
+        raise InvalidSubscriptionState("The subscription already has this plan and quantity.", field="plan")
+    return plan, price, quantity
+
+
+def _check_change_now(sub: Subscription, plan: Plan) -> None:
+    old = sub.plan
+    if (plan.interval, plan.interval_count) != (old.interval, old.interval_count):
+        raise InvalidSubscriptionState(
+            "A change to a plan with another billing period takes effect at period end.", field="when"
+        )
+    if old.charge_timing != Plan.ChargeTiming.IN_ADVANCE or plan.charge_timing != Plan.ChargeTiming.IN_ADVANCE:
+        raise InvalidSubscriptionState(
+            "Plans billed in arrears change at period end (nothing was paid in advance to prorate).", field="when"
+        )
+
+
+def subscription_change_preview(
+    *,
+    subscription_id: int,
+    plan_code: str | None = None,
+    quantity: int | None = None,
+    customer_scope: int | None = None,
+    at: dt.datetime | None = None,
+) -> ChangePreview:
+    """Exactly the lines `subscription_change_plan(when="now")` would post, without posting them."""
+    at = at or timezone.now()
+    qs = Subscription.objects.select_related("plan", "price", "customer").filter(pk=subscription_id)
+    if customer_scope is not None:
+        qs = qs.filter(customer_id=customer_scope)
+    sub = qs.first()
+    if sub is None:
+        raise SubscriptionNotFound(f"Subscription {subscription_id} not found.")
+    _require(sub, Subscription.Status.ACTIVE, Subscription.Status.TRIALING, action="change")
+    plan, price, quantity = _change_target(sub, plan_code=plan_code, quantity=quantity, at=at)
+    snap = _snapshot(sub, at)
+    day = local_date(at, snap.customer_tz)
+    if sub.status == Subscription.Status.TRIALING:
+        lines = []
+    else:
+        _check_change_now(sub, plan)
+        lines = change_lines(
+            snap,
+            day=day,
+            new_unit_price=price.amount.amount,
+            new_quantity=quantity,
+            new_plan=(plan.code, plan.name),
+            new_plan_key=(plan.pk, plan.product_id),
+        )
+    return ChangePreview(
+        lines=lines,
+        total=total(lines) if lines else Decimal(0),
+        currency=sub.currency,
+        period=snap.period,
+        change_day=day,
+    )
+
+
+def subscription_change_plan(
+    *,
+    subscription_id: int,
+    plan_code: str | None = None,
+    quantity: int | None = None,
+    when: str = "now",
+    key: str | None = None,
+    customer_scope: int | None = None,
+    at: dt.datetime | None = None,
+) -> tuple[Subscription, Charge | None]:
+    """Change plan and/or quantity now (prorated by days in the customer's calendar) or at period end."""
+    at = at or timezone.now()
+    if when not in ("now", "period_end"):
+        raise InvalidSubscriptionState("`when` is 'now' or 'period_end'.", field="when")
+    key = key or uuid.uuid4().hex
+    with transaction.atomic(durable=True):
+        sub = _lock_subscription(subscription_id, customer_scope=customer_scope)
+        existing = Charge.objects.filter(key=f"sub:{sub.pk}:change:{key}").first()
+        if existing is not None:
+            return sub, existing
+        _require(sub, Subscription.Status.ACTIVE, Subscription.Status.TRIALING, action="change")
+        plan, price, quantity = _change_target(sub, plan_code=plan_code, quantity=quantity, at=at)
+        if when == "period_end":
+            ScheduledChange.objects.filter(
+                subscription=sub, applied_at=None, canceled_at=None, kind=ScheduledChange.Kind.CHANGE_PLAN
+            ).update(canceled_at=at)
+            ScheduledChange.objects.create(
+                subscription=sub,
+                kind=ScheduledChange.Kind.CHANGE_PLAN,
+                params={"plan_id": plan.pk, "quantity": quantity},
+                effective_at=sub.next_billing_at or at,
+            )
+            _event(
+                events.SUBSCRIPTION_UPDATED,
+                sub,
+                scheduled={"plan": plan.code, "quantity": quantity, "at": (sub.next_billing_at or at).isoformat()},
+            )
+            return sub, None
+        charge = None
+        if sub.status == Subscription.Status.ACTIVE:
+            _check_change_now(sub, plan)
+            snap = _snapshot(sub, at)
+            day = local_date(at, snap.customer_tz)
+            lines = change_lines(
+                snap,
+                day=day,
+                new_unit_price=price.amount.amount,
+                new_quantity=quantity,
+                new_plan=(plan.code, plan.name),
+                new_plan_key=(plan.pk, plan.product_id),
+            )
+            if plan.pk != sub.plan_id:  # the new plan's lines are revenue of its own product
+                snap.other_products[plan.code] = plan.product.code
+            charge = charge_post(
+                snap=snap,
+                kind=Charge.Kind.PRORATION,
+                period=snap.period,
+                lines=lines,
+                key=f"sub:{sub.pk}:change:{key}",
+                effective_date=day,
+                at=at,
+            )
+        old_plan = sub.plan.code
+        sub.plan, sub.price, sub.quantity = plan, price, quantity
+        sub.save(update_fields=["plan", "price", "quantity", "updated_at"])
+        _event(
+            events.SUBSCRIPTION_UPDATED,
+            sub,
+            old_plan=old_plan,
+            new_plan=plan.code,
+            charge_id=charge.pk if charge else None,
+        )
+    return sub, charge

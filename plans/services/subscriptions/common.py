@@ -1,0 +1,114 @@
+"""Helpers the subscription services share: catalog look-ups, quantity checks, the subscription lock, state
+checks and events."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import F
+
+from billing.services.outbox import event_emit
+from plans.errors import (
+    BundleNotFound,
+    BundleNotPublished,
+    InvalidQuantity,
+    InvalidSubscriptionState,
+    PlanNotFound,
+    SubscriptionNotFound,
+)
+from plans.models import (
+    Bundle,
+    Plan,
+    Subscription,
+    SubscriptionDiscount,
+)
+from plans.services.charging import (
+    SubscriptionSnapshot,
+    load_snapshots,
+)
+
+MAX_QUANTITY = 1_000_000
+
+
+def _plan(code: str) -> Plan:
+    plan = Plan.objects.select_related("product", "bundle").filter(code=code, is_active=True).first()
+    if plan is None:
+        raise PlanNotFound(f"No active plan {code!r}.", field="plan")
+    return plan
+
+
+def _bundle_plan(code: str) -> Plan:
+    """The plan that sells an active, published bundle."""
+    bundle = Bundle.objects.select_related("plan__product").filter(code=code, is_active=True).first()
+    if bundle is None:
+        raise BundleNotFound(f"No active bundle {code!r}.", field="bundle")
+    if bundle.plan is None or not bundle.plan.is_active:
+        raise BundleNotPublished(
+            f"Bundle {code!r} is not published: it has no active plan to bill it (publish it "
+            f"by saving it in the admin).",
+            field="bundle",
+        )
+    bundle.plan.bundle = bundle
+    return bundle.plan
+
+
+def _bundle_of(plan: Plan) -> Bundle | None:
+    """The bundle the plan sells, or None for a plain plan."""
+    try:
+        return plan.bundle
+    except Bundle.DoesNotExist:
+        return None
+
+
+def _included_option_codes(bundle: Bundle) -> set[str]:
+    return set(bundle.items.filter(option__isnull=False).values_list("option__code", flat=True))
+
+
+def _check_bundle_quantity(bundle: Bundle, quantity: int) -> None:
+    if quantity != 1:
+        raise InvalidQuantity(f"Bundle {bundle.code!r} is sold one at a time: its quantity is 1.", field="quantity")
+
+
+def _check_quantity(quantity, field: str = "quantity") -> int:
+    if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
+        raise InvalidQuantity(f"Quantity must be a whole number from 1 to {MAX_QUANTITY}.", field=field)
+    return quantity
+
+
+def _lock_subscription(subscription_id: int, *, customer_scope: int | None = None) -> Subscription:
+    qs = Subscription.objects.select_for_update(of=("self",), no_key=True).filter(pk=subscription_id)
+    if customer_scope is not None:
+        qs = qs.filter(customer_id=customer_scope)
+    rows = list(qs)
+    if not rows:
+        raise SubscriptionNotFound(f"Subscription {subscription_id} not found.")
+    return rows[0]
+
+
+def _require(sub: Subscription, *states: str, action: str) -> None:
+    if sub.status not in states:
+        raise InvalidSubscriptionState(
+            f"Cannot {action} a subscription that is {sub.status}.", extra={"status": sub.status}
+        )
+
+
+def _event(type_: str, sub: Subscription, **extra) -> None:
+    payload = {
+        "subscription_id": sub.pk,
+        "customer_id": sub.customer_id,
+        "status": sub.status,
+        "plan_id": sub.plan_id,
+        "quantity": sub.quantity,
+        **extra,
+    }
+    event_emit(type=type_, payload=payload, customer_id=sub.customer_id)
+
+
+def _snapshot(sub: Subscription, at: dt.datetime) -> SubscriptionSnapshot:
+    return load_snapshots([sub.pk], as_of=at)[sub.pk]
+
+
+def _use_discount_periods(subscription_ids: list[int]) -> None:
+    SubscriptionDiscount.objects.filter(subscription_id__in=subscription_ids, periods_remaining__gt=0).update(
+        periods_remaining=F("periods_remaining") - 1
+    )

@@ -1,0 +1,166 @@
+"""Subscribing: a plan or a bundle, with trial, options and coupon; the first period charged in advance."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from django.db import transaction
+from django.utils import timezone
+
+from billing.errors import CustomerClosed
+from billing.locks import lock_customer
+from billing.models import Customer
+from billing.services.accounts import AccountResolver
+from plans import events
+from plans.errors import (
+    BundleNotFound,
+    CurrencyMismatch,
+    InvalidQuantity,
+    OptionNotAllowed,
+    PlanOrBundleRequired,
+)
+from plans.models import (
+    Charge,
+    Plan,
+    Subscription,
+)
+from plans.pricing.periods import Period, local_date, local_midnight, period_at
+from plans.services.charging import (
+    price_for,
+    recurring_lines,
+    setup_lines,
+)
+from plans.services.posting import charge_post
+from plans.services.subscriptions.common import (
+    _bundle_of,
+    _bundle_plan,
+    _check_bundle_quantity,
+    _check_quantity,
+    _event,
+    _included_option_codes,
+    _plan,
+    _snapshot,
+    _use_discount_periods,
+)
+from plans.services.subscriptions.coupons import _redeem_coupon
+from plans.services.subscriptions.options import _attach_option, _charge_one_time_option
+
+
+def subscription_create(
+    *,
+    customer_id: int,
+    plan_code: str | None = None,
+    bundle_code: str | None = None,
+    quantity: int = 1,
+    currency: str | None = None,
+    coupon_code: str | None = None,
+    options: list[tuple[str, int]] = (),
+    trial_days: int | None = None,
+    key: str | None = None,
+    at: dt.datetime | None = None,
+    external_id: str | None = None,
+) -> Subscription:
+    """Subscribe to a plan (`plan_code`) or to a bundle (`bundle_code`: exactly one of the two).
+
+    A bundle is subscribed through the plan that sells it (plans.services.bundles.bundle_publish): quantity
+    1, billed its package price; the options it includes are entitlements, neither added nor charged."""
+    at = at or timezone.now()
+    if not plan_code and not bundle_code:
+        raise PlanOrBundleRequired("Send the plan or the bundle to subscribe to.", field="plan")
+    if plan_code and bundle_code:
+        raise PlanOrBundleRequired("Send a plan or a bundle, not both.", field="bundle")
+    quantity = _check_quantity(quantity)
+    key = key or uuid.uuid4().hex
+    with transaction.atomic(durable=True):
+        customer = lock_customer(customer_id)
+        if customer.status == Customer.Status.CLOSED:
+            raise CustomerClosed(f"Customer {customer.pk} is closed.")
+        plan = _bundle_plan(bundle_code) if bundle_code else _plan(plan_code)
+        bundle = _bundle_of(plan)
+        if bundle is not None:
+            if not bundle.is_active:
+                raise BundleNotFound(f"No active bundle {bundle.code!r}.", field="bundle" if bundle_code else "plan")
+            _check_bundle_quantity(bundle, quantity)
+            included = _included_option_codes(bundle) & {code for code, _ in options}
+            if included:
+                raise OptionNotAllowed(
+                    f"Option {sorted(included)[0]!r} is included in bundle {bundle.code!r}: it is "
+                    f"not added (nor charged) on its own.",
+                    field="options",
+                )
+        currency = (currency or customer.currency).upper()
+        if currency != customer.currency:
+            raise CurrencyMismatch(f"The customer is billed in {customer.currency}, not {currency}.", field="currency")
+        price = price_for(plan_id=plan.pk, currency=currency, as_of=at)
+        if price is None:
+            if bundle_code:
+                raise CurrencyMismatch(f"Bundle {bundle_code!r} has no price in {currency}.", field="bundle")
+            raise CurrencyMismatch(f"Plan {plan.code!r} has no price in {currency}.", field="plan")
+        trial = plan.trial_days if trial_days is None else trial_days
+        if trial < 0:
+            raise InvalidQuantity("Trial days must not be negative.", field="trial_days")
+        start = local_date(at, customer.timezone)
+        if trial:
+            anchor = start + dt.timedelta(days=trial)
+            period, status, trial_end = Period(start, anchor), Subscription.Status.TRIALING, anchor
+        else:
+            anchor = start
+            period = period_at(anchor, plan.interval, 0, count=plan.interval_count)
+            status, trial_end = Subscription.Status.ACTIVE, None
+        sub = Subscription.objects.create(
+            customer=customer,
+            plan=plan,
+            price=price,
+            currency=currency,
+            quantity=quantity,
+            status=status,
+            billing_anchor=anchor,
+            current_period_start=period.start,
+            current_period_end=period.end,
+            trial_end=trial_end,
+            next_billing_at=local_midnight(period.end, customer.timezone),
+            external_id=external_id,
+        )
+        for option_code, option_quantity in options:
+            _attach_option(sub=sub, plan=plan, code=option_code, quantity=option_quantity, at=at)
+        if coupon_code:
+            _redeem_coupon(sub=sub, plan=plan, code=coupon_code, at=at)
+        _event(
+            events.SUBSCRIPTION_CREATED,
+            sub,
+            period_start=period.start.isoformat(),
+            period_end=period.end.isoformat(),
+            **({"bundle": bundle.code} if bundle is not None else {}),
+        )
+        if not trial:
+            snap = _snapshot(sub, at)
+            accounts = AccountResolver()
+            charge_post(
+                snap=snap,
+                kind=Charge.Kind.SETUP,
+                period=period,
+                lines=setup_lines(snap, period),
+                key=f"sub:{sub.pk}:{period.start}:setup",
+                effective_date=start,
+                accounts=accounts,
+                at=at,
+            )
+            if plan.charge_timing == Plan.ChargeTiming.IN_ADVANCE:
+                charge_post(
+                    snap=snap,
+                    kind=Charge.Kind.RECURRING,
+                    period=period,
+                    lines=recurring_lines(snap, period),
+                    key=f"sub:{sub.pk}:{period.start}:recurring",
+                    effective_date=start,
+                    accounts=accounts,
+                    at=at,
+                )
+                _use_discount_periods([sub.pk])
+            for so in snap.options:
+                if not so.recurring:
+                    _charge_one_time_option(
+                        snap=snap, option=so, key=f"sub:{sub.pk}:option:{so.id}", day=start, accounts=accounts, at=at
+                    )
+    return sub

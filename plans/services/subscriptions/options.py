@@ -1,0 +1,185 @@
+"""Options (add-ons) on a subscription: one-time ones charged in full, recurring ones prorated for the rest of
+the period."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from billing.services.accounts import AccountResolver
+from plans import events
+from plans.errors import (
+    CurrencyMismatch,
+    InvalidQuantity,
+    OptionNotAllowed,
+    OptionNotFound,
+)
+from plans.models import (
+    Charge,
+    Option,
+    Plan,
+    Subscription,
+    SubscriptionOption,
+)
+from plans.pricing.charges import LineKind, PricedItem, plan_change_lines
+from plans.pricing.periods import Period, local_date
+from plans.services.charging import (
+    SubscriptionSnapshot,
+    option_price_for,
+)
+from plans.services.posting import charge_post
+from plans.services.subscriptions.common import _check_quantity, _event, _lock_subscription, _require, _snapshot
+
+
+def _attach_option(*, sub: Subscription, plan: Plan, code: str, quantity: int, at: dt.datetime) -> SubscriptionOption:
+    quantity = _check_quantity(quantity, "options.quantity")
+    option = Option.objects.filter(code=code, is_active=True).first()
+    if option is None:
+        raise OptionNotFound(f"No active option {code!r}.", field="options")
+    allowed_plans = set(option.plans.values_list("id", flat=True))
+    if option.product_id != plan.product_id and plan.pk not in allowed_plans:
+        raise OptionNotAllowed(f"Option {code!r} is not available on plan {plan.code!r}.", field="options")
+    if allowed_plans and plan.pk not in allowed_plans:
+        raise OptionNotAllowed(f"Option {code!r} is not available on plan {plan.code!r}.", field="options")
+    if option.max_quantity is not None and quantity > option.max_quantity:
+        raise InvalidQuantity(f"Option {code!r} allows at most {option.max_quantity}.", field="options.quantity")
+    price = option_price_for(option_id=option.pk, currency=sub.currency, as_of=at)
+    if price is None:
+        raise CurrencyMismatch(f"Option {code!r} has no price in {sub.currency}.", field="options")
+    try:
+        with transaction.atomic():
+            return SubscriptionOption.objects.create(subscription=sub, option=option, price=price, quantity=quantity)
+    except IntegrityError as exc:
+        raise OptionNotAllowed(f"Option {code!r} is already on the subscription.", field="options") from exc
+
+
+def _charge_one_time_option(
+    *,
+    snap: SubscriptionSnapshot,
+    option,
+    key: str,
+    day: dt.date,
+    accounts: AccountResolver,
+    at: dt.datetime | None = None,
+) -> Charge:
+    from plans.pricing.charges import line
+
+    lines = [
+        line(
+            LineKind.OPTION,
+            f"{option.name} × {option.quantity}",
+            option.unit_price * option.quantity,
+            snap.currency,
+            quantity=Decimal(option.quantity),
+            ref=option.code,
+        )
+    ]
+    return charge_post(
+        snap=snap,
+        kind=Charge.Kind.ONE_TIME,
+        period=Period(day, day + dt.timedelta(days=1)),
+        lines=lines,
+        key=key,
+        effective_date=day,
+        accounts=accounts,
+        at=at,
+    )
+
+
+def subscription_option_add(
+    *,
+    subscription_id: int,
+    option_code: str,
+    quantity: int = 1,
+    key: str | None = None,
+    customer_scope: int | None = None,
+    at: dt.datetime | None = None,
+) -> Charge | None:
+    """Add an option: one-time options are charged in full, recurring ones for the rest of the period."""
+    at = at or timezone.now()
+    with transaction.atomic(durable=True):
+        sub = _lock_subscription(subscription_id, customer_scope=customer_scope)
+        _require(sub, Subscription.Status.ACTIVE, Subscription.Status.TRIALING, action="add an option to")
+        so = _attach_option(sub=sub, plan=sub.plan, code=option_code, quantity=quantity, at=at)
+        snap = _snapshot(sub, at)
+        day = local_date(at, snap.customer_tz)
+        option = next(o for o in snap.options if o.id == so.pk)
+        charge = None
+        if not option.recurring:
+            charge = _charge_one_time_option(
+                snap=snap, option=option, key=f"sub:{sub.pk}:option:{so.pk}", day=day, accounts=AccountResolver(), at=at
+            )
+        elif sub.status == Subscription.Status.ACTIVE and snap.in_advance:
+            item = PricedItem(
+                LineKind.OPTION, option.code, option.name, option.unit_price, Decimal(option.quantity), snap.currency
+            )
+            held = [x for x in snap.items() if x.ref != option.code]
+            lines = plan_change_lines(
+                old=[],
+                new=[item],
+                period=snap.period,
+                change_day=day,
+                held=held,
+                discounts=snap.pricing_discounts([*held, item]),
+            )
+            charge = charge_post(
+                snap=snap,
+                kind=Charge.Kind.PRORATION,
+                period=snap.period,
+                lines=lines,
+                key=f"sub:{sub.pk}:option:{so.pk}",
+                effective_date=day,
+                at=at,
+            )
+        _event(events.SUBSCRIPTION_UPDATED, sub, option_added=option_code, charge_id=charge.pk if charge else None)
+    return charge
+
+
+def subscription_option_remove(
+    *, subscription_id: int, option_code: str, customer_scope: int | None = None, at: dt.datetime | None = None
+) -> Charge | None:
+    """Remove a recurring option; the unused part of the period is credited."""
+    at = at or timezone.now()
+    with transaction.atomic(durable=True):
+        sub = _lock_subscription(subscription_id, customer_scope=customer_scope)
+        _require(sub, Subscription.Status.ACTIVE, Subscription.Status.TRIALING, action="remove an option from")
+        so = (
+            SubscriptionOption.objects.select_for_update()
+            .select_related("option")
+            .filter(subscription=sub, option__code=option_code, removed_at=None)
+            .first()
+        )
+        if so is None:
+            raise OptionNotFound(f"Option {option_code!r} is not on the subscription.", field="option")
+        snap = _snapshot(sub, at)
+        day = local_date(at, snap.customer_tz)
+        option = next(o for o in snap.options if o.id == so.pk)
+        charge = None
+        if option.recurring and sub.status == Subscription.Status.ACTIVE and snap.in_advance:
+            item = PricedItem(
+                LineKind.OPTION, option.code, option.name, option.unit_price, Decimal(option.quantity), snap.currency
+            )
+            held = [x for x in snap.items() if x.ref != option.code]
+            lines = plan_change_lines(
+                old=[item],
+                new=[],
+                period=snap.period,
+                change_day=day,
+                held=held,
+                discounts=snap.pricing_discounts([*held, item]),
+            )
+            charge = charge_post(
+                snap=snap,
+                kind=Charge.Kind.PRORATION,
+                period=snap.period,
+                lines=lines,
+                key=f"sub:{sub.pk}:option-removed:{so.pk}",
+                effective_date=day,
+                at=at,
+            )
+        SubscriptionOption.objects.filter(pk=so.pk).update(removed_at=at)
+        _event(events.SUBSCRIPTION_UPDATED, sub, option_removed=option_code, charge_id=charge.pk if charge else None)
+    return charge

@@ -9,3 +9,19 @@ SUBSCRIPTION_RENEWED = "subscription.renewed"
 SUBSCRIPTION_SUSPENDED = "subscription.suspended"
 SUBSCRIPTION_EXPIRED = "subscription.expired"
 CHARGE_POSTED = "charge.posted"
+
+
+def subscription_ended_row(*, subscription_id: int, customer_id: int, status: str) -> tuple[str, int, dict]:
+    """The event of a subscription the billing run canceled (cancel at period end) or suspended (insufficient
+    funds), as an outbox row (type, customer id, payload)."""
+    canceled = status == "canceled"
+    return (
+        SUBSCRIPTION_CANCELED if canceled else SUBSCRIPTION_SUSPENDED,
+        customer_id,
+        {
+            "subscription_id": subscription_id,
+            "customer_id": customer_id,
+            "status": status,
+            "reason": "cancel_at_period_end" if canceled else "insufficient_funds",
+        },
+    )

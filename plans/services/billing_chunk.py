@@ -31,15 +31,9 @@ from plans import events as plan_events
 from plans.models import BillingRun, Charge
 from plans.pricing.charges import ChargeLine, total
 from plans.pricing.periods import Period, local_midnight, period_at
-from plans.services.charging import (
-    SubscriptionSnapshot,
-    load_snapshots,
-    load_usage,
-    recurring_lines,
-    setup_lines,
-    usage_lines,
-)
+from plans.services.charging import recurring_lines, setup_lines, usage_lines
 from plans.services.posting import charge_description, charge_legs, charge_posted_payload, line_json
+from plans.services.snapshots import SubscriptionSnapshot, load_snapshots, load_usage
 
 logger = logging.getLogger(__name__)
 
@@ -360,15 +354,8 @@ def _emit_status_events(renewals: list[_Plan], result: ChunkResult) -> None:
     result.suspended = len(changed) - result.canceled
     event_emit_rows(
         [
-            (
-                plan_events.SUBSCRIPTION_CANCELED if p.status == "canceled" else plan_events.SUBSCRIPTION_SUSPENDED,
-                p.snap.customer_id,
-                {
-                    "subscription_id": p.snap.id,
-                    "customer_id": p.snap.customer_id,
-                    "status": p.status,
-                    "reason": "cancel_at_period_end" if p.status == "canceled" else "insufficient_funds",
-                },
+            plan_events.subscription_ended_row(
+                subscription_id=p.snap.id, customer_id=p.snap.customer_id, status=p.status
             )
             for p in changed
         ]

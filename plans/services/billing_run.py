@@ -21,6 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from billing.models import BillingPolicy
+from billing.services.outbox import event_emit_rows
 from billing.services.past_due import customer_past_due_clear
 from plans import events as plan_events
 from plans.models import BillingRun, Subscription
@@ -142,22 +143,22 @@ def subscriptions_suspend_overdue(*, as_of: dt.datetime) -> int:
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(
             """
-            WITH suspended AS (
-                UPDATE plans_subscription s SET status = 'suspended', suspended_at = %s, updated_at = now()
-                  FROM billing_customer c
-                 WHERE s.customer_id = c.id AND s.status IN ('active', 'trialing')
-                   AND c.billing_model = 'prepaid' AND c.past_due_since IS NOT NULL AND c.past_due_since <= %s
-                RETURNING s.id, s.customer_id
-            )
-            INSERT INTO billing_event (type, payload, customer_id, created_at, attempts, last_error)
-            SELECT %s, jsonb_build_object('subscription_id', id, 'customer_id', customer_id, 'status', 'suspended',
-                                          'reason', 'insufficient_funds'), customer_id, now(), 0, ''
-              FROM suspended
-            RETURNING id
+            UPDATE plans_subscription s SET status = 'suspended', suspended_at = %s, updated_at = now()
+              FROM billing_customer c
+             WHERE s.customer_id = c.id AND s.status IN ('active', 'trialing')
+               AND c.billing_model = 'prepaid' AND c.past_due_since IS NOT NULL AND c.past_due_since <= %s
+            RETURNING s.id, s.customer_id
             """,
-            [as_of, as_of - grace, plan_events.SUBSCRIPTION_SUSPENDED],
+            [as_of, as_of - grace],
         )
-        return len(cursor.fetchall())
+        suspended = cursor.fetchall()
+        event_emit_rows(
+            [
+                plan_events.subscription_ended_row(subscription_id=sub_id, customer_id=customer_id, status="suspended")
+                for sub_id, customer_id in suspended
+            ]
+        )
+    return len(suspended)
 
 
 def customer_funds_recheck(*, customer_id: int, at: dt.datetime | None = None) -> list[int]:

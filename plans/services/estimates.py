@@ -12,7 +12,8 @@ from django.utils import timezone
 from plans.models import Subscription
 from plans.pricing.charges import ChargeLine, total
 from plans.pricing.periods import Period
-from plans.services.charging import load_snapshots, load_usage, recurring_lines, usage_lines
+from plans.services.charging import recurring_lines, usage_lines
+from plans.services.snapshots import load_snapshots, load_usage
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from plans import events
 from plans.models import Charge
 from plans.pricing.charges import ChargeLine, LineKind, total
 from plans.pricing.periods import Period
-from plans.services.charging import SubscriptionSnapshot
+from plans.services.snapshots import SubscriptionSnapshot
 
 
 def line_json(line: ChargeLine) -> dict:

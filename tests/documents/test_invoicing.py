@@ -26,8 +26,8 @@ from documents.services.invoicing import invoice_issue_postpaid
 from plans.models import Charge, Subscription
 from plans.pricing.charges import ChargeLine, LineKind
 from plans.pricing.periods import Period
-from plans.services.charging import load_snapshots
 from plans.services.posting import charge_post
+from plans.services.snapshots import load_snapshots
 from plans.services.subscriptions import subscription_cancel, subscription_create
 from tests.documents.support import JAN15, D, invoice_lines, invoice_rows, midnight, msk, postpaid_customer
 from tests.factories.catalog import funded_customer, make_plan, make_product

@@ -17,8 +17,8 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from plans import tasks
 from billing.models import BillingPolicy, Customer
+from plans import tasks
 from plans.models import BillingRun, Charge, Subscription
 from plans.pricing.periods import local_date, period_at
 from plans.services.billing_run import billing_run_start

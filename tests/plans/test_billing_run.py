@@ -17,11 +17,10 @@ from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from plans import tasks
 from billing.models import Account, BillingPolicy, Customer, Entry, Event, EventDelivery, Transaction
 from billing.services.accounts import account_system
 from billing.services.outbox import outbox_dispatch
-from plans import events
+from plans import events, tasks
 from plans.models import (
     BillingRun,
     Charge,

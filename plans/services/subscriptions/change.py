@@ -27,11 +27,9 @@ from plans.models import (
 )
 from plans.pricing.charges import ChargeLine, total
 from plans.pricing.periods import Period, local_date
-from plans.services.charging import (
-    change_lines,
-    price_for,
-)
+from plans.services.charging import change_lines
 from plans.services.posting import charge_post
+from plans.services.snapshots import price_for
 from plans.services.subscriptions.common import (
     _bundle_of,
     _check_bundle_quantity,

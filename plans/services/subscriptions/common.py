@@ -22,10 +22,7 @@ from plans.models import (
     Subscription,
     SubscriptionDiscount,
 )
-from plans.services.charging import (
-    SubscriptionSnapshot,
-    load_snapshots,
-)
+from plans.services.snapshots import SubscriptionSnapshot, load_snapshots
 
 MAX_QUANTITY = 1_000_000
 

@@ -26,12 +26,9 @@ from plans.models import (
     Subscription,
 )
 from plans.pricing.periods import Period, local_date, local_midnight, period_at
-from plans.services.charging import (
-    price_for,
-    recurring_lines,
-    setup_lines,
-)
+from plans.services.charging import recurring_lines, setup_lines
 from plans.services.posting import charge_post
+from plans.services.snapshots import price_for
 from plans.services.subscriptions.common import (
     _bundle_of,
     _bundle_plan,

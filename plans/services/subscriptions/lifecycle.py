@@ -22,15 +22,9 @@ from plans.models import (
 )
 from plans.pricing.charges import ChargeLine, LineKind
 from plans.pricing.periods import Period, local_date, local_midnight, period_at
-from plans.services.charging import (
-    SubscriptionSnapshot,
-    load_usage,
-    recurring_lines,
-    unused_credit_lines,
-    usage_lines,
-    used_lines,
-)
+from plans.services.charging import recurring_lines, unused_credit_lines, usage_lines, used_lines
 from plans.services.posting import charge_post
+from plans.services.snapshots import SubscriptionSnapshot, load_usage
 from plans.services.subscriptions.common import _event, _lock_subscription, _require, _snapshot, _use_discount_periods
 
 

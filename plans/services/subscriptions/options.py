@@ -26,11 +26,8 @@ from plans.models import (
 )
 from plans.pricing.charges import LineKind, PricedItem, plan_change_lines
 from plans.pricing.periods import Period, local_date
-from plans.services.charging import (
-    SubscriptionSnapshot,
-    option_price_for,
-)
 from plans.services.posting import charge_post
+from plans.services.snapshots import SubscriptionSnapshot, option_price_for
 from plans.services.subscriptions.common import _check_quantity, _event, _lock_subscription, _require, _snapshot
 
 

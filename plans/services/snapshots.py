@@ -1,0 +1,378 @@
+"""Subscription snapshots: everything pricing needs about a set of subscriptions, loaded per chunk with a
+fixed number of queries (the billing run loads a thousand at once, a service one), plus the catalog price
+look-ups. The charge lines are computed from them in plans.services.charging.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import connection
+
+from config.db import array_literal
+from plans.models import OptionPrice, PlanPrice, Subscription, UsageCharge
+from plans.pricing.charges import (
+    Discount,
+    LineKind,
+    PricedItem,
+)
+from plans.pricing.periods import Period, local_midnight, period_containing
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class DiscountSnapshot:
+    """A discount on the subscription. `periods_remaining == 0` (used up) is loaded only when the charge of
+    the current period applied it: credits and prorations within that period still take it into account
+    (a credit gives back what was paid, not the full price), but no new period is charged with it."""
+
+    id: int
+    code: str
+    percent: Decimal | None
+    amount: Decimal | None
+    plan_ids: frozenset[int]
+    product_ids: frozenset[int]
+    periods_remaining: int | None
+
+    def as_discount(
+        self, items: list[PricedItem], item_keys: dict[str, tuple[int | None, int]], *, new_period: bool = False
+    ) -> Discount | None:
+        """The pricing discount restricted to the items it may touch; None when it touches none, or when
+        it has no period left for a `new_period` charge."""
+        if self.periods_remaining == 0 and new_period:
+            return None
+        limited = bool(self.plan_ids or self.product_ids)
+        refs = frozenset(
+            item.ref
+            for item in items
+            if not limited or item_keys[item.ref][0] in self.plan_ids or item_keys[item.ref][1] in self.product_ids
+        )
+        if limited and not refs:
+            return None
+        return Discount(self.code, percent=self.percent, fixed=self.amount, applies_to=refs if limited else frozenset())
+
+
+@dataclass(frozen=True)
+class UsageChargeSnapshot:
+    metric_id: int
+    metric_code: str
+    aggregation: str
+    unique_property: str
+    pricing: object  # plans.pricing.charges.UsagePrice
+
+
+@dataclass(frozen=True)
+class OptionSnapshot:
+    id: int
+    option_id: int
+    code: str
+    name: str
+    product_id: int
+    product_code: str
+    unit_price: Decimal
+    quantity: int
+    recurring: bool
+
+
+@dataclass
+class SubscriptionSnapshot:
+    """Everything needed to price one subscription, loaded without per-row queries."""
+
+    id: int
+    customer_id: int
+    customer_tz: str
+    currency: str
+    status: str
+    plan_id: int
+    plan_code: str
+    plan_name: str
+    product_id: int
+    product_code: str
+    interval: str
+    interval_count: int
+    in_advance: bool
+    grandfathered: bool
+    price_id: int
+    unit_price: Decimal
+    setup_fee: Decimal | None
+    minimum: Decimal | None
+    quantity: int
+    anchor: dt.date
+    period: Period
+    cancel_at_period_end: bool
+    trial_end: dt.date | None
+    prepaid: bool = True
+    past_due_since: dt.datetime | None = None
+    latest_price_id: int | None = None
+    latest_unit_price: Decimal | None = None
+    latest_minimum: Decimal | None = None
+    options: list[OptionSnapshot] = field(default_factory=list)
+    discounts: list[DiscountSnapshot] = field(default_factory=list)
+    usage_charges: list[UsageChargeSnapshot] = field(default_factory=list)
+    usage: dict[int, Decimal] = field(default_factory=dict)  # metric id → aggregated quantity for `period`
+    # plan code → product code of plans not on the subscription yet (the target of a change posted now)
+    other_products: dict[str, str] = field(default_factory=dict)
+
+    # --- items ---------------------------------------------------------------------------
+    def items(self, *, unit_price: Decimal | None = None, quantity: int | None = None) -> list[PricedItem]:
+        items = [
+            PricedItem(
+                LineKind.PLAN,
+                self.plan_code,
+                self.plan_name,
+                self.unit_price if unit_price is None else unit_price,
+                Decimal(self.quantity if quantity is None else quantity),
+                self.currency,
+            )
+        ]
+        items += [
+            PricedItem(LineKind.OPTION, o.code, o.name, o.unit_price, Decimal(o.quantity), self.currency)
+            for o in self.options
+            if o.recurring
+        ]
+        return items
+
+    def item_keys(self) -> dict[str, tuple[int | None, int]]:
+        keys: dict[str, tuple[int | None, int]] = {self.plan_code: (self.plan_id, self.product_id)}
+        keys.update({o.code: (None, o.product_id) for o in self.options})
+        return keys
+
+    def product_of(self, ref: str) -> str:
+        if ref == self.plan_code:
+            return self.product_code
+        for option in self.options:
+            if option.code == ref:
+                return option.product_code
+        return self.other_products.get(ref, self.product_code)
+
+    def pricing_discounts(
+        self,
+        items: list[PricedItem],
+        *,
+        extra_keys: dict[str, tuple[int | None, int]] | None = None,
+        new_period: bool = False,
+    ) -> list[Discount]:
+        """The discounts of the current period (for credits and prorations within it), or with
+        `new_period` those a period charged now gets (the ones with periods left).
+
+        `extra_keys`: (plan id, product id) of items not on the subscription yet (the target of a change)."""
+        keys = {**self.item_keys(), **(extra_keys or {})}
+        return [d for d in (s.as_discount(items, keys, new_period=new_period) for s in self.discounts) if d is not None]
+
+    def period_after(self, period: Period) -> Period:
+        """The period that starts where `period` ends (periods tile from the anchor)."""
+        return period_containing(self.anchor, self.interval, period.end, count=self.interval_count)
+
+    def next_billing_at(self, boundary: dt.date) -> dt.datetime:
+        return local_midnight(boundary, self.customer_tz)
+
+
+# --- loading ------------------------------------------------------------------------------------
+
+_SNAPSHOT_SQL = """
+SELECT s.id, s.customer_id, c.timezone, s.currency, s.status, p.id, p.code, p.name, pr.id, pr.code, p.interval,
+       p.interval_count, p.charge_timing = 'in_advance', p.grandfathered, s.price_id, pp.amount, pp.setup_fee,
+       pp.minimum_commitment, s.quantity, s.billing_anchor, s.current_period_start, s.current_period_end,
+       s.cancel_at_period_end, s.trial_end, c.billing_model = 'prepaid', c.past_due_since
+  FROM plans_subscription s
+  -- customers by primary key (an init plan): joined on s.customer_id alone, the planner estimates a
+  -- seq scan of every customer cheaper than a thousand index probes
+  JOIN billing_customer c
+    ON c.id = s.customer_id
+   AND c.id = ANY(ARRAY(SELECT customer_id FROM plans_subscription WHERE id = ANY(%s::bigint[])))
+  JOIN plans_plan p ON p.id = s.plan_id
+  JOIN plans_product pr ON pr.id = p.product_id
+  JOIN plans_planprice pp ON pp.id = s.price_id
+ WHERE s.id = ANY(%s::bigint[])
+ ORDER BY s.id
+"""
+
+
+_OPTIONS_SQL = """
+SELECT so.subscription_id, so.id, o.id, o.code, o.name, o.product_id, pr.code, op.amount, so.quantity, o.kind
+  FROM plans_subscriptionoption so
+  JOIN plans_option o ON o.id = so.option_id
+  JOIN plans_product pr ON pr.id = o.product_id
+  JOIN plans_optionprice op ON op.id = so.price_id
+ WHERE so.subscription_id = ANY(%s::bigint[]) AND so.removed_at IS NULL
+ ORDER BY so.id
+"""
+
+_DISCOUNTS_SQL = """
+SELECT sd.subscription_id, sd.id, p.code, p.percent, p.amount,
+       ARRAY(SELECT plan_id FROM plans_promotion_plans WHERE promotion_id = p.id),
+       ARRAY(SELECT product_id FROM plans_promotion_products WHERE promotion_id = p.id),
+       sd.periods_remaining
+  FROM plans_subscriptiondiscount sd
+  JOIN plans_promotion p ON p.id = sd.promotion_id
+ WHERE sd.subscription_id = ANY(%s::bigint[])
+   AND (sd.periods_remaining IS NULL OR sd.periods_remaining > 0
+        -- used up, yet applied to the current period's charge: still counts for credits within that period
+        OR EXISTS (SELECT 1 FROM plans_charge ch JOIN plans_subscription s ON s.id = sd.subscription_id
+                    WHERE ch.subscription_id = sd.subscription_id AND ch.kind = 'recurring'
+                      AND ch.period_start = s.current_period_start
+                      AND ch.lines @> jsonb_build_array(jsonb_build_object('kind', 'discount', 'ref', p.code))))
+ ORDER BY sd.id
+"""
+
+
+def load_snapshots(subscription_ids: list[int], *, as_of: dt.datetime) -> dict[int, SubscriptionSnapshot]:
+    """Snapshots of many subscriptions with a fixed number of queries (no N+1)."""
+    if not subscription_ids:
+        return {}
+    with connection.cursor() as cursor:
+        ids_literal = array_literal(subscription_ids)
+        cursor.execute(_SNAPSHOT_SQL, [ids_literal, ids_literal])
+        rows = cursor.fetchall()
+    snaps = {
+        r[0]: SubscriptionSnapshot(
+            id=r[0],
+            customer_id=r[1],
+            customer_tz=r[2],
+            currency=r[3],
+            status=r[4],
+            plan_id=r[5],
+            plan_code=r[6],
+            plan_name=r[7],
+            product_id=r[8],
+            product_code=r[9],
+            interval=r[10],
+            interval_count=r[11],
+            in_advance=r[12],
+            grandfathered=r[13],
+            price_id=r[14],
+            unit_price=r[15],
+            setup_fee=r[16],
+            minimum=r[17],
+            quantity=r[18],
+            anchor=r[19],
+            period=Period(r[20], r[21]),
+            cancel_at_period_end=r[22],
+            trial_end=r[23],
+            prepaid=r[24],
+            past_due_since=r[25],
+        )
+        for r in rows
+    }
+    plan_currencies = {(s.plan_id, s.currency) for s in snaps.values()}
+    # latest price version per (plan, currency) valid at as_of
+    latest = (
+        PlanPrice.objects.filter(plan_id__in={p for p, _ in plan_currencies}, valid_from__lte=as_of)
+        .order_by("plan_id", "amount_currency", "-valid_from")
+        .distinct("plan_id", "amount_currency")
+        .values_list("plan_id", "amount_currency", "id", "amount", "minimum_commitment")
+    )
+    latest_by = {(p, c): (i, a, m) for p, c, i, a, m in latest}
+    for snap in snaps.values():
+        if (found := latest_by.get((snap.plan_id, snap.currency))) is not None:
+            snap.latest_price_id, snap.latest_unit_price, snap.latest_minimum = found
+    ids = list(snaps)
+    with connection.cursor() as cursor:
+        cursor.execute(_OPTIONS_SQL, [array_literal(ids)])
+        for sub_id, so_id, option_id, code, name, product_id, product_code, amount, quantity, kind in cursor:
+            snaps[sub_id].options.append(
+                OptionSnapshot(
+                    id=so_id,
+                    option_id=option_id,
+                    code=code,
+                    name=name,
+                    product_id=product_id,
+                    product_code=product_code,
+                    unit_price=amount,
+                    quantity=quantity,
+                    recurring=kind == "recurring",
+                )
+            )
+        cursor.execute(_DISCOUNTS_SQL, [array_literal(ids)])
+        for sub_id, sd_id, code, percent, amount, plan_ids, product_ids, periods_remaining in cursor:
+            snaps[sub_id].discounts.append(
+                DiscountSnapshot(
+                    id=sd_id,
+                    code=code,
+                    percent=percent,
+                    amount=amount,
+                    plan_ids=frozenset(plan_ids),
+                    product_ids=frozenset(product_ids),
+                    periods_remaining=periods_remaining,
+                )
+            )
+    usage_by_plan: dict[tuple[int, str], list[UsageChargeSnapshot]] = defaultdict(list)
+    for uc in (
+        UsageCharge.objects.filter(plan_id__in={p for p, _ in plan_currencies}).select_related("metric").order_by("id")
+    ):
+        usage_by_plan[(uc.plan_id, uc.currency)].append(
+            UsageChargeSnapshot(
+                metric_id=uc.metric_id,
+                metric_code=uc.metric.code,
+                aggregation=uc.metric.aggregation,
+                unique_property=uc.metric.unique_property,
+                pricing=uc.pricing(),
+            )
+        )
+    for snap in snaps.values():
+        snap.usage_charges = usage_by_plan.get((snap.plan_id, snap.currency), [])
+    return snaps
+
+
+_AGGREGATES = {
+    "sum": "COALESCE(SUM(e.quantity), 0)",
+    "max": "COALESCE(MAX(e.quantity), 0)",
+    "count": "COUNT(e.id)",
+    "unique_count": "COUNT(DISTINCT e.properties ->> w.prop)",
+    "last": "COALESCE((ARRAY_AGG(e.quantity ORDER BY e.timestamp DESC, e.id DESC))[1], 0)",
+}
+
+
+def load_usage(snaps: list[SubscriptionSnapshot], period_of: dict[int, Period]) -> None:
+    """Aggregate usage for each subscription's metrics over its period (customer's local days),
+    one query per aggregation kind in use."""
+    windows: dict[str, list[tuple]] = defaultdict(list)
+    for snap in snaps:
+        period = period_of[snap.id]
+        start, end = local_midnight(period.start, snap.customer_tz), local_midnight(period.end, snap.customer_tz)
+        for charge in snap.usage_charges:
+            windows[charge.aggregation].append(
+                (snap.id, snap.customer_id, charge.metric_id, start, end, charge.unique_property)
+            )
+    by_id = {s.id: s for s in snaps}
+    for aggregation, rows in windows.items():
+        sql = f"""
+            SELECT w.sub_id, w.metric_id, {_AGGREGATES[aggregation]}
+              FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::text[])
+                   AS w(sub_id, customer_id, metric_id, starts, ends, prop)
+              LEFT JOIN plans_usageevent e
+                ON e.customer_id = w.customer_id AND e.metric_id = w.metric_id
+               AND e.timestamp >= w.starts AND e.timestamp < w.ends
+             GROUP BY w.sub_id, w.metric_id
+        """
+        columns = list(zip(*rows, strict=True))
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [list(c) for c in columns])
+            for sub_id, metric_id, quantity in cursor.fetchall():
+                by_id[sub_id].usage[metric_id] = Decimal(quantity)
+
+
+def price_for(*, plan_id: int, currency: str, as_of: dt.datetime) -> PlanPrice | None:
+    return (
+        PlanPrice.objects.filter(plan_id=plan_id, amount_currency=currency, valid_from__lte=as_of)
+        .order_by("-valid_from")
+        .first()
+    )
+
+
+def option_price_for(*, option_id: int, currency: str, as_of: dt.datetime) -> OptionPrice | None:
+    return (
+        OptionPrice.objects.filter(option_id=option_id, amount_currency=currency, valid_from__lte=as_of)
+        .order_by("-valid_from")
+        .first()
+    )
+
+
+def live_subscription_ids(*, customer_id: int) -> list[int]:
+    return list(
+        Subscription.objects.filter(customer_id=customer_id, status__in=Subscription.LIVE).values_list("id", flat=True)
+    )

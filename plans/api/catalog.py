@@ -20,10 +20,7 @@ from billing.money_fields import MoneyAmountField, amount_str
 from config.api.pagination import CursorPagination, paginated_response
 from config.api.schema import filter_parameters, responses
 from plans import selectors
-from plans.api.common import (
-    DecimalStringField,
-    decimal_str,
-)
+from plans.api.common import DecimalStringField, decimal_str
 from plans.filters import PlanFilter
 from plans.models import Plan, UsageCharge, UsageMetric
 from plans.pricing.periods import Interval

@@ -19,11 +19,7 @@ from billing import selectors as billing_selectors
 from billing.money_fields import amount_str
 from config.api.auth import customer_scope
 from config.api.schema import responses
-from plans.api.common import (
-    ChargeLineOutputSerializer,
-    PeriodOutputSerializer,
-    line_out,
-)
+from plans.api.common import ChargeLineOutputSerializer, PeriodOutputSerializer, line_out
 from plans.services.estimates import upcoming_charges_estimate
 
 # --- output ---------------------------------------------------------------------------------------

@@ -22,11 +22,7 @@ from config.api.schema import responses
 from config.api.serializers import EmptyInputSerializer, StrictInputSerializer
 from config.errors import ApplicationError
 from plans import selectors
-from plans.api.common import (
-    ChargeLineOutputSerializer,
-    PeriodOutputSerializer,
-    line_out,
-)
+from plans.api.common import ChargeLineOutputSerializer, PeriodOutputSerializer, line_out
 from plans.api.subscriptions import SubscriptionOptionInputSerializer, SubscriptionOutputSerializer
 from plans.models import Charge
 from plans.services.subscriptions import (

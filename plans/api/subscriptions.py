@@ -23,15 +23,10 @@ from config.api.pagination import CursorPagination, paginated_response
 from config.api.schema import filter_parameters, responses
 from config.api.serializers import StrictInputSerializer
 from plans import selectors
-from plans.api.common import (
-    PeriodOutputSerializer,
-)
+from plans.api.common import PeriodOutputSerializer
 from plans.filters import SubscriptionFilter
 from plans.models import Subscription
-from plans.services.subscriptions import (
-    MAX_QUANTITY,
-    subscription_create,
-)
+from plans.services.subscriptions import MAX_QUANTITY, subscription_create
 
 # --- output ---------------------------------------------------------------------------------------
 

@@ -35,8 +35,3 @@ class IdempotencyConflict(ApplicationError):
 
 class AlreadyReversed(Conflict):
     code = "already_reversed"
-
-
-class IdempotentRequestInProgress(Conflict):
-    code = "idempotent_request_in_progress"
-    title = "A request with this Idempotency-Key is still being processed"

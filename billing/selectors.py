@@ -9,6 +9,7 @@ from moneyed import Money
 
 from billing.errors import CustomerNotFound
 from billing.models import Account, Customer, Transaction
+from config.api.filters import filter_queryset
 
 
 def customer_list(*, customer_scope: int | None, filters: dict | None = None) -> QuerySet[Customer]:
@@ -19,12 +20,7 @@ def customer_list(*, customer_scope: int | None, filters: dict | None = None) ->
     if customer_scope is not None:
         qs = qs.filter(pk=customer_scope)
     if filters is not None:
-        filterset = CustomerFilter(filters, queryset=qs)
-        if not filterset.is_valid():
-            from rest_framework.exceptions import ValidationError
-
-            raise ValidationError(filterset.errors)
-        qs = filterset.qs
+        qs = filter_queryset(CustomerFilter, filters, qs)
     return qs
 
 

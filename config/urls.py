@@ -15,5 +15,5 @@ urlpatterns = [
     path("api/v1/", include("documents.api.urls")),
 ]
 
-handler404 = "config.api.handler404"
-handler500 = "config.api.handler500"
+handler404 = "config.api.problems.handler404"
+handler500 = "config.api.problems.handler500"

@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
-from billing.admin import ReadOnlyModelAdmin, ReadOnlyTabularInline
+from config.admin import ReadOnlyModelAdmin, ReadOnlyTabularInline
 from documents.formatting import amount_text
 from documents.models import DocumentCounter, Invoice, InvoiceLine
 

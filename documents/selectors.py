@@ -10,6 +10,7 @@ from decimal import Decimal
 from django.db.models import Count, F, Max, Min, Prefetch, QuerySet, Sum
 
 from billing.models import Customer
+from config.api.filters import filter_queryset
 from documents.errors import InvoiceNotFound
 from documents.models import Invoice, InvoiceLine
 from plans.models import Charge
@@ -76,12 +77,7 @@ def invoice_list(*, customer_scope: int | None, filters: dict | None = None) -> 
     if customer_scope is not None:
         qs = qs.filter(customer_id=customer_scope)
     if filters is not None:
-        filterset = InvoiceFilter(filters, queryset=qs)
-        if not filterset.is_valid():
-            from rest_framework.exceptions import ValidationError
-
-            raise ValidationError(filterset.errors)
-        qs = filterset.qs
+        qs = filter_queryset(InvoiceFilter, filters, qs)
     return qs
 
 

@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from billing.admin import ReadOnlyModelAdmin
+from config.admin import ReadOnlyModelAdmin, ReadOnlyTabularInline
 from config.errors import ApplicationError
 from plans.models import (
     BillingRun,
@@ -236,37 +236,26 @@ class CouponAdmin(admin.ModelAdmin):
     readonly_fields = ("times_redeemed",)
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-
-class ChargeInline(ReadOnlyInline):
+class ChargeInline(ReadOnlyTabularInline):
     model = Charge
     fields = ("kind", "period_start", "period_end", "amount", "transaction", "created_at")
     readonly_fields = fields
     ordering = ("-id",)
 
 
-class SubscriptionOptionInline(ReadOnlyInline):
+class SubscriptionOptionInline(ReadOnlyTabularInline):
     model = SubscriptionOption
     fields = ("option", "quantity", "price", "added_at", "removed_at")
     readonly_fields = fields
 
 
-class SubscriptionDiscountInline(ReadOnlyInline):
+class SubscriptionDiscountInline(ReadOnlyTabularInline):
     model = SubscriptionDiscount
     fields = ("promotion", "coupon", "periods_remaining", "created_at")
     readonly_fields = fields
 
 
-class ScheduledChangeInline(ReadOnlyInline):
+class ScheduledChangeInline(ReadOnlyTabularInline):
     model = ScheduledChange
     fields = ("kind", "params", "effective_at", "applied_at", "canceled_at")
     readonly_fields = fields
@@ -363,20 +352,11 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
 
 @admin.register(Charge)
-class ChargeAdmin(admin.ModelAdmin):
+class ChargeAdmin(ReadOnlyModelAdmin):
     list_display = ("id", "subscription", "kind", "period_start", "period_end", "amount", "transaction", "created_at")
     list_filter = ("kind",)
     search_fields = ("key", "subscription__id")
     list_select_related = ("subscription",)
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(UsageEvent)

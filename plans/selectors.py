@@ -11,6 +11,7 @@ from django.db.models import BigIntegerField, OuterRef, Prefetch, Q, QuerySet, S
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
 
+from config.api.filters import filter_queryset
 from config.errors import NotFound
 from plans.errors import BundleNotFound, PlanNotFound, SubscriptionNotFound
 from plans.models import (
@@ -31,15 +32,6 @@ from plans.models import (
 
 class ProductNotFound(NotFound):
     code = "product_not_found"
-
-
-def _filtered(filterset_class, filters, queryset):
-    filterset = filterset_class(filters, queryset=queryset)
-    if not filterset.is_valid():
-        from rest_framework.exceptions import ValidationError
-
-        raise ValidationError(filterset.errors)
-    return filterset.qs
 
 
 # --- catalog ------------------------------------------------------------------------------------
@@ -71,7 +63,7 @@ def plan_list(*, filters: dict | None = None) -> QuerySet[Plan]:
         .select_related("product")
         .order_by("display_order", "name", "code")
     )
-    return _filtered(PlanFilter, filters, qs) if filters is not None else qs
+    return filter_queryset(PlanFilter, filters, qs) if filters is not None else qs
 
 
 def plan_get(*, code: str) -> Plan:
@@ -209,7 +201,7 @@ def subscription_list(*, customer_scope: int | None, filters: dict | None = None
     )
     if customer_scope is not None:
         qs = qs.filter(customer_id=customer_scope)
-    return _filtered(SubscriptionFilter, filters, qs) if filters is not None else qs
+    return filter_queryset(SubscriptionFilter, filters, qs) if filters is not None else qs
 
 
 def subscription_get(*, subscription_id, customer_scope: int | None) -> Subscription:

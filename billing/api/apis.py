@@ -2,7 +2,7 @@
 
 Every view is scoped by the caller (`request.user` is an ApiCaller): a key restricted to one customer
 sees only that customer, and another customer's id answers 404. Every POST is idempotent by its
-`Idempotency-Key` header (billing.api.idempotency).
+`Idempotency-Key` header (config.api.idempotency).
 """
 
 from __future__ import annotations
@@ -17,18 +17,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing import selectors
-from billing.api.fields import (
-    AmountInputField,
-    CurrencyField,
-    MoneyAmountField,
-    StrictInputSerializer,
-    amount_str,
-)
-from billing.api.idempotency import idempotent, ledger_key
-from billing.api.schema import filter_parameters, responses
 from billing.errors import CustomerNotFound
 from billing.filters import CustomerFilter, TransactionFilter
 from billing.models import Customer, Transaction
+from billing.money_fields import AmountInputField, CurrencyField, MoneyAmountField, amount_str
 from billing.services.customers import (
     customer_balance_adjust,
     customer_close,
@@ -36,7 +28,12 @@ from billing.services.customers import (
     customer_update,
 )
 from billing.services.ledger import ledger_reverse
-from config.api import CursorPagination
+from config.api.auth import customer_scope
+from config.api.filters import filter_queryset
+from config.api.idempotency import idempotent, ledger_key
+from config.api.pagination import CursorPagination, paginated_response
+from config.api.schema import filter_parameters, responses
+from config.api.serializers import EmptyInputSerializer, StrictInputSerializer
 from config.errors import NotFound
 
 # --- output ---------------------------------------------------------------------------------
@@ -167,28 +164,7 @@ class ReverseInputSerializer(StrictInputSerializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True)
 
 
-class EmptyInputSerializer(StrictInputSerializer):
-    pass
-
-
 # --- helpers --------------------------------------------------------------------------------
-
-
-def _scope(request) -> int | None:
-    return request.user.customer_id
-
-
-def _paginated(view, request, queryset, serializer_class) -> Response:
-    paginator = view.pagination_class()
-    page = paginator.paginate_queryset(queryset, request, view=view)
-    return paginator.get_paginated_response(serializer_class(page, many=True).data)
-
-
-def _filtered(filterset_class, request, queryset):
-    filterset = filterset_class(request.query_params, queryset=queryset)
-    if not filterset.is_valid():
-        raise exceptions.ValidationError(filterset.errors)
-    return filterset.qs
 
 
 @contextmanager
@@ -236,8 +212,8 @@ class CustomerListCreateApi(APIView):
         responses=responses({200: CustomerOutputSerializer(many=True)}, 400),
     )
     def get(self, request):
-        customers = selectors.customer_list(customer_scope=_scope(request), filters=request.query_params)
-        return _paginated(self, request, customers, CustomerOutputSerializer)
+        customers = selectors.customer_list(customer_scope=customer_scope(request), filters=request.query_params)
+        return paginated_response(self, request, customers, CustomerOutputSerializer)
 
     @extend_schema(
         operation_id="customers_create",
@@ -247,7 +223,7 @@ class CustomerListCreateApi(APIView):
     )
     @idempotent
     def post(self, request):
-        if _scope(request) is not None:
+        if customer_scope(request) is not None:
             raise exceptions.PermissionDenied(
                 "This API key is restricted to one customer and cannot create customers.", code="customer_scope"
             )
@@ -265,7 +241,7 @@ class CustomerDetailApi(APIView):
         responses=responses({200: CustomerOutputSerializer}, 404),
     )
     def get(self, request, customer_id: int):
-        customer = selectors.customer_get(customer_id=customer_id, customer_scope=_scope(request))
+        customer = selectors.customer_get(customer_id=customer_id, customer_scope=customer_scope(request))
         return Response(CustomerOutputSerializer(customer).data)
 
     @extend_schema(
@@ -275,7 +251,7 @@ class CustomerDetailApi(APIView):
         responses=responses({200: CustomerOutputSerializer}, 400, 403, 404, 422),
     )
     def patch(self, request, customer_id: int):
-        customer = selectors.customer_get(customer_id=customer_id, customer_scope=_scope(request))
+        customer = selectors.customer_get(customer_id=customer_id, customer_scope=customer_scope(request))
         data = CustomerUpdateInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         with _field_errors():
@@ -292,7 +268,7 @@ class CustomerCloseApi(APIView):
     )
     @idempotent
     def post(self, request, customer_id: int):
-        customer = selectors.customer_get(customer_id=customer_id, customer_scope=_scope(request))
+        customer = selectors.customer_get(customer_id=customer_id, customer_scope=customer_scope(request))
         EmptyInputSerializer(data=request.data).is_valid(raise_exception=True)
         customer = customer_close(customer_id=customer.pk)
         return Response(CustomerOutputSerializer(customer).data)
@@ -305,7 +281,7 @@ class CustomerBalanceApi(APIView):
         responses=responses({200: CustomerBalanceOutputSerializer}, 404),
     )
     def get(self, request, customer_id: int):
-        customer = selectors.customer_get(customer_id=customer_id, customer_scope=_scope(request))
+        customer = selectors.customer_get(customer_id=customer_id, customer_scope=customer_scope(request))
         balances = []
         for money in selectors.customer_balances(customer=customer):
             currency = money.currency.code
@@ -335,9 +311,11 @@ class CustomerTransactionListApi(APIView):
         responses=responses({200: TransactionOutputSerializer(many=True)}, 400, 404),
     )
     def get(self, request, customer_id: int):
-        customer = selectors.customer_get(customer_id=customer_id, customer_scope=_scope(request))
-        transactions = _filtered(TransactionFilter, request, selectors.transaction_list(customer=customer))
-        return _paginated(self, request, transactions, TransactionOutputSerializer)
+        customer = selectors.customer_get(customer_id=customer_id, customer_scope=customer_scope(request))
+        transactions = filter_queryset(
+            TransactionFilter, request.query_params, selectors.transaction_list(customer=customer)
+        )
+        return paginated_response(self, request, transactions, TransactionOutputSerializer)
 
 
 class CustomerTransactionDetailApi(APIView):
@@ -347,7 +325,7 @@ class CustomerTransactionDetailApi(APIView):
         responses=responses({200: TransactionOutputSerializer}, 404),
     )
     def get(self, request, customer_id: int, transaction_id: int):
-        customer = selectors.customer_get(customer_id=customer_id, customer_scope=_scope(request))
+        customer = selectors.customer_get(customer_id=customer_id, customer_scope=customer_scope(request))
         return Response(_transaction_out(customer=customer, transaction_id=transaction_id))
 
 
@@ -360,7 +338,7 @@ class CustomerAdjustmentApi(APIView):
     )
     @idempotent
     def post(self, request, customer_id: int):
-        customer = selectors.customer_get(customer_id=customer_id, customer_scope=_scope(request))
+        customer = selectors.customer_get(customer_id=customer_id, customer_scope=customer_scope(request))
         data = AdjustmentInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         txn = customer_balance_adjust(
@@ -397,6 +375,6 @@ def _transaction_customer(request, transaction_id: int) -> Customer:
     if customer_id is None:
         raise NotFound(f"Transaction {transaction_id} not found.")
     try:
-        return selectors.customer_get(customer_id=customer_id, customer_scope=_scope(request))
+        return selectors.customer_get(customer_id=customer_id, customer_scope=customer_scope(request))
     except CustomerNotFound as exc:
         raise NotFound(f"Transaction {transaction_id} not found.") from exc

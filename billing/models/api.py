@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import hashlib
 import secrets
 
 from django.conf import settings
@@ -8,11 +7,6 @@ from django.db import models
 from django.utils import timezone
 
 KEY_PREFIX = "bk_"
-
-
-def hash_api_key(raw: str) -> str:
-    # API keys are 256-bit random tokens: a fast hash is the right tool (no brute force possible).
-    return hashlib.sha256(raw.encode()).hexdigest()
 
 
 class ApiKey(models.Model):

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from billing.errors import CustomerNotFound
 from billing.models import ApiKey, Customer
-from billing.models.api import hash_api_key
+from config.api.keys import hash_api_key
 
 _PREFIX_LENGTH = 10
 

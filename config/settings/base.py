@@ -149,14 +149,17 @@ BILLING_RUN_WORKERS = env.int("BILLING_RUN_WORKERS", default=2)
 BILLING_RUN_CHUNKS_IN_FLIGHT = env.int("BILLING_RUN_CHUNKS_IN_FLIGHT", default=2)
 
 # --- REST API
+# the models config.api uses, owned by billing (resolved when used, like AUTH_USER_MODEL)
+API_KEY_MODEL = "billing.ApiKey"
+IDEMPOTENCY_RECORD_MODEL = "billing.IdempotencyRecord"
 REST_FRAMEWORK = {
-    "DEFAULT_AUTHENTICATION_CLASSES": ["billing.api.auth.ApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["billing.api.auth.HasApiKeyScope"],
-    "DEFAULT_PAGINATION_CLASS": "config.api.CursorPagination",
+    "DEFAULT_AUTHENTICATION_CLASSES": ["config.api.auth.ApiKeyAuthentication"],
+    "DEFAULT_PERMISSION_CLASSES": ["config.api.auth.HasApiKeyScope"],
+    "DEFAULT_PAGINATION_CLASS": "config.api.pagination.CursorPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "config.api.problem_exception_handler",
+    "EXCEPTION_HANDLER": "config.api.problems.problem_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": None,

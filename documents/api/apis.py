@@ -1,6 +1,6 @@
 """REST API v1 of the documents app: the invoices of postpaid customers (read only).
 
-Conventions are billing.api's: the caller is an ApiCaller (a key restricted to one customer sees only that
+Conventions are config.api's: the caller is an ApiCaller (a key restricted to one customer sees only that
 customer's invoices, another customer's invoice answers 404), lists are cursor-paginated newest first and
 filtered with django-filter, errors are problem+json.
 """
@@ -12,9 +12,10 @@ from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.api.fields import MoneyAmountField
-from billing.api.schema import filter_parameters, responses
-from config.api import CursorPagination
+from billing.money_fields import MoneyAmountField
+from config.api.auth import customer_scope
+from config.api.pagination import CursorPagination, paginated_response
+from config.api.schema import filter_parameters, responses
 from documents import selectors
 from documents.filters import InvoiceFilter
 from documents.models import Invoice
@@ -76,10 +77,6 @@ class InvoiceDetailOutputSerializer(InvoiceOutputSerializer):
 # --- views ----------------------------------------------------------------------------------------
 
 
-def _scope(request) -> int | None:
-    return request.user.customer_id
-
-
 class InvoiceListApi(APIView):
     pagination_class = CursorPagination
 
@@ -92,10 +89,8 @@ class InvoiceListApi(APIView):
         responses=responses({200: InvoiceOutputSerializer(many=True)}, 400),
     )
     def get(self, request):
-        invoices = selectors.invoice_list(customer_scope=_scope(request), filters=request.query_params)
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(invoices, request, view=self)
-        return paginator.get_paginated_response(InvoiceOutputSerializer(page, many=True).data)
+        invoices = selectors.invoice_list(customer_scope=customer_scope(request), filters=request.query_params)
+        return paginated_response(self, request, invoices, InvoiceOutputSerializer)
 
 
 class InvoiceDetailApi(APIView):
@@ -105,5 +100,5 @@ class InvoiceDetailApi(APIView):
         responses=responses({200: InvoiceDetailOutputSerializer}, 404),
     )
     def get(self, request, invoice_id: int):
-        invoice = selectors.invoice_get(invoice_id=invoice_id, customer_scope=_scope(request))
+        invoice = selectors.invoice_get(invoice_id=invoice_id, customer_scope=customer_scope(request))
         return Response(InvoiceDetailOutputSerializer(invoice).data)

@@ -7,7 +7,7 @@ import uuid
 from rest_framework.test import APIClient
 
 from billing.models import Customer, Entry, Event, IdempotencyRecord, Transaction
-from config.api import PROBLEM_CONTENT_TYPE
+from config.api.problems import PROBLEM_CONTENT_TYPE
 
 
 def post(client: APIClient, url: str, data=None, *, key: str | None = None, **extra):

@@ -13,8 +13,8 @@ from moneyed import Money
 
 from billing import identifiers
 from billing.models import Account, ApiKey, Customer, Entry, Event, Transaction
-from billing.models.api import hash_api_key
 from billing.selectors import customer_balance
+from config.api.keys import hash_api_key
 from plans.management.commands.seed_demo import CATALOG_SINCE
 from plans.models import Bundle, Charge, Plan, PlanPrice
 from plans.services.subscriptions import subscription_create

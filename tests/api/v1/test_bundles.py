@@ -13,8 +13,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from moneyed import Money
 
-from billing.api.fields import amount_str
 from billing.models import Entry, Event, Transaction
+from billing.money_fields import amount_str
 from billing.selectors import customer_balance
 from plans.models import Bundle, BundleItem, BundlePrice, Charge, Plan, Subscription, SubscriptionOption
 from plans.services.bundles import bundle_publish

@@ -8,8 +8,8 @@ from decimal import Decimal
 import pytest
 import time_machine
 
-from billing.api.fields import amount_str
 from billing.models import ApiKey, Entry, Event, Transaction
+from billing.money_fields import amount_str
 from billing.selectors import customer_balance
 from plans.models import Charge, ScheduledChange, Subscription, SubscriptionDiscount, SubscriptionOption
 from tests.api.helpers import assert_problem, post

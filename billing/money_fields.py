@@ -1,4 +1,5 @@
-"""Serializer fields shared by the API: money amounts are decimal strings in and out, never floats."""
+"""Money in the REST API: amounts are decimal strings in and out, never floats, shown at the currency's minor unit
+by billing.money (the one rounding helper). Every app's API uses these fields."""
 
 from __future__ import annotations
 
@@ -73,27 +74,3 @@ class CurrencyField(serializers.CharField):
             return check_currency(value)
         except UnknownCurrency:
             self.fail("unknown_currency", value=value)
-
-
-class StrictInputSerializer(serializers.Serializer):
-    """An input serializer that refuses fields it does not know (a typo must not be silently ignored)."""
-
-    read_only_fields: dict[str, str] = {}
-
-    def to_internal_value(self, data):
-        unknown = {}
-        if isinstance(data, dict):
-            for name in data:
-                if name in self.read_only_fields:
-                    unknown[name] = [serializers.ErrorDetail(self.read_only_fields[name], code="read_only")]
-                elif name not in self.fields:
-                    unknown[name] = [serializers.ErrorDetail("Unknown field.", code="unknown_field")]
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as exc:
-            if unknown and isinstance(exc.detail, dict):
-                raise serializers.ValidationError({**exc.detail, **unknown}) from exc
-            raise
-        if unknown:
-            raise serializers.ValidationError(unknown)
-        return value

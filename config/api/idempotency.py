@@ -18,6 +18,9 @@ Flow of one POST (the view's service owns its own durable transaction, so nothin
 A crash between the service's commit and step 4 leaves an `in_progress` record that is taken over
 after STALE_AFTER. Views that post to the ledger pass `ledger_key(request)` as the ledger
 transaction's key, so the retry returns the transaction already posted instead of posting twice.
+
+The record model is billing's, named by the IDEMPOTENCY_RECORD_MODEL setting and resolved per request, so this
+module imports no domain app. It has the fields of billing.IdempotencyRecord and its unique (api_key, key).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ import hashlib
 import json
 from datetime import timedelta
 
+from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import connection, transaction
@@ -36,9 +40,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from billing.errors import IdempotencyConflict, IdempotentRequestInProgress
-from billing.models import IdempotencyRecord
-from config.errors import ApplicationError
+from config.errors import ApplicationError, Conflict
 
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
@@ -68,6 +70,16 @@ class IdempotencyKeyInvalid(ApplicationError):
     code = "idempotency_key_invalid"
     status = 400
     title = "Invalid Idempotency-Key header"
+
+
+class IdempotencyKeyReused(ApplicationError):
+    code = "idempotency_key_reused"
+    title = "Idempotency key reused with different content"
+
+
+class IdempotentRequestInProgress(Conflict):
+    code = "idempotent_request_in_progress"
+    title = "A request with this Idempotency-Key is still being processed"
 
 
 class RequestBodyTooLarge(ApplicationError):
@@ -107,40 +119,47 @@ def ledger_key(request) -> str:
     return f"api:{request.user.api_key.pk}:{request.idempotency_key}"
 
 
+def _record_model():
+    return apps.get_model(settings.IDEMPOTENCY_RECORD_MODEL)
+
+
+# {table} is the record model's table
 _CLAIM_SQL = """
-    INSERT INTO billing_idempotencyrecord (api_key_id, key, request_hash, state, created_at)
+    INSERT INTO {table} (api_key_id, key, request_hash, state, created_at)
     VALUES (%s, %s, %s, 'in_progress', now())
     ON CONFLICT (api_key_id, key) DO NOTHING
     RETURNING id
 """
 
 _TAKE_OVER_SQL = """
-    UPDATE billing_idempotencyrecord
+    UPDATE {table}
        SET created_at = now()
      WHERE id = %s AND state = 'in_progress' AND request_hash = %s AND created_at < now() - %s
     RETURNING id
 """
 
 
-def _claim(*, api_key_id: int, key: str, hash_: str) -> tuple[int | None, IdempotencyRecord | None]:
+def _claim(*, api_key_id: int, key: str, hash_: str):
     """(record id, None) when this request may run; (None, completed record) when it is a replay."""
+    record_model = _record_model()
+    table = connection.ops.quote_name(record_model._meta.db_table)
     for _attempt in range(3):
         with transaction.atomic(durable=True), connection.cursor() as cursor:
-            cursor.execute(_CLAIM_SQL, [api_key_id, key, hash_])
+            cursor.execute(_CLAIM_SQL.format(table=table), [api_key_id, key, hash_])
             row = cursor.fetchone()
         if row is not None:
             return row[0], None
-        existing = IdempotencyRecord.objects.filter(api_key_id=api_key_id, key=key).first()
+        existing = record_model.objects.filter(api_key_id=api_key_id, key=key).first()
         if existing is None:
             continue  # the request holding the key failed and released it in between: claim again
         if existing.request_hash != hash_:
-            raise IdempotencyConflict(
+            raise IdempotencyKeyReused(
                 f"Idempotency-Key {key!r} was already used with a different request.", field=HEADER
             )
-        if existing.state == IdempotencyRecord.State.COMPLETED:
+        if existing.state == record_model.State.COMPLETED:
             return None, existing
         with transaction.atomic(durable=True), connection.cursor() as cursor:
-            cursor.execute(_TAKE_OVER_SQL, [existing.pk, hash_, STALE_AFTER])
+            cursor.execute(_TAKE_OVER_SQL.format(table=table), [existing.pk, hash_, STALE_AFTER])
             row = cursor.fetchone()
         if row is not None:
             return row[0], None
@@ -152,8 +171,9 @@ def _claim(*, api_key_id: int, key: str, hash_: str) -> tuple[int | None, Idempo
 
 def _complete(record_id: int, response: Response) -> None:
     body = json.loads(JSONRenderer().render(response.data)) if response.data is not None else None
-    IdempotencyRecord.objects.filter(pk=record_id).update(
-        state=IdempotencyRecord.State.COMPLETED,
+    record_model = _record_model()
+    record_model.objects.filter(pk=record_id).update(
+        state=record_model.State.COMPLETED,
         response_status=response.status_code,
         response_body=body,
         completed_at=timezone.now(),
@@ -161,7 +181,8 @@ def _complete(record_id: int, response: Response) -> None:
 
 
 def _release(record_id: int) -> None:
-    IdempotencyRecord.objects.filter(pk=record_id, state=IdempotencyRecord.State.IN_PROGRESS).delete()
+    record_model = _record_model()
+    record_model.objects.filter(pk=record_id, state=record_model.State.IN_PROGRESS).delete()
 
 
 def idempotent(handler=None, *, raw_body: bool = False):

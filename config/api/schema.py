@@ -7,7 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
-from config.api import PROBLEM_CONTENT_TYPE
+from config.api.problems import PROBLEM_CONTENT_TYPE
 
 JSON = "application/json"
 

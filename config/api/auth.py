@@ -1,15 +1,21 @@
-"""API keys as `Authorization: Bearer <key>`; read scope for safe methods, read_write for writes."""
+"""API keys as `Authorization: Bearer <key>`; read scope for safe methods, read_write for writes.
+
+The key model is billing's; it is named by the API_KEY_MODEL setting (like AUTH_USER_MODEL) and resolved when a
+request is authenticated, so this module imports no domain app. The model has `key_hash` (see config.api.keys),
+`revoked_at`, `last_used_at`, `customer_id` (the one customer a restricted key may see) and `can_write`.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+from django.apps import apps
+from django.conf import settings
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions, permissions
 
-from billing.models import ApiKey
-from billing.models.api import hash_api_key
+from config.api.keys import hash_api_key
 
 _LAST_USED_RESOLUTION = timedelta(minutes=1)
 
@@ -20,12 +26,17 @@ class ApiCaller:
     is_authenticated = True
     is_anonymous = False
 
-    def __init__(self, api_key: ApiKey):
+    def __init__(self, api_key):
         self.api_key = api_key
         self.customer_id = api_key.customer_id
 
     def __str__(self) -> str:
         return f"api_key:{self.api_key.pk}"
+
+
+def customer_scope(request) -> int | None:
+    """The one customer the caller's key is restricted to, or None for a key that sees every customer."""
+    return request.user.customer_id
 
 
 class ApiKeyAuthentication(authentication.BaseAuthentication):
@@ -38,12 +49,13 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         parts = header.split()
         if len(parts) != 2 or parts[0] != self.keyword:
             raise exceptions.AuthenticationFailed("Use 'Authorization: Bearer <api key>'.", code="invalid_auth_header")
-        api_key = ApiKey.objects.filter(key_hash=hash_api_key(parts[1]), revoked_at=None).first()
+        api_key_model = apps.get_model(settings.API_KEY_MODEL)
+        api_key = api_key_model.objects.filter(key_hash=hash_api_key(parts[1]), revoked_at=None).first()
         if api_key is None:
             raise exceptions.AuthenticationFailed("Unknown or revoked API key.", code="invalid_api_key")
         now = timezone.now()
         if api_key.last_used_at is None or now - api_key.last_used_at > _LAST_USED_RESOLUTION:
-            ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+            api_key_model.objects.filter(pk=api_key.pk).update(last_used_at=now)
         return ApiCaller(api_key), api_key
 
     def authenticate_header(self, request):

@@ -1,4 +1,4 @@
-"""API conventions shared by every app: problem+json errors (RFC 9457) and cursor pagination."""
+"""problem+json (RFC 9457): every API error, and the 404/500 pages under /api/, in one shape."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
-from rest_framework import exceptions, pagination
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -186,10 +186,3 @@ def handler500(request):
     from django.views.defaults import server_error
 
     return server_error(request)
-
-
-class CursorPagination(pagination.CursorPagination):
-    page_size = 50
-    max_page_size = 500
-    page_size_query_param = "limit"
-    ordering = "-id"

@@ -1,0 +1,116 @@
+"""API keys (created by a service, shown once, revoked, never edited) and the Idempotency-Key records."""
+
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils.html import format_html
+
+from billing.forms import ApiKeyCreateForm, errors_of
+from billing.models import ApiKey, IdempotencyRecord
+from billing.services.api_keys import api_key_create, api_key_revoke
+from config.admin import ReadOnlyModelAdmin, ServiceModelAdmin, ServiceRejected
+from config.errors import ApplicationError
+
+
+class RevokedFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("active", "Active"), ("revoked", "Revoked")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "active":
+            return queryset.filter(revoked_at=None)
+        if self.value() == "revoked":
+            return queryset.exclude(revoked_at=None)
+        return queryset
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(ServiceModelAdmin):
+    """A key is created by api_key_create: its token is shown once, in a message, and only its hash is kept.
+    Keys are never edited nor deleted; they are revoked."""
+
+    form = ApiKeyCreateForm
+    list_display = (
+        "name",
+        "prefix",
+        "scope",
+        "customer",
+        "is_active",
+        "created_by",
+        "created_at",
+        "revoked_at",
+        "last_used_at",
+    )
+    list_filter = (RevokedFilter, "scope")
+    search_fields = ("name", "prefix", "customer__name")
+    list_select_related = ("customer", "created_by")
+    autocomplete_fields = ("customer",)
+    actions = ["revoke"]
+    readonly_fields = ("prefix", "created_by", "created_at", "revoked_at", "last_used_at")
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("name", "scope", "customer")
+        return ("name", "prefix", "scope", "customer", "created_by", "created_at", "revoked_at", "last_used_at")
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_revoke_permission(self, request) -> bool:
+        return request.user.has_perm("billing.change_apikey")
+
+    @admin.display(boolean=True, description="Active")
+    def is_active(self, obj: ApiKey) -> bool:
+        return obj.is_active
+
+    def save_model(self, request, obj, form, change):
+        if change:  # has_change_permission is False: Django refuses a change before it gets here
+            raise PermissionDenied
+        data = form.cleaned_data
+        customer = data.get("customer")
+        try:
+            api_key, raw = api_key_create(
+                name=data["name"],
+                scope=data["scope"],
+                customer_id=customer.pk if customer else None,
+                created_by=request.user,
+            )
+        except (ApplicationError, ValidationError) as exc:
+            raise ServiceRejected(errors_of(exc)) from exc
+        obj.pk = api_key.pk
+        obj._state.adding = False
+        obj.refresh_from_db()
+        self.message_user(
+            request,
+            format_html(
+                "The key for “{}” is <code>{}</code>. Copy it now: it is not stored and will not be shown again.",
+                api_key.name,
+                raw,
+            ),
+            messages.SUCCESS,
+        )
+
+    def save_related(self, request, form, formsets, change):
+        pass  # no m2m, no inlines
+
+    @admin.action(description="Revoke selected keys", permissions=["revoke"])
+    def revoke(self, request, queryset):
+        ids = list(queryset.filter(revoked_at=None).order_by("pk").values_list("pk", flat=True))
+        for api_key_id in ids:
+            api_key_revoke(api_key_id=api_key_id)
+        self.message_user(request, f"{len(ids)} key(s) revoked.", messages.SUCCESS)
+
+
+@admin.register(IdempotencyRecord)
+class IdempotencyRecordAdmin(ReadOnlyModelAdmin):
+    list_display = ("id", "api_key", "key", "state", "response_status", "created_at", "completed_at")
+    list_filter = ("state", "response_status")
+    search_fields = ("key",)
+    list_select_related = ("api_key",)

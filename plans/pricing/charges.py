@@ -1,7 +1,7 @@
 """Charge lines: recurring fees, usage, discounts, minimum commitment and plan-change proration.
 
 Amounts stay unrounded inside a computation and are rounded once, half up at the currency's minor
-unit, when a line leaves (billing.money.round_amount — the one rounding helper). Totals are sums
+unit, when a line leaves (billing.rounding.round_amount — the one rounding helper). Totals are sums
 of rounded lines.
 """
 
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, Decimal
 from enum import StrEnum
 
-from billing.money import round_amount
+from billing.rounding import round_amount
 from plans.pricing.periods import Period
 
 ZERO = Decimal(0)

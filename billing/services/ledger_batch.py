@@ -45,8 +45,8 @@ class Posting:
     event_payload: dict = field(default_factory=dict)
 
 
-# Rows travel as one JSON document per statement: PostgreSQL parses it far faster than psycopg
-# escapes large text arrays element by element.
+# Rows travel as one JSON document per statement (config.db.rows_json), which PostgreSQL parses cheaply,
+# instead of large arrays that psycopg would adapt element by element.
 _INSERT_TRANSACTIONS = """
 INSERT INTO billing_transaction
     (kind, idempotency_key, content_hash, effective_date, posted_at, customer_id, source_type, source_id,

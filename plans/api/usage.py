@@ -115,7 +115,7 @@ class UsageEventBatchApi(APIView):
             {201: UsageBatchOutputSerializer, 200: UsageBatchOutputSerializer}, 400, 403, 409, 413, 422
         ),
     )
-    @idempotent(raw_body=True)  # the batch's bytes are hashed as sent: re-serialising 1,000 events cost more
+    @idempotent(raw_body=True)  # the batch's bytes are hashed as sent, not re-serialised
     def post(self, request):
         data = UsageBatchInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -50,8 +50,7 @@ class ChunkResult:
 
 
 # In the order of the due-time index (subscription_due_idx on (next_billing_at, id)), so a claim reads only the
-# rows it takes and the order is total: ordering by id alone made every chunk sort all that was still due,
-# quadratic in the size of the run.
+# rows it takes and the order is total (ordered by id alone, every chunk would sort all that is still due).
 _CLAIM_SQL = """
 SELECT id FROM plans_subscription
  WHERE status IN ('active', 'trialing') AND next_billing_at <= %s AND NOT (id = ANY(%s::bigint[]))

@@ -58,13 +58,13 @@ class UsageBatchResult(NamedTuple):
 # on this: see UsageEvent). An event id stored before is skipped and counted by the caller as a duplicate
 # (received - inserted).
 #
-# The columns arrive as five array literals built with str.join (see _array): psycopg's per-element array
-# binding cost more than the insert, and PostgreSQL reads array literals twice as fast as json_to_recordset.
-# Properties are rare, so they come as one JSON array aligned with the events, or NULL when all are empty.
+# The columns arrive as five array literals built with str.join (see _array), the cheapest form for both
+# psycopg and PostgreSQL. Properties are rare, so they come as one JSON array aligned with the events, or
+# NULL when all are empty.
 #
-# The fast form skips stored ids with NOT EXISTS and inserts plainly (speculative insertion costs ~10% of
-# the statement); a concurrent batch committing one of the same ids first makes it fail with a unique
-# violation, and the batch is then recorded again with the ON CONFLICT form.
+# The fast form skips stored ids with NOT EXISTS and inserts plainly, without speculative insertion; a
+# concurrent batch committing one of the same ids first makes it fail with a unique violation, and the batch
+# is then recorded again with the ON CONFLICT form.
 _RECORD_SQL = """
 WITH r AS MATERIALIZED (
     SELECT * FROM unnest(%(e)s::text[], %(c)s::bigint[], %(m)s::text[], %(q)s::numeric[], %(t)s::timestamptz[])

@@ -14,6 +14,7 @@ from django.db import connection
 
 from billing.models import Account, Customer
 from billing.money import check_currency
+from config.db import array_literal
 
 
 def customer_account_code(customer_id: int) -> str:
@@ -47,13 +48,16 @@ class AccountResolver:
         self._resolve(wanted)
 
     def customer(self, customer_id: int, currency: str) -> int:
-        return self._one(_customer_row(customer_id, currency))
+        found = self._ids.get((customer_account_code(customer_id), currency))
+        return found if found is not None else self._one(_customer_row(customer_id, currency))
 
     def revenue(self, product_code: str, currency: str) -> int:
-        return self._one(_revenue_row(product_code, currency))
+        found = self._ids.get((revenue_account_code(product_code), currency))
+        return found if found is not None else self._one(_revenue_row(product_code, currency))
 
     def promo(self, currency: str) -> int:
-        return self._one(_system_row(Account.Kind.PROMO, currency))
+        found = self._ids.get((Account.Kind.PROMO.value, currency))
+        return found if found is not None else self._one(_system_row(Account.Kind.PROMO, currency))
 
     def system(self, kind: str, currency: str, code: str | None = None) -> int:
         return self._one(_system_row(kind, currency, code))
@@ -76,7 +80,7 @@ class AccountResolver:
         rows = sorted(missing.values(), key=lambda r: (r[1], r[3]))
         cols = [list(c) for c in zip(*rows, strict=True)]
         with connection.cursor() as cursor:
-            self._select(cursor, cols[1], cols[3])
+            self._select(cursor, rows)
             absent = [r for r in rows if (r[1], r[3]) not in self._ids]
             if absent:
                 cols = [list(c) for c in zip(*absent, strict=True)]
@@ -88,18 +92,25 @@ class AccountResolver:
                            AS x(kind, code, name, currency, customer_id)
                     ON CONFLICT (code, balance_currency) DO NOTHING
                     """,
-                    cols,
+                    [array_literal(col) for col in cols],
                 )
-                self._select(cursor, cols[1], cols[3])
+                self._select(cursor, absent)
 
-    def _select(self, cursor, codes: list[str], currencies: list[str]) -> None:
+    def _select(self, cursor, rows: list[tuple]) -> None:
+        """Look the rows' accounts up: customer accounts by customer id (an integer index probe), the others by
+        (code, currency)."""
+        customers = sorted({r[4] for r in rows if r[0] == Account.Kind.CUSTOMER})
+        others = [r for r in rows if r[0] != Account.Kind.CUSTOMER]
         cursor.execute(
             """
+            SELECT a.id, a.code, a.balance_currency FROM billing_account a
+             WHERE a.customer_id = ANY(%s::bigint[]) AND a.kind = 'customer'
+            UNION ALL
             SELECT a.id, a.code, a.balance_currency FROM billing_account a
               JOIN unnest(%s::varchar[], %s::varchar[]) AS w(code, currency)
                 ON a.code = w.code AND a.balance_currency = w.currency
             """,
-            [codes, currencies],
+            [array_literal(customers), array_literal(r[1] for r in others), array_literal(r[3] for r in others)],
         )
         for account_id, code, currency in cursor.fetchall():
             self._ids[(code, currency)] = account_id

@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from billing.models import BillingPolicy, Transaction
 from billing.services.accounts import AccountResolver
 from billing.services.ledger_batch import Posting, ledger_batch_close, ledger_batch_post
-from billing.services.outbox import event_emit_rows
+from billing.services.outbox import event_emit_rows, outbox_kick
 from billing.services.past_due import customers_mark_past_due
 from config.db import array_literal, rows_json
 from plans import events as plan_events
@@ -59,15 +59,23 @@ SELECT id FROM plans_subscription
    FOR NO KEY UPDATE SKIP LOCKED
 """
 
+# The charge guard rows and, for each one actually inserted, its charge.posted event: the payload of
+# plans.services.posting.charge_posted_payload, completed with the id the insert gave the charge.
 _INSERT_CHARGES_SQL = """
-INSERT INTO plans_charge (subscription_id, kind, period_start, period_end, amount, amount_currency, key, lines,
-                          created_at, transaction_id)
-SELECT x.sub, x.kind, x.ps, x.pe, x.amount::numeric, x.currency, x.key, x.lines::jsonb, now(), x.tx
-  FROM json_to_recordset(%s::json)
-       AS x(sub bigint, kind varchar, ps date, pe date, amount text, currency varchar, key varchar, lines json,
-            tx bigint)
-ON CONFLICT DO NOTHING
-RETURNING id, key
+WITH x AS (
+    SELECT * FROM json_to_recordset(%s::json)
+        AS x(sub bigint, cid bigint, kind varchar, ps date, pe date, amount text, currency varchar, key varchar,
+             lines json, tx bigint, payload jsonb)
+), c AS (
+    INSERT INTO plans_charge (subscription_id, kind, period_start, period_end, amount, amount_currency, key, lines,
+                              created_at, transaction_id)
+    SELECT x.sub, x.kind, x.ps, x.pe, x.amount::numeric, x.currency, x.key, x.lines::jsonb, now(), x.tx FROM x
+    ON CONFLICT DO NOTHING
+    RETURNING id, key
+)
+INSERT INTO billing_event (type, payload, customer_id, created_at, attempts, last_error)
+SELECT %s, x.payload || jsonb_build_object('charge_id', c.id), x.cid, now(), 0, ''
+  FROM c JOIN x ON x.key = c.key
 """
 
 _ADVANCE_SQL = """
@@ -191,9 +199,9 @@ def billing_run_chunk(*, run: BillingRun) -> ChunkResult:
             [array_literal(customer_ids)],
         )
         batch = ledger_batch_post(
-            [posting for _, posting in charges if posting is not None], with_entries_in_events=False
+            [posting for _, _, posting in charges if posting is not None], with_entries_in_events=False
         )
-        _insert_charges(cursor, [row for row, _ in charges], batch.posted)
+        _insert_charges(cursor, [(row, period) for row, period, _ in charges], batch.posted)
         _advance(cursor, renewals, as_of=run.as_of)
         _use_discount_periods(cursor, renewals)
         _emit_status_events(renewals, result)
@@ -250,8 +258,8 @@ def _accounts_for(renewals: list[_Plan]) -> AccountResolver:
     return accounts
 
 
-def _charges(renewals: list[_Plan], accounts: AccountResolver) -> list[tuple[dict, Posting | None]]:
-    """Each charge of the chunk: its guard row, and its ledger posting (None when every line is zero)."""
+def _charges(renewals: list[_Plan], accounts: AccountResolver) -> list[tuple[dict, Period, Posting | None]]:
+    """Each charge of the chunk: its guard row, its period and its ledger posting (None when every line is zero)."""
     charges = []
     for plan in renewals:
         snap = plan.snap
@@ -282,37 +290,27 @@ def _charges(renewals: list[_Plan], accounts: AccountResolver) -> list[tuple[dic
                     description=charge_description(kind, snap.id),
                     event_type=None,  # the charge's own charge.posted is written with its guard row
                 )
-            charges.append((row, posting))
+            charges.append((row, period, posting))
     return charges
 
 
-def _insert_charges(cursor, rows: list[dict], posted: dict[str, int]) -> None:
+def _insert_charges(cursor, charges: list[tuple[dict, Period]], posted: dict[str, int]) -> None:
     """The Charge guard rows with their transaction ids, and a charge.posted event for each one inserted."""
-    if not rows:
+    if not charges:
         return
-    for row in rows:
+    for row, period in charges:
         row["tx"] = posted.get(row["key"])
-    cursor.execute(_INSERT_CHARGES_SQL, [rows_json(rows)])
-    inserted = dict((key, charge_id) for charge_id, key in cursor.fetchall())
-    event_emit_rows(
-        [
-            (
-                plan_events.CHARGE_POSTED,
-                row["cid"],
-                charge_posted_payload(
-                    charge_id=inserted[row["key"]],
-                    subscription_id=row["sub"],
-                    kind=row["kind"],
-                    amount=row["amount"],
-                    currency=row["currency"],
-                    period=Period(dt.date.fromisoformat(row["ps"]), dt.date.fromisoformat(row["pe"])),
-                    transaction_id=row["tx"],
-                ),
-            )
-            for row in rows
-            if row["key"] in inserted
-        ]
-    )
+        row["payload"] = charge_posted_payload(
+            charge_id=None,  # the statement sets it
+            subscription_id=row["sub"],
+            kind=row["kind"],
+            amount=row["amount"],
+            currency=row["currency"],
+            period=period,
+            transaction_id=row["tx"],
+        )
+    cursor.execute(_INSERT_CHARGES_SQL, [rows_json([row for row, _ in charges]), plan_events.CHARGE_POSTED])
+    outbox_kick()
 
 
 def _advance(cursor, renewals: list[_Plan], *, as_of: dt.datetime) -> None:

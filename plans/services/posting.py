@@ -43,7 +43,7 @@ def line_json(line: ChargeLine) -> dict:
 
 def charge_posted_payload(
     *,
-    charge_id: int,
+    charge_id: int | None,
     subscription_id: int,
     kind: str,
     amount: Decimal | str,

@@ -1,6 +1,6 @@
-"""The double-entry ledger. PostgreSQL guards its invariants (see migration 0002):
-entries of a transaction sum to zero per currency, an entry's currency is its account's,
-and Transaction/Entry rows can be neither updated nor deleted.
+"""The double-entry ledger. PostgreSQL guards its invariants (billing/sql/ledger.sql): entries of a
+transaction sum to zero per currency, an entry's currency is its account's, and Transaction/Entry
+rows can be neither updated nor deleted. Design note: docs/ledger.md.
 
 Sign convention: entry amounts are signed, debit positive. An account's cached balance is the raw
 sum of its entries: `Account.balance` for a customer account, and `Account.balance` plus the sum of
@@ -65,8 +65,8 @@ class Account(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["code", "balance_currency"], name="account_code_currency_unique"),
             # A customer account names its customer and no other account names one: checked on INSERT by the
-            # billing_account_guard trigger (migration 0013), which also refuses any later change of kind or
-            # customer. As a CHECK it was re-evaluated on every balance update.
+            # billing_account_guard trigger (billing/sql/ledger.sql), which also refuses any later change of kind
+            # or customer; a CHECK would be evaluated again on every balance update.
         ]
         indexes = [models.Index(fields=["customer", "balance_currency"])]
 
@@ -182,10 +182,10 @@ class Transaction(models.Model):
 
 
 class Entry(models.Model):
-    # Neither key is a database foreign key: the ledger's one deferred check (migration 0007) proves, once per
-    # transaction at commit, that its transaction exists, that every entry's account exists in the entry's
-    # currency and that the entries sum to zero per currency. Accounts and transactions can never be deleted
-    # (triggers), so the proof holds. Six per-row checks per posting were a sixth of a posting's server CPU.
+    # Neither key is a database foreign key: the ledger's one deferred check (billing/sql/ledger.sql) proves, once
+    # per transaction at commit, that its transaction exists, that every entry's account exists in the entry's
+    # currency and that the entries sum to zero per currency, instead of per-row checks on every entry.
+    # Accounts and transactions can never be deleted (triggers), so the proof holds. See docs/ledger.md.
     transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="entries", db_constraint=False)
     account = models.ForeignKey(
         Account, on_delete=models.PROTECT, related_name="entries", db_constraint=False, db_index=False
@@ -200,7 +200,7 @@ class Entry(models.Model):
             models.Index(fields=["account", "id"]),
         ]
         # No zero amounts (entry_amount_non_zero) and entries that balance per currency: the deferred
-        # per-transaction check (migrations 0007, 0012, 0013).
+        # per-transaction check (billing/sql/ledger.sql).
 
     def __str__(self) -> str:
         return f"{self.account_id}: {self.amount}"

@@ -5,8 +5,8 @@ idempotency key, locks the touched accounts in the global order (customer accoun
 system accounts by id), checks the credit limit when asked, inserts the transaction (ON CONFLICT
 on its idempotency key) and its entries, bumps the cached balances and writes the
 `transaction.posted` outbox event.
-PostgreSQL re-checks balance and immutability on its own (migration 0002), so nothing here is
-the last line of defence.
+PostgreSQL re-checks balance and immutability on its own (billing/sql/ledger.sql), so nothing here is
+the last line of defence. Design note: docs/ledger.md.
 """
 
 from __future__ import annotations
@@ -125,15 +125,13 @@ def _existing(key: str, content_hash: str) -> Transaction | None:
 #   AccountBalanceSlot) and the outbox event. Nothing is written when a check fails: the insert is gated on an
 #   empty `bad`. The final SELECT says what happened.
 # It runs as a prepared statement (config.db.prepared_cursor), parsed and planned once per connection, and is
-# kept lean (Python aggregates the per-account deltas and builds the event payload): initialising the plan's
-# nodes is a good part of a posting's server CPU (see tests/benchmarks/ledger.py).
+# kept lean: Python aggregates the per-account deltas and builds the event payload.
 #
 # The plan is generic (planned once, for any parameters), so it must not depend on row estimates: the legs
 # (`l`) and the per-account deltas (`d`) come as VALUES lists of scalar parameters, one statement text per
 # shape (legs, accounts, credit limit enforced or not), so PostgreSQL knows exactly how many rows it joins,
-# and accounts and customers are looked up one id at a time (lateral and scalar subqueries). As arrays,
-# unnest() counted as ten rows for the planner, and on a small or freshly created ledger it chose to read the
-# whole account table once or twice per posting instead of two index probes.
+# and accounts and customers are looked up one id at a time (lateral and scalar subqueries), each an index
+# probe whatever the table's statistics. See docs/ledger.md, "The posting statement".
 _POST_SQL = """
 WITH bad AS (
     SELECT 'account' AS problem, l.n, l.account_id, NULL::numeric AS needed, NULL::numeric AS available,
@@ -224,8 +222,8 @@ _TRANSACTION_FIELDS = tuple(field.attname for field in Transaction._meta.concret
 
 
 def _transaction_row(**values) -> tuple:
-    """The posted transaction's field values in the model's field order: Model(*values) skips the keyword path
-    of Model.__init__, which cost more client CPU than building the statement's parameters."""
+    """The posted transaction's field values in the model's field order, for the positional (cheaper) path of
+    Model.__init__: ledger_post builds one Transaction per posting without a query."""
     return tuple(values[attname] for attname in _TRANSACTION_FIELDS)
 
 

@@ -83,9 +83,9 @@ if _db.get("HOST"):
     _db["HOST"] = unquote(_db["HOST"])  # socket directories arrive percent-encoded
 _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
 # The ledger's hot statements are prepared (config.db.prepared_cursor). Left to itself, PostgreSQL may keep
-# re-planning one on every call when its generic plan looks dearer than the custom ones, which doubled a
-# posting's server CPU in the ledger benchmark; their generic plans are good, so always use them. Nothing else
-# is affected: Django's own queries are bound on the client and sent unprepared.
+# re-planning one on every call when its generic plan looks dearer than the custom ones; their generic plans are
+# good by construction, so always use them. Nothing else is affected: Django's own queries are bound on the
+# client and sent unprepared. See docs/ledger.md, "Prepared statements".
 _db.setdefault("OPTIONS", {})
 _db["OPTIONS"]["options"] = f"{_db['OPTIONS'].get('options', '')} -c plan_cache_mode=force_generic_plan".strip()
 _db["ATOMIC_REQUESTS"] = False

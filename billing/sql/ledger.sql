@@ -1,12 +1,12 @@
 -- The ledger's trigger functions and triggers as they are live in the database: the one canonical copy.
 --
 -- What they guard and why they are shaped so: docs/ledger.md ("What PostgreSQL guarantees").
--- Loaded by billing/migrations/0015_ledger_sql_file.py. The statements are idempotent (CREATE OR REPLACE
+-- Loaded by billing/migrations/0016_ledger_sql_file.py. The statements are idempotent (CREATE OR REPLACE
 -- FUNCTION; DROP TRIGGER IF EXISTS then CREATE TRIGGER, inside the migration's transaction), so loading the
 -- file again changes nothing unless the file changed.
 --
 -- Changing a function or a trigger: edit it here, then add a migration that loads this file again (copy
--- 0015), sets LEDGER_SQL_SHA256 to the digest tests/billing/test_ledger_sql.py prints, and whose reverse
+-- 0016), sets LEDGER_SQL_SHA256 to the digest tests/billing/test_ledger_sql.py prints, and whose reverse
 -- restores the previous definitions verbatim. The test compares every definition here with
 -- pg_get_functiondef / pg_get_triggerdef of the migrated test database, so a function changed in a migration
 -- and not here (or here and in no migration) fails it.

@@ -21,7 +21,7 @@ LEDGER_SQL_SHA256 = "ed288eed259b27f560d92d8805b275aef9a78ad91696a80914bdd79560d
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0014_billing_model_permission"),
+        ("billing", "0015_billing_run_moves_to_plans"),
     ]
 
     operations = [

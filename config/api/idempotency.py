@@ -92,8 +92,8 @@ def request_hash(request, *, raw_body: bool = False) -> str:
     """sha256 over the method, the path and the body: re-serialised canonically (sorted keys, no spaces), so
     the same JSON written differently is the same request; or, with `raw_body`, its bytes as sent.
 
-    `raw_body` is for the usage batch endpoint, where re-serialising 1,000 events cost more than the rest of
-    the idempotency check. A client repeating a request resends the same bytes, so a replay still matches;
+    `raw_body` is for the usage batch endpoint, whose bodies of up to 1,000 events are hashed as sent rather
+    than re-serialised. A client repeating a request resends the same bytes, so a replay still matches;
     the same events written differently (other whitespace or key order) count as another body there (422
     `idempotency_key_reused`), which is acceptable. Either way the body is parsed here, so malformed JSON or a
     wrong content type fails before the key is claimed."""

@@ -148,7 +148,7 @@ class UsageEvent(models.Model):
     Rows are written only by plans.services.usage.usage_record_batch, whose INSERT ... SELECT joins
     billing_customer (active, in the caller's scope) and plans_usagemetric: an event cannot be stored for a
     customer or a metric that does not exist. So `customer` has no database foreign key (db_constraint=False):
-    its per-row check cost about a fifth of a batch's database time, and customers are never deleted (they
+    the insert already proves it for a whole batch, and customers are never deleted (they
     are closed; the admin refuses deletion and their balance accounts' foreign keys block it in the database).
     `metric` keeps its foreign key: a metric can be deleted in the admin, and only the database check closes
     the race between Django's PROTECT lookup and a batch inserting the metric's first events."""

@@ -51,9 +51,9 @@ def billing_run_work(
     """One worker's share of a run: claim and bill chunks until none is left. Returns subscriptions processed.
 
     A worker keeps `chunks_in_flight` chunks going at once (settings.BILLING_RUN_CHUNKS_IN_FLIGHT, 2 by
-    default), each in its own thread, database connection and transaction: about half of a chunk's time is
-    PostgreSQL working while Python waits, so while one chunk's statements run the next one is priced. Every
-    chunk is the same crash-safe unit as before; the threads only share the claim queue (SKIP LOCKED). Inside
+    default), each in its own thread, database connection and transaction, so that while one chunk's statements
+    run in PostgreSQL the next one is priced in Python. Every chunk is the same crash-safe unit whichever thread
+    runs it; the threads only share the claim queue (SKIP LOCKED). Inside
     an open transaction (a test's) there is one: another connection could not see its rows.
     """
     if chunks_in_flight is None:

@@ -188,7 +188,7 @@ def _json_value(value) -> str:
         return "[" + ",".join(_json_value(v) for v in value) + "]"
     if isinstance(value, Decimal) and value.is_finite():
         return str(value)  # a valid JSON number: 1.5, -0.25, 1E+30
-    return json.dumps(value, ensure_ascii=False)  # anything else that is not JSON fails here, as before
+    return json.dumps(value, ensure_ascii=False)  # anything else that is not JSON fails here
 
 
 _EVENT_ID_ERROR = "event_id must be a string of 1 to 255 characters (no NUL)."

@@ -1,4 +1,4 @@
-"""PostgreSQL itself guards the ledger (migrations 0002, 0007 and 0013): raw SQL cannot update or delete ledger
+"""PostgreSQL itself guards the ledger (billing/sql/ledger.sql, docs/ledger.md): raw SQL cannot update or delete ledger
 rows, commit an unbalanced transaction or a zero entry, book an entry in a currency other than its account's or on
 an account or a transaction that does not exist, delete or re-currency an account, nor create a customer account
 without its customer (or another account with one)."""

@@ -27,7 +27,7 @@ from plans.models import (
 from plans.pricing.charges import LineKind, PricedItem, plan_change_lines
 from plans.pricing.periods import Period, local_date
 from plans.services.posting import charge_post
-from plans.services.snapshots import SubscriptionSnapshot, option_price_for
+from plans.services.snapshots import OptionSnapshot, SubscriptionSnapshot, option_price_for
 from plans.services.subscriptions.common import _check_quantity, _event, _lock_subscription, _require, _snapshot
 
 
@@ -110,27 +110,7 @@ def subscription_option_add(
                 snap=snap, option=option, key=f"sub:{sub.pk}:option:{so.pk}", day=day, accounts=AccountResolver(), at=at
             )
         elif sub.status == Subscription.Status.ACTIVE and snap.in_advance:
-            item = PricedItem(
-                LineKind.OPTION, option.code, option.name, option.unit_price, Decimal(option.quantity), snap.currency
-            )
-            held = [x for x in snap.items() if x.ref != option.code]
-            lines = plan_change_lines(
-                old=[],
-                new=[item],
-                period=snap.period,
-                change_day=day,
-                held=held,
-                discounts=snap.pricing_discounts([*held, item]),
-            )
-            charge = charge_post(
-                snap=snap,
-                kind=Charge.Kind.PRORATION,
-                period=snap.period,
-                lines=lines,
-                key=f"sub:{sub.pk}:option:{so.pk}",
-                effective_date=day,
-                at=at,
-            )
+            charge = _prorate_option(snap, option, day=day, added=True, key=f"sub:{sub.pk}:option:{so.pk}", at=at)
         _event(events.SUBSCRIPTION_UPDATED, sub, option_added=option_code, charge_id=charge.pk if charge else None)
     return charge
 
@@ -156,27 +136,29 @@ def subscription_option_remove(
         option = next(o for o in snap.options if o.id == so.pk)
         charge = None
         if option.recurring and sub.status == Subscription.Status.ACTIVE and snap.in_advance:
-            item = PricedItem(
-                LineKind.OPTION, option.code, option.name, option.unit_price, Decimal(option.quantity), snap.currency
-            )
-            held = [x for x in snap.items() if x.ref != option.code]
-            lines = plan_change_lines(
-                old=[item],
-                new=[],
-                period=snap.period,
-                change_day=day,
-                held=held,
-                discounts=snap.pricing_discounts([*held, item]),
-            )
-            charge = charge_post(
-                snap=snap,
-                kind=Charge.Kind.PRORATION,
-                period=snap.period,
-                lines=lines,
-                key=f"sub:{sub.pk}:option-removed:{so.pk}",
-                effective_date=day,
-                at=at,
-            )
+            key = f"sub:{sub.pk}:option-removed:{so.pk}"
+            charge = _prorate_option(snap, option, day=day, added=False, key=key, at=at)
         SubscriptionOption.objects.filter(pk=so.pk).update(removed_at=at)
         _event(events.SUBSCRIPTION_UPDATED, sub, option_removed=option_code, charge_id=charge.pk if charge else None)
     return charge
+
+
+def _prorate_option(
+    snap: SubscriptionSnapshot, option: OptionSnapshot, *, day: dt.date, added: bool, key: str, at: dt.datetime
+) -> Charge:
+    """A recurring option added (charged) or removed (credited) for the rest of the period paid in advance."""
+    item = PricedItem(
+        LineKind.OPTION, option.code, option.name, option.unit_price, Decimal(option.quantity), snap.currency
+    )
+    held = [x for x in snap.items() if x.ref != option.code]
+    lines = plan_change_lines(
+        old=[] if added else [item],
+        new=[item] if added else [],
+        period=snap.period,
+        change_day=day,
+        held=held,
+        discounts=snap.pricing_discounts([*held, item]),
+    )
+    return charge_post(
+        snap=snap, kind=Charge.Kind.PRORATION, period=snap.period, lines=lines, key=key, effective_date=day, at=at
+    )

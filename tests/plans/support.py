@@ -1,11 +1,12 @@
-"""Helpers shared by the plans service tests: pinned instants, ledger read-backs, row counts and the
-ledger invariants as SQL (the same checks as tests/invariants/test_ledger_properties.py)."""
+"""Helpers shared by the plans service tests: pinned instants, ledger read-backs, row counts, a refusal that
+writes nothing, and the ledger invariants as SQL (the same checks as tests/invariants/test_ledger_properties.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 from django.db.models import Sum
 
 from billing.models import Account, Customer, Entry, Event, Transaction
@@ -112,6 +113,20 @@ def written() -> dict[str, int]:
 
 def event_types(customer: Customer) -> list[str]:
     return list(Event.objects.filter(customer_id=customer.pk).order_by("pk").values_list("type", flat=True))
+
+
+def assert_refused(call, error: type[Exception], field: str | None, customer=None):
+    """`call()` raises exactly `error` pointing at `field`, and writes nothing."""
+    before = written()
+    money = balance(customer) if customer is not None else None
+    with pytest.raises(error) as info:
+        call()
+    assert type(info.value) is error
+    assert info.value.field == field
+    assert written() == before
+    if customer is not None:
+        assert balance(customer) == money
+    return info.value
 
 
 # --- ledger invariants -----------------------------------------------------------------------------

@@ -30,26 +30,12 @@ from plans.services.subscriptions import (
     subscription_resume,
 )
 from tests.factories.catalog import funded_customer, make_coupon
-from tests.plans.support import balance, msk, written
+from tests.plans.support import assert_refused, msk
 
 pytestmark = pytest.mark.django_db
 
 
 AT = msk(2026, 4, 10)
-
-
-def assert_refused(call, error: type[Exception], field: str | None, customer=None):
-    """`call()` raises exactly `error` pointing at `field`, and writes nothing."""
-    before = written()
-    money = balance(customer) if customer is not None else None
-    with pytest.raises(error) as info:
-        call()
-    assert type(info.value) is error
-    assert info.value.field == field
-    assert written() == before
-    if customer is not None:
-        assert balance(customer) == money
-    return info.value
 
 
 # --- create --------------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from plans.models import Bundle
 from plans.services.bundles import bundle_publish
 from plans.services.subscriptions import subscription_change_plan, subscription_create
 from tests.factories.catalog import funded_customer, make_bundle
-from tests.plans.support import balance, msk, written
+from tests.plans.support import assert_refused, msk
 
 pytestmark = pytest.mark.django_db
 
@@ -44,17 +44,6 @@ def world(office, catalog):
     )
     bundled = subscription_create(customer_id=customer.pk, bundle_code="office", at=msk(2026, 4, 1))
     return {"customer": customer, "sub": sub, "bundled": bundled}
-
-
-def assert_refused(call, error: type[Exception], field: str | None, customer):
-    """`call()` raises exactly `error` pointing at `field`, and writes nothing."""
-    before, money = written(), balance(customer)
-    with pytest.raises(error) as info:
-        call()
-    assert type(info.value) is error
-    assert info.value.field == field
-    assert written() == before
-    assert balance(customer) == money
 
 
 @pytest.mark.parametrize(

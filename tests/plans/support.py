@@ -32,9 +32,9 @@ D = Decimal
 MSK = dt.timezone(dt.timedelta(hours=3))  # Europe/Moscow has had no DST since 2014
 
 
-def msk(year: int, month: int, day: int, hour: int = 12, minute: int = 0) -> dt.datetime:
+def msk(year: int, month: int, day: int, hour: int = 12, minute: int = 0, second: int = 0) -> dt.datetime:
     """An instant on a Moscow calendar day (noon by default, far from any midnight)."""
-    return dt.datetime(year, month, day, hour, minute, tzinfo=MSK)
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=MSK)
 
 
 def msk_midnight(year: int, month: int, day: int) -> dt.datetime:
@@ -50,9 +50,9 @@ def balance(customer: Customer) -> Decimal:
     return customer_balance(customer=customer).amount
 
 
-def run_billing(as_of: dt.datetime) -> BillingRun:
-    """One billing run at `as_of`, worked through in this process."""
-    run = billing_run_start(as_of=as_of, triggered_by="test")
+def run_billing(as_of: dt.datetime, *, chunk_size: int | None = None) -> BillingRun:
+    """One billing run at `as_of` (in chunks of `chunk_size`, by default the setting's), worked through here."""
+    run = billing_run_start(as_of=as_of, triggered_by="test", chunk_size=chunk_size)
     billing_run_work(run_id=run.pk)
     run.refresh_from_db()
     return run

@@ -1,4 +1,4 @@
-"""Helpers shared by the billing run tests: Moscow instants, a run worked through, charges and ledger read-backs."""
+"""Helpers shared by the billing run tests: the first period's instants, charges, ledger and event read-backs."""
 
 from __future__ import annotations
 
@@ -7,36 +7,14 @@ from decimal import Decimal
 
 from billing.models import Account, Customer, Entry, Event, Transaction
 from plans.models import BillingRun, Charge, Subscription
-from plans.services.billing_run import billing_run_start, billing_run_work
 from plans.services.subscriptions import subscription_create
 from plans.services.usage import UsageEventIn, usage_record_batch
 from tests.factories.catalog import funded_customer, make_metric, make_plan, make_product, make_usage_charge
-
-D = Decimal
-
-
-MSK = dt.timezone(dt.timedelta(hours=3))  # Europe/Moscow: UTC+3 all year since 2014
-
-
-def msk(year: int, month: int, day: int, hour: int = 12, minute: int = 0, second: int = 0) -> dt.datetime:
-    return dt.datetime(year, month, day, hour, minute, second, tzinfo=MSK)
-
-
-def midnight(year: int, month: int, day: int) -> dt.datetime:
-    return dt.datetime(year, month, day, tzinfo=MSK)
-
+from tests.plans.support import D, msk
+from tests.plans.support import msk_midnight as midnight
 
 JAN15 = msk(2026, 1, 15)  # subscriptions start here: first period [Jan 15, Feb 15)
-
-
 FEB15 = midnight(2026, 2, 15)  # the first boundary, when the run renews them
-
-
-def run_billing(as_of: dt.datetime, *, chunk_size: int | None = None) -> BillingRun:
-    run = billing_run_start(as_of=as_of, triggered_by="test", chunk_size=chunk_size)
-    billing_run_work(run_id=run.pk)
-    run.refresh_from_db()
-    return run
 
 
 def charges(sub: Subscription) -> list[tuple[str, dt.date, dt.date, Decimal]]:

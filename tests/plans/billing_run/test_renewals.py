@@ -23,19 +23,17 @@ from tests.factories.catalog import (
 from tests.plans.billing_run.helpers import (
     FEB15,
     JAN15,
-    D,
     charge,
     charges,
     entries,
     events_of,
     funds,
     lines,
-    midnight,
-    msk,
-    run_billing,
     subscription_state,
     written,
 )
+from tests.plans.support import D, msk, run_billing
+from tests.plans.support import msk_midnight as midnight
 from tests.support.ledger_checks import assert_ledger_consistent
 
 pytestmark = pytest.mark.django_db

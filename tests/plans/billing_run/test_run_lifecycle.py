@@ -14,18 +14,8 @@ from plans.models import BillingRun, UsageEvent
 from plans.services.billing_run import billing_run_start
 from plans.services.subscriptions import subscription_cancel, subscription_create
 from tests.factories.catalog import funded_customer, make_metric, make_plan, make_product, make_usage_charge
-from tests.plans.billing_run.helpers import (
-    FEB15,
-    JAN15,
-    D,
-    charges,
-    events_of,
-    funds,
-    msk,
-    run_billing,
-    subscription_state,
-    written,
-)
+from tests.plans.billing_run.helpers import FEB15, JAN15, charges, events_of, funds, subscription_state, written
+from tests.plans.support import D, msk, run_billing
 
 pytestmark = pytest.mark.django_db
 

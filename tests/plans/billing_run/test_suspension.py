@@ -17,16 +17,14 @@ from tests.factories.catalog import funded_customer, make_plan, make_product, to
 from tests.plans.billing_run.helpers import (
     FEB15,
     JAN15,
-    D,
     _usage_subscription,
     charges,
     events_of,
     funds,
-    midnight,
-    msk,
-    run_billing,
     subscription_state,
 )
+from tests.plans.support import D, msk, run_billing
+from tests.plans.support import msk_midnight as midnight
 from tests.support.ledger_checks import assert_ledger_consistent
 
 pytestmark = pytest.mark.django_db

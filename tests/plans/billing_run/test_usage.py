@@ -10,7 +10,6 @@ from billing.models import Transaction
 from plans import events
 from tests.plans.billing_run.helpers import (
     FEB15,
-    D,
     _usage_subscription,
     charge,
     charges,
@@ -18,8 +17,8 @@ from tests.plans.billing_run.helpers import (
     events_of,
     funds,
     lines,
-    run_billing,
 )
+from tests.plans.support import D, run_billing
 from tests.support.ledger_checks import assert_ledger_consistent
 
 pytestmark = pytest.mark.django_db

@@ -1,11 +1,12 @@
-"""Helpers shared by the plans service tests: pinned instants, ledger read-backs, row counts and the
-ledger invariants as SQL (the same checks as tests/invariants/test_ledger_properties.py)."""
+"""Helpers shared by the plans service tests: pinned instants, ledger read-backs, row counts, a refusal that
+writes nothing, and the ledger invariants as SQL (the same checks as tests/invariants/test_ledger_properties.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
 
+import pytest
 from django.db.models import Sum
 
 from billing.models import Account, Customer, Entry, Event, Transaction
@@ -31,9 +32,9 @@ D = Decimal
 MSK = dt.timezone(dt.timedelta(hours=3))  # Europe/Moscow has had no DST since 2014
 
 
-def msk(year: int, month: int, day: int, hour: int = 12, minute: int = 0) -> dt.datetime:
+def msk(year: int, month: int, day: int, hour: int = 12, minute: int = 0, second: int = 0) -> dt.datetime:
     """An instant on a Moscow calendar day (noon by default, far from any midnight)."""
-    return dt.datetime(year, month, day, hour, minute, tzinfo=MSK)
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=MSK)
 
 
 def msk_midnight(year: int, month: int, day: int) -> dt.datetime:
@@ -49,9 +50,9 @@ def balance(customer: Customer) -> Decimal:
     return customer_balance(customer=customer).amount
 
 
-def run_billing(as_of: dt.datetime) -> BillingRun:
-    """One billing run at `as_of`, worked through in this process."""
-    run = billing_run_start(as_of=as_of, triggered_by="test")
+def run_billing(as_of: dt.datetime, *, chunk_size: int | None = None) -> BillingRun:
+    """One billing run at `as_of` (in chunks of `chunk_size`, by default the setting's), worked through here."""
+    run = billing_run_start(as_of=as_of, triggered_by="test", chunk_size=chunk_size)
     billing_run_work(run_id=run.pk)
     run.refresh_from_db()
     return run
@@ -112,6 +113,20 @@ def written() -> dict[str, int]:
 
 def event_types(customer: Customer) -> list[str]:
     return list(Event.objects.filter(customer_id=customer.pk).order_by("pk").values_list("type", flat=True))
+
+
+def assert_refused(call, error: type[Exception], field: str | None, customer=None):
+    """`call()` raises exactly `error` pointing at `field`, and writes nothing."""
+    before = written()
+    money = balance(customer) if customer is not None else None
+    with pytest.raises(error) as info:
+        call()
+    assert type(info.value) is error
+    assert info.value.field == field
+    assert written() == before
+    if customer is not None:
+        assert balance(customer) == money
+    return info.value
 
 
 # --- ledger invariants -----------------------------------------------------------------------------

@@ -1,26 +1,15 @@
-"""Invoices for payment of postpaid customers (documents.services.invoicing.invoice_issue_postpaid).
-
-Customers are in Europe/Moscow and subscribe at Moscow noon on Jan 15, 2026: the first monthly period is
-[Jan 15, Feb 15) and the billing run that renews it comes at Feb 15 00:00 Moscow time. "Pro" (1000.00 a month)
-is charged in advance, "Metered" (500.00 a month) in arrears. Every amount is worked out in the comment next to it.
-"""
+"""Issuing invoices to postpaid customers for the periods that ended: lines, credits, reruns, switches."""
 
 from __future__ import annotations
 
 import datetime as dt
 
 import pytest
-from django.db import DatabaseError, connection, transaction
-from django.test.utils import CaptureQueriesContext
 from moneyed import Money
 
-from billing import events
-from billing.models import BillingPolicy, Event
+from billing.models import Event
 from billing.services.customers import customer_update
-from billing.services.outbox import event_emit_many, outbox_dispatch
-from documents.errors import InvoiceDateInFuture
 from documents.models import DocumentCounter, Invoice, InvoiceLine
-from documents.numbering import document_number_format
 from documents.selectors import invoices_pending_postpaid
 from documents.services.invoicing import invoice_issue_postpaid
 from plans.models import Charge, Subscription
@@ -29,44 +18,12 @@ from plans.pricing.periods import Period
 from plans.services.posting import charge_post
 from plans.services.snapshots import load_snapshots
 from plans.services.subscriptions import subscription_cancel, subscription_create
+from tests.documents.invoicing.helpers import FEB15, MAR15
 from tests.documents.support import JAN15, D, invoice_lines, invoice_rows, midnight, msk, postpaid_customer
-from tests.factories.catalog import funded_customer, make_plan, make_product
+from tests.factories.catalog import funded_customer
 from tests.plans.support import run_billing
 
 pytestmark = pytest.mark.django_db
-
-FEB15, MAR15 = dt.date(2026, 2, 15), dt.date(2026, 3, 15)
-
-
-@pytest.fixture
-def policy():
-    return BillingPolicy.objects.create(postpaid_due_days=14)
-
-
-@pytest.fixture
-def plans():
-    crm = make_product("crm")
-    return make_plan("pro", "1000.00", product=crm, name="Pro"), make_plan(
-        "metered", "500.00", product=crm, charge_timing="in_arrears", name="Metered"
-    )
-
-
-@pytest.fixture
-def alice(plans):
-    """A postpaid legal entity on Pro (in advance) and Metered (in arrears) since Jan 15."""
-    customer = postpaid_customer(
-        "Romashka",
-        kind="legal_entity",
-        legal_name="ООО «Ромашка»",
-        inn="7701234560",
-        kpp="770101001",
-        ogrn="1257700012349",
-        legal_address="Москва, ул. Ленина, 1",
-        billing_emails=["buh@romashka.example"],
-    )
-    subscription_create(customer_id=customer.pk, plan_code="pro", at=JAN15)
-    subscription_create(customer_id=customer.pk, plan_code="metered", at=JAN15)
-    return customer
 
 
 @pytest.fixture
@@ -442,174 +399,3 @@ def test_only_charges_from_the_switch_to_postpaid_on_are_invoiced(policy, plans,
     # the prepaid era's charges stay on no invoice
     assert not InvoiceLine.objects.filter(charge=_charge(gina, "pro", "recurring", dt.date(2026, 1, 15))).exists()
     assert not InvoiceLine.objects.filter(charge__subscription__customer=hank).exists()
-
-
-# --- numbering ----------------------------------------------------------------------------------------
-
-
-def test_numbers_are_formatted_per_type_and_year():
-    assert document_number_format(doc_type="invoice", year=2026, number=123) == "INV-2026-000123"
-    assert document_number_format(doc_type="invoice", year=2027, number=1234567) == "INV-2027-1234567"
-    with pytest.raises(ValueError):
-        document_number_format(doc_type="invoice", year=2026, number=0)
-
-
-def test_numbers_start_again_each_year(policy, plans):
-    # given a postpaid customer whose Pro started on Dec 10, 2025
-    frank = postpaid_customer("Frank")
-    subscription_create(customer_id=frank.pk, plan_code="pro", at=msk(2025, 12, 10))
-    invoice_issue_postpaid(as_of=dt.date(2026, 1, 10))  # [Dec 10, Jan 10): INV-2026-000001
-    # when the run renews it and the next period is invoiced
-    run_billing(midnight(2026, 1, 10))
-    invoice_issue_postpaid(as_of=dt.date(2026, 2, 10))
-
-    # then the year's numbers run on; a 2025 issue date would have started its own sequence
-    assert list(Invoice.objects.order_by("pk").values_list("number", flat=True)) == [
-        "INV-2026-000001",
-        "INV-2026-000002",
-    ]
-    assert list(DocumentCounter.objects.values_list("year", "last_number")) == [(2026, 2)]
-
-
-# --- constant work per chunk --------------------------------------------------------------------------
-
-
-def _customers_on_pro(n: int, *, at: dt.datetime) -> None:
-    for i in range(n):
-        customer = postpaid_customer(f"Customer {i}")
-        subscription_create(customer_id=customer.pk, plan_code="pro", at=at)
-
-
-def test_a_chunk_takes_the_same_number_of_queries_for_5_and_50_customers(policy, plans):
-    # given 5 postpaid customers whose Pro period [Jan 15, Feb 15) has ended
-    _customers_on_pro(5, at=JAN15)
-    # when
-    with CaptureQueriesContext(connection) as five:
-        small = invoice_issue_postpaid(as_of=FEB15)
-    # given 50 more whose [Feb 15, Mar 15) has ended by Mar 15
-    _customers_on_pro(50, at=msk(2026, 2, 15))
-    # when
-    with CaptureQueriesContext(connection) as fifty:
-        large = invoice_issue_postpaid(as_of=MAR15)
-
-    # then each run is one chunk, with the same statements
-    assert (len(small.invoice_ids), small.chunks, len(large.invoice_ids), large.chunks) == (5, 1, 50, 1)
-    assert len(five.captured_queries) == len(fifty.captured_queries)
-    assert InvoiceLine.objects.count() == 55
-    assert DocumentCounter.objects.get().last_number == 55
-
-
-def test_small_chunks_number_in_customer_order(policy, plans):
-    # given 7 postpaid customers
-    _customers_on_pro(7, at=JAN15)
-
-    # when invoicing in chunks of 3
-    result = invoice_issue_postpaid(as_of=FEB15, chunk_size=3)
-
-    # then 3 chunks, and the numbers follow the customers' ids
-    assert result.chunks == 3
-    by_customer = list(Invoice.objects.order_by("customer_id").values_list("number", flat=True))
-    assert by_customer == [f"INV-2026-{n:06d}" for n in range(1, 8)]
-
-
-# --- bad input ----------------------------------------------------------------------------------------
-
-
-def test_a_future_issue_date_is_refused_and_nothing_is_written(policy, alice, time_machine):
-    # given
-    time_machine.move_to(msk(2026, 2, 14, 20), tick=False)  # Feb 14, 17:00 UTC
-
-    # when / then
-    with pytest.raises(InvoiceDateInFuture) as error:
-        invoice_issue_postpaid(as_of=FEB15)
-    assert error.value.code == "invoice_date_in_future"
-    assert invoice_rows() == {"invoices": 0, "lines": 0, "events": 0, "counters": []}
-
-
-@pytest.mark.parametrize("as_of", [dt.datetime(2026, 2, 15, tzinfo=dt.UTC), "2026-02-15", None])
-def test_an_issue_date_must_be_a_date(as_of):
-    with pytest.raises(TypeError):
-        invoice_issue_postpaid(as_of=as_of)
-    assert Invoice.objects.count() == 0
-
-
-@pytest.mark.parametrize("chunk_size", [0, -1, 1.5, True])
-def test_a_chunk_size_must_be_a_positive_whole_number(chunk_size):
-    with pytest.raises(ValueError):
-        invoice_issue_postpaid(as_of=FEB15, chunk_size=chunk_size)
-
-
-# --- issued invoices are immutable ----------------------------------------------------------------------
-
-
-@pytest.fixture
-def issued(policy, alice) -> Invoice:
-    invoice_issue_postpaid(as_of=FEB15)
-    return Invoice.objects.get()
-
-
-def _refused(sql: str, params) -> None:
-    with (
-        pytest.raises(DatabaseError, match="issued invoices are immutable"),
-        transaction.atomic(),
-        connection.cursor() as cursor,
-    ):
-        cursor.execute(sql, params)
-
-
-def test_the_database_refuses_to_change_an_issued_invoice(issued):
-    # when / then: amounts, number, dates and buyer cannot change, nor can the row or its lines go away
-    _refused("UPDATE documents_invoice SET total = total + 1 WHERE id = %s", [issued.pk])
-    _refused("UPDATE documents_invoice SET number = 'INV-2026-999999' WHERE id = %s", [issued.pk])
-    _refused("UPDATE documents_invoice SET buyer_name = 'Someone else' WHERE id = %s", [issued.pk])
-    _refused("DELETE FROM documents_invoice WHERE id = %s", [issued.pk])
-    _refused("UPDATE documents_invoiceline SET amount = 0 WHERE invoice_id = %s", [issued.pk])
-    _refused("DELETE FROM documents_invoiceline WHERE invoice_id = %s", [issued.pk])
-    issued.refresh_from_db()
-    assert (issued.number, issued.total, issued.buyer_name, issued.lines.count()) == (
-        "INV-2026-000001",
-        Money(D("1000.00"), "RUB"),
-        "ООО «Ромашка»",
-        1,
-    )
-
-
-def test_only_the_status_of_an_issued_invoice_may_change(issued):
-    # when (the paid/void workflows of later issues)
-    Invoice.objects.filter(pk=issued.pk).update(status=Invoice.Status.PAID)
-
-    # then
-    issued.refresh_from_db()
-    assert issued.status == Invoice.Status.PAID
-
-
-# --- events ---------------------------------------------------------------------------------------------
-
-
-def test_invoice_issued_events_reach_the_outbox_subscribers(issued):
-    # given a subscriber of invoice.issued
-    seen: list[dict] = []
-    events.subscriber("test.invoices", event_types={"invoice.issued"})(lambda event: seen.append(event.payload))
-    try:
-        # when the dispatcher runs
-        outbox_dispatch()
-    finally:
-        events.SUBSCRIBERS.pop("test.invoices", None)
-
-    # then it gets the invoice once
-    assert [(p["invoice_id"], p["number"], p["total"]) for p in seen] == [(issued.pk, "INV-2026-000001", "1000.00")]
-
-
-@pytest.mark.django_db(transaction=True)
-def test_events_of_a_batch_are_written_only_inside_the_transaction_of_the_change(customer):
-    # when / then
-    with pytest.raises(RuntimeError, match="inside the transaction"):
-        event_emit_many(type="invoice.issued", items=[(customer.pk, {"invoice_id": 1})])
-    assert not Event.objects.filter(type="invoice.issued").exists()
-    with transaction.atomic():
-        written = event_emit_many(
-            type="invoice.issued", items=[(customer.pk, {"invoice_id": 1}), (customer.pk, {"invoice_id": 2})]
-        )
-    assert [
-        (e.type, e.customer_id, e.payload) for e in Event.objects.filter(pk__in=[w.pk for w in written]).order_by("pk")
-    ] == [("invoice.issued", customer.pk, {"invoice_id": 1}), ("invoice.issued", customer.pk, {"invoice_id": 2})]

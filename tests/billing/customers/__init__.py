@@ -1,0 +1,1 @@
+"""Customer lifecycle through the services: create, update, close; validation per kind; outbox events."""

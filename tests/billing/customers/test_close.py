@@ -1,0 +1,137 @@
+"""Closing a customer: only at a zero balance in every currency, once; a closed customer stays as it is."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from billing import events
+from billing.errors import BalanceNotZero, CustomerClosed
+from billing.models import Account, Customer, Entry, Event, Transaction
+from billing.selectors import customer_balance
+from billing.services.customers import customer_balance_adjust, customer_close, customer_update
+
+pytestmark = pytest.mark.django_db
+
+
+# --- close ----------------------------------------------------------------------------------
+
+
+def test_close_with_zero_balance(customer):
+    # given
+    Event.objects.all().delete()
+
+    # when
+    closed = customer_close(customer_id=customer.pk)
+
+    # then
+    row = Customer.objects.get(pk=customer.pk)
+    assert row.status == Customer.Status.CLOSED
+    assert row.closed_at is not None
+    assert closed.status == Customer.Status.CLOSED
+    event = Event.objects.get()
+    assert (event.type, event.customer_id, event.payload["status"]) == (events.CUSTOMER_CLOSED, customer.pk, "closed")
+
+
+@pytest.mark.parametrize("direction", ["credit", "debit"])
+def test_close_refuses_non_zero_balance_and_writes_nothing(make_customer, direction):
+    # given a customer holding funds (credit) or owing within the credit limit (debit)
+    customer = make_customer(credit_limit=Decimal("100.00"))
+    customer_balance_adjust(
+        customer_id=customer.pk, amount=Decimal("10.50"), direction=direction, reason="test", key=f"adj-{direction}"
+    )
+    events_before = Event.objects.count()
+
+    # when
+    with pytest.raises(BalanceNotZero) as exc_info:
+        customer_close(customer_id=customer.pk)
+
+    # then
+    assert "10.5" in str(exc_info.value)
+    row = Customer.objects.get(pk=customer.pk)
+    assert (row.status, row.closed_at) == (Customer.Status.ACTIVE, None)
+    assert Event.objects.count() == events_before
+    assert not Event.objects.filter(type=events.CUSTOMER_CLOSED).exists()
+
+
+def test_close_refuses_non_zero_balance_in_another_currency(customer):
+    # given funds in USD on a RUB customer
+    customer_balance_adjust(
+        customer_id=customer.pk, amount=Decimal("1.00"), currency="USD", direction="credit", reason="usd", key="adj-usd"
+    )
+
+    # when
+    with pytest.raises(BalanceNotZero):
+        customer_close(customer_id=customer.pk)
+
+    # then
+    assert Customer.objects.get(pk=customer.pk).status == Customer.Status.ACTIVE
+
+
+def test_close_after_balance_returns_to_zero(customer):
+    # given
+    customer_balance_adjust(
+        customer_id=customer.pk, amount=Decimal("25.00"), direction="credit", reason="in", key="adj-in"
+    )
+    customer_balance_adjust(
+        customer_id=customer.pk, amount=Decimal("25.00"), direction="debit", reason="out", key="adj-out"
+    )
+    assert customer_balance(customer=customer).amount == Decimal("0")
+
+    # when
+    customer_close(customer_id=customer.pk)
+
+    # then
+    assert Customer.objects.get(pk=customer.pk).status == Customer.Status.CLOSED
+
+
+def test_close_twice_is_a_no_op(customer):
+    # given
+    customer_close(customer_id=customer.pk)
+    first = Customer.objects.get(pk=customer.pk)
+    events_before = Event.objects.count()
+
+    # when
+    again = customer_close(customer_id=customer.pk)
+
+    # then
+    row = Customer.objects.get(pk=customer.pk)
+    assert again.status == Customer.Status.CLOSED
+    assert row.closed_at == first.closed_at
+    assert row.updated_at == first.updated_at
+    assert Event.objects.count() == events_before
+    assert Event.objects.filter(type=events.CUSTOMER_CLOSED).count() == 1
+
+
+def test_closed_customer_cannot_be_updated(customer):
+    # given
+    customer_close(customer_id=customer.pk)
+    events_before = Event.objects.count()
+
+    # when
+    with pytest.raises(CustomerClosed):
+        customer_update(customer_id=customer.pk, name="Reopened?")
+
+    # then
+    assert Customer.objects.get(pk=customer.pk).name == "Acme"
+    assert Event.objects.count() == events_before
+
+
+@pytest.mark.parametrize("direction", ["credit", "debit"])
+def test_closed_customer_cannot_be_adjusted(customer, direction):
+    # given
+    customer_close(customer_id=customer.pk)
+    events_before = Event.objects.count()
+
+    # when
+    with pytest.raises(CustomerClosed):
+        customer_balance_adjust(
+            customer_id=customer.pk, amount=Decimal("1.00"), direction=direction, reason="late", key=f"late-{direction}"
+        )
+
+    # then
+    assert Transaction.objects.count() == 0
+    assert Entry.objects.count() == 0
+    assert Event.objects.count() == events_before
+    assert Account.objects.get(customer=customer).balance.amount == Decimal("0")

@@ -83,7 +83,7 @@ def test_insufficient_funds_suspend_after_the_grace_days_and_a_covering_top_up_r
     with time_machine.travel(msk(2026, 2, 20), tick=False):
         outbox_dispatch()
 
-    # then billing.funds_recheck resumes the subscription with a fresh period from that day, charged in advance,
+    # then plans.funds_recheck resumes the subscription with a fresh period from that day, charged in advance,
     # after crediting what February [Feb 15, Mar 15) (28 days) was charged for the days from the suspension on
     # Feb 18: 1000 × 25/28 = 892.857… → 892.86
     topup_event = Event.objects.filter(type="transaction.posted", payload__kind="adjustment").latest("pk")

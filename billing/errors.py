@@ -18,6 +18,13 @@ class InsufficientFunds(ApplicationError):
     title = "Insufficient funds"
 
 
+class CurrencyMismatch(ApplicationError):
+    """A customer has one currency: nothing is posted to it in another."""
+
+    code = "currency_mismatch"
+    title = "Currency mismatch"
+
+
 class UnbalancedTransaction(ApplicationError):
     code = "unbalanced_transaction"
 

@@ -119,6 +119,7 @@ class BalanceAdjustmentForm(forms.Form):
     def __init__(self, *args, customer: Customer, **kwargs):
         super().__init__(*args, **kwargs)
         self.customer = customer
+        self.fields["currency"].choices = [(customer.currency, customer.currency)]  # a customer has one currency
         if not self.is_bound:
             self.initial.setdefault("currency", customer.currency)
             self.initial.setdefault("key", str(uuid.uuid4()))

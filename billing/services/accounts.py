@@ -12,6 +12,7 @@ from collections.abc import Iterable
 
 from django.db import connection
 
+from billing.errors import CurrencyMismatch, CustomerNotFound
 from billing.models import Account, Customer
 from billing.money import check_currency
 from config.db import array_literal
@@ -78,32 +79,38 @@ class AccountResolver:
         if not missing:
             return
         rows = sorted(missing.values(), key=lambda r: (r[1], r[3]))
-        cols = [list(c) for c in zip(*rows, strict=True)]
         with connection.cursor() as cursor:
             self._select(cursor, rows)
             absent = [r for r in rows if (r[1], r[3]) not in self._ids]
             if absent:
                 cols = [list(c) for c in zip(*absent, strict=True)]
+                # a customer account only in the customer's own currency (a customer has one currency)
                 cursor.execute(
                     """
                     INSERT INTO billing_account (kind, code, name, balance_currency, customer_id, balance, created_at)
                     SELECT x.kind, x.code, x.name, x.currency, x.customer_id, 0, now()
                       FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], %s::varchar[], %s::bigint[])
                            AS x(kind, code, name, currency, customer_id)
+                      LEFT JOIN billing_customer c ON c.id = x.customer_id
+                     WHERE x.customer_id IS NULL OR c.currency = x.currency
                     ON CONFLICT (code, balance_currency) DO NOTHING
                     """,
                     [array_literal(col) for col in cols],
                 )
                 self._select(cursor, absent)
+                refused = [r for r in absent if (r[1], r[3]) not in self._ids]
+                if refused:
+                    _refuse(cursor, refused[0])
 
     def _select(self, cursor, rows: list[tuple]) -> None:
-        """Look the rows' accounts up: customer accounts by customer id (an integer index probe), the others by
-        (code, currency)."""
+        """Look the rows' accounts up: customer accounts by customer id (an integer index probe), in the
+        customer's own currency only, the others by (code, currency)."""
         customers = sorted({r[4] for r in rows if r[0] == Account.Kind.CUSTOMER})
         others = [r for r in rows if r[0] != Account.Kind.CUSTOMER]
         cursor.execute(
             """
             SELECT a.id, a.code, a.balance_currency FROM billing_account a
+              JOIN billing_customer c ON c.id = a.customer_id AND c.currency = a.balance_currency
              WHERE a.customer_id = ANY(%s::bigint[]) AND a.kind = 'customer'
             UNION ALL
             SELECT a.id, a.code, a.balance_currency FROM billing_account a
@@ -114,6 +121,20 @@ class AccountResolver:
         )
         for account_id, code, currency in cursor.fetchall():
             self._ids[(code, currency)] = account_id
+
+
+def _refuse(cursor, row: tuple) -> None:
+    """Why a customer account could not be had: no such customer, or another currency than the customer's."""
+    customer_id, currency = row[4], row[3]
+    cursor.execute("SELECT currency FROM billing_customer WHERE id = %s", [customer_id])
+    found = cursor.fetchone()
+    if found is None:
+        raise CustomerNotFound(f"Customer {customer_id} not found.")
+    raise CurrencyMismatch(
+        f"Customer {customer_id} is billed in {found[0]}; nothing can be posted to it in {currency}.",
+        field="currency",
+        extra={"customer_currency": found[0], "currency": currency},
+    )
 
 
 def _customer_row(customer_id: int, currency: str, name: str | None = None) -> tuple:

@@ -116,7 +116,8 @@ CREATE TRIGGER billing_entry_append_only BEFORE DELETE OR UPDATE ON billing_entr
 -- Entries have no foreign keys (the deferred check proves them once per transaction), so what the keys would
 -- also guarantee is kept here: an account is never deleted and never changes id, currency, kind or customer.
 -- On INSERT it checks that a customer account names its customer and no other account names one (as a CHECK
--- constraint it would be evaluated again on every balance update).
+-- constraint it would be evaluated again on every balance update), and that a customer account is in its
+-- customer's currency: a customer has one currency, so no posting can open a second balance.
 
 CREATE OR REPLACE FUNCTION billing_account_guard()
  RETURNS trigger
@@ -127,6 +128,13 @@ BEGIN
         IF (NEW.kind = 'customer') IS DISTINCT FROM (NEW.customer_id IS NOT NULL) THEN
             RAISE EXCEPTION 'a customer account names its customer and no other account names one '
                             '(account_customer_iff_customer_kind; account %)', NEW.code
+                USING ERRCODE = 'check_violation';
+        END IF;
+        IF NEW.kind = 'customer' AND EXISTS (
+            SELECT 1 FROM billing_customer c WHERE c.id = NEW.customer_id AND c.currency <> NEW.balance_currency
+        ) THEN
+            RAISE EXCEPTION 'a customer has one currency: no % account for customer % '
+                            '(account_customer_currency; account %)', NEW.balance_currency, NEW.customer_id, NEW.code
                 USING ERRCODE = 'check_violation';
         END IF;
         RETURN NEW;

@@ -95,8 +95,9 @@ def test_debit_beyond_the_credit_limit_is_a_form_error(admin_client, make_custom
     assert Entry.objects.count() == 0
 
 
-def test_amount_finer_than_the_currency_is_a_field_error(admin_client, customer):
-    # given JPY has no minor unit
+def test_amount_finer_than_the_currency_is_a_field_error(admin_client, make_customer):
+    # given a customer billed in JPY, which has no minor unit
+    customer = make_customer(currency="JPY")
     data = _rendered_form(admin_client, customer, direction="credit", amount="1.5", currency="JPY", reason="Bonus")
 
     # when

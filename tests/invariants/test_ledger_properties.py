@@ -70,7 +70,9 @@ class LedgerMachine(RuleBasedStateMachine):
         ]
         self.limits = {c.pk: limit for c, limit in zip(self.customers, limits, strict=True)}
         self.rub = [account_for_customer(customer=c) for c in self.customers]
-        self.usd = account_for_customer(customer=self.customers[0], currency="USD")
+        # a customer has one currency: the USD legs go to a customer billed in USD
+        self.usd_customer = customer_create(name=f"P{self.n}-usd", currency="USD")
+        self.usd = account_for_customer(customer=self.usd_customer)
         self.clearing = account_system(kind=Account.Kind.PROVIDER_CLEARING, currency="RUB")
         self.clearing_usd = account_system(kind=Account.Kind.PROVIDER_CLEARING, currency="USD")
         self.revenue = account_system(kind=Account.Kind.REVENUE, currency="RUB", code="revenue:prop")
@@ -128,7 +130,7 @@ class LedgerMachine(RuleBasedStateMachine):
         money = Money(amount, "USD")
         self._post(
             kind=Transaction.Kind.PAYMENT,
-            customer=self.customers[0],
+            customer=self.usd_customer,
             legs=[Leg.credit(self.usd, money), Leg.debit(self.clearing_usd, money)],
         )
 

@@ -80,19 +80,16 @@ def test_debit_beyond_credit_limit_is_422_insufficient_funds_and_nothing_written
     assert customer_balance(customer=customer).amount == Decimal("20.00")
 
 
-def test_adjustment_in_another_currency_and_balances_per_currency(api, customer):
-    # given
-    _adjust(api, customer, "credit", "10.00", currency="usd")
-    _adjust(api, customer, "credit", "3.50")
+def test_adjustment_in_another_currency_is_refused_and_writes_nothing(api, customer):
+    # given a RUB customer (a customer has one currency)
+    before = row_counts()
 
     # when
-    balance = api.get(f"{CUSTOMERS}{customer.pk}/balance/").json()
+    response = _adjust(api, customer, "credit", "10.00", currency="usd")
 
     # then
-    assert balance["balances"] == [
-        {"currency": "RUB", "amount": "3.50", "credit_limit": "0.00", "available": "3.50"},
-        {"currency": "USD", "amount": "10.00", "credit_limit": "0.00", "available": "10.00"},
-    ]
+    assert_problem(response, 422, "currency_mismatch", field="currency")
+    assert row_counts() == before
 
 
 def test_json_number_amount_that_is_exact_is_accepted(api, customer):

@@ -5,12 +5,16 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from moneyed import Money
 
 from billing import events
 from billing.errors import BalanceNotZero, CustomerClosed
 from billing.models import Account, Customer, Entry, Event, Transaction
 from billing.selectors import customer_balance
+from billing.services.accounts import account_system
 from billing.services.customers import customer_balance_adjust, customer_close, customer_update
+from billing.services.ledger import Leg, ledger_post
 
 pytestmark = pytest.mark.django_db
 
@@ -56,9 +60,25 @@ def test_close_refuses_non_zero_balance_and_writes_nothing(make_customer, direct
 
 
 def test_close_refuses_non_zero_balance_in_another_currency(customer):
-    # given funds in USD on a RUB customer
-    customer_balance_adjust(
-        customer_id=customer.pk, amount=Decimal("1.00"), currency="USD", direction="credit", reason="usd", key="adj-usd"
+    # given funds in USD on a RUB customer, left by data from before a customer had one currency (today the
+    # account guard refuses such an account: it is planted with the guard off)
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending trigger events: ALTER TABLE refuses them
+        cursor.execute("ALTER TABLE billing_account DISABLE TRIGGER billing_account_guard")
+        usd = Account.objects.create(
+            kind=Account.Kind.CUSTOMER,
+            code=f"customer:{customer.pk}",
+            name="old USD balance",
+            balance=Money(0, "USD"),
+            customer=customer,
+        )
+        cursor.execute("ALTER TABLE billing_account ENABLE TRIGGER billing_account_guard")
+    clearing = account_system(kind=Account.Kind.PROVIDER_CLEARING, currency="USD")
+    ledger_post(
+        kind=Transaction.Kind.PAYMENT,
+        key="old-usd",
+        customer=customer,
+        legs=[Leg(usd.pk, Decimal("-1.00"), "USD"), Leg(clearing.pk, Decimal("1.00"), "USD")],
     )
 
     # when

@@ -96,9 +96,10 @@ def test_memos_are_stored_exactly_as_given(customer, customer_account, clearing,
     assert Event.objects.get(type=events.TRANSACTION_POSTED).payload["entries"][0]["memo"] == memo
 
 
-def test_multi_currency_transaction_balanced_per_currency(customer, customer_account, clearing):
-    # given the customer's USD account and a USD clearing account
-    usd_account = account_for_customer(customer=customer, currency="USD")
+def test_multi_currency_transaction_balanced_per_currency(customer, customer_account, clearing, make_customer):
+    # given the USD account of a customer billed in USD (a customer has one currency) and a USD clearing account
+    usd_customer = make_customer(name="US", currency="USD")
+    usd_account = account_for_customer(customer=usd_customer)
     usd_clearing = account_system(kind=Account.Kind.PROVIDER_CLEARING, currency="USD")
 
     # when one transaction moves RUB and USD, each currency balanced on its own
@@ -118,7 +119,7 @@ def test_multi_currency_transaction_balanced_per_currency(customer, customer_acc
     # then
     assert Entry.objects.count() == 5
     assert customer_balance(customer=customer) == rub("9000.00")
-    assert customer_balance(customer=customer, currency="USD") == Money(Decimal("-100.00"), "USD")
+    assert customer_balance(customer=usd_customer) == Money(Decimal("-100.00"), "USD")
     assert balance_of(usd_clearing) == Decimal("-100.0000")
     assert balance_of(clearing) == Decimal("9000.0000")
 
@@ -144,9 +145,10 @@ def test_legs_balanced_in_total_but_not_per_currency_are_refused(customer, custo
     assert ledger_snapshot() == before
 
 
-def test_zero_decimal_currency(customer):
-    # given JPY accounts (no minor unit)
-    jpy_account = account_for_customer(customer=customer, currency="JPY")
+def test_zero_decimal_currency(make_customer):
+    # given a customer billed in JPY (no minor unit) and a JPY clearing account
+    customer = make_customer(currency="JPY")
+    jpy_account = account_for_customer(customer=customer)
     jpy_clearing = account_system(kind=Account.Kind.PROVIDER_CLEARING, currency="JPY")
 
     # when

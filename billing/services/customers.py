@@ -19,6 +19,7 @@ from billing.money import UnknownCurrency, check_currency, is_rounded, round_amo
 from billing.services.accounts import account_for_customer, account_system
 from billing.services.ledger import Leg, ledger_post
 from billing.services.outbox import event_emit
+from billing.services.past_due import customer_past_due_clear
 
 UPDATABLE_FIELDS = (
     "kind",
@@ -220,7 +221,7 @@ def customer_balance_adjust(
             legs = [Leg.credit(balance, money, reason), Leg.debit(adjustments, money, reason)]
         else:
             legs = [Leg.debit(balance, money, reason), Leg.credit(adjustments, money, reason)]
-        return ledger_post(
+        posted = ledger_post(
             kind=Transaction.Kind.ADJUSTMENT,
             key=key,
             legs=legs,
@@ -231,6 +232,9 @@ def customer_balance_adjust(
             created_by=created_by,
             enforce_credit_limit=direction == "debit",
         )
+        if direction == "credit":  # the balance went up: the debt may be over
+            customer_past_due_clear(customer_id=customer.pk)
+        return posted
 
 
 def validation_error_fields(exc: ValidationError) -> dict[str, list[str]]:

@@ -21,7 +21,7 @@ from billing.models import Transaction
 from billing.services.accounts import AccountResolver
 from billing.services.ledger import Leg, ledger_post
 from billing.services.outbox import event_emit
-from billing.services.past_due import customers_mark_past_due
+from billing.services.past_due import customer_past_due_clear, customers_mark_past_due
 from plans import events
 from plans.models import Charge
 from plans.pricing.charges import ChargeLine, LineKind, total
@@ -150,6 +150,8 @@ def charge_post(
         charge.transaction_id = tx.pk
         if amount > 0:
             customers_mark_past_due(customer_ids=[snap.customer_id], at=at or timezone.now())
+        elif amount < 0:  # a credit (cancel, pause, downgrade) may end the debt
+            customer_past_due_clear(customer_id=snap.customer_id)
     event_emit(
         type=events.CHARGE_POSTED,
         customer_id=snap.customer_id,

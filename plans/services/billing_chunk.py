@@ -51,9 +51,12 @@ class ChunkResult:
 
 # In the order of the due-time index (subscription_due_idx on (next_billing_at, id)), so a claim reads only the
 # rows it takes and the order is total (ordered by id alone, every chunk would sort all that is still due).
+# Subscriptions the run has recorded as failed (by any worker or thread) are not claimed again in this run.
 _CLAIM_SQL = """
 SELECT id FROM plans_subscription
- WHERE status IN ('active', 'trialing') AND next_billing_at <= %s AND NOT (id = ANY(%s::bigint[]))
+ WHERE status IN ('active', 'trialing') AND next_billing_at <= %s
+   AND id NOT IN (SELECT (f ->> 'subscription_id')::bigint
+                    FROM billing_billingrun r, jsonb_array_elements(r.failures) f WHERE r.id = %s)
  ORDER BY next_billing_at, id
  LIMIT %s
    FOR NO KEY UPDATE SKIP LOCKED
@@ -89,11 +92,21 @@ UPDATE plans_subscription s
 """
 
 
+# The chunk's counts added to the run. The SET expressions read the run row as locked (the latest version), so a
+# failure another worker recorded first for the same subscription (it claimed it before this one's record
+# committed) is neither added nor counted again: one failure record per (run, subscription).
 _UPDATE_RUN_SQL = """
-UPDATE billing_billingrun
-   SET processed = processed + %s, charged = charged + %s, canceled = canceled + %s, suspended = suspended + %s,
-       failed = failed + %s, chunks = chunks + 1, failures = failures || %s::jsonb
- WHERE id = %s
+UPDATE billing_billingrun r
+   SET processed = r.processed + %(processed)s, charged = r.charged + %(charged)s,
+       canceled = r.canceled + %(canceled)s, suspended = r.suspended + %(suspended)s, chunks = r.chunks + 1,
+       failed = r.failed + (SELECT count(*) FROM jsonb_array_elements(%(failures)s::jsonb) n
+                             WHERE NOT r.failures @> jsonb_build_array(jsonb_build_object('subscription_id',
+                                                                                        n -> 'subscription_id'))),
+       failures = r.failures || COALESCE(
+           (SELECT jsonb_agg(n) FROM jsonb_array_elements(%(failures)s::jsonb) n
+             WHERE NOT r.failures @> jsonb_build_array(jsonb_build_object('subscription_id', n -> 'subscription_id'))),
+           '[]'::jsonb)
+ WHERE r.id = %(run)s
 """
 
 
@@ -184,7 +197,7 @@ def billing_run_chunk(*, run: BillingRun) -> ChunkResult:
     result = ChunkResult(failures=[])
     queries_before = len(connection.queries) if connection.queries_logged else None
     with transaction.atomic(durable=True), connection.cursor() as cursor:
-        cursor.execute(_CLAIM_SQL, [run.as_of, array_literal(run.failed_ids), run.chunk_size])
+        cursor.execute(_CLAIM_SQL, [run.as_of, run.pk, run.chunk_size])
         ids = [row[0] for row in cursor.fetchall()]
         result.claimed = len(ids)
         if not ids:
@@ -210,15 +223,14 @@ def billing_run_chunk(*, run: BillingRun) -> ChunkResult:
         # the run's counters are a row every worker updates: last, so it is held only for the commit
         cursor.execute(
             _UPDATE_RUN_SQL,
-            [
-                result.claimed - result.failed,
-                len(batch.posted),
-                result.canceled,
-                result.suspended,
-                result.failed,
-                json.dumps(result.failures),
-                run.pk,
-            ],
+            {
+                "processed": result.claimed - result.failed,
+                "charged": len(batch.posted),
+                "canceled": result.canceled,
+                "suspended": result.suspended,
+                "failures": json.dumps(result.failures),
+                "run": run.pk,
+            },
         )
     if queries_before is not None:
         result.queries = len(connection.queries) - queries_before

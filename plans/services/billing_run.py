@@ -91,8 +91,6 @@ def _work_chunks(*, run_id: int, max_chunks: int | None, progress) -> int:
         chunks += 1
         if progress is not None:
             progress(result)
-        if result.failures:
-            run.failures = list(run.failures) + result.failures
     return processed
 
 

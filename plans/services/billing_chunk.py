@@ -28,11 +28,18 @@ from billing.services.outbox import event_emit_rows, outbox_kick
 from billing.services.past_due import customers_mark_past_due
 from config.db import array_literal, rows_json
 from plans import events as plan_events
+from plans.errors import CurrencyMismatch
 from plans.models import BillingRun, Charge
 from plans.pricing.charges import ChargeLine, total
 from plans.pricing.periods import Period, local_midnight, period_at
 from plans.services.charging import recurring_lines, setup_lines, usage_lines
-from plans.services.posting import charge_description, charge_legs, charge_posted_payload, line_json
+from plans.services.posting import (
+    charge_description,
+    charge_legs,
+    charge_posted_payload,
+    check_line_currencies,
+    line_json,
+)
 from plans.services.snapshots import SubscriptionSnapshot, load_snapshots, load_usage
 
 logger = logging.getLogger(__name__)
@@ -124,6 +131,28 @@ class _Plan:
 
 
 def _renewal(snap: SubscriptionSnapshot, *, grace: dt.timedelta) -> _Plan:
+    _price_in_subscription_currency(snap)
+    plan = _renewal_plan(snap, grace=grace)
+    for _, _, lines in plan.charges:
+        check_line_currencies(lines, currency=snap.currency, subscription_id=snap.id)
+    return plan
+
+
+def _price_in_subscription_currency(snap: SubscriptionSnapshot) -> None:
+    """The price is chosen by the subscription's currency: one pointing at a price in another currency (an edit
+    by hand, a migrated row) renews with the latest price version in its own currency, or fails visibly."""
+    if not snap.price_currency or snap.price_currency == snap.currency:
+        return
+    if snap.latest_price_id is None:
+        raise CurrencyMismatch(
+            f"Plan {snap.plan_code!r} has no price in {snap.currency}, the subscription's currency "
+            f"(its price #{snap.price_id} is in {snap.price_currency})."
+        )
+    snap.price_id, snap.unit_price, snap.minimum = snap.latest_price_id, snap.latest_unit_price, snap.latest_minimum
+    snap.setup_fee, snap.price_currency = snap.latest_setup_fee, snap.currency
+
+
+def _renewal_plan(snap: SubscriptionSnapshot, *, grace: dt.timedelta) -> _Plan:
     boundary = snap.period.end
     boundary_at = local_midnight(boundary, snap.customer_tz)
     past = snap.period

@@ -23,6 +23,7 @@ from billing.services.ledger import Leg, ledger_post
 from billing.services.outbox import event_emit
 from billing.services.past_due import customer_past_due_clear, customers_mark_past_due
 from plans import events
+from plans.errors import CurrencyMismatch
 from plans.models import Charge
 from plans.pricing.charges import ChargeLine, LineKind, total
 from plans.pricing.periods import Period
@@ -62,6 +63,18 @@ def charge_posted_payload(
         "period_end": period.end.isoformat(),
         "transaction_id": transaction_id,
     }
+
+
+def check_line_currencies(lines: Iterable[ChargeLine], *, currency: str, subscription_id: int) -> None:
+    """Every line of a subscription's charge is in the subscription's currency: a price in another currency is
+    never charged as if it were in this one."""
+    for line in lines:
+        if line.currency != currency:
+            raise CurrencyMismatch(
+                f"Subscription {subscription_id} is billed in {currency}; its line {line.description!r} is priced "
+                f"in {line.currency}.",
+                extra={"currency": currency, "line_currency": line.currency},
+            )
 
 
 def charge_description(kind: str, subscription_id: int) -> str:
@@ -110,6 +123,7 @@ def charge_post(
 ) -> Charge:
     """Record one charge and post it to the ledger, idempotently: an existing charge for the same
     key, or for the same (subscription, period, kind) of a per-period kind, is returned as it is."""
+    check_line_currencies(lines, currency=snap.currency, subscription_id=snap.id)
     amount = total(lines) if lines else Decimal(0)
     existing = Charge.objects.filter(key=key).first()
     if existing is not None:

@@ -107,9 +107,11 @@ class SubscriptionSnapshot:
     trial_end: dt.date | None
     prepaid: bool = True
     past_due_since: dt.datetime | None = None
-    latest_price_id: int | None = None
+    price_currency: str = ""  # the current price's own currency (the subscription's, unless the data is wrong)
+    latest_price_id: int | None = None  # the latest price version in the subscription's currency
     latest_unit_price: Decimal | None = None
     latest_minimum: Decimal | None = None
+    latest_setup_fee: Decimal | None = None
     options: list[OptionSnapshot] = field(default_factory=list)
     discounts: list[DiscountSnapshot] = field(default_factory=list)
     usage_charges: list[UsageChargeSnapshot] = field(default_factory=list)
@@ -126,7 +128,7 @@ class SubscriptionSnapshot:
                 self.plan_name,
                 self.unit_price if unit_price is None else unit_price,
                 Decimal(self.quantity if quantity is None else quantity),
-                self.currency,
+                self.price_currency or self.currency,
             )
         ]
         items += [
@@ -177,7 +179,7 @@ _SNAPSHOT_SQL = """
 SELECT s.id, s.customer_id, c.timezone, s.currency, s.status, p.id, p.code, p.name, pr.id, pr.code, p.interval,
        p.interval_count, p.charge_timing = 'in_advance', p.grandfathered, s.price_id, pp.amount, pp.setup_fee,
        pp.minimum_commitment, s.quantity, s.billing_anchor, s.current_period_start, s.current_period_end,
-       s.cancel_at_period_end, s.trial_end, c.billing_model = 'prepaid', c.past_due_since
+       s.cancel_at_period_end, s.trial_end, c.billing_model = 'prepaid', c.past_due_since, pp.amount_currency
   FROM plans_subscription s
   -- customers by primary key (an init plan): joined on s.customer_id alone, the planner estimates a
   -- seq scan of every customer cheaper than a thousand index probes
@@ -255,6 +257,7 @@ def load_snapshots(subscription_ids: list[int], *, as_of: dt.datetime) -> dict[i
             trial_end=r[23],
             prepaid=r[24],
             past_due_since=r[25],
+            price_currency=r[26],
         )
         for r in rows
     }
@@ -264,12 +267,12 @@ def load_snapshots(subscription_ids: list[int], *, as_of: dt.datetime) -> dict[i
         PlanPrice.objects.filter(plan_id__in={p for p, _ in plan_currencies}, valid_from__lte=as_of)
         .order_by("plan_id", "amount_currency", "-valid_from")
         .distinct("plan_id", "amount_currency")
-        .values_list("plan_id", "amount_currency", "id", "amount", "minimum_commitment")
+        .values_list("plan_id", "amount_currency", "id", "amount", "minimum_commitment", "setup_fee")
     )
-    latest_by = {(p, c): (i, a, m) for p, c, i, a, m in latest}
+    latest_by = {(p, c): rest for p, c, *rest in latest}
     for snap in snaps.values():
         if (found := latest_by.get((snap.plan_id, snap.currency))) is not None:
-            snap.latest_price_id, snap.latest_unit_price, snap.latest_minimum = found
+            snap.latest_price_id, snap.latest_unit_price, snap.latest_minimum, snap.latest_setup_fee = found
     ids = list(snaps)
     with connection.cursor() as cursor:
         cursor.execute(_OPTIONS_SQL, [array_literal(ids)])

@@ -103,14 +103,14 @@ class AccountResolver:
                     _refuse(cursor, refused[0])
 
     def _select(self, cursor, rows: list[tuple]) -> None:
-        """Look the rows' accounts up: customer accounts by customer id (an integer index probe), in the
-        customer's own currency only, the others by (code, currency)."""
+        """Look the rows' accounts up: customer accounts by customer id (an integer index probe), the others by
+        (code, currency). A customer account exists only in its customer's currency (the account guard refuses
+        any other), so what is found is the customer's own."""
         customers = sorted({r[4] for r in rows if r[0] == Account.Kind.CUSTOMER})
         others = [r for r in rows if r[0] != Account.Kind.CUSTOMER]
         cursor.execute(
             """
             SELECT a.id, a.code, a.balance_currency FROM billing_account a
-              JOIN billing_customer c ON c.id = a.customer_id AND c.currency = a.balance_currency
              WHERE a.customer_id = ANY(%s::bigint[]) AND a.kind = 'customer'
             UNION ALL
             SELECT a.id, a.code, a.balance_currency FROM billing_account a

@@ -1,4 +1,4 @@
-from config.errors import ApplicationError, NotFound
+from config.errors import ApplicationError, Conflict, NotFound
 
 
 class PlanNotFound(NotFound):
@@ -27,6 +27,14 @@ class InvalidQuantity(ApplicationError):
 
 class InvalidSubscriptionState(ApplicationError):
     code = "invalid_subscription_state"
+
+
+class RenewalPending(Conflict):
+    """The subscription's period has ended and the billing run has not renewed it yet: an action that prorates
+    within a period has no current period to work in until then."""
+
+    code = "renewal_pending"
+    title = "The subscription awaits its renewal"
 
 
 class CouponInvalid(ApplicationError):

@@ -39,6 +39,7 @@ from plans.services.subscriptions.common import (
     _lock_subscription,
     _plan,
     _require,
+    _require_current_period,
     _snapshot,
 )
 
@@ -111,6 +112,7 @@ def subscription_change_preview(
     if sub is None:
         raise SubscriptionNotFound(f"Subscription {subscription_id} not found.")
     _require(sub, Subscription.Status.ACTIVE, Subscription.Status.TRIALING, action="change")
+    _require_current_period(sub, at=at, action="change")
     plan, price, quantity = _change_target(sub, plan_code=plan_code, quantity=quantity, at=at)
     snap = _snapshot(sub, at)
     day = local_date(at, snap.customer_tz)
@@ -156,6 +158,8 @@ def subscription_change_plan(
         if existing is not None:
             return sub, existing
         _require(sub, Subscription.Status.ACTIVE, Subscription.Status.TRIALING, action="change")
+        if when == "now":
+            _require_current_period(sub, at=at, action="change")
         plan, price, quantity = _change_target(sub, plan_code=plan_code, quantity=quantity, at=at)
         if when == "period_end":
             ScheduledChange.objects.filter(

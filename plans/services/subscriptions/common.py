@@ -14,6 +14,7 @@ from plans.errors import (
     InvalidQuantity,
     InvalidSubscriptionState,
     PlanNotFound,
+    RenewalPending,
     SubscriptionNotFound,
 )
 from plans.models import (
@@ -86,6 +87,17 @@ def _require(sub: Subscription, *states: str, action: str) -> None:
     if sub.status not in states:
         raise InvalidSubscriptionState(
             f"Cannot {action} a subscription that is {sub.status}.", extra={"status": sub.status}
+        )
+
+
+def _require_current_period(sub: Subscription, *, at: dt.datetime, action: str) -> None:
+    """An action that prorates within the current period needs one: from the period's end until the billing run
+    renews the subscription, it is refused (409) instead of pricing a day outside the period."""
+    if sub.next_billing_at is not None and sub.next_billing_at <= at:
+        raise RenewalPending(
+            f"Cannot {action} subscription {sub.pk} now: its period ended on {sub.current_period_end} and the "
+            f"billing run renews it shortly. Try again after the renewal.",
+            extra={"period_end": sub.current_period_end.isoformat()},
         )
 
 

@@ -25,7 +25,14 @@ from plans.pricing.periods import Period, local_date, local_midnight, period_at
 from plans.services.charging import recurring_lines, unused_credit_lines, usage_lines, used_lines
 from plans.services.posting import charge_post
 from plans.services.snapshots import SubscriptionSnapshot, load_usage
-from plans.services.subscriptions.common import _event, _lock_subscription, _require, _snapshot, _use_discount_periods
+from plans.services.subscriptions.common import (
+    _event,
+    _lock_subscription,
+    _require,
+    _require_current_period,
+    _snapshot,
+    _use_discount_periods,
+)
 
 
 def _charge_usage_until(snap: SubscriptionSnapshot, *, day: dt.date, at: dt.datetime) -> Charge | None:
@@ -113,6 +120,7 @@ def subscription_cancel(
             sub.save(update_fields=["cancel_at_period_end", "updated_at"])
             _event(events.SUBSCRIPTION_UPDATED, sub, cancel_at_period_end=True)
             return sub, None
+        _require_current_period(sub, at=at, action="cancel")
         charge = None
         if sub.status == Subscription.Status.SUSPENDED:
             # settle the period it was suspended in (the unused part of a period paid in advance is credited
@@ -141,6 +149,7 @@ def subscription_pause(
         if sub.status == Subscription.Status.PAUSED:
             return sub, None
         _require(sub, Subscription.Status.ACTIVE, action="pause")
+        _require_current_period(sub, at=at, action="pause")
         # one key per pause (the state check above makes a retry a no-op): a pause undone by a resume the
         # same day and paused again must be credited again
         charge = _settle_now(sub, at=at, key=f"sub:{sub.pk}:pause:{at.astimezone(dt.UTC).isoformat()}")

@@ -28,7 +28,14 @@ from plans.pricing.charges import LineKind, PricedItem, plan_change_lines
 from plans.pricing.periods import Period, local_date
 from plans.services.posting import charge_post
 from plans.services.snapshots import OptionSnapshot, SubscriptionSnapshot, option_price_for
-from plans.services.subscriptions.common import _check_quantity, _event, _lock_subscription, _require, _snapshot
+from plans.services.subscriptions.common import (
+    _check_quantity,
+    _event,
+    _lock_subscription,
+    _require,
+    _require_current_period,
+    _snapshot,
+)
 
 
 def _attach_option(*, sub: Subscription, plan: Plan, code: str, quantity: int, at: dt.datetime) -> SubscriptionOption:
@@ -100,6 +107,7 @@ def subscription_option_add(
     with transaction.atomic(durable=True):
         sub = _lock_subscription(subscription_id, customer_scope=customer_scope)
         _require(sub, Subscription.Status.ACTIVE, Subscription.Status.TRIALING, action="add an option to")
+        _require_current_period(sub, at=at, action="add an option to")
         so = _attach_option(sub=sub, plan=sub.plan, code=option_code, quantity=quantity, at=at)
         snap = _snapshot(sub, at)
         day = local_date(at, snap.customer_tz)
@@ -123,6 +131,7 @@ def subscription_option_remove(
     with transaction.atomic(durable=True):
         sub = _lock_subscription(subscription_id, customer_scope=customer_scope)
         _require(sub, Subscription.Status.ACTIVE, Subscription.Status.TRIALING, action="remove an option from")
+        _require_current_period(sub, at=at, action="remove an option from")
         so = (
             SubscriptionOption.objects.select_for_update()
             .select_related("option")

@@ -60,9 +60,6 @@ class AccountResolver:
         found = self._ids.get((Account.Kind.PROMO.value, currency))
         return found if found is not None else self._one(_system_row(Account.Kind.PROMO, currency))
 
-    def system(self, kind: str, currency: str, code: str | None = None) -> int:
-        return self._one(_system_row(kind, currency, code))
-
     def _one(self, row: tuple) -> int:
         key = (row[1], row[3])
         if key not in self._ids:

@@ -6,8 +6,7 @@ the idempotency key skips what an earlier run already posted), insert their entr
 customer balance once and write one outbox event per transaction (`ledger_batch_post`); then the
 caller writes the rest of its chunk; then `ledger_batch_close` runs the deferred checks (SET
 CONSTRAINTS ALL IMMEDIATE) and last adds each system account's delta (revenue, promo, VAT) to one of
-its balance slots, picked at random (see AccountBalanceSlot). `ledger_post_batch` does both steps for
-a caller with nothing to write in between. See docs/ledger.md.
+its balance slots, picked at random (see AccountBalanceSlot). See docs/ledger.md.
 
 Every writer takes locks in the global order of `billing.services.ledger` (customer accounts by
 id, then balance slots by account id), so single postings and chunks never deadlock; and parallel
@@ -22,7 +21,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import connection
 
 from billing import events
 from billing.models.ledger import SYSTEM_BALANCE_SLOTS
@@ -189,14 +188,6 @@ def ledger_batch_close(batch: PostedBatch) -> None:
                     array_literal(d for _, d in batch.system_deltas),
                 ],
             )
-
-
-def ledger_post_batch(postings: list[Posting], *, with_entries_in_events: bool = True) -> dict[str, int]:
-    """Both steps at once, in one database transaction. Returns key → id of the transactions newly posted."""
-    with transaction.atomic(savepoint=False):
-        batch = ledger_batch_post(postings, with_entries_in_events=with_entries_in_events)
-        ledger_batch_close(batch)
-    return batch.posted
 
 
 def _event_payload(posting: Posting, tx_id: int, legs: list[Leg], with_entries: bool) -> dict:

@@ -28,19 +28,17 @@ from billing.services.outbox import event_emit_rows, outbox_kick
 from billing.services.past_due import customers_mark_past_due
 from config.db import array_literal, rows_json
 from plans import events as plan_events
-from plans.errors import CurrencyMismatch
 from plans.models import BillingRun, Charge
-from plans.pricing.charges import ChargeLine, total
-from plans.pricing.periods import Period, local_midnight, period_at
-from plans.services.charging import recurring_lines, setup_lines, usage_lines
+from plans.pricing.charges import total
+from plans.pricing.periods import Period
 from plans.services.posting import (
     charge_description,
     charge_legs,
     charge_posted_payload,
-    check_line_currencies,
     line_json,
 )
-from plans.services.snapshots import SubscriptionSnapshot, load_snapshots, load_usage
+from plans.services.renewal import RenewalPlan, renewal_decision
+from plans.services.snapshots import load_snapshots, load_usage
 
 logger = logging.getLogger(__name__)
 
@@ -115,78 +113,6 @@ UPDATE billing_billingrun r
            '[]'::jsonb)
  WHERE r.id = %(run)s
 """
-
-
-@dataclass
-class _Plan:
-    """What one subscription's renewal does: charges to post and the state to advance to."""
-
-    snap: SubscriptionSnapshot
-    charges: list[tuple[str, Period, list[ChargeLine]]]
-    status: str
-    price_id: int
-    period: Period
-    next_at: dt.datetime | None
-    ended_at: dt.datetime | None
-
-
-def _renewal(snap: SubscriptionSnapshot, *, grace: dt.timedelta) -> _Plan:
-    _price_in_subscription_currency(snap)
-    plan = _renewal_plan(snap, grace=grace)
-    for _, _, lines in plan.charges:
-        check_line_currencies(lines, currency=snap.currency, subscription_id=snap.id)
-    return plan
-
-
-def _price_in_subscription_currency(snap: SubscriptionSnapshot) -> None:
-    """The price is chosen by the subscription's currency: one pointing at a price in another currency (an edit
-    by hand, a migrated row) renews with the latest price version in its own currency, or fails visibly."""
-    if not snap.price_currency or snap.price_currency == snap.currency:
-        return
-    if snap.latest_price_id is None:
-        raise CurrencyMismatch(
-            f"Plan {snap.plan_code!r} has no price in {snap.currency}, the subscription's currency "
-            f"(its price #{snap.price_id} is in {snap.price_currency})."
-        )
-    snap.price_id, snap.unit_price, snap.minimum = snap.latest_price_id, snap.latest_unit_price, snap.latest_minimum
-    snap.setup_fee, snap.price_currency = snap.latest_setup_fee, snap.currency
-
-
-def _renewal_plan(snap: SubscriptionSnapshot, *, grace: dt.timedelta) -> _Plan:
-    boundary = snap.period.end
-    boundary_at = local_midnight(boundary, snap.customer_tz)
-    past = snap.period
-    charges: list[tuple[str, Period, list[ChargeLine]]] = []
-    if snap.prepaid and snap.past_due_since is not None and snap.past_due_since + grace <= boundary_at:
-        # beyond the credit limit for longer than the grace days: suspend instead of renewing
-        # (what was used in arrears is still billed); a top-up covering the debt resumes it
-        if snap.usage_charges:
-            charges.append((Charge.Kind.USAGE, past, usage_lines(snap, past)))
-        if not snap.in_advance and snap.status != "trialing":
-            charges.append((Charge.Kind.RECURRING, past, recurring_lines(snap, past)))
-        return _Plan(snap, charges, "suspended", snap.price_id, past, snap.next_billing_at(boundary), None)
-    if snap.latest_price_id and not snap.grandfathered and snap.latest_price_id != snap.price_id:
-        # a new price version applies from the next period on (grandfathered plans keep theirs)
-        snap.price_id, snap.unit_price = snap.latest_price_id, snap.latest_unit_price
-        snap.minimum = snap.latest_minimum
-    if snap.status == "trialing":
-        first = period_at(boundary, snap.interval, 0, count=snap.interval_count)
-        charges.append((Charge.Kind.SETUP, first, setup_lines(snap, first)))
-        if snap.in_advance:
-            charges.append((Charge.Kind.RECURRING, first, recurring_lines(snap, first)))
-        return _Plan(snap, charges, "active", snap.price_id, first, local_midnight(first.end, snap.customer_tz), None)
-    if snap.usage_charges:
-        charges.append((Charge.Kind.USAGE, past, usage_lines(snap, past)))
-    if not snap.in_advance:
-        charges.append((Charge.Kind.RECURRING, past, recurring_lines(snap, past)))
-    if snap.cancel_at_period_end:
-        return _Plan(snap, charges, "canceled", snap.price_id, past, None, boundary_at)
-    following = snap.period_after(past)
-    if snap.in_advance:
-        charges.append((Charge.Kind.RECURRING, following, recurring_lines(snap, following)))
-    return _Plan(
-        snap, charges, "active", snap.price_id, following, local_midnight(following.end, snap.customer_tz), None
-    )
 
 
 def _apply_scheduled_changes(cursor, ids: list[int], as_of: dt.datetime) -> None:
@@ -266,17 +192,17 @@ def billing_run_chunk(*, run: BillingRun) -> ChunkResult:
     return result
 
 
-def _price(ids: list[int], *, run: BillingRun, result: ChunkResult) -> list[_Plan]:
+def _price(ids: list[int], *, run: BillingRun, result: ChunkResult) -> list[RenewalPlan]:
     """Each claimed subscription's renewal, priced in memory; one that fails is recorded, the others go on."""
     snaps = load_snapshots(ids, as_of=run.as_of)
     with_usage = [s for s in snaps.values() if s.usage_charges and s.status != "trialing"]
     if with_usage:
         load_usage(with_usage, {s.id: s.period for s in with_usage})
-    renewals: list[_Plan] = []
+    renewals: list[RenewalPlan] = []
     grace = dt.timedelta(days=BillingPolicy.current().grace_days)
     for snap in snaps.values():
         try:
-            renewals.append(_renewal(snap, grace=grace))
+            renewals.append(renewal_decision(snap, grace=grace))
         except Exception as exc:  # one broken subscription must not stop the run
             logger.exception("billing run %s: subscription %s failed", run.pk, snap.id)
             result.failures.append({"subscription_id": snap.id, "reason": f"{type(exc).__name__}: {exc}"})
@@ -284,7 +210,7 @@ def _price(ids: list[int], *, run: BillingRun, result: ChunkResult) -> list[_Pla
     return renewals
 
 
-def _accounts_for(renewals: list[_Plan]) -> AccountResolver:
+def _accounts_for(renewals: list[RenewalPlan]) -> AccountResolver:
     """Every account the chunk posts to, resolved (and created where missing) at once."""
     accounts = AccountResolver()
     accounts.prefetch(
@@ -299,7 +225,7 @@ def _accounts_for(renewals: list[_Plan]) -> AccountResolver:
     return accounts
 
 
-def _charges(renewals: list[_Plan], accounts: AccountResolver) -> list[tuple[dict, Period, Posting | None]]:
+def _charges(renewals: list[RenewalPlan], accounts: AccountResolver) -> list[tuple[dict, Period, Posting | None]]:
     """Each charge of the chunk: its guard row, its period and its ledger posting (None when every line is zero)."""
     charges = []
     for plan in renewals:
@@ -354,7 +280,7 @@ def _insert_charges(cursor, charges: list[tuple[dict, Period]], posted: dict[str
     outbox_kick()
 
 
-def _advance(cursor, renewals: list[_Plan], *, as_of: dt.datetime) -> None:
+def _advance(cursor, renewals: list[RenewalPlan], *, as_of: dt.datetime) -> None:
     if not renewals:
         return
     rows = [
@@ -372,7 +298,7 @@ def _advance(cursor, renewals: list[_Plan], *, as_of: dt.datetime) -> None:
     cursor.execute(_ADVANCE_SQL, [as_of, rows_json(rows)])
 
 
-def _use_discount_periods(cursor, renewals: list[_Plan]) -> None:
+def _use_discount_periods(cursor, renewals: list[RenewalPlan]) -> None:
     """A discount limited to N periods has one fewer left once a new period was charged with it."""
     discounted = [
         p.snap.id for p in renewals if p.snap.discounts and any(k == Charge.Kind.RECURRING for k, _, _ in p.charges)
@@ -385,7 +311,7 @@ def _use_discount_periods(cursor, renewals: list[_Plan]) -> None:
         )
 
 
-def _emit_status_events(renewals: list[_Plan], result: ChunkResult) -> None:
+def _emit_status_events(renewals: list[RenewalPlan], result: ChunkResult) -> None:
     """subscription.canceled (cancel at period end) and subscription.suspended (insufficient funds)."""
     changed = [p for p in renewals if p.status in ("canceled", "suspended")]
     result.canceled = sum(1 for p in changed if p.status == "canceled")

@@ -5,6 +5,8 @@ answered 500, `ValueError: <day> is outside [period]`, from the period's end unt
 from __future__ import annotations
 
 import pytest
+import yaml
+from rest_framework.test import APIClient
 
 from plans.models import Subscription
 from tests.api.helpers import assert_problem
@@ -47,3 +49,14 @@ def test_cancel_at_period_end_still_works_after_the_period_ended(api, customer, 
     # then
     assert response.status_code == 200, response.content
     assert Subscription.objects.get(pk=sub_id).cancel_at_period_end is True
+
+
+@pytest.mark.django_db
+def test_the_schema_documents_renewal_pending_on_every_action():
+    # when
+    schema = yaml.safe_load(APIClient().get("/api/v1/schema/").content)
+
+    # then
+    for path, operations in schema["paths"].items():
+        if path.startswith("/api/v1/subscriptions/{subscription_id}/") and "post" in operations:
+            assert "renewal_pending" in operations["post"]["responses"]["409"]["description"], path

@@ -35,9 +35,9 @@ _PROBLEM_DESCRIPTIONS = {
     401: "No, unknown or revoked API key.",
     403: "The API key's scope does not allow this.",
     404: "No such resource for this API key.",
-    409: "A request with this Idempotency-Key is still being processed (`idempotent_request_in_progress`), or the state "
-    "does not allow it yet: `renewal_pending` when a subscription's period has ended and the billing run has not "
-    "renewed it (`period_end` says which; retry after the run).",
+    409: "A request with this Idempotency-Key is still being processed (`idempotent_request_in_progress`), or "
+    "the state does not allow it yet: `renewal_pending` when a subscription's period has ended and the billing run "
+    "has not renewed it (`period_end` says which; retry after the run).",
     413: "The request body is larger than the server accepts (`request_too_large`).",
     422: "A business rule refused the request (`insufficient_funds`, `idempotency_key_reused`, …).",
 }

@@ -33,6 +33,12 @@ class InvalidPosting(ApplicationError):
     code = "invalid_posting"
 
 
+class InvalidAmount(ApplicationError):
+    """An amount with more decimals than its currency has (1.234 RUB): refused, never rounded silently."""
+
+    code = "invalid_amount"
+
+
 class IdempotencyConflict(ApplicationError):
     """The same idempotency key was used before with different content."""
 

@@ -1,6 +1,7 @@
 import django_filters
 
 from billing.models import Customer, Transaction
+from config.api.filters import IsoDateTimeFilter
 
 
 class CustomerFilter(django_filters.FilterSet):
@@ -12,8 +13,8 @@ class CustomerFilter(django_filters.FilterSet):
     email = django_filters.CharFilter(field_name="billing_emails", lookup_expr="icontains", method="filter_email")
     tag = django_filters.CharFilter(method="filter_tag")
     name = django_filters.CharFilter(lookup_expr="icontains")
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Customer

@@ -15,5 +15,6 @@ urlpatterns = [
     path("api/v1/", include("documents.api.urls")),
 ]
 
+handler400 = "config.api.problems.handler400"
 handler404 = "config.api.problems.handler404"
 handler500 = "config.api.problems.handler500"

@@ -33,7 +33,7 @@ from config.api.filters import filter_queryset
 from config.api.idempotency import idempotent, ledger_key
 from config.api.pagination import CursorPagination, paginated_response
 from config.api.schema import filter_parameters, responses
-from config.api.serializers import EmptyInputSerializer, StrictInputSerializer
+from config.api.serializers import EmptyInputSerializer, JSONObjectField, StrictInputSerializer
 from config.errors import NotFound
 
 # --- output ---------------------------------------------------------------------------------
@@ -117,7 +117,7 @@ class CustomerFieldsInputSerializer(StrictInputSerializer):
     inn = serializers.RegexField(r"^\d{10}(\d{2})?$", required=False, allow_blank=True, help_text="ИНН.")
     kpp = serializers.CharField(max_length=9, required=False, allow_blank=True, help_text="КПП.")
     ogrn = serializers.RegexField(r"^\d{13}(\d{2})?$", required=False, allow_blank=True, help_text="ОГРН/ОГРНИП.")
-    legal_address = serializers.CharField(required=False, allow_blank=True)
+    legal_address = serializers.CharField(max_length=1000, required=False, allow_blank=True)
     billing_emails = serializers.ListField(child=serializers.EmailField(), required=False, max_length=20)
     phone = serializers.CharField(max_length=32, required=False, allow_blank=True)
     timezone = serializers.CharField(max_length=64, required=False, help_text="IANA time zone.")
@@ -134,7 +134,7 @@ class CustomerFieldsInputSerializer(StrictInputSerializer):
     external_id = serializers.CharField(
         max_length=255, required=False, allow_null=True, help_text="Your own id for this customer (unique)."
     )
-    metadata = serializers.DictField(required=False)
+    metadata = JSONObjectField(required=False)
 
 
 class CustomerCreateInputSerializer(CustomerFieldsInputSerializer):

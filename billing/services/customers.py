@@ -12,7 +12,7 @@ from django.utils import timezone
 from moneyed import Money
 
 from billing import events
-from billing.errors import BalanceNotZero, CustomerClosed, InvalidPosting
+from billing.errors import BalanceNotZero, CustomerClosed, InvalidAmount, InvalidPosting
 from billing.locks import lock_customer
 from billing.models import Account, Customer, Transaction
 from billing.money import UnknownCurrency, check_currency, is_rounded, round_amount
@@ -61,6 +61,11 @@ def _billing_model_check(value) -> str:
     return str(value)
 
 
+def _credit_limit_check(value: Decimal, currency: str) -> None:
+    if isinstance(value, Decimal) and value.is_finite() and not is_rounded(value, currency):
+        raise InvalidAmount(f"{value} has more decimals than {currency} allows.", field="credit_limit")
+
+
 def _today_utc() -> dt.date:
     return timezone.now().astimezone(dt.UTC).date()
 
@@ -84,6 +89,7 @@ def customer_create(
         check_currency(currency)
     except UnknownCurrency as exc:
         raise ValidationError({"currency": [ValidationError(str(exc), code="invalid_choice")]}) from exc
+    _credit_limit_check(credit_limit, currency)
     postpaid_since = _today_utc() if billing_model == Customer.BillingModel.POSTPAID else None
     customer = Customer(
         name=name,
@@ -116,6 +122,7 @@ def customer_update(*, customer_id: int, **changes) -> Customer:
         changed = []
         for name, value in changes.items():
             if name == "credit_limit":
+                _credit_limit_check(value, customer.currency)
                 value = Money(value, customer.currency)
             if getattr(customer, name) != value:
                 setattr(customer, name, value)

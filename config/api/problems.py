@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions
@@ -89,6 +90,14 @@ def problem_exception_handler(exc, context):
             request=request,
             **extra,
         )
+    if isinstance(exc, RequestDataTooBig):
+        return problem_response(
+            status_code=413,
+            code="request_too_large",
+            title="Request body too large",
+            detail=_too_large_detail(),
+            request=request,
+        )
     if isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(_django_error_detail(exc))
     if isinstance(exc, Http404):
@@ -167,6 +176,22 @@ def _headers(response) -> dict:
 def _json_problem(request, status_code: int, code: str, title: str, detail: str) -> JsonResponse:
     body = problem_body(status_code=status_code, code=code, title=title, detail=detail, instance=request.path)
     return JsonResponse(body, status=status_code, content_type=PROBLEM_CONTENT_TYPE)
+
+
+def _too_large_detail() -> str:
+    return f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+
+
+def handler400(request, exception=None):
+    """Django's own 400s (a body over DATA_UPLOAD_MAX_MEMORY_SIZE read outside a view, a bad Host) under /api/ are
+    problems too."""
+    if request.path.startswith("/api/"):
+        if isinstance(exception, RequestDataTooBig):
+            return _json_problem(request, 413, "request_too_large", "Request body too large", _too_large_detail())
+        return _json_problem(request, 400, "bad_request", "Bad request", "The request could not be processed.")
+    from django.views.defaults import bad_request
+
+    return bad_request(request, exception)
 
 
 def handler404(request, exception=None):

@@ -7,6 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse
 from rest_framework import serializers
 
+from config.api.filters import IsoDateTimeFilter
 from config.api.problems import PROBLEM_CONTENT_TYPE
 
 JSON = "application/json"
@@ -55,6 +56,7 @@ def responses(success: dict, *problems: int) -> dict:
 _FILTER_TYPES = {
     django_filters.DateFilter: OpenApiTypes.DATE,
     django_filters.IsoDateTimeFilter: OpenApiTypes.DATETIME,
+    IsoDateTimeFilter: OpenApiTypes.DATETIME,
     django_filters.NumberFilter: OpenApiTypes.NUMBER,
 }
 

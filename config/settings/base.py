@@ -161,7 +161,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.problems.problem_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["config.api.parsers.BoundedJSONParser"],
     "UNAUTHENTICATED_USER": None,
     "COERCE_DECIMAL_TO_STRING": True,
 }
@@ -200,3 +200,7 @@ CURRENCIES = env.list(
     default=["RUB", "USD", "EUR", "KZT", "BYN", "UZS", "AMD", "GEL", "KGS", "TRY", "CNY", "AED", "GBP", "JPY"],
 )
 CURRENCY_CHOICES = [(c, c) for c in CURRENCIES]
+
+# Usage events are accepted at most this far ahead of the server's clock (clock skew); the other end of the window
+# is the start of the customer's oldest open billing period (plans.services.usage).
+USAGE_MAX_FUTURE_MINUTES = env.int("USAGE_MAX_FUTURE_MINUTES", default=5)

@@ -18,9 +18,10 @@ from rest_framework.views import APIView
 
 from config.api.auth import customer_scope
 from config.api.idempotency import idempotent
+from config.api.parsers import MAX_DEPTH, json_depth_exceeds
 from config.api.schema import responses
 from config.api.serializers import StrictInputSerializer
-from plans.services.usage import MAX_BATCH, parse_usage_events, usage_record_batch
+from plans.services.usage import MAX_BATCH, usage_ingest
 
 # --- output ---------------------------------------------------------------------------------------
 
@@ -45,7 +46,11 @@ class UsageEventInputSerializer(serializers.Serializer):
     quantity = serializers.CharField(
         required=False, help_text="Non-negative, at most 6 decimals; a decimal string or a JSON number. Default 1."
     )
-    timestamp = serializers.DateTimeField(help_text="ISO 8601 with a time zone.")
+    timestamp = serializers.DateTimeField(
+        help_text="ISO 8601 with a time zone (UTC offset within ±15:59), within the accepted window: not before "
+        "the start of the customer's oldest open billing period (nor 2000-01-01), and at most "
+        "USAGE_MAX_FUTURE_MINUTES (5 by default) minutes ahead of the server's clock."
+    )
     properties = serializers.DictField(required=False, help_text="Free-form (e.g. the value a unique count counts).")
 
 
@@ -80,15 +85,21 @@ class UsageBatchInputSerializer(StrictInputSerializer):
 
 
 class DecimalJSONParser(JSONParser):
-    """JSON with numbers that have a fraction read as Decimal: a quantity of 0.1 is exactly 0.1, never a float."""
+    """JSON with numbers that have a fraction read as Decimal: a quantity of 0.1 is exactly 0.1, never a float.
+    Nested no deeper than config.api.parsers.MAX_DEPTH, like every other body."""
 
     def parse(self, stream, media_type=None, parser_context=None):
         try:
-            return json.loads(
+            data = json.loads(
                 stream.read() if stream is not None else b"", parse_float=Decimal, parse_constant=_refuse_constant
             )
         except ValueError as exc:
             raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
+        except RecursionError as exc:
+            raise exceptions.ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels.") from exc
+        if json_depth_exceeds(data, MAX_DEPTH):
+            raise exceptions.ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels.")
+        return data
 
 
 def _refuse_constant(name: str):
@@ -119,8 +130,7 @@ class UsageEventBatchApi(APIView):
     def post(self, request):
         data = UsageBatchInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        events = parse_usage_events(data.validated_data["events"])
-        result = usage_record_batch(events=events, customer_scope=customer_scope(request))
+        result = usage_ingest(data.validated_data["events"], customer_scope=customer_scope(request))
         body = {"received": result.received, "recorded": result.accepted, "duplicates": result.duplicates}
         return Response(
             UsageBatchOutputSerializer(body).data,

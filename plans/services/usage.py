@@ -14,9 +14,12 @@ import json
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from config.datetimes import utc_offset_in_range
 from config.errors import ApplicationError
 
 MAX_BATCH = 1000
@@ -70,25 +73,29 @@ WITH r AS MATERIALIZED (
     SELECT * FROM unnest(%(e)s::text[], %(c)s::bigint[], %(m)s::text[], %(q)s::numeric[], %(t)s::timestamptz[])
                   WITH ORDINALITY AS r(e, c, m, q, t, i)
 ), cust AS MATERIALIZED (
-    SELECT id FROM billing_customer
-     WHERE id = ANY(ARRAY(SELECT DISTINCT c FROM r)) AND status <> 'closed'
-       AND (%(scope)s::bigint IS NULL OR id = %(scope)s::bigint)
+    SELECT c.id, (SELECT min(s.current_period_start) FROM plans_subscription s
+                   WHERE s.customer_id = c.id AND s.status IN ('trialing', 'active', 'paused', 'suspended')
+                 )::timestamp AT TIME ZONE c.timezone AS opened
+      FROM billing_customer c
+     WHERE c.id = ANY(ARRAY(SELECT DISTINCT c FROM r)) AND c.status <> 'closed'
+       AND (%(scope)s::bigint IS NULL OR c.id = %(scope)s::bigint)
 ), met AS MATERIALIZED (
     SELECT id, code FROM plans_usagemetric WHERE code = ANY(ARRAY(SELECT DISTINCT m FROM r))
 ), missing AS MATERIALIZED (
     SELECT ARRAY(SELECT DISTINCT c FROM r WHERE c NOT IN (SELECT id FROM cust)) AS customers,
-           ARRAY(SELECT DISTINCT m FROM r WHERE m NOT IN (SELECT code FROM met)) AS metrics
+           ARRAY(SELECT DISTINCT m FROM r WHERE m NOT IN (SELECT code FROM met)) AS metrics,
+           ARRAY(SELECT r.i FROM r JOIN cust ON cust.id = r.c WHERE r.t < cust.opened) AS early
 ), ins AS (
     INSERT INTO plans_usageevent (event_id, customer_id, metric_id, quantity, timestamp, properties, received_at)
     SELECT r.e, cust.id, met.id, r.q, r.t, COALESCE(%(p)s::jsonb -> (r.i::int - 1), '{}'::jsonb), now()
       FROM r JOIN cust ON cust.id = r.c JOIN met ON met.code = r.m
-     WHERE %(write)s AND (SELECT cardinality(customers) + cardinality(metrics) FROM missing) = 0
+     WHERE %(write)s AND (SELECT cardinality(customers) + cardinality(metrics) + cardinality(early) FROM missing) = 0
        {fast}
      ORDER BY r.i  -- ids follow the batch order ("last" aggregation breaks timestamp ties by id)
     {safe}
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM ins), customers, metrics FROM missing
+SELECT (SELECT count(*) FROM ins), customers, metrics, early FROM missing
 """
 _RECORD_FAST = _RECORD_SQL.replace(
     "{fast}", "AND NOT EXISTS (SELECT 1 FROM plans_usageevent u WHERE u.event_id = r.e)"
@@ -105,9 +112,24 @@ def usage_record_batch(*, events: list[UsageEventIn], customer_scope: int | None
         raise InvalidUsageBatch(
             [{"field": "events", "code": "too_many", "message": f"At most {MAX_BATCH} events per request."}]
         )
+    params = _params(events, customer_scope)
+    try:
+        with transaction.atomic(durable=True), connection.cursor() as cursor:
+            cursor.execute(_RECORD_FAST, params)
+            accepted, missing_customers, missing_metrics, early = cursor.fetchone()
+    except IntegrityError:  # a concurrent batch stored one of these ids first: skip what is stored now
+        with transaction.atomic(durable=True), connection.cursor() as cursor:
+            cursor.execute(_RECORD_SAFE, params)
+            accepted, missing_customers, missing_metrics, early = cursor.fetchone()
+    if params["write"] and not missing_customers and not missing_metrics and not early:
+        return UsageBatchResult(received=len(events), accepted=accepted, duplicates=len(events) - accepted)
+    raise InvalidUsageBatch(_errors(events, set(missing_customers), set(missing_metrics), early={i - 1 for i in early}))
+
+
+def _params(events: list[UsageEventIn], customer_scope: int | None) -> dict:
     event_ids = [e.event_id for e in events]
     properties = [e.properties for e in events]
-    params = {
+    return {
         "e": _array(event_ids),
         "c": "{" + ",".join([str(e.customer_id) if e.customer_id in _BIGINT else "0" for e in events]) + "}",
         "m": _array([e.metric for e in events]),
@@ -117,17 +139,17 @@ def usage_record_batch(*, events: list[UsageEventIn], customer_scope: int | None
         "scope": customer_scope,
         "write": len(set(event_ids)) == len(events),  # an id twice in the batch: only look up what else is wrong
     }
-    try:
-        with transaction.atomic(durable=True), connection.cursor() as cursor:
-            cursor.execute(_RECORD_FAST, params)
-            accepted, missing_customers, missing_metrics = cursor.fetchone()
-    except IntegrityError:  # a concurrent batch stored one of these ids first: skip what is stored now
-        with transaction.atomic(durable=True), connection.cursor() as cursor:
-            cursor.execute(_RECORD_SAFE, params)
-            accepted, missing_customers, missing_metrics = cursor.fetchone()
-    if params["write"] and not missing_customers and not missing_metrics:
-        return UsageBatchResult(received=len(events), accepted=accepted, duplicates=len(events) - accepted)
-    raise InvalidUsageBatch(_errors(events, set(missing_customers), set(missing_metrics)))
+
+
+def _reference_errors(events: list[UsageEventIn], indexes: list[int], customer_scope: int | None) -> list[dict]:
+    """The errors only the database finds (unknown customer or metric, an event before the customer's oldest
+    open period), at the events' indexes in the batch; writes nothing."""
+    params = _params(events, customer_scope)
+    params["write"] = False
+    with connection.cursor() as cursor:
+        cursor.execute(_RECORD_FAST, params)
+        _accepted, missing_customers, missing_metrics, early = cursor.fetchone()
+    return _errors(events, set(missing_customers), set(missing_metrics), early={i - 1 for i in early}, indexes=indexes)
 
 
 def _array(values: list[str]) -> str:
@@ -139,9 +161,27 @@ def _array(values: list[str]) -> str:
     return '{"' + body + '"}'
 
 
-def _errors(events: list[UsageEventIn], missing_customers: set[int], missing_metrics: set[str]) -> list[dict]:
+def _errors(
+    events: list[UsageEventIn],
+    missing_customers: set[int],
+    missing_metrics: set[str],
+    *,
+    early: set[int] = frozenset(),
+    indexes: list[int] | None = None,
+) -> list[dict]:
+    """One error per bad field; `early` holds the positions (in `events`) of events before the oldest open period,
+    `indexes` the events' indexes in the batch when they differ from their positions."""
     errors, seen = [], set()
-    for index, event in enumerate(events):
+    for position, event in enumerate(events):
+        index = indexes[position] if indexes is not None else position
+        if position in early:
+            errors.append(
+                {
+                    "field": f"events.{index}.timestamp",
+                    "code": "before_open_period",
+                    "message": "timestamp is before the start of the customer's oldest open billing period.",
+                }
+            )
         if event.metric in missing_metrics:
             errors.append(
                 {
@@ -195,7 +235,12 @@ _EVENT_ID_ERROR = "event_id must be a string of 1 to 255 characters (no NUL)."
 _CUSTOMER_ERROR = "customer_id must be an integer."
 _METRIC_ERROR = "metric must be a metric code."
 _QUANTITY_ERROR = "quantity must be a non-negative number with at most 6 decimals."
-_TIMESTAMP_ERROR = "timestamp must be an ISO 8601 datetime with a time zone."
+_TIMESTAMP_ERROR = "timestamp must be an ISO 8601 datetime with a time zone (UTC offset within ±15:59)."
+_TIMESTAMP_WINDOW_ERROR = (
+    "timestamp must be within the accepted window: from 2000-01-01 to at most {future} minutes ahead of the "
+    "server's clock (and not before the customer's oldest open billing period)."
+)
+_EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 _PROPERTIES_ERROR = "properties must be an object (with no NUL character in a key or a value)."
 
 
@@ -230,12 +275,37 @@ def _quantity(value) -> Decimal | None:
     return quantity
 
 
+def usage_ingest(raw, *, customer_scope: int | None = None) -> UsageBatchResult:
+    """A JSON batch as received: validated, then recorded (usage_record_batch). A bad batch is refused whole with
+    every error of every event, those of its shape and those only the database can find (unknown customer or
+    metric) together, each at its index."""
+    events, indexes, errors = _parse(raw)
+    if not errors:
+        return usage_record_batch(events=events, customer_scope=customer_scope)
+    if events:
+        errors += _reference_errors(events, indexes, customer_scope)
+        errors.sort(key=lambda error: int(error["field"].split(".")[1]))
+    raise InvalidUsageBatch(errors)
+
+
 def parse_usage_events(raw) -> list[UsageEventIn]:
     """Validate the shape of a JSON batch quickly (this endpoint takes 1,000 events per request).
     Raises InvalidUsageBatch listing every bad field with its index."""
+    events, _indexes, errors = _parse(raw)
+    if errors:
+        raise InvalidUsageBatch(errors)
+    return events
+
+
+def _parse(raw) -> tuple[list[UsageEventIn], list[int], list[dict]]:
+    """The well-formed events, their indexes in the batch, and the errors of the others."""
     if not isinstance(raw, list):
         raise InvalidUsageBatch([{"field": "events", "code": "not_a_list", "message": "`events` must be a list."}])
-    out, errors = [], []
+    out, indexes, errors = [], [], []
+    now = timezone.now()
+    earliest = _EARLIEST
+    latest = now + dt.timedelta(minutes=settings.USAGE_MAX_FUTURE_MINUTES)
+    window_error = _TIMESTAMP_WINDOW_ERROR.format(future=settings.USAGE_MAX_FUTURE_MINUTES)
     for index, item in enumerate(raw):
         if not isinstance(item, dict):
             errors.append({"field": f"events.{index}", "code": "invalid", "message": "Each event must be an object."})
@@ -252,10 +322,12 @@ def parse_usage_events(raw) -> list[UsageEventIn]:
         event_id_ok = isinstance(event_id, str) and 1 <= len(event_id) <= 255 and "\x00" not in event_id
         customer_ok = isinstance(customer_id, int) and not isinstance(customer_id, bool)
         metric_ok = isinstance(metric, str) and metric != "" and "\x00" not in metric
-        timestamp_ok = parsed is not None and parsed.tzinfo is not None
+        timestamp_ok = parsed is not None and parsed.tzinfo is not None and utc_offset_in_range(parsed)
+        in_window = timestamp_ok and earliest <= parsed <= latest
         properties_ok = isinstance(properties, dict) and (not properties or _no_nul(properties))
-        if event_id_ok and customer_ok and metric_ok and quantity is not None and timestamp_ok and properties_ok:
+        if event_id_ok and customer_ok and metric_ok and quantity is not None and in_window and properties_ok:
             out.append(UsageEventIn(event_id, customer_id, metric, quantity, parsed, properties))
+            indexes.append(index)
             continue
         where = f"events.{index}"  # error messages are built only for a bad item
         for ok, field, message in (
@@ -268,6 +340,6 @@ def parse_usage_events(raw) -> list[UsageEventIn]:
         ):
             if not ok:
                 errors.append({"field": f"{where}.{field}", "code": "invalid", "message": message})
-    if errors:
-        raise InvalidUsageBatch(errors)
-    return out
+        if timestamp_ok and not in_window:
+            errors.append({"field": f"{where}.timestamp", "code": "out_of_window", "message": window_error})
+    return out, indexes, errors

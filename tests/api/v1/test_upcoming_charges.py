@@ -52,7 +52,8 @@ def _rows() -> dict[str, int]:
 
 
 def test_estimate_per_subscription_with_usage_so_far(api, customer, catalog):
-    # given
+    # given (an event before the period, sent before the customer had an open period: later it would be refused)
+    _usage(api, customer, ("e3", "1000", "2026-03-31T23:59:59+03:00"))
     start = _subscribe(api, customer, "start", msk(2026, 4, 1))
     metered = _subscribe(api, customer, "metered", msk(2026, 4, 1))
     trial = _subscribe(api, customer, "trial", msk(2026, 4, 10))
@@ -64,7 +65,6 @@ def test_estimate_per_subscription_with_usage_so_far(api, customer, catalog):
         customer,
         ("e1", "305", "2026-04-01T00:00:00+03:00"),  # the first local instant of the period counts
         ("e2", "50", "2026-04-14T12:00:00+03:00"),
-        ("e3", "1000", "2026-03-31T23:59:59+03:00"),  # before the period
         ("e4", "1000", "2026-05-01T00:00:00+03:00"),
     )  # the next period
     before = _rows()

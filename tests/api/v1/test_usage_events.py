@@ -173,6 +173,7 @@ def test_every_bad_event_is_listed(api, customer, metric):
     assert [(e["field"], e["code"]) for e in body["errors"]] == [
         ("events.0.quantity", "invalid"),
         ("events.2", "invalid"),
+        ("events.3.metric", "unknown_metric"),  # found by the database, reported with the others (issue 10, item 6)
     ]
     assert UsageEvent.objects.count() == 0
 

@@ -78,10 +78,14 @@ def _usage_subscription(
     make_usage_charge(plan, metric, model, **pricing)
     customer = funded_customer(balance)
     other = funded_customer("10000.00", name="Other")
+    # an event before the period (sent while the customer had no open period: once it has one, an event before
+    # it is refused) is never counted in it
+    usage_record_batch(
+        events=[UsageEventIn("before", customer.pk, "seats", D("100"), msk(2026, 1, 14, 23, 59), {"user": "z"})]
+    )
     sub = subscription_create(customer_id=customer.pk, plan_code="metered", at=JAN15)
     usage_record_batch(
         events=[
-            UsageEventIn("before", customer.pk, "seats", D("100"), msk(2026, 1, 14, 23, 59), {"user": "z"}),
             UsageEventIn("e1", customer.pk, "seats", D("5"), midnight(2026, 1, 15), {"user": "a"}),
             UsageEventIn("e2", customer.pk, "seats", D("12"), msk(2026, 2, 1), {"user": "b"}),
             UsageEventIn("e3", customer.pk, "seats", D("3"), msk(2026, 2, 14, 23, 59, 59), {"user": "a"}),

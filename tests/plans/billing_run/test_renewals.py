@@ -56,10 +56,13 @@ def test_due_subscriptions_are_charged_once_with_a_ledger_line_per_plan_option_u
     metered = make_plan("metered", "500.00", product=api, charge_timing="in_arrears")
     make_usage_charge(metered, make_metric("api-calls"), "per_unit", unit_price="2.50", included="10")
     bob = funded_customer("100000.00")
+    # (an event before the period is accepted only while bob has no open period; it never counts in one)
+    usage_record_batch(
+        events=[UsageEventIn("u-before", bob.pk, "api-calls", D("100"), msk(2026, 1, 14, 23, 59, 59), {})]
+    )  # Jan 14 local
     arrears = subscription_create(customer_id=bob.pk, plan_code="metered", at=JAN15)
     usage_record_batch(
         events=[
-            UsageEventIn("u-before", bob.pk, "api-calls", D("100"), msk(2026, 1, 14, 23, 59, 59), {}),  # Jan 14 local
             UsageEventIn("u-1", bob.pk, "api-calls", D("20"), midnight(2026, 1, 15), {}),  # first instant counts
             UsageEventIn("u-2", bob.pk, "api-calls", D("15"), msk(2026, 2, 1), {}),
             UsageEventIn("u-3", bob.pk, "api-calls", D("7.5"), msk(2026, 2, 14, 23, 59, 59), {}),  # last second

@@ -65,13 +65,19 @@ class UsageBatchResult(NamedTuple):
 # psycopg and PostgreSQL. Properties are rare, so they come as one JSON array aligned with the events, or
 # NULL when all are empty.
 #
+# Rows are inserted in event-id order, whatever the batch's order, so two concurrent batches sharing ids take
+# their unique-index entries in the same order and one waits for the other instead of deadlocking (inserting in
+# batch order, [x, y] against [y, x] deadlocked). The row ids are still drawn in the batch's order, which the
+# "last" aggregation uses to break timestamp ties.
+#
 # The fast form skips stored ids with NOT EXISTS and inserts plainly, without speculative insertion; a
 # concurrent batch committing one of the same ids first makes it fail with a unique violation, and the batch
 # is then recorded again with the ON CONFLICT form.
 _RECORD_SQL = """
 WITH r AS MATERIALIZED (
-    SELECT * FROM unnest(%(e)s::text[], %(c)s::bigint[], %(m)s::text[], %(q)s::numeric[], %(t)s::timestamptz[])
-                  WITH ORDINALITY AS r(e, c, m, q, t, i)
+    SELECT *, nextval(pg_get_serial_sequence('plans_usageevent', 'id')) AS id  -- drawn in the batch's order
+      FROM unnest(%(e)s::text[], %(c)s::bigint[], %(m)s::text[], %(q)s::numeric[], %(t)s::timestamptz[])
+           WITH ORDINALITY AS r(e, c, m, q, t, i)
 ), cust AS MATERIALIZED (
     SELECT c.id, (SELECT min(s.current_period_start) FROM plans_subscription s
                    WHERE s.customer_id = c.id AND s.status IN ('trialing', 'active', 'paused', 'suspended')
@@ -86,12 +92,13 @@ WITH r AS MATERIALIZED (
            ARRAY(SELECT DISTINCT m FROM r WHERE m NOT IN (SELECT code FROM met)) AS metrics,
            ARRAY(SELECT r.i FROM r JOIN cust ON cust.id = r.c WHERE r.t < cust.opened) AS early
 ), ins AS (
-    INSERT INTO plans_usageevent (event_id, customer_id, metric_id, quantity, timestamp, properties, received_at)
-    SELECT r.e, cust.id, met.id, r.q, r.t, COALESCE(%(p)s::jsonb -> (r.i::int - 1), '{}'::jsonb), now()
+    INSERT INTO plans_usageevent (id, event_id, customer_id, metric_id, quantity, timestamp, properties,
+                                  received_at)
+    SELECT r.id, r.e, cust.id, met.id, r.q, r.t, COALESCE(%(p)s::jsonb -> (r.i::int - 1), '{}'::jsonb), now()
       FROM r JOIN cust ON cust.id = r.c JOIN met ON met.code = r.m
      WHERE %(write)s AND (SELECT cardinality(customers) + cardinality(metrics) + cardinality(early) FROM missing) = 0
        {fast}
-     ORDER BY r.i  -- ids follow the batch order ("last" aggregation breaks timestamp ties by id)
+     ORDER BY r.e  -- one order of the unique index's entries for every batch: two batches never deadlock
     {safe}
     RETURNING 1
 )

@@ -263,3 +263,85 @@ def _wait_for_a_lock_wait() -> None:
                 return
         time.sleep(0.02)
     raise AssertionError("the batch never waited for the concurrent insert")
+
+
+_PAUSE_TRIGGER = """
+CREATE FUNCTION test_usage_pause() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    -- in the session that asked for it, the row of event 'pair-y' waits until the test releases lock 4242
+    IF current_setting('test.pause_at_y', true) = 'on' AND NEW.event_id = 'pair-y' THEN
+        PERFORM pg_advisory_lock_shared(4242);
+        PERFORM pg_advisory_unlock_shared(4242);
+    END IF;
+    RETURN NEW;
+END $$;
+CREATE TRIGGER test_usage_pause BEFORE INSERT ON plans_usageevent FOR EACH ROW EXECUTE FUNCTION test_usage_pause();
+"""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_batches_sharing_event_ids_in_opposite_orders_both_succeed():
+    """Issue 10, item 4: batch A [x, y] and batch B [y, x]. Inserting in batch order, A held x and waited for y
+    while B held y and waited for x: `deadlock detected`, a 500, and B's own events lost. Forced here: A pauses
+    before its row y until B waits on A."""
+    customer, _metric = funded_customer("0"), make_metric("calls")
+    control = connections.create_connection("default")
+    control.set_autocommit(True)
+    with control.cursor() as cursor:
+        cursor.execute(_PAUSE_TRIGGER)
+        cursor.execute("SELECT pg_advisory_lock(4242)")
+    outcome, pids = {}, {}
+
+    def record(name: str, event_ids: list[str], pause: bool):
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_backend_pid(), set_config('test.pause_at_y', %s, false)", [pause and "on" or "off"]
+                )
+                pids[name] = cursor.fetchone()[0]
+            outcome[name] = usage_record_batch(events=[ev(customer.pk, event_id) for event_id in event_ids])
+        except Exception as exc:
+            outcome[name] = exc
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=record, args=("a", ["pair-x", "pair-y"], True))
+    second = threading.Thread(target=record, args=("b", ["pair-y", "pair-x"], False))
+    try:
+        # when: A stops before its row y ...
+        first.start()
+        _wait_until(control, lambda: pids.get("a"), "advisory")
+        # ... B runs until it waits on A's uncommitted row, then A goes on
+        second.start()
+        _wait_until(control, lambda: pids.get("b"), "Lock")
+        with control.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(4242)")
+        first.join(timeout=30)
+        second.join(timeout=30)
+    finally:
+        with control.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock_all()")
+            cursor.execute("DROP TRIGGER IF EXISTS test_usage_pause ON plans_usageevent")
+            cursor.execute("DROP FUNCTION IF EXISTS test_usage_pause()")
+        control.close()
+
+    # then: both batches answer, each event is stored once
+    assert not isinstance(outcome["a"], Exception), outcome["a"]
+    assert not isinstance(outcome["b"], Exception), outcome["b"]
+    assert outcome["a"].accepted + outcome["b"].accepted == 2
+    assert sorted(UsageEvent.objects.values_list("event_id", flat=True)) == ["pair-x", "pair-y"]
+
+
+def _wait_until(control, pid_of, wait_event_type: str) -> None:
+    """Until the session `pid_of()` waits on a lock (`wait_event_type` 'Lock', or 'advisory' for an advisory lock)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        pid = pid_of()
+        if pid:
+            with control.cursor() as cursor:
+                cursor.execute("SELECT wait_event_type, wait_event FROM pg_stat_activity WHERE pid = %s", [pid])
+                row = cursor.fetchone()
+            if row and (row[1] == "advisory" if wait_event_type == "advisory" else row[0] == "Lock"):
+                return
+        time.sleep(0.01)
+    raise AssertionError(f"session never waited ({wait_event_type})")

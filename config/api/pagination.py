@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import pagination
+from rest_framework.exceptions import ErrorDetail, NotFound, ValidationError
 from rest_framework.response import Response
 
 
@@ -11,6 +13,23 @@ class CursorPagination(pagination.CursorPagination):
     max_page_size = 500
     page_size_query_param = "limit"
     ordering = "-id"
+
+    def decode_cursor(self, request):
+        """A cursor that is not one this API made is bad input on the `cursor` parameter (400), not a 404."""
+        try:
+            return super().decode_cursor(request)
+        except NotFound as exc:
+            raise self._invalid() from exc
+
+    def paginate_queryset(self, queryset, request, view=None):
+        try:
+            return super().paginate_queryset(queryset, request, view)
+        except (ValueError, DjangoValidationError) as exc:  # a well-formed cursor whose position is not an id
+            raise self._invalid() from exc
+
+    def _invalid(self) -> ValidationError:
+        message = "Invalid cursor: use the `next` or `previous` link of a page as given."
+        return ValidationError({self.cursor_query_param: [ErrorDetail(message, code="invalid")]})
 
 
 def paginated_response(view, request, queryset, serializer_class, prepare=None) -> Response:

@@ -235,3 +235,39 @@ def test_a_credit_limit_with_more_decimals_than_the_currency_is_422_on_create_an
     assert Customer.objects.count() == 1
     customer.refresh_from_db()
     assert customer.credit_limit.amount == 0
+
+
+# --- 5. an invalid cursor ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/customers/",
+        "/api/v1/customers/{customer}/transactions/",
+        "/api/v1/subscriptions/",
+        "/api/v1/products/",
+        "/api/v1/plans/",
+        "/api/v1/bundles/",
+        "/api/v1/invoices/",
+    ],
+)
+@pytest.mark.parametrize("cursor", ["garbage", "%00", "bz1hYmM="])  # …, "o=abc"
+def test_an_invalid_cursor_is_a_400_field_error_on_every_list(api, customer, path, cursor):
+    # when
+    response = api.get(path.format(customer=customer.pk), {"cursor": cursor})
+
+    # then
+    assert_problem(response, 400, "validation_error", "cursor")
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/api/v1/customers/", "/api/v1/customers/{customer}/transactions/", "/api/v1/subscriptions/", "/api/v1/invoices/"],
+)
+def test_a_cursor_whose_position_is_not_an_id_is_a_400_field_error(api, customer, path):
+    # when: a well-formed cursor "r=1&p=x" on a list ordered by id (it answered 500: int('x'))
+    response = api.get(path.format(customer=customer.pk), {"cursor": "cj0xJnA9eA=="})
+
+    # then
+    assert_problem(response, 400, "validation_error", "cursor")

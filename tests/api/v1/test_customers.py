@@ -349,12 +349,12 @@ def test_cursor_pagination_walks_every_customer_once(api, make_customer):
     assert pages == 3
 
 
-def test_invalid_cursor_is_404_problem(api, customer):
+def test_invalid_cursor_is_a_400_field_error(api, customer):
     # when
     response = api.get(CUSTOMERS, {"cursor": "garbage"})
 
     # then
-    assert_problem(response, 404)
+    assert_problem(response, 400, "validation_error", "cursor")
 
 
 def test_restricted_key_sees_only_its_customer(make_client, make_customer):

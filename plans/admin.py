@@ -320,7 +320,7 @@ class SubscriptionAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Cancel at period end")
+    @admin.action(description="Cancel at period end", permissions=["change"])
     def cancel_at_period_end(self, request, queryset):
         from plans.services.subscriptions import subscription_cancel
 
@@ -332,19 +332,19 @@ class SubscriptionAdmin(admin.ModelAdmin):
             "Will cancel at period end",
         )
 
-    @admin.action(description="Cancel now (credit the unused part)")
+    @admin.action(description="Cancel now (credit the unused part)", permissions=["change"])
     def cancel_now(self, request, queryset):
         from plans.services.subscriptions import subscription_cancel
 
         _run_service(self, request, queryset, lambda s: subscription_cancel(subscription_id=s.pk), "Canceled")
 
-    @admin.action(description="Pause")
+    @admin.action(description="Pause", permissions=["change"])
     def pause(self, request, queryset):
         from plans.services.subscriptions import subscription_pause
 
         _run_service(self, request, queryset, lambda s: subscription_pause(subscription_id=s.pk), "Paused")
 
-    @admin.action(description="Resume")
+    @admin.action(description="Resume", permissions=["change"])
     def resume(self, request, queryset):
         from plans.services.subscriptions import subscription_resume
 

@@ -6,6 +6,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 EMBED  := $(BIN)/python -m config.embedded
+# DEBUG is off unless set (config/settings/base.py). The laptop's own tools (collectstatic at install, `make check`)
+# run with it on unless the environment says otherwise, so that they need no SECRET_KEY.
+LAPTOP := DEBUG=$${DEBUG:-True}
 
 .PHONY: install run test test-fast bench check lint fmt clean
 
@@ -13,6 +16,8 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev]"
+	# static files (the admin's, Swagger UI's and ReDoc's) under STATIC_ROOT, served by WhiteNoise
+	$(LAPTOP) $(EMBED) $(BIN)/python manage.py collectstatic --noinput -v 0
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -32,8 +37,8 @@ bench: install
 check: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(EMBED) $(BIN)/python manage.py makemigrations --check --dry-run
-	$(EMBED) $(BIN)/python manage.py check
+	$(LAPTOP) $(EMBED) $(BIN)/python manage.py makemigrations --check --dry-run
+	$(LAPTOP) $(EMBED) $(BIN)/python manage.py check
 	# the import contracts in pyproject.toml; no cache dir: the graph takes a fraction of a second
 	$(BIN)/lint-imports --no-cache
 

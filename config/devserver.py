@@ -1,12 +1,13 @@
 """`make run`: the whole platform on a laptop, in one terminal.
 
-Without DATABASE_URL an embedded PostgreSQL (pgserver, data under .data/pg) starts and stays up for the
-whole run; without CELERY_BROKER_URL Celery uses its filesystem broker under .data/broker. Then: migrate,
-load the demo data (`manage.py seed_demo`, idempotent), and start three children, each in its own process
-group: a Celery worker, Celery beat (django_celery_beat's DatabaseScheduler) and the web server on
-http://127.0.0.1:8000 (PORT overrides the port). Ctrl-C or SIGTERM stops the children (SIGTERM, then
-SIGKILL after a timeout) and then the embedded PostgreSQL. If a child dies, everything stops and the exit
-status is non-zero.
+DEBUG is on unless the environment (or .env) sets it: the settings default to off, for deployments. Without
+DATABASE_URL an embedded PostgreSQL (pgserver, data under .data/pg) starts and stays up for the whole run;
+without CELERY_BROKER_URL Celery uses its filesystem broker under .data/broker. Then: migrate, load the demo
+data (`manage.py seed_demo`, idempotent), collect the static files (WhiteNoise serves them), and start three
+children, each in its own process group: a Celery worker, Celery beat (django_celery_beat's DatabaseScheduler)
+and the web server on http://127.0.0.1:8000 (PORT overrides the port). Ctrl-C or SIGTERM stops the children
+(SIGTERM, then SIGKILL after a timeout) and then the embedded PostgreSQL. If a child dies, everything stops and
+the exit status is non-zero.
 """
 
 from __future__ import annotations
@@ -147,6 +148,10 @@ def _http_status(url: str) -> int | None:
         return None
 
 
+def _debug() -> bool:
+    return os.environ.get("DEBUG", "").strip().lower() in {"true", "on", "ok", "y", "yes", "1"}  # as django-environ
+
+
 def _describe_database() -> str:
     if embedded._server is not None:
         return f"embedded PostgreSQL (pgserver) under {embedded.PG_DIR}"
@@ -218,6 +223,7 @@ def _banner(*, port: int, logins: list[str]) -> str:
         "",
         *(f"  {line}" for line in logins),
         "",
+        f"  Debug      {'on (this laptop only; production sets DEBUG=False)' if _debug() else 'off'}",
         f"  Database   {_describe_database()}",
         f"  Broker     {_describe_broker()}",
         "",
@@ -263,15 +269,15 @@ def main() -> int:
         embedded.DATA_DIR.mkdir(parents=True, exist_ok=True)
         print("Starting the embedded services where DATABASE_URL / CELERY_BROKER_URL are unset…", flush=True)
         embedded.export_defaults(cleanup_mode="stop")
+        # A laptop: Django's debug pages on 127.0.0.1 unless the environment or .env (read just above) says
+        # otherwise. The settings default to DEBUG off, for deployments.
+        os.environ.setdefault("DEBUG", "True")
         print(f"Database: {_describe_database()}\nBroker:   {_describe_broker()}", flush=True)
 
         _manage("migrate", "--noinput")
         seeded = _manage("seed_demo", capture=True)
         logins = [line.strip() for line in seeded.splitlines() if line.startswith(LOGIN_LINES)]
-        import environ
-
-        if not environ.Env().bool("DEBUG", default=True):
-            _manage("collectstatic", "--noinput", "-v", "0")
+        _manage("collectstatic", "--noinput", "-v", "0")  # what WhiteNoise serves (Swagger UI, ReDoc, the admin)
 
         children = _children(port=port, queue=queue)
         for child in children:

@@ -23,13 +23,28 @@ FILESYSTEM_BROKER_URL = "filesystem://localhost/"  # with a host name: kombu war
 _server = None
 
 
+def _import_pgserver():
+    """Import pgserver without its warning. At import it locates a lock file under the user's runtime directory;
+    without XDG_RUNTIME_DIR (a container, a root shell, CI) platformdirs warns "XDG_RUNTIME_DIR is not set,
+    falling back to /tmp/runtime-<uid>" on every command. The fallback is what we want: every process of this
+    machine finds the same lock there."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+        import pgserver
+        import pgserver.postgres_server
+    return pgserver
+
+
 def _forget_dead_handles() -> None:
     """pgserver stops the server when its last handle exits; a handle whose process was killed (SIGKILL, OOM)
     stays listed in .handle_pids.json and would keep the server running forever. Drop the dead ones."""
     import json
 
     import psutil
-    from pgserver.postgres_server import PostgresServer
+
+    PostgresServer = _import_pgserver().postgres_server.PostgresServer
 
     handles = PG_DIR / ".handle_pids.json"
     if not handles.exists():
@@ -48,8 +63,7 @@ def start_postgres(*, cleanup_mode: str | None = None):
     """Start (or attach to) the embedded PostgreSQL under .data/pg and return its server handle."""
     global _server
     if _server is None:
-        import pgserver
-
+        pgserver = _import_pgserver()
         PG_DIR.parent.mkdir(parents=True, exist_ok=True)
         _forget_dead_handles()
         _server = pgserver.get_server(PG_DIR, cleanup_mode=cleanup_mode)
@@ -101,8 +115,13 @@ def main(argv: list[str]) -> int:
         print("usage: python -m config.embedded COMMAND [ARGS…]", file=sys.stderr)
         return 2
     export_defaults(cleanup_mode="stop")
+    from config.celery import SETTINGS_MODULE_FROM_ENVIRONMENT
+
+    env = dict(os.environ)
+    if not SETTINGS_MODULE_FROM_ENVIRONMENT:
+        env.pop("DJANGO_SETTINGS_MODULE", None)  # set by importing this package, not by the caller
     try:
-        return subprocess.call(argv)
+        return subprocess.call(argv, env=env)
     except KeyboardInterrupt:
         return 130
 

@@ -11,6 +11,7 @@ from urllib.parse import unquote
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 
 from config import embedded
 
@@ -19,11 +20,16 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
-DEBUG = env.bool("DEBUG", default=True)
+# Off unless the environment turns it on: a deployment that forgets it shows no tracebacks or URL lists.
+# `make run` turns it on for a laptop (config/devserver.py); the tests set their own (config/settings/test.py).
+DEBUG = env.bool("DEBUG", default=False)
 if DEBUG:
     SECRET_KEY = env.str("SECRET_KEY", default="dev-only-insecure-key-never-used-with-debug-off")
-else:
-    SECRET_KEY = env.str("SECRET_KEY")  # required in production: no literal fallback
+elif not (SECRET_KEY := env.str("SECRET_KEY", default="")):  # required in production: no literal fallback
+    raise ImproperlyConfigured(
+        "SECRET_KEY is required when DEBUG is off (the default). Production: set SECRET_KEY; a laptop: DEBUG=True "
+        "in the environment or in .env (`make run` does so itself)."
+    )
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -33,11 +39,13 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
+    "whitenoise.runserver_nostatic",  # runserver leaves static files to WhiteNoise, as in production
     "django.contrib.staticfiles",
     "django.contrib.postgres",
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our static files, not a CDN
     "djmoney",
     "django_celery_beat",
     "billing",
@@ -50,6 +58,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # static files from STATIC_ROOT (collected at install), with or without DEBUG, no separate web server
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -174,6 +184,18 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     "COMPONENT_SPLIT_REQUEST": True,
+    # The docs pages load nothing from another host: the UIs come from drf-spectacular-sidecar's static files,
+    # Swagger UI's online validator badge is off, and ReDoc's page template loads no web fonts (api/redoc.html).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
+    # Several models have a field named "status" with different choices: name each enum after its model.
+    "ENUM_NAME_OVERRIDES": {
+        "CustomerStatusEnum": "billing.models.Customer.Status",
+        "SubscriptionStatusEnum": "plans.models.Subscription.Status",
+        "InvoiceStatusEnum": "documents.models.Invoice.Status",
+    },
 }
 
 # --- Email (real SMTP; tests point it at aiosmtpd)
@@ -186,12 +208,31 @@ DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@localhost")
 OUTBOX_BATCH_SIZE = env.int("OUTBOX_BATCH_SIZE", default=500)
 WEBHOOK_TIMEOUT_SECONDS = env.float("WEBHOOK_TIMEOUT_SECONDS", default=5.0)
 
+# One handler, on the root logger: every record is printed once. Django's own defaults give the "django" logger a
+# console handler of its own (and mail_admins), which printed each warning twice; here it only propagates to the
+# root. "django.server" (runserver's request lines) keeps Django's handler. Celery's worker and beat replace the
+# root's handler with theirs, so their lines keep Celery's format, still once each.
+LOG_LEVEL = env.str("LOG_LEVEL", default="INFO").upper()
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {
+        # beat's and the worker's lines for each run of the outbox dispatcher (every 5 s) at DEBUG, unless it
+        # delivered something (config/logs.py)
+        "routine_tasks": {"()": "config.logs.RoutineTaskFilter", "tasks": ["billing.tasks.outbox_dispatch"]},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        "django": {"handlers": [], "level": "NOTSET", "propagate": True},  # the root's level and handler
+        "django.db.backends": {"level": "INFO"},
+        "celery.beat": {"filters": ["routine_tasks"]},
+        "celery.worker.strategy": {"filters": ["routine_tasks"]},
+        "celery.app.trace": {"filters": ["routine_tasks"]},
+        # the embedded PostgreSQL's wrapper says "exiting <pid> remaining pids=[…]" at every exit
+        "pgserver": {"level": "WARNING"},
+    },
 }
 
 # --- Money: the currencies this installation bills in (ISO 4217). Amounts are Decimal, never float.

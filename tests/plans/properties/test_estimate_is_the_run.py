@@ -167,6 +167,18 @@ def _build(spec: dict, boundary: dt.date, n: int) -> tuple[Customer, Subscriptio
             duration_periods=periods if duration == "repeating" else None,
             plans=[plan] if limited else [],
         ).code
+    # usage events (those before the period sent first: once the customer has an open period they are refused)
+    events = []
+    if spec["usage"] is not None:
+        span = renewal_at - local_midnight(start, tz)
+        events = [
+            UsageEventIn(
+                f"e{n}-{i}", customer.pk, metric.code, quantity, local_midnight(start, tz) + span * where / 1000, {}
+            )
+            for i, (quantity, where) in enumerate(spec["usage"]["events"])
+        ]
+    if early := [e for e in events if e.timestamp < local_midnight(start, tz)]:
+        usage_record_batch(events=early)
     sub = subscription_create(
         customer_id=customer.pk,
         plan_code=plan.code,
@@ -198,16 +210,8 @@ def _build(spec: dict, boundary: dt.date, n: int) -> tuple[Customer, Subscriptio
         )
     if spec["cancel_at_period_end"]:
         subscription_cancel(subscription_id=sub.pk, at_period_end=True, at=created + dt.timedelta(hours=2))
-    if spec["usage"] is not None and spec["usage"]["events"]:
-        span = renewal_at - local_midnight(start, tz)
-        usage_record_batch(
-            events=[
-                UsageEventIn(
-                    f"e{n}-{i}", customer.pk, metric.code, quantity, local_midnight(start, tz) + span * where / 1000, {}
-                )
-                for i, (quantity, where) in enumerate(spec["usage"]["events"])
-            ]
-        )
+    if later := [e for e in events if e.timestamp >= local_midnight(start, tz)]:
+        usage_record_batch(events=later)
     if overdue:
         # beyond the credit limit since `overdue_days` before the renewal: a debt, then a limit that no longer covers it
         customer_balance_adjust(

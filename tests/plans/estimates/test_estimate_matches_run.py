@@ -11,9 +11,9 @@ import pytest
 
 from plans.models import Charge, ScheduledChange, Subscription
 from plans.services.subscriptions import subscription_cancel, subscription_change_plan, subscription_create
-from tests.factories.catalog import add_plan_price, funded_customer, make_plan
+from tests.factories.catalog import add_plan_price, funded_customer, make_plan, make_product
 from tests.plans.estimates.helpers import assert_estimate_is_what_the_run_posted, estimate_then_run
-from tests.plans.support import D, balance, charge_lines, msk, msk_midnight
+from tests.plans.support import D, balance, charge_lines, expected_entries, ledger_entries, msk, msk_midnight
 
 pytestmark = pytest.mark.django_db
 
@@ -270,3 +270,21 @@ def test_the_run_records_no_charge_the_estimate_left_out(product):
     assert [e.charge_at for e in estimates] == [msk_midnight(2026, 5, 2)]
     assert Charge.objects.filter(subscription__customer=customer, period_start__gte=dt.date(2026, 5, 1)).count() == 0
     assert all(not charges for charges in recorded.values())
+
+
+def test_the_ended_period_of_a_plan_changed_at_period_end_is_its_own_products_revenue(product):
+    # given basic (CRM, in arrears) changing at April's end to pro of another product (in advance)
+    make_plan("basic", "900.00", product=product, charge_timing="in_arrears")
+    make_plan("pro", "1500.00", product=make_product("erp", "ERP"))
+    customer = funded_customer("10000.00")
+    sub = subscription_create(customer_id=customer.pk, plan_code="basic", at=msk(2026, 4, 1))
+    subscription_change_plan(subscription_id=sub.pk, plan_code="pro", when="period_end", at=msk(2026, 4, 10))
+
+    # when
+    estimates, recorded = estimate_then_run(customer, run_at=MAY1)
+
+    # then April is CRM's revenue and May ERP's
+    assert_estimate_is_what_the_run_posted(estimates, recorded)
+    april, may = recorded[sub.pk]
+    assert ledger_entries(april) == expected_entries(customer, "crm", [("plan", "basic", "900.00")])
+    assert ledger_entries(may) == expected_entries(customer, "erp", [("plan", "pro", "1500.00")])

@@ -20,7 +20,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.models import BillingPolicy
-from plans.models import Subscription
+from config.errors import ApplicationError
+from plans.models import PlanPrice, Subscription
 from plans.pricing.charges import ChargeLine, total
 from plans.pricing.periods import Period
 from plans.services.renewal import RenewalPlan, renewal_decision
@@ -58,10 +59,15 @@ def upcoming_charges_estimate(*, customer_id: int, at: dt.datetime | None = None
             customer_id=customer_id, status__in=(Subscription.Status.ACTIVE, Subscription.Status.TRIALING)
         ).order_by("pk")
     )
-    # the run bills a subscription at its next_billing_at at the earliest, with the prices valid then
+    # the run bills a subscription at its next_billing_at at the earliest, with the prices valid then: when a price
+    # version starts between now and a renewal, the subscriptions are loaded per renewal instant
+    due = {sub.pk: max(at, sub.next_billing_at) if sub.next_billing_at else at for sub in subs}
     by_as_of: dict[dt.datetime, list[int]] = defaultdict(list)
-    for sub in subs:
-        by_as_of[max(at, sub.next_billing_at) if sub.next_billing_at else at].append(sub.pk)
+    if due and PlanPrice.objects.filter(valid_from__gt=at, valid_from__lte=max(due.values())).exists():
+        for sub in subs:
+            by_as_of[due[sub.pk]].append(sub.pk)
+    elif subs:
+        by_as_of[at] = [sub.pk for sub in subs]
     grace = dt.timedelta(days=BillingPolicy.current().grace_days)
     out: dict[int, UpcomingCharge] = {}
     for as_of, ids in by_as_of.items():
@@ -123,5 +129,6 @@ def _failed(sub: Subscription, exc: Exception) -> UpcomingCharge:
         lines=[],
         total=Decimal(0),
         currency=sub.currency,
-        failure=f"{type(exc).__name__}: {exc}",
+        # an ApplicationError's message is for people; another error's text is the run's log's, not the API's
+        failure=f"{type(exc).__name__}: {exc}" if isinstance(exc, ApplicationError) else type(exc).__name__,
     )

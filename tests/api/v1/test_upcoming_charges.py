@@ -6,7 +6,7 @@ import pytest
 import time_machine
 
 from billing.models import Entry, Event, Transaction
-from plans.models import Charge, Subscription
+from plans.models import Charge, Subscription, UsageCharge
 from tests.api.helpers import assert_problem, post
 from tests.api.v1.catalog_fixtures import make_metric, make_plan, make_product, make_usage_charge, msk
 from tests.factories.catalog import top_up
@@ -200,3 +200,23 @@ def test_unknown_customer_is_404(api, catalog):
 
     # then
     assert_problem(response, 404, "customer_not_found")
+
+
+def test_a_subscription_the_run_cannot_bill_is_reported_not_a_500(api, customer, catalog):
+    # given two subscriptions, one on a plan whose usage charge became unreadable (edited behind the admin's back)
+    top_up(customer, "10000.00")
+    start = _subscribe(api, customer, "start", msk(2026, 4, 1))
+    metered = _subscribe(api, customer, "metered", msk(2026, 4, 1))
+    UsageCharge.objects.filter(plan__code="metered").update(tiers=[{"up_to": None, "unit_price": "ten"}])
+
+    # when
+    with time_machine.travel(msk(2026, 4, 15), tick=False):
+        response = api.get(_url(customer))
+
+    # then the other one is estimated, this one carries the failure and no lines
+    assert response.status_code == 200, response.content
+    assert [(c["subscription_id"], c["total"], c["next_status"], c["failure"]) for c in response.json()["charges"]] == [
+        (start, "990.00", "active", None),
+        (metered, "0.00", None, "InvalidOperation"),
+    ]
+    assert response.json()["totals"] == [{"currency": "RUB", "amount": "990.00"}]

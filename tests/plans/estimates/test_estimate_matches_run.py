@@ -9,11 +9,21 @@ import datetime as dt
 
 import pytest
 
-from plans.models import Charge, ScheduledChange, Subscription
+from plans.models import Charge, PlanPrice, ScheduledChange, Subscription, UsageCharge
+from plans.services.estimates import upcoming_charges_estimate
 from plans.services.subscriptions import subscription_cancel, subscription_change_plan, subscription_create
-from tests.factories.catalog import add_plan_price, funded_customer, make_plan, make_product
+from tests.factories.catalog import add_plan_price, funded_customer, make_plan, make_product, make_usage_charge
 from tests.plans.estimates.helpers import assert_estimate_is_what_the_run_posted, estimate_then_run
-from tests.plans.support import D, balance, charge_lines, expected_entries, ledger_entries, msk, msk_midnight
+from tests.plans.support import (
+    D,
+    balance,
+    charge_lines,
+    expected_entries,
+    ledger_entries,
+    msk,
+    msk_midnight,
+    run_billing,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -288,3 +298,49 @@ def test_the_ended_period_of_a_plan_changed_at_period_end_is_its_own_products_re
     april, may = recorded[sub.pk]
     assert ledger_entries(april) == expected_entries(customer, "crm", [("plan", "basic", "900.00")])
     assert ledger_entries(may) == expected_entries(customer, "erp", [("plan", "pro", "1500.00")])
+
+
+# --- subscriptions the run cannot bill -------------------------------------------------------------
+
+
+def test_a_change_to_a_plan_without_a_price_in_the_currency_is_a_failure_in_both(product):
+    # given a change scheduled to pro, whose only price in RUB is then removed
+    make_plan("basic", "900.00", product=product)
+    pro = make_plan("pro", "1500.00", product=product)
+    customer = funded_customer("10000.00")
+    sub = subscription_create(customer_id=customer.pk, plan_code="basic", at=msk(2026, 4, 1))
+    subscription_change_plan(subscription_id=sub.pk, plan_code="pro", when="period_end", at=msk(2026, 4, 10))
+    PlanPrice.objects.filter(plan=pro).delete()
+
+    # when
+    [estimate] = upcoming_charges_estimate(customer_id=customer.pk, at=MAY1)
+    run = run_billing(MAY1)
+
+    # then the estimate says the run cannot bill it, and the run records that failure and posts nothing for it
+    assert estimate.failure == (
+        f"CurrencyMismatch: Plan 'pro', scheduled for subscription {sub.pk}'s period end, has no price in RUB."
+    )
+    assert (estimate.lines, estimate.next_status) == ([], None)
+    assert [(f["subscription_id"], f["reason"]) for f in run.failures] == [(sub.pk, estimate.failure)]
+    assert Charge.objects.filter(subscription=sub, period_start=dt.date(2026, 5, 1)).count() == 0
+    assert ScheduledChange.objects.get(subscription=sub).applied_at is None
+
+
+def test_a_subscription_whose_catalog_cannot_be_loaded_fails_alone_in_the_estimate(product):
+    # given two subscriptions, one on a plan whose usage tiers became invalid (edited behind the admin's back)
+    make_plan("basic", "900.00", product=product)
+    broken = make_plan("metered", "500.00", product=product)
+    make_usage_charge(broken, "calls", "graduated", tiers=[{"up_to": None, "unit_price": "0.10"}])
+    customer = funded_customer("10000.00")
+    good = subscription_create(customer_id=customer.pk, plan_code="basic", at=msk(2026, 4, 1))
+    bad = subscription_create(customer_id=customer.pk, plan_code="metered", at=msk(2026, 4, 1))
+    UsageCharge.objects.filter(plan=broken).update(tiers=[{"up_to": None, "unit_price": "ten"}])
+
+    # when
+    estimates = upcoming_charges_estimate(customer_id=customer.pk, at=msk(2026, 4, 20))
+
+    # then the good one is estimated, the bad one reported as failed (no error escapes)
+    assert [(e.subscription_id, e.failure is None, e.total) for e in estimates] == [
+        (good.pk, True, D("900.00")),
+        (bad.pk, False, D("0")),
+    ]

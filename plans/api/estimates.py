@@ -75,8 +75,9 @@ class UpcomingChargeOutputSerializer(serializers.Serializer):
     next_quantity = serializers.IntegerField(allow_null=True, help_text="The quantity it goes on with.")
     failure = serializers.CharField(
         allow_null=True,
-        help_text="Why the run cannot bill it (for instance a plan without a price in the subscription's currency), "
-        "as the run records the failure; null otherwise. Such a subscription has no lines.",
+        help_text="Why the run cannot bill it, as the run records the failure (for instance `CurrencyMismatch: Plan "
+        "'pro' … has no price in RUB.`; for an internal error only its class); null otherwise. Such a subscription "
+        "has no lines, and the run records it among its failures and bills the others.",
     )
 
 

@@ -35,7 +35,7 @@ class UpcomingCharge:
     """One subscription's next renewal as the run will post it. `charges` are the Charge rows it records, in order
     ((kind, period, lines), zero ones included); `lines` are their lines in the same order, `total` their sum.
     `next_status` is the state it advances to (active, canceled, suspended), None when the run cannot bill it
-    (`failure` says why, as the run records it)."""
+    (`failure` says why: the reason the run records for a business error, only the error's class otherwise)."""
 
     subscription_id: int
     charge_at: dt.datetime

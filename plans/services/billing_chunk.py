@@ -1,14 +1,15 @@
 """One chunk of the billing run: one database transaction with a fixed number of statements, whatever its size.
 
-In order: claim due subscriptions (FOR NO KEY UPDATE SKIP LOCKED, so workers share a run); apply the scheduled
-changes that fall due; price every subscription in memory (plans.services.charging); resolve the accounts; lock
-the customers (the global lock order: customer rows, then accounts); post the ledger transactions of the charges
-(billing's batch posting, step one: the transactions' idempotency keys, which are the charge keys, decide what is
-new); insert the Charge guard rows (ON CONFLICT DO NOTHING on (subscription, period, kind)) and their
-`charge.posted` events; advance the subscriptions; write the cancel and suspend events; mark prepaid customers
-beyond their credit limit; close the batch (its deferred checks and the system accounts' balance slots); and last
-add the chunk's counts to the run. A killed worker rolls its chunk back; the next claim (same run or the next
-one) takes the same subscriptions again, and the guard rows make a second charge impossible.
+In order: claim due subscriptions (FOR NO KEY UPDATE SKIP LOCKED, so workers share a run); decide every renewal in
+memory (plans.services.renewal: the charges, the change scheduled for the period's end, the state to advance to);
+resolve the accounts; lock the customers (the global lock order: customer rows, then accounts); post the ledger
+transactions of the charges (billing's batch posting, step one: the transactions' idempotency keys, which are the
+charge keys, decide what is new); insert the Charge guard rows (ON CONFLICT DO NOTHING on (subscription, period,
+kind)) and their `charge.posted` events; advance the subscriptions and mark the scheduled changes they took in;
+write the cancel and suspend events; mark prepaid customers beyond their credit limit; close the batch (its
+deferred checks and the system accounts' balance slots); and last add the chunk's counts to the run. A killed
+worker rolls its chunk back; the next claim (same run or the next one) takes the same subscriptions again, and the
+guard rows make a second charge impossible.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from plans.services.posting import (
     line_json,
 )
 from plans.services.renewal import RenewalPlan, renewal_decision
-from plans.services.snapshots import load_snapshots, load_usage
+from plans.services.snapshots import load_renewal_snapshots
 
 logger = logging.getLogger(__name__)
 
@@ -88,11 +89,13 @@ SELECT %s, x.payload || jsonb_build_object('charge_id', c.id), x.cid, now(), 0, 
 
 _ADVANCE_SQL = """
 UPDATE plans_subscription s
-   SET status = x.status, price_id = x.price_id, current_period_start = x.ps, current_period_end = x.pe,
+   SET status = x.status, plan_id = x.plan_id, price_id = x.price_id, quantity = x.quantity,
+       billing_anchor = x.anchor, current_period_start = x.ps, current_period_end = x.pe,
        next_billing_at = x.next_at, ended_at = x.ended_at, canceled_at = COALESCE(s.canceled_at, x.ended_at),
        suspended_at = CASE WHEN x.status = 'suspended' THEN %s ELSE s.suspended_at END, updated_at = now()
   FROM json_to_recordset(%s::json)
-       AS x(id bigint, status varchar, price_id bigint, ps date, pe date, next_at timestamptz, ended_at timestamptz)
+       AS x(id bigint, status varchar, plan_id bigint, price_id bigint, quantity int, anchor date, ps date, pe date,
+            next_at timestamptz, ended_at timestamptz)
  WHERE s.id = x.id
 """
 
@@ -115,38 +118,6 @@ UPDATE billing_billingrun r
 """
 
 
-def _apply_scheduled_changes(cursor, ids: list[int], as_of: dt.datetime) -> None:
-    """Plan/quantity changes scheduled for period end take effect before the renewal is priced."""
-    cursor.execute(
-        """
-        WITH due AS (
-            SELECT DISTINCT ON (c.subscription_id) c.id, c.subscription_id,
-                   (c.params ->> 'plan_id')::bigint AS plan_id,
-                   (c.params ->> 'quantity')::int AS quantity
-              FROM plans_scheduledchange c
-              JOIN plans_subscription s ON s.id = c.subscription_id
-             WHERE c.subscription_id = ANY(%s::bigint[]) AND c.applied_at IS NULL AND c.canceled_at IS NULL
-               AND c.kind = 'change_plan' AND c.effective_at <= s.next_billing_at
-             ORDER BY c.subscription_id, c.effective_at DESC, c.id DESC
-        ), priced AS (
-            SELECT due.*, (SELECT pp.id FROM plans_planprice pp
-                             JOIN plans_subscription s2 ON s2.id = due.subscription_id
-                            WHERE pp.plan_id = due.plan_id AND pp.amount_currency = s2.currency
-                              AND pp.valid_from <= %s ORDER BY pp.valid_from DESC LIMIT 1) AS price_id
-              FROM due
-        ), upd AS (
-            UPDATE plans_subscription s SET plan_id = p.plan_id, price_id = p.price_id, quantity = p.quantity
-              FROM priced p WHERE s.id = p.subscription_id AND p.price_id IS NOT NULL
-            RETURNING s.id
-        )
-        UPDATE plans_scheduledchange c SET applied_at = %s FROM priced p
-         WHERE c.subscription_id = p.subscription_id AND c.applied_at IS NULL AND c.canceled_at IS NULL
-           AND c.kind = 'change_plan' AND c.id <= p.id
-        """,
-        [array_literal(ids), as_of, as_of],
-    )
-
-
 def billing_run_chunk(*, run: BillingRun) -> ChunkResult:
     """Claim and bill one chunk in one database transaction."""
     result = ChunkResult(failures=[])
@@ -157,7 +128,6 @@ def billing_run_chunk(*, run: BillingRun) -> ChunkResult:
         result.claimed = len(ids)
         if not ids:
             return result
-        _apply_scheduled_changes(cursor, ids, run.as_of)
         renewals = _price(ids, run=run, result=result)
         accounts = _accounts_for(renewals)
         charges = _charges(renewals, accounts)
@@ -171,6 +141,7 @@ def billing_run_chunk(*, run: BillingRun) -> ChunkResult:
         )
         _insert_charges(cursor, [(row, period) for row, period, _ in charges], batch.posted)
         _advance(cursor, renewals, as_of=run.as_of)
+        _consume_scheduled_changes(cursor, renewals, as_of=run.as_of)
         _use_discount_periods(cursor, renewals)
         _emit_status_events(renewals, result)
         customers_mark_past_due(customer_ids=customer_ids, at=run.as_of)
@@ -194,10 +165,7 @@ def billing_run_chunk(*, run: BillingRun) -> ChunkResult:
 
 def _price(ids: list[int], *, run: BillingRun, result: ChunkResult) -> list[RenewalPlan]:
     """Each claimed subscription's renewal, priced in memory; one that fails is recorded, the others go on."""
-    snaps = load_snapshots(ids, as_of=run.as_of)
-    with_usage = [s for s in snaps.values() if s.usage_charges and s.status != "trialing"]
-    if with_usage:
-        load_usage(with_usage, {s.id: s.period for s in with_usage})
+    snaps = load_renewal_snapshots(ids, as_of=run.as_of)
     renewals: list[RenewalPlan] = []
     grace = dt.timedelta(days=BillingPolicy.current().grace_days)
     for snap in snaps.values():
@@ -218,7 +186,11 @@ def _accounts_for(renewals: list[RenewalPlan]) -> AccountResolver:
         revenues={
             (code, p.snap.currency)
             for p in renewals
-            for code in {p.snap.product_code, *(o.product_code for o in p.snap.options)}
+            for code in {
+                p.snap.product_code,
+                *(o.product_code for o in p.snap.options),
+                *p.snap.other_products.values(),
+            }
         },
         promo={p.snap.currency for p in renewals if p.snap.discounts},
     )
@@ -287,7 +259,10 @@ def _advance(cursor, renewals: list[RenewalPlan], *, as_of: dt.datetime) -> None
         {
             "id": p.snap.id,
             "status": p.status,
+            "plan_id": p.plan_id,
             "price_id": p.price_id,
+            "quantity": p.quantity,
+            "anchor": p.anchor.isoformat(),
             "ps": p.period.start.isoformat(),
             "pe": p.period.end.isoformat(),
             "next_at": p.next_at.isoformat() if p.next_at else None,
@@ -296,6 +271,24 @@ def _advance(cursor, renewals: list[RenewalPlan], *, as_of: dt.datetime) -> None
         for p in renewals
     ]
     cursor.execute(_ADVANCE_SQL, [as_of, rows_json(rows)])
+
+
+def _consume_scheduled_changes(cursor, renewals: list[RenewalPlan], *, as_of: dt.datetime) -> None:
+    """The changes scheduled for the period's end that the renewals took into account: applied (the renewal
+    advanced on the new plan, `_advance`) or, for a subscription canceled at period end, canceled with it; earlier
+    pending changes it superseded go the same way. No statement when no renewal had one."""
+    rows = [{"sub": p.snap.id, "change": p.change_id, "applied": p.change_applied} for p in renewals if p.change_id]
+    if rows:
+        cursor.execute(
+            """
+            UPDATE plans_scheduledchange c
+               SET applied_at = CASE WHEN x.applied THEN %s END, canceled_at = CASE WHEN x.applied THEN NULL ELSE %s END
+              FROM json_to_recordset(%s::json) AS x(sub bigint, change bigint, applied boolean)
+             WHERE c.subscription_id = x.sub AND c.id <= x.change AND c.kind = 'change_plan'
+               AND c.applied_at IS NULL AND c.canceled_at IS NULL
+            """,
+            [as_of, as_of, rows_json(rows)],
+        )
 
 
 def _use_discount_periods(cursor, renewals: list[RenewalPlan]) -> None:

@@ -1,8 +1,17 @@
 """The renewal decision: what one subscription's renewal at the end of its current period does (the charges to
-post and the state to advance to), computed in memory from its snapshot. Pure: no query, no write.
+post and the state to advance to), computed in memory from its snapshot (plans.services.snapshots.
+load_renewal_snapshots). Pure: no query, no write.
 
 The billing run posts what it decides (plans.services.billing_chunk) and the upcoming-charge estimate shows it
 (plans.services.estimates), so what the estimate says is what the next run posts.
+
+The rules, in order. The ended period owes what it used (usage, and the fee of a plan billed in arrears) at the
+plan, quantity and price version it had; a trial owes nothing for itself. A prepaid customer beyond the credit
+limit for longer than the grace days is suspended instead of renewed. A subscription canceled at period end (a
+trial too) ends there, and a change scheduled for that end is dropped with it. Otherwise the change scheduled for
+the period's end takes effect (plan, price version valid at the renewal, quantity), then a newer price version of
+the plan unless it is grandfathered; the new period is charged on that: a trial's first paid period gets the setup
+fee, and the period's fee when the plan is billed in advance.
 """
 
 from __future__ import annotations
@@ -10,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from plans.errors import CurrencyMismatch
+from plans.errors import CurrencyMismatch, PlanNotFound
 from plans.models import Charge
 from plans.pricing.charges import ChargeLine
 from plans.pricing.periods import Period, local_midnight, period_at
@@ -21,7 +30,8 @@ from plans.services.snapshots import SubscriptionSnapshot
 
 @dataclass
 class RenewalPlan:
-    """What one subscription's renewal does: charges to post and the state to advance to."""
+    """What one subscription's renewal does: charges to post and the state to advance to (`change_id`: the due
+    scheduled change it consumed, applied when `change_applied`, dropped otherwise)."""
 
     snap: SubscriptionSnapshot
     charges: list[tuple[str, Period, list[ChargeLine]]]
@@ -30,6 +40,11 @@ class RenewalPlan:
     period: Period
     next_at: dt.datetime | None
     ended_at: dt.datetime | None
+    plan_id: int = 0
+    quantity: int = 1
+    anchor: dt.date | None = None
+    change_id: int | None = None
+    change_applied: bool = False
 
 
 def renewal_decision(snap: SubscriptionSnapshot, *, grace: dt.timedelta) -> RenewalPlan:
@@ -54,39 +69,89 @@ def _price_in_subscription_currency(snap: SubscriptionSnapshot) -> None:
     snap.setup_fee, snap.price_currency = snap.latest_setup_fee, snap.currency
 
 
+def _apply_due_change(snap: SubscriptionSnapshot) -> None:
+    """The change scheduled for the period's end takes effect: the target plan, its price version valid at the
+    renewal, the new quantity. A target that is gone or has no price in the subscription's currency fails the
+    renewal visibly (the customer asked for that plan: it is neither dropped nor replaced silently)."""
+    change = snap.due_change
+    if change is None:
+        return
+    if change.plan_id is None:
+        raise PlanNotFound(f"The plan of the change scheduled for subscription {snap.id}'s period end is gone.")
+    if change.price_id is None:
+        raise CurrencyMismatch(
+            f"Plan {change.plan_code!r}, scheduled for subscription {snap.id}'s period end, has no price in "
+            f"{snap.currency}."
+        )
+    if (change.interval, change.interval_count) != (snap.interval, snap.interval_count):
+        snap.anchor = snap.period.end  # another billing period: the new plan's periods count from the renewal
+    if change.plan_id != snap.plan_id:
+        snap.other_products[snap.plan_code] = snap.product_code  # the ended period stays the old product's revenue
+        snap.other_products.pop(change.plan_code, None)
+    snap.plan_id, snap.plan_code, snap.plan_name = change.plan_id, change.plan_code, change.plan_name
+    snap.product_id, snap.product_code = change.product_id, change.product_code
+    snap.interval, snap.interval_count = change.interval, change.interval_count
+    snap.in_advance, snap.grandfathered, snap.quantity = change.in_advance, change.grandfathered, change.quantity
+    snap.price_id, snap.unit_price, snap.setup_fee = change.price_id, change.unit_price, change.setup_fee
+    snap.minimum, snap.price_currency = change.minimum, change.price_currency
+    # the target's price is already the latest valid at the renewal; its usage charges start with its own period
+    snap.latest_price_id, snap.latest_unit_price = change.price_id, change.unit_price
+    snap.latest_minimum, snap.latest_setup_fee = change.minimum, change.setup_fee
+    snap.usage_charges, snap.usage = [], {}
+
+
+def _latest_price_version(snap: SubscriptionSnapshot) -> None:
+    """A new price version applies from the next period on (grandfathered plans keep theirs)."""
+    if snap.latest_price_id and not snap.grandfathered and snap.latest_price_id != snap.price_id:
+        snap.price_id, snap.unit_price = snap.latest_price_id, snap.latest_unit_price
+        snap.minimum, snap.setup_fee = snap.latest_minimum, snap.latest_setup_fee
+
+
 def _renewal_plan(snap: SubscriptionSnapshot, *, grace: dt.timedelta) -> RenewalPlan:
     boundary = snap.period.end
     boundary_at = local_midnight(boundary, snap.customer_tz)
     past = snap.period
+    change_id = snap.due_change.id if snap.due_change is not None else None
     charges: list[tuple[str, Period, list[ChargeLine]]] = []
-    if snap.prepaid and snap.past_due_since is not None and snap.past_due_since + grace <= boundary_at:
-        # beyond the credit limit for longer than the grace days: suspend instead of renewing
-        # (what was used in arrears is still billed); a top-up covering the debt resumes it
+    if snap.status != "trialing":
+        # what the ended period used, at the plan, quantity and price version it had
         if snap.usage_charges:
             charges.append((Charge.Kind.USAGE, past, usage_lines(snap, past)))
-        if not snap.in_advance and snap.status != "trialing":
+        if not snap.in_advance:
             charges.append((Charge.Kind.RECURRING, past, recurring_lines(snap, past)))
-        return RenewalPlan(snap, charges, "suspended", snap.price_id, past, snap.next_billing_at(boundary), None)
-    if snap.latest_price_id and not snap.grandfathered and snap.latest_price_id != snap.price_id:
-        # a new price version applies from the next period on (grandfathered plans keep theirs)
-        snap.price_id, snap.unit_price = snap.latest_price_id, snap.latest_unit_price
-        snap.minimum = snap.latest_minimum
+
+    def advance(status: str, period: Period, next_at: dt.datetime | None, ended_at: dt.datetime | None, applied: bool):
+        return RenewalPlan(
+            snap,
+            charges,
+            status,
+            snap.price_id,
+            period,
+            next_at,
+            ended_at,
+            plan_id=snap.plan_id,
+            quantity=snap.quantity,
+            anchor=snap.anchor,
+            change_id=change_id,
+            change_applied=applied,
+        )
+
+    if snap.prepaid and snap.past_due_since is not None and snap.past_due_since + grace <= boundary_at:
+        # beyond the credit limit for longer than the grace days: suspend instead of renewing (what was used is
+        # still billed); the scheduled change is applied, so a top-up that resumes it starts on the new plan
+        _apply_due_change(snap)
+        return advance("suspended", past, snap.next_billing_at(boundary), None, True)
+    if snap.cancel_at_period_end:
+        return advance("canceled", past, None, boundary_at, False)
+    _apply_due_change(snap)
+    _latest_price_version(snap)
     if snap.status == "trialing":
         first = period_at(boundary, snap.interval, 0, count=snap.interval_count)
         charges.append((Charge.Kind.SETUP, first, setup_lines(snap, first)))
         if snap.in_advance:
             charges.append((Charge.Kind.RECURRING, first, recurring_lines(snap, first)))
-        first_at = local_midnight(first.end, snap.customer_tz)
-        return RenewalPlan(snap, charges, "active", snap.price_id, first, first_at, None)
-    if snap.usage_charges:
-        charges.append((Charge.Kind.USAGE, past, usage_lines(snap, past)))
-    if not snap.in_advance:
-        charges.append((Charge.Kind.RECURRING, past, recurring_lines(snap, past)))
-    if snap.cancel_at_period_end:
-        return RenewalPlan(snap, charges, "canceled", snap.price_id, past, None, boundary_at)
+        return advance("active", first, local_midnight(first.end, snap.customer_tz), None, True)
     following = snap.period_after(past)
     if snap.in_advance:
         charges.append((Charge.Kind.RECURRING, following, recurring_lines(snap, following)))
-    return RenewalPlan(
-        snap, charges, "active", snap.price_id, following, local_midnight(following.end, snap.customer_tz), None
-    )
+    return advance("active", following, local_midnight(following.end, snap.customer_tz), None, True)

@@ -78,6 +78,31 @@ class OptionSnapshot:
     recurring: bool
 
 
+@dataclass(frozen=True)
+class DueChange:
+    """A plan or quantity change scheduled for the end of the current period (plans_scheduledchange, kind
+    `change_plan`, due by the subscription's next billing time): the target plan and its price version in the
+    subscription's currency valid at the renewal (`price_id` None when it has none). The renewal decision
+    applies it (plans.services.renewal); `id` is the latest due change, which supersedes earlier pending ones."""
+
+    id: int
+    plan_id: int | None  # None: the plan no longer exists
+    plan_code: str
+    plan_name: str
+    product_id: int | None
+    product_code: str
+    interval: str
+    interval_count: int
+    in_advance: bool
+    grandfathered: bool
+    quantity: int
+    price_id: int | None
+    unit_price: Decimal | None
+    setup_fee: Decimal | None
+    minimum: Decimal | None
+    price_currency: str
+
+
 @dataclass
 class SubscriptionSnapshot:
     """Everything needed to price one subscription, loaded without per-row queries."""
@@ -116,8 +141,11 @@ class SubscriptionSnapshot:
     discounts: list[DiscountSnapshot] = field(default_factory=list)
     usage_charges: list[UsageChargeSnapshot] = field(default_factory=list)
     usage: dict[int, Decimal] = field(default_factory=dict)  # metric id → aggregated quantity for `period`
-    # plan code → product code of plans not on the subscription yet (the target of a change posted now)
+    # plan code → product code of plans not on the subscription yet (the target of a change posted now) or no
+    # longer on it (the plan a renewal changed from: the past period's lines are its product's revenue)
     other_products: dict[str, str] = field(default_factory=dict)
+    # the change scheduled for this period's end, loaded for a renewal only (load_renewal_snapshots)
+    due_change: DueChange | None = None
 
     # --- items ---------------------------------------------------------------------------
     def items(self, *, unit_price: Decimal | None = None, quantity: int | None = None) -> list[PricedItem]:
@@ -357,6 +385,67 @@ def load_usage(snaps: list[SubscriptionSnapshot], period_of: dict[int, Period]) 
             cursor.execute(sql, [list(c) for c in columns])
             for sub_id, metric_id, quantity in cursor.fetchall():
                 by_id[sub_id].usage[metric_id] = Decimal(quantity)
+
+
+# The latest pending plan change due at each subscription's renewal, with its target plan and the target's
+# latest price version in the subscription's currency (the plan may have none, or be gone).
+_DUE_CHANGES_SQL = """
+SELECT DISTINCT ON (c.subscription_id) c.subscription_id, c.id, p.id, p.code, p.name, pr.id, pr.code, p.interval,
+       p.interval_count, p.charge_timing = 'in_advance', p.grandfathered,
+       COALESCE((c.params ->> 'quantity')::int, s.quantity), pp.id, pp.amount, pp.setup_fee, pp.minimum_commitment,
+       pp.amount_currency
+  FROM plans_scheduledchange c
+  JOIN plans_subscription s ON s.id = c.subscription_id
+  LEFT JOIN plans_plan p ON p.id = (c.params ->> 'plan_id')::bigint
+  LEFT JOIN plans_product pr ON pr.id = p.product_id
+  LEFT JOIN LATERAL (
+      SELECT id, amount, setup_fee, minimum_commitment, amount_currency FROM plans_planprice
+       WHERE plan_id = p.id AND amount_currency = s.currency AND valid_from <= %s
+       ORDER BY valid_from DESC LIMIT 1
+  ) pp ON true
+ WHERE c.subscription_id = ANY(%s::bigint[]) AND c.applied_at IS NULL AND c.canceled_at IS NULL
+   AND c.kind = 'change_plan' AND c.effective_at <= s.next_billing_at
+ ORDER BY c.subscription_id, c.effective_at DESC, c.id DESC
+"""
+
+
+def load_due_changes(snaps: dict[int, SubscriptionSnapshot], *, as_of: dt.datetime) -> None:
+    """Attach to each snapshot the change scheduled for its period's end (one query for all)."""
+    if not snaps:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(_DUE_CHANGES_SQL, [as_of, array_literal(list(snaps))])
+        for sub_id, *row in cursor.fetchall():
+            snaps[sub_id].due_change = DueChange(
+                id=row[0],
+                plan_id=row[1],
+                plan_code=row[2] or "",
+                plan_name=row[3] or "",
+                product_id=row[4],
+                product_code=row[5] or "",
+                interval=row[6] or "",
+                interval_count=row[7] or 1,
+                in_advance=bool(row[8]),
+                grandfathered=bool(row[9]),
+                quantity=row[10],
+                price_id=row[11],
+                unit_price=row[12],
+                setup_fee=row[13],
+                minimum=row[14],
+                price_currency=row[15] or "",
+            )
+
+
+def load_renewal_snapshots(subscription_ids: list[int], *, as_of: dt.datetime) -> dict[int, SubscriptionSnapshot]:
+    """What a renewal at the end of the current period is decided from (plans.services.renewal): the snapshots,
+    the changes scheduled for the period's end, and the period's usage of those billed for usage. The billing run
+    and the upcoming-charge estimate both load it here, so they decide from the same data."""
+    snaps = load_snapshots(subscription_ids, as_of=as_of)
+    load_due_changes(snaps, as_of=as_of)
+    with_usage = [s for s in snaps.values() if s.usage_charges and s.status != "trialing"]
+    if with_usage:
+        load_usage(with_usage, {s.id: s.period for s in with_usage})
+    return snaps
 
 
 def price_for(*, plan_id: int, currency: str, as_of: dt.datetime) -> PlanPrice | None:

@@ -6,9 +6,10 @@ import pytest
 import time_machine
 
 from billing.models import Entry, Event, Transaction
-from plans.models import Charge, Subscription
+from plans.models import Charge, Subscription, UsageCharge
 from tests.api.helpers import assert_problem, post
 from tests.api.v1.catalog_fixtures import make_metric, make_plan, make_product, make_usage_charge, msk
+from tests.factories.catalog import top_up
 
 SUBSCRIPTIONS = "/api/v1/subscriptions/"
 
@@ -52,7 +53,9 @@ def _rows() -> dict[str, int]:
 
 
 def test_estimate_per_subscription_with_usage_so_far(api, customer, catalog):
-    # given (an event before the period, sent before the customer had an open period: later it would be refused)
+    # given a customer with funds (one beyond the credit limit would be suspended at renewal), and an event before
+    # the period (sent before the customer had an open period: later it would be refused)
+    top_up(customer, "10000.00")
     _usage(api, customer, ("e3", "1000", "2026-03-31T23:59:59+03:00"))
     start = _subscribe(api, customer, "start", msk(2026, 4, 1))
     metered = _subscribe(api, customer, "metered", msk(2026, 4, 1))
@@ -75,7 +78,9 @@ def test_estimate_per_subscription_with_usage_so_far(api, customer, catalog):
 
     # then
     assert response.status_code == 200, response.content
-    assert response.json() == {
+    data = response.json()
+    first_fields = ("subscription_id", "charge_at", "period", "lines", "total", "currency")
+    assert {**data, "charges": [{k: c[k] for k in first_fields} for c in data["charges"]]} == {
         "customer_id": customer.pk,
         "estimated_at": "2026-04-15T07:00:00Z",
         "charges": [
@@ -146,6 +151,23 @@ def test_estimate_per_subscription_with_usage_so_far(api, customer, catalog):
         ],
         "totals": [{"currency": "RUB", "amount": "2005.50"}],
     }
+    # and what the run records for each, and the state it leaves each in
+    may, trial_first = {"start": "2026-05-01", "end": "2026-06-01"}, {"start": "2026-04-24", "end": "2026-05-24"}
+    april = {"start": "2026-04-01", "end": "2026-05-01"}
+    assert [
+        (
+            [(b["kind"], b["period"], b["total"], len(b["lines"])) for b in c["breakdown"]],
+            (c["next_status"], c["next_period"], c["next_plan"], c["next_quantity"], c["failure"]),
+        )
+        for c in data["charges"]
+    ] == [
+        ([("recurring", may, "990.00", 1)], ("active", may, "start", 1, None)),
+        ([("usage", april, "25.50", 1), ("recurring", april, "500.00", 1)], ("active", may, "metered", 1, None)),
+        (
+            [("setup", trial_first, "0.00", 0), ("recurring", trial_first, "490.00", 1)],
+            ("active", trial_first, "trial", 1, None),
+        ),
+    ]
     assert _rows() == before
 
 
@@ -178,3 +200,23 @@ def test_unknown_customer_is_404(api, catalog):
 
     # then
     assert_problem(response, 404, "customer_not_found")
+
+
+def test_a_subscription_the_run_cannot_bill_is_reported_not_a_500(api, customer, catalog):
+    # given two subscriptions, one on a plan whose usage charge became unreadable (edited behind the admin's back)
+    top_up(customer, "10000.00")
+    start = _subscribe(api, customer, "start", msk(2026, 4, 1))
+    metered = _subscribe(api, customer, "metered", msk(2026, 4, 1))
+    UsageCharge.objects.filter(plan__code="metered").update(tiers=[{"up_to": None, "unit_price": "ten"}])
+
+    # when
+    with time_machine.travel(msk(2026, 4, 15), tick=False):
+        response = api.get(_url(customer))
+
+    # then the other one is estimated, this one carries the failure and no lines
+    assert response.status_code == 200, response.content
+    assert [(c["subscription_id"], c["total"], c["next_status"], c["failure"]) for c in response.json()["charges"]] == [
+        (start, "990.00", "active", None),
+        (metered, "0.00", None, "InvalidOperation"),
+    ]
+    assert response.json()["totals"] == [{"currency": "RUB", "amount": "990.00"}]

@@ -18,7 +18,7 @@ from django.db import migrations
 LEDGER_SQL = Path(__file__).resolve().parent.parent / "sql" / "ledger.sql"
 
 # sha256 of the file's definitions, whitespace-normalized (tests/billing/test_ledger_sql.py computes it)
-LEDGER_SQL_SHA256 = "8026ae0f128aea0dc3d438577ff1864a377f5bee5f988b976c305d6984bea0cf"
+LEDGER_SQL_SHA256 = "2d082bbc988ed49c158d02b9ddec5ccbeb528a900afdd7a51ddec77c22ffea4f"
 
 PREVIOUS_DEFINITIONS = """
 DROP TRIGGER billing_account_balance_guard ON billing_account;

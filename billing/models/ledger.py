@@ -204,3 +204,23 @@ class Entry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id}: {self.amount}"
+
+
+class LedgerVerification(models.Model):
+    """One run of `ledger_verify`: whether every cached balance equalled its account's entries and every transaction
+    summed to zero per currency, and the differences found (capped, with their total counts)."""
+
+    started_at = models.DateTimeField(db_default=models.functions.Now(), editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True, editable=False)
+    ok = models.BooleanField(null=True, editable=False, help_text="Empty while the verification runs.")
+    accounts_checked = models.PositiveIntegerField(default=0, editable=False)
+    transactions_checked = models.PositiveIntegerField(default=0, editable=False)
+    differences = models.JSONField(default=dict, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-id"]
+        default_permissions = ("view",)
+
+    def __str__(self) -> str:
+        state = "running" if self.ok is None else ("ok" if self.ok else "DIFFERENCES")
+        return f"Ledger verification #{self.pk} {self.started_at:%Y-%m-%d %H:%M} {state}"

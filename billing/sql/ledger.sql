@@ -190,13 +190,14 @@ CREATE TRIGGER billing_account_guard BEFORE INSERT OR DELETE OR UPDATE OF id, ba
     ON billing_account FOR EACH ROW EXECUTE FUNCTION billing_account_guard();
 
 -- ----- Cached balances change only together with entries -------------------------------------------------------
--- A statement that changes an account's cached balance (its row's balance, or one of its balance slots: inserted
--- with a non-zero balance, updated, moved to another account) is refused unless entries of that account were
--- inserted by the same database transaction, before the statement's end (the posting statement inserts its
--- entries and updates the balances in one statement; the batch inserts the entries first). Per statement, with
--- transition tables: one query for a chunk's thousand balances. Each account's newest entries are read first
--- (index on account, id), so the entries of the current database transaction are found at once. That the amounts
--- match is proven by ledger_verify (billing/services/ledger_verify.py), not here. Slot rows are never deleted.
+-- A change of an account's cached balance (its row's balance, or one of its balance slots: inserted with a
+-- non-zero balance or updated) is refused unless entries of that account were inserted by the same database
+-- transaction before the statement's end (the posting statement inserts its entries and updates the balances in
+-- one statement; the batch inserts the entries first). AFTER row triggers whose WHEN clause lets only real changes
+-- through: one index probe per changed balance, at the end of the statement. The account's newest entries are
+-- read first (index on account, id), so the entries of the current database transaction are found at once. That
+-- the amounts match is proven by ledger_verify (billing/services/ledger_verify.py), not here. A slot keeps its
+-- account and number, and is never deleted.
 
 CREATE OR REPLACE FUNCTION billing_ledger_balance_guard()
  RETURNS trigger
@@ -204,41 +205,26 @@ CREATE OR REPLACE FUNCTION billing_ledger_balance_guard()
 AS $$
 DECLARE
     top xid := (pg_current_xact_id()::text::bigint % 4294967296)::text::xid;
-    changed bigint[];
-    bad_account bigint;
+    account bigint;
+    written_here boolean;
 BEGIN
     IF TG_TABLE_NAME = 'billing_account' THEN
-        SELECT array_agg(n.id) INTO changed
-          FROM new_rows n JOIN old_rows o ON o.id = n.id
-         WHERE n.balance IS DISTINCT FROM o.balance;
-    ELSIF TG_OP = 'INSERT' THEN
-        SELECT array_agg(n.account_id) INTO changed FROM new_rows n WHERE n.balance <> 0;
+        account := NEW.id;
     ELSE
-        SELECT o.id INTO bad_account
-          FROM new_rows n JOIN old_rows o ON o.id = n.id
-         WHERE n.account_id IS DISTINCT FROM o.account_id OR n.slot IS DISTINCT FROM o.slot
-         LIMIT 1;
-        IF bad_account IS NOT NULL THEN
-            RAISE EXCEPTION 'a balance slot keeps its account and number (slot %)', bad_account
+        account := NEW.account_id;
+        IF TG_OP = 'UPDATE' AND (NEW.account_id <> OLD.account_id OR NEW.slot <> OLD.slot) THEN
+            RAISE EXCEPTION 'a balance slot keeps its account and number (slot %)', OLD.id
                 USING ERRCODE = 'restrict_violation';
         END IF;
-        SELECT array_agg(n.account_id) INTO changed
-          FROM new_rows n JOIN old_rows o ON o.id = n.id
-         WHERE n.balance IS DISTINCT FROM o.balance;
     END IF;
-    IF changed IS NULL THEN
-        RETURN NULL;
-    END IF;
-    SELECT c.id INTO bad_account
-      FROM (SELECT DISTINCT unnest(changed) AS id) c
-      LEFT JOIN LATERAL (SELECT true AS found FROM billing_entry e
-                          WHERE e.account_id = c.id AND (e.xmin = top OR billing_ledger_written_here(e.xmin))
-                          ORDER BY e.id DESC LIMIT 1) mine ON true
-     WHERE mine.found IS NULL
+    SELECT true INTO written_here
+      FROM billing_entry e
+     WHERE e.account_id = account AND (e.xmin = top OR billing_ledger_written_here(e.xmin))
+     ORDER BY e.id DESC
      LIMIT 1;
-    IF bad_account IS NOT NULL THEN
+    IF written_here IS NULL THEN
         RAISE EXCEPTION 'the cached balance of ledger account % changes only together with its entries, '
-                        'in the same database transaction (balance_follows_entries)', bad_account
+                        'in the same database transaction (balance_follows_entries)', account
             USING ERRCODE = 'insufficient_privilege';
     END IF;
     RETURN NULL;
@@ -247,18 +233,16 @@ $$;
 
 DROP TRIGGER IF EXISTS billing_account_balance_guard ON billing_account;
 CREATE TRIGGER billing_account_balance_guard AFTER UPDATE ON billing_account
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION billing_ledger_balance_guard();
+    FOR EACH ROW WHEN ((new.balance IS DISTINCT FROM old.balance)) EXECUTE FUNCTION billing_ledger_balance_guard();
 
 DROP TRIGGER IF EXISTS billing_slot_insert_guard ON billing_accountbalanceslot;
 CREATE TRIGGER billing_slot_insert_guard AFTER INSERT ON billing_accountbalanceslot
-    REFERENCING NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION billing_ledger_balance_guard();
+    FOR EACH ROW WHEN ((new.balance <> (0)::numeric)) EXECUTE FUNCTION billing_ledger_balance_guard();
 
 DROP TRIGGER IF EXISTS billing_slot_update_guard ON billing_accountbalanceslot;
 CREATE TRIGGER billing_slot_update_guard AFTER UPDATE ON billing_accountbalanceslot
-    REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
-    FOR EACH STATEMENT EXECUTE FUNCTION billing_ledger_balance_guard();
+    FOR EACH ROW WHEN (((new.balance IS DISTINCT FROM old.balance) OR (new.account_id <> old.account_id)
+                        OR (new.slot <> old.slot))) EXECUTE FUNCTION billing_ledger_balance_guard();
 
 DROP TRIGGER IF EXISTS billing_slot_append_only ON billing_accountbalanceslot;
 CREATE TRIGGER billing_slot_append_only BEFORE DELETE ON billing_accountbalanceslot

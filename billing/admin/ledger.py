@@ -10,7 +10,7 @@ from django.utils.html import format_html
 
 from billing.admin.common import ADJUST_PERMISSION, admin_url, customer_amounts, money_text
 from billing.forms import ReverseTransactionsForm
-from billing.models import Account, Entry, LedgerVerification, Transaction
+from billing.models import Account, Entry, Transaction
 from billing.services.ledger import ledger_reverse
 from config.admin import ReadOnlyModelAdmin, ReadOnlyTabularInline
 from config.errors import ApplicationError
@@ -143,13 +143,3 @@ class EntryAdmin(ReadOnlyModelAdmin):
     search_fields = ("account__code", "memo", "transaction__idempotency_key")
     list_select_related = ("transaction", "account")
     raw_id_fields = ("transaction", "account")
-
-
-@admin.register(LedgerVerification)
-class LedgerVerificationAdmin(ReadOnlyModelAdmin):
-    """The runs of ledger_verify (daily, and by hand); the admin shows a red banner while the last one failed."""
-
-    list_display = ("id", "started_at", "finished_at", "ok", "accounts_checked", "transactions_checked")
-    list_filter = ("ok",)
-    fields = ("started_at", "finished_at", "ok", "accounts_checked", "transactions_checked", "differences")
-    readonly_fields = fields

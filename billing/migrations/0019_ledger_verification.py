@@ -5,26 +5,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('billing', '0018_ledger_own_guarantees'),
+        ("billing", "0018_ledger_own_guarantees"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='LedgerVerification',
+            name="LedgerVerification",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('started_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False)),
-                ('finished_at', models.DateTimeField(blank=True, editable=False, null=True)),
-                ('ok', models.BooleanField(editable=False, help_text='Empty while the verification runs.', null=True)),
-                ('accounts_checked', models.PositiveIntegerField(default=0, editable=False)),
-                ('transactions_checked', models.PositiveIntegerField(default=0, editable=False)),
-                ('differences', models.JSONField(blank=True, default=dict, editable=False)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "started_at",
+                    models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), editable=False),
+                ),
+                ("finished_at", models.DateTimeField(blank=True, editable=False, null=True)),
+                ("ok", models.BooleanField(editable=False, help_text="Empty while the verification runs.", null=True)),
+                ("accounts_checked", models.PositiveIntegerField(default=0, editable=False)),
+                ("transactions_checked", models.PositiveIntegerField(default=0, editable=False)),
+                ("differences", models.JSONField(blank=True, default=dict, editable=False)),
             ],
             options={
-                'ordering': ['-id'],
-                'default_permissions': ('view',),
+                "ordering": ["-id"],
+                "default_permissions": (),
             },
         ),
     ]

@@ -1,6 +1,6 @@
 from billing.models.api import ApiKey, IdempotencyRecord
 from billing.models.customers import Customer
-from billing.models.ledger import Account, AccountBalanceSlot, Entry, Transaction
+from billing.models.ledger import Account, AccountBalanceSlot, Entry, LedgerVerification, Transaction
 from billing.models.outbox import Event, EventDelivery, WebhookEndpoint
 from billing.models.policy import BillingPolicy
 
@@ -14,6 +14,7 @@ __all__ = [
     "Event",
     "EventDelivery",
     "IdempotencyRecord",
+    "LedgerVerification",
     "Transaction",
     "WebhookEndpoint",
 ]

@@ -1,6 +1,9 @@
 """The double-entry ledger. PostgreSQL guards its invariants (billing/sql/ledger.sql): entries of a
-transaction sum to zero per currency, an entry's currency is its account's, and Transaction/Entry
-rows can be neither updated nor deleted. Design note: docs/ledger.md.
+transaction sum to zero per currency, an entry's currency is its account's, an entry joins only a
+transaction of its own database transaction, Transaction/Entry rows can be neither updated nor
+deleted, a cached balance changes only together with entries of its account, and TRUNCATE empties
+the whole ledger or nothing. `ledger_verify` proves the cached balances daily (LedgerVerification).
+Design note: docs/ledger.md.
 
 Sign convention: entry amounts are signed, debit positive. An account's cached balance is the raw
 sum of its entries: `Account.balance` for a customer account, and `Account.balance` plus the sum of
@@ -204,3 +207,23 @@ class Entry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.account_id}: {self.amount}"
+
+
+class LedgerVerification(models.Model):
+    """One run of `ledger_verify`: whether every cached balance equalled its account's entries and every transaction
+    summed to zero per currency, and the differences found (capped, with their total counts)."""
+
+    started_at = models.DateTimeField(db_default=models.functions.Now(), editable=False)
+    finished_at = models.DateTimeField(null=True, blank=True, editable=False)
+    ok = models.BooleanField(null=True, editable=False, help_text="Empty while the verification runs.")
+    accounts_checked = models.PositiveIntegerField(default=0, editable=False)
+    transactions_checked = models.PositiveIntegerField(default=0, editable=False)
+    differences = models.JSONField(default=dict, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-id"]
+        default_permissions = ()  # no admin page of its own: every staff user sees the banner while the last failed
+
+    def __str__(self) -> str:
+        state = "running" if self.ok is None else ("ok" if self.ok else "DIFFERENCES")
+        return f"Ledger verification #{self.pk} {self.started_at:%Y-%m-%d %H:%M} {state}"

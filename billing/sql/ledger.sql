@@ -14,11 +14,31 @@
 -- Definitions are written the way PostgreSQL prints them back (RETURNS, LANGUAGE, AS; trigger events in
 -- PostgreSQL's order), so the comparison needs no more than whitespace normalization.
 
+-- ----- Rows written by the current database transaction -------------------------------------------------------
+-- Whether a row's xmin is the current database transaction's own: its top-level id, or one of its subtransactions
+-- (a savepoint, released or still open). A subtransaction's id is newer than its top-level one, and a row another
+-- transaction wrote is visible only once that one committed, so a visible row whose writer is still in progress
+-- was written here. The 32-bit xmin is placed relative to the current full transaction id (within 2^31 of it).
+
+CREATE OR REPLACE FUNCTION billing_ledger_written_here(inserted_by xid)
+ RETURNS boolean
+ LANGUAGE plpgsql
+AS $$
+DECLARE
+    top bigint := pg_current_xact_id()::text::bigint;
+    delta bigint := ((inserted_by::text::bigint - top) % 4294967296 + 6442450944) % 4294967296 - 2147483648;
+BEGIN
+    RETURN delta = 0 OR (delta > 0 AND pg_xact_status((top + delta)::text::xid8) = 'in progress');
+END;
+$$;
+
 -- ----- The deferred per-transaction check ---------------------------------------------------------------------
--- One deferred constraint trigger row per entry; the first one to fire for a transaction checks all of its
--- entries in one query and marks (transaction id, highest entry id) in the transaction-local setting
--- billing.ledger_checked, so the other entries of that transaction skip. An entry added later (a higher id) is
--- checked again. It proves that the transaction exists, that every entry's account exists in the entry's
+-- One deferred constraint trigger row per entry. The entries that one command inserted into a ledger transaction
+-- (same xmin and cmin) are checked once, by the one with the highest id: its event is queued by the same command
+-- and fires in the same round as theirs, after that command, so every command that adds entries to a transaction
+-- is followed by a check of all of its entries, and the last such check sees them all. Nothing a session can set
+-- changes which entry checks. The check proves that the transaction exists and was inserted by this same database
+-- transaction (no entry joins a transaction committed earlier), that every entry's account exists in the entry's
 -- currency, that no amount is zero and that the entries sum to zero per currency.
 
 CREATE OR REPLACE FUNCTION billing_ledger_check_balanced()
@@ -26,9 +46,8 @@ CREATE OR REPLACE FUNCTION billing_ledger_check_balanced()
  LANGUAGE plpgsql
 AS $$
 DECLARE
-    checked text := current_setting('billing.ledger_checked', true);
-    transaction_found boolean;
-    last_entry bigint;
+    checked_later boolean;
+    transaction_xmin xid;
     bad_entry bigint;
     zero_entry bigint;
     first_currency text;
@@ -37,22 +56,31 @@ DECLARE
     bad_currency text;
     bad_sum numeric;
 BEGIN
-    IF checked LIKE NEW.transaction_id || ':%'
-       AND NEW.id <= split_part(checked, ':', 2)::bigint THEN
+    SELECT EXISTS (SELECT 1 FROM billing_entry e
+                    WHERE e.transaction_id = n.transaction_id AND e.id > n.id AND e.xmin = n.xmin AND e.cmin = n.cmin)
+      INTO checked_later
+      FROM billing_entry n
+     WHERE n.id = NEW.id;
+    IF checked_later THEN
         RETURN NULL;
     END IF;
-    SELECT EXISTS (SELECT 1 FROM billing_transaction t WHERE t.id = NEW.transaction_id),
-           max(e.id), min(e.amount_currency), max(e.amount_currency), sum(e.amount),
+    SELECT (SELECT t.xmin FROM billing_transaction t WHERE t.id = NEW.transaction_id),
+           min(e.amount_currency), max(e.amount_currency), sum(e.amount),
            -- a subquery per entry, not a join: the plan must not depend on row estimates
            min(e.id) FILTER (WHERE e.amount_currency IS DISTINCT FROM (
                SELECT a.balance_currency FROM billing_account a WHERE a.id = e.account_id)),
            min(e.id) FILTER (WHERE e.amount = 0)
-      INTO transaction_found, last_entry, first_currency, last_currency, total, bad_entry, zero_entry
+      INTO transaction_xmin, first_currency, last_currency, total, bad_entry, zero_entry
       FROM billing_entry e
      WHERE e.transaction_id = NEW.transaction_id;
-    IF NOT transaction_found THEN
+    IF transaction_xmin IS NULL THEN
         RAISE EXCEPTION 'ledger entry % names transaction %, which does not exist', NEW.id, NEW.transaction_id
             USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    IF NOT billing_ledger_written_here(transaction_xmin) THEN
+        RAISE EXCEPTION 'ledger entry % joins transaction %, which an earlier database transaction committed '
+                        '(entry_joins_new_transaction: post a new transaction instead)', NEW.id, NEW.transaction_id
+            USING ERRCODE = 'integrity_constraint_violation';
     END IF;
     IF bad_entry IS NOT NULL THEN
         RAISE EXCEPTION 'ledger entry % of transaction % names an account that does not exist or is not in %',
@@ -82,7 +110,6 @@ BEGIN
             NEW.transaction_id, bad_sum, bad_currency
             USING ERRCODE = 'integrity_constraint_violation';
     END IF;
-    checked := set_config('billing.ledger_checked', NEW.transaction_id || ':' || last_entry, true);
     RETURN NULL;
 END;
 $$;
@@ -115,9 +142,10 @@ CREATE TRIGGER billing_entry_append_only BEFORE DELETE OR UPDATE ON billing_entr
 -- ----- The account guard -------------------------------------------------------------------------------------
 -- Entries have no foreign keys (the deferred check proves them once per transaction), so what the keys would
 -- also guarantee is kept here: an account is never deleted and never changes id, currency, kind or customer.
--- On INSERT it checks that a customer account names its customer and no other account names one (as a CHECK
--- constraint it would be evaluated again on every balance update), and that a customer account is in its
--- customer's currency: a customer has one currency, so no posting can open a second balance.
+-- On INSERT it checks that the account opens with a zero balance (its balance comes from entries), that a customer
+-- account names its customer and no other account names one (as a CHECK constraint it would be evaluated again on
+-- every balance update), and that a customer account is in its customer's currency: a customer has one currency,
+-- so no posting can open a second balance.
 
 CREATE OR REPLACE FUNCTION billing_account_guard()
  RETURNS trigger
@@ -128,6 +156,11 @@ BEGIN
         IF (NEW.kind = 'customer') IS DISTINCT FROM (NEW.customer_id IS NOT NULL) THEN
             RAISE EXCEPTION 'a customer account names its customer and no other account names one '
                             '(account_customer_iff_customer_kind; account %)', NEW.code
+                USING ERRCODE = 'check_violation';
+        END IF;
+        IF NEW.balance <> 0 THEN
+            RAISE EXCEPTION 'a ledger account opens with a zero balance: its balance comes from entries '
+                            '(account_opens_at_zero; account %)', NEW.code
                 USING ERRCODE = 'check_violation';
         END IF;
         IF NEW.kind = 'customer' AND EXISTS (
@@ -155,3 +188,100 @@ $$;
 DROP TRIGGER IF EXISTS billing_account_guard ON billing_account;
 CREATE TRIGGER billing_account_guard BEFORE INSERT OR DELETE OR UPDATE OF id, balance_currency, kind, customer_id
     ON billing_account FOR EACH ROW EXECUTE FUNCTION billing_account_guard();
+
+-- ----- Cached balances change only together with entries -------------------------------------------------------
+-- A change of an account's cached balance (its row's balance, or one of its balance slots: inserted with a
+-- non-zero balance or updated) is refused unless entries of that account were inserted by the same database
+-- transaction before the statement's end (the posting statement inserts its entries and updates the balances in
+-- one statement; the batch inserts the entries first). AFTER row triggers whose WHEN clause lets only real changes
+-- through: one index probe per changed balance, at the end of the statement. The account's newest entries are
+-- read first (index on account, id), so the entries of the current database transaction are found at once. That
+-- the amounts match is proven by ledger_verify (billing/services/ledger_verify.py), not here. A slot keeps its
+-- account and number, and is never deleted.
+
+CREATE OR REPLACE FUNCTION billing_ledger_balance_guard()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $$
+DECLARE
+    top xid := (pg_current_xact_id()::text::bigint % 4294967296)::text::xid;
+    account bigint;
+    written_here boolean;
+BEGIN
+    IF TG_TABLE_NAME = 'billing_account' THEN
+        account := NEW.id;
+    ELSE
+        account := NEW.account_id;
+        IF TG_OP = 'UPDATE' AND (NEW.account_id <> OLD.account_id OR NEW.slot <> OLD.slot) THEN
+            RAISE EXCEPTION 'a balance slot keeps its account and number (slot %)', OLD.id
+                USING ERRCODE = 'restrict_violation';
+        END IF;
+    END IF;
+    SELECT true INTO written_here
+      FROM billing_entry e
+     WHERE e.account_id = account AND (e.xmin = top OR billing_ledger_written_here(e.xmin))
+     ORDER BY e.id DESC
+     LIMIT 1;
+    IF written_here IS NULL THEN
+        RAISE EXCEPTION 'the cached balance of ledger account % changes only together with its entries, '
+                        'in the same database transaction (balance_follows_entries)', account
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+DROP TRIGGER IF EXISTS billing_account_balance_guard ON billing_account;
+CREATE TRIGGER billing_account_balance_guard AFTER UPDATE ON billing_account
+    FOR EACH ROW WHEN ((new.balance IS DISTINCT FROM old.balance)) EXECUTE FUNCTION billing_ledger_balance_guard();
+
+DROP TRIGGER IF EXISTS billing_slot_insert_guard ON billing_accountbalanceslot;
+CREATE TRIGGER billing_slot_insert_guard AFTER INSERT ON billing_accountbalanceslot
+    FOR EACH ROW WHEN ((new.balance <> (0)::numeric)) EXECUTE FUNCTION billing_ledger_balance_guard();
+
+DROP TRIGGER IF EXISTS billing_slot_update_guard ON billing_accountbalanceslot;
+CREATE TRIGGER billing_slot_update_guard AFTER UPDATE ON billing_accountbalanceslot
+    FOR EACH ROW WHEN (((new.balance IS DISTINCT FROM old.balance) OR (new.account_id <> old.account_id)
+                        OR (new.slot <> old.slot))) EXECUTE FUNCTION billing_ledger_balance_guard();
+
+DROP TRIGGER IF EXISTS billing_slot_append_only ON billing_accountbalanceslot;
+CREATE TRIGGER billing_slot_append_only BEFORE DELETE ON billing_accountbalanceslot
+    FOR EACH ROW EXECUTE FUNCTION billing_ledger_append_only();
+
+-- ----- TRUNCATE: the whole ledger or nothing -------------------------------------------------------------------
+-- Row triggers do not fire on TRUNCATE. An AFTER TRUNCATE trigger runs once every table the statement names has
+-- been emptied, so it accepts a TRUNCATE that leaves the ledger consistent (no entry, no transaction, every cached
+-- balance zero: the test suite's flush empties every table in one statement) and refuses any other, which rolls
+-- the whole statement back.
+
+CREATE OR REPLACE FUNCTION billing_ledger_truncate_guard()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM billing_entry) OR EXISTS (SELECT 1 FROM billing_transaction)
+       OR EXISTS (SELECT 1 FROM billing_accountbalanceslot s WHERE s.balance <> 0)
+       OR EXISTS (SELECT 1 FROM billing_account a WHERE a.balance <> 0) THEN
+        RAISE EXCEPTION 'TRUNCATE of % refused: the ledger is emptied whole (entries, transactions and balances '
+                        'in one statement) or not at all', TG_TABLE_NAME
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
+DROP TRIGGER IF EXISTS billing_entry_truncate_guard ON billing_entry;
+CREATE TRIGGER billing_entry_truncate_guard AFTER TRUNCATE ON billing_entry
+    FOR EACH STATEMENT EXECUTE FUNCTION billing_ledger_truncate_guard();
+
+DROP TRIGGER IF EXISTS billing_transaction_truncate_guard ON billing_transaction;
+CREATE TRIGGER billing_transaction_truncate_guard AFTER TRUNCATE ON billing_transaction
+    FOR EACH STATEMENT EXECUTE FUNCTION billing_ledger_truncate_guard();
+
+DROP TRIGGER IF EXISTS billing_account_truncate_guard ON billing_account;
+CREATE TRIGGER billing_account_truncate_guard AFTER TRUNCATE ON billing_account
+    FOR EACH STATEMENT EXECUTE FUNCTION billing_ledger_truncate_guard();
+
+DROP TRIGGER IF EXISTS billing_slot_truncate_guard ON billing_accountbalanceslot;
+CREATE TRIGGER billing_slot_truncate_guard AFTER TRUNCATE ON billing_accountbalanceslot
+    FOR EACH STATEMENT EXECUTE FUNCTION billing_ledger_truncate_guard();

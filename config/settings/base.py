@@ -153,6 +153,8 @@ CELERY_BEAT_SCHEDULE = {
     # daily, after the runs of every time zone's midnight (the last, UTC-12, comes at 12:00 UTC): the postpaid
     # invoices of the periods that ended by today (UTC)
     "invoice-postpaid": {"task": "documents.tasks.invoice_postpaid", "schedule": crontab(hour=12, minute=30)},
+    # daily, at night (UTC): every cached balance and every transaction proven against the entries
+    "ledger-verify": {"task": "billing.tasks.ledger_verify", "schedule": crontab(hour=2, minute=40)},
 }
 BILLING_RUN_WORKERS = env.int("BILLING_RUN_WORKERS", default=2)
 # chunks each billing-run worker keeps going at once, each on its own connection (see billing_run_work)

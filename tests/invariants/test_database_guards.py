@@ -1,17 +1,20 @@
 """PostgreSQL itself guards the ledger (billing/sql/ledger.sql, docs/ledger.md): raw SQL cannot update or delete ledger
 rows, commit an unbalanced transaction or a zero entry, book an entry in a currency other than its account's or on
 an account or a transaction that does not exist, delete or re-currency an account, nor create a customer account
-without its customer (or another account with one)."""
+without its customer (or another account with one). Nothing a session can set switches a check off, no entry joins a
+transaction committed earlier, a cached balance changes only together with its account's entries, and TRUNCATE
+empties the whole ledger or nothing."""
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 from moneyed import Money
 
-from billing.models import Account, Entry, Transaction
+from billing.models import Account, AccountBalanceSlot, Entry, Transaction
 from billing.services.accounts import account_for_customer, account_system
 from billing.services.ledger import Leg, ledger_post
 
@@ -310,3 +313,176 @@ def test_balanced_raw_transaction_commits(accounts):
         Decimal("2.5000"),
         Decimal("7.5000"),
     ]
+
+
+# --- nothing a session can set, append or truncate breaks the ledger (issue 9, item 13) ---------------------------
+
+
+def _balances() -> tuple:
+    return (
+        tuple(Account.objects.order_by("pk").values_list("pk", "balance")),
+        tuple(AccountBalanceSlot.objects.order_by("pk").values_list("pk", "account_id", "slot", "balance")),
+    )
+
+
+def test_a_session_setting_cannot_switch_the_balance_check_off(accounts):
+    # given the mark the check once kept in a custom setting, set by the session itself for the transaction it is
+    # about to insert (and any other value a session might try)
+    customer_account, _ = accounts
+    before = _ledger_rows()
+
+    # when an unbalanced transaction is inserted and committed under it
+    with pytest.raises(IntegrityError, match="is unbalanced"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            txn_id = _insert_transaction(cursor, "raw-forged-mark")
+            cursor.execute("SELECT set_config('billing.ledger_checked', %s, true)", [f"{txn_id}:999999999999"])
+            _insert_entry(cursor, txn_id, customer_account.pk, "-10.00")
+
+    # then the check ran all the same and nothing was kept
+    assert _ledger_rows() == before
+
+
+def test_entries_cannot_join_a_transaction_committed_earlier(posted, accounts):
+    # given a transaction committed by an earlier database transaction
+    customer_account, clearing = accounts
+    before, balances = _ledger_rows(), _balances()
+
+    # when a balanced pair of entries is appended to it
+    with pytest.raises(IntegrityError) as exc_info:
+        with transaction.atomic(), connection.cursor() as cursor:
+            _insert_entry(cursor, posted.pk, customer_account.pk, "-500.00")
+            _insert_entry(cursor, posted.pk, clearing.pk, "500.00")
+
+    # then the check at commit refuses it
+    assert f"joins transaction {posted.pk}, which an earlier database transaction committed" in str(exc_info.value)
+    assert _ledger_rows() == before
+    assert _balances() == balances
+
+
+def test_entries_join_a_transaction_inserted_in_a_savepoint_of_the_same_database_transaction(accounts):
+    # given a transaction row inserted inside a savepoint (a subtransaction: its xmin is not the top-level id)
+    customer_account, clearing = accounts
+
+    # when its entries and balance updates come after the savepoint was released
+    with transaction.atomic(), connection.cursor() as cursor:
+        with transaction.atomic():
+            txn_id = _insert_transaction(cursor, "raw-savepoint")
+        _insert_entry(cursor, txn_id, customer_account.pk, "-10.00")
+        _insert_entry(cursor, txn_id, clearing.pk, "10.00")
+        cursor.execute("UPDATE billing_account SET balance = balance - 10 WHERE id = %s", [customer_account.pk])
+
+    # then it commits: the savepoint is part of the same database transaction
+    assert Entry.objects.filter(transaction_id=txn_id).count() == 2
+    assert Account.objects.get(pk=customer_account.pk).balance.amount == Decimal("-10.00")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE billing_account SET balance = balance - 1000 WHERE id = %(customer_account)s",
+        "UPDATE billing_account SET balance = balance + 1000 WHERE id = %(clearing)s",
+        "UPDATE billing_accountbalanceslot SET balance = balance + 1000 WHERE account_id = %(clearing)s",
+        "INSERT INTO billing_accountbalanceslot (account_id, slot, balance) VALUES (%(clearing)s, 999, 1000)",
+        "UPDATE billing_accountbalanceslot SET account_id = %(customer_account)s WHERE account_id = %(clearing)s",
+        "DELETE FROM billing_accountbalanceslot WHERE account_id = %(clearing)s",
+        "INSERT INTO billing_account (kind, code, name, balance, balance_currency, created_at) "
+        "VALUES ('adjustments', 'raw:rich', 'Raw', 1000, 'RUB', now())",
+    ],
+)
+def test_cached_balances_change_only_together_with_entries(posted, accounts, sql):
+    # given a posted transaction (a customer balance and a balance slot of the clearing account)
+    customer_account, clearing = accounts
+    before, balances = _ledger_rows(), _balances()
+    assert AccountBalanceSlot.objects.filter(account=clearing).exists()
+
+    # when raw SQL changes a cached balance without entries of that account in the same database transaction
+    with pytest.raises(DatabaseError) as exc_info:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(sql, {"customer_account": customer_account.pk, "clearing": clearing.pk})
+
+    # then PostgreSQL refuses it and nothing changed
+    assert re.search(
+        "balance_follows_entries|keeps its account and number|ledger rows are immutable|account_opens_at_zero",
+        str(exc_info.value),
+    )
+    assert _balances() == balances
+    assert _ledger_rows() == before
+
+
+def test_a_balance_moved_by_entries_of_another_account_is_refused(posted, accounts):
+    # given entries of the clearing account only, in this database transaction
+    customer_account, clearing = accounts
+    other = account_system(kind=Account.Kind.ADJUSTMENTS, currency="RUB")
+    balances = _balances()
+
+    # when the customer's balance is moved along with them
+    with pytest.raises(DatabaseError, match=f"ledger account {customer_account.pk} changes only together"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            txn_id = _insert_transaction(cursor, "raw-other-account")
+            _insert_entry(cursor, txn_id, other.pk, "-10.00")
+            _insert_entry(cursor, txn_id, clearing.pk, "10.00")
+            cursor.execute("UPDATE billing_account SET balance = balance - 10 WHERE id = %s", [customer_account.pk])
+
+    # then
+    assert _balances() == balances
+
+
+def test_a_raw_posting_that_moves_its_balances_with_its_entries_commits(posted, accounts):
+    # given
+    customer_account, clearing = accounts
+
+    # when a raw posting inserts its entries and then moves the balances it touched
+    with transaction.atomic(), connection.cursor() as cursor:
+        txn_id = _insert_transaction(cursor, "raw-with-balances")
+        _insert_entry(cursor, txn_id, customer_account.pk, "-10.00")
+        _insert_entry(cursor, txn_id, clearing.pk, "10.00")
+        cursor.execute("UPDATE billing_account SET balance = balance - 10 WHERE id = %s", [customer_account.pk])
+        cursor.execute(
+            "UPDATE billing_accountbalanceslot SET balance = balance + 10 WHERE id = "
+            "(SELECT min(id) FROM billing_accountbalanceslot WHERE account_id = %s)",
+            [clearing.pk],
+        )
+
+    # then
+    assert Account.objects.get(pk=customer_account.pk).balance.amount == Decimal("-110.00")
+    assert Account.objects.with_slot_balance().get(pk=clearing.pk).total_balance.amount == Decimal("110.00")
+
+
+@pytest.mark.parametrize(
+    "tables",
+    [
+        "billing_entry",
+        "billing_entry, billing_transaction CASCADE",
+        "billing_accountbalanceslot",
+        "billing_entry, billing_transaction, billing_accountbalanceslot CASCADE",
+        "billing_account CASCADE",
+    ],
+)
+def test_truncating_part_of_the_ledger_is_refused(posted, tables):
+    # given a ledger with a transaction, its entries and the balances they moved
+    before, balances = _ledger_rows(), _balances()
+
+    # when raw SQL truncates some of its tables (leaving cached balances or entries behind)
+    with pytest.raises(DatabaseError) as exc_info:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"TRUNCATE {tables}")
+
+    # then the whole statement is refused
+    assert "the ledger is emptied whole" in str(exc_info.value)
+    assert exc_info.value.__cause__.sqlstate == "42501"
+    assert _ledger_rows() == before
+    assert _balances() == balances
+
+
+def test_truncating_the_whole_ledger_at_once_is_accepted(posted):
+    # given a ledger with rows (pytest-django's flush of a transactional test empties every table this way)
+
+    # when every ledger table is emptied in one statement
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE billing_entry, billing_transaction, billing_accountbalanceslot, billing_account CASCADE"
+        )
+
+    # then
+    assert _ledger_rows() == ((), ())
+    assert _balances() == ((), ())

@@ -96,16 +96,15 @@ def billing_run_work(
     run in PostgreSQL the next one is priced in Python. Every chunk is the same crash-safe unit whichever thread
     runs it; the threads only share the claim queue (SKIP LOCKED). Inside
     an open transaction (a test's) there is one: another connection could not see its rows.
-    A run that is no longer running gets no worker (a late or redelivered task does nothing).
+    A worker of a run that is no longer running (a late or redelivered task) is counted and does nothing.
     """
     if chunks_in_flight is None:
         chunks_in_flight = settings.BILLING_RUN_CHUNKS_IN_FLIGHT
     if connection.in_atomic_block:
         chunks_in_flight = 1
-    joined = BillingRun.objects.filter(pk=run_id, status=BillingRun.Status.RUNNING).update(
-        workers_started=F("workers_started") + 1, heartbeat_at=timezone.now()
-    )
-    if not joined:
+    BillingRun.objects.filter(pk=run_id).update(workers_started=F("workers_started") + 1)
+    if not BillingRun.objects.filter(pk=run_id, status=BillingRun.Status.RUNNING).update(heartbeat_at=timezone.now()):
+        BillingRun.objects.filter(pk=run_id).update(workers_finished=F("workers_finished") + 1)
         return 0
     try:
         if chunks_in_flight <= 1:

@@ -1,8 +1,8 @@
 """`manage.py bill`: run the billing run now, in this process, with a progress bar.
 
 Exit status: 0 when the run completed (with or without failures of single subscriptions, which are listed),
-1 when another run is in progress (nothing started) or a worker stopped on an error (the run is `failed`), 2 for a
-bad argument."""
+1 when another run is in progress (nothing started), when a worker stopped on an error (the run is `failed`) or when
+the run was closed as interrupted under it (no heartbeat within the lease); 2 for a bad argument."""
 
 import sys
 import time
@@ -68,5 +68,5 @@ class Command(BaseCommand):
             self.stderr.write(f"  subscription {failure['subscription_id']}: {failure['reason']}")
         if len(run.failures) > SHOWN_FAILURES:
             self.stderr.write(f"  … and {len(run.failures) - SHOWN_FAILURES} more (see the run in the admin)")
-        if run.status == BillingRun.Status.FAILED:
+        if run.status in (BillingRun.Status.FAILED, BillingRun.Status.INTERRUPTED):
             sys.exit(1)

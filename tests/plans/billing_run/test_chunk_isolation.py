@@ -10,6 +10,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.db import OperationalError
 
 from billing.models import BillingPolicy
 from plans.models import BillingRun, Charge, UsageCharge
@@ -125,3 +126,30 @@ def test_a_subscription_whose_usage_tiers_became_invalid_is_isolated_and_the_res
     UsageCharge.objects.filter(plan=catalog).update(tiers=[{"up_to": None}])
 
     _assert_isolated(healthy, bad, reason="KeyError: 'unit_price'")
+
+
+def test_an_error_that_is_no_subscriptions_stops_the_run_as_failed_and_bill_exits_1(catalog, monkeypatch):
+    # given due subscriptions and a database that goes away while a chunk loads (nothing to pin on a subscription)
+    healthy, _ = _healthy_and_one_bad("basic")
+
+    def gone(ids, **kwargs):
+        raise OperationalError("server closed the connection unexpectedly")
+
+    monkeypatch.setattr(billing_chunk, "load_snapshots", gone)
+
+    # when `manage.py bill` runs
+    status, out, err = _bill()
+
+    # then no subscription is blamed: the run is closed as failed with the error, and bill says so and exits 1
+    run = BillingRun.objects.get()
+    assert status == 1
+    assert (run.status, run.error, run.failures, run.processed, run.left) == (
+        "failed",
+        "OperationalError: server closed the connection unexpectedly",
+        [],
+        0,
+        HEALTHY + 1,
+    )
+    assert run.finished_at is not None
+    assert err == f"Run #{run.pk} stopped (failed): server closed the connection unexpectedly\n"
+    assert _renewed(healthy) == []

@@ -132,7 +132,7 @@ def test_an_error_that_is_no_subscriptions_stops_the_run_as_failed_and_bill_exit
     # given due subscriptions and a database that goes away while a chunk loads (nothing to pin on a subscription)
     healthy, _ = _healthy_and_one_bad("basic")
 
-    def gone(ids, **kwargs):
+    def gone(*args, **kwargs):
         raise OperationalError("server closed the connection unexpectedly")
 
     monkeypatch.setattr(billing_chunk, "load_snapshots", gone)

@@ -110,8 +110,8 @@ def test_a_top_up_while_the_renewal_holds_the_customer_resumes_it_after(overdue,
     claimed, go_on = threading.Event(), threading.Event()
     load = billing_chunk.load_snapshots
 
-    def held_load(ids, **kwargs):
-        snaps = load(ids, **kwargs)
+    def held_load(ids, *args, **kwargs):
+        snaps = load(ids, *args, **kwargs)
         if sub.pk in ids:
             claimed.set()
             assert go_on.wait(TIMEOUT)

@@ -8,7 +8,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from config.admin import ReadOnlyModelAdmin, ReadOnlyTabularInline
 from config.errors import ApplicationError
@@ -370,18 +370,60 @@ class UsageEventAdmin(ChargeAdmin):
 
 @admin.register(BillingRun)
 class BillingRunAdmin(ReadOnlyModelAdmin):
+    """Each run's state, counts (due at start = processed + failed + left), duration and failures with their
+    reasons. Read-only: runs are started by beat or `manage.py bill` and closed by their workers."""
+
     list_display = (
         "id",
         "as_of",
         "status",
+        "triggered_by",
         "started_at",
-        "finished_at",
+        "duration_display",
         "due_at_start",
         "processed",
         "charged",
+        "canceled",
         "suspended",
         "failed",
+        "left",
         "chunks",
     )
-    list_filter = ("status",)
+    list_filter = ("status", "triggered_by")
     date_hierarchy = "started_at"
+    fieldsets = (
+        (None, {"fields": ("status", "as_of", "triggered_by", "chunk_size", "error")}),
+        ("Time", {"fields": ("started_at", "finished_at", "duration_display", "heartbeat_at")}),
+        (
+            "Counts",
+            {"fields": ("due_at_start", "processed", "failed", "left", "charged", "canceled", "suspended", "chunks")},
+        ),
+        ("Workers", {"fields": ("workers_started", "workers_finished")}),
+        ("Failures", {"fields": ("failures_table",)}),
+    )
+    readonly_fields = ("duration_display", "failures_table")
+
+    @admin.display(description="Duration")
+    def duration_display(self, obj: BillingRun) -> str:
+        duration = obj.duration
+        if duration is None:
+            return "-"
+        return f"{duration.total_seconds():.1f} s"
+
+    @admin.display(description="Failures (subscription: reason)")
+    def failures_table(self, obj: BillingRun) -> str:
+        if not obj.failures:
+            return "-"
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">#{}</a></td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:plans_subscription_change", args=[f["subscription_id"]]),
+                    f["subscription_id"],
+                    f["reason"],
+                )
+                for f in obj.failures
+            ),
+        )
+        return format_html("<table><tr><th>Subscription</th><th>Reason</th></tr>{}</table>", rows)

@@ -59,3 +59,10 @@ class BundleNotPublishable(ApplicationError):
 
 class PlanOrBundleRequired(ApplicationError):
     code = "plan_or_bundle_required"
+
+
+class BillingRunInProgress(Conflict):
+    """A billing run is running (its lease has not run out): a second one is not started beside it."""
+
+    code = "billing_run_in_progress"
+    title = "A billing run is in progress"

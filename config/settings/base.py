@@ -150,6 +150,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "outbox-dispatch": {"task": "billing.tasks.outbox_dispatch", "schedule": 5.0},
     "billing-run": {"task": "plans.tasks.billing_run_start", "schedule": env.float("BILLING_RUN_EVERY", 900.0)},
+    # closes a billing run whose workers died (no heartbeat within its lease) as interrupted, and suspends
+    "billing-run-sweep": {"task": "plans.tasks.billing_run_sweep", "schedule": 60.0},
     # daily, after the runs of every time zone's midnight (the last, UTC-12, comes at 12:00 UTC): the postpaid
     # invoices of the periods that ended by today (UTC)
     "invoice-postpaid": {"task": "documents.tasks.invoice_postpaid", "schedule": crontab(hour=12, minute=30)},
@@ -159,6 +161,9 @@ CELERY_BEAT_SCHEDULE = {
 BILLING_RUN_WORKERS = env.int("BILLING_RUN_WORKERS", default=2)
 # chunks each billing-run worker keeps going at once, each on its own connection (see billing_run_work)
 BILLING_RUN_CHUNKS_IN_FLIGHT = env.int("BILLING_RUN_CHUNKS_IN_FLIGHT", default=2)
+# a running billing run without a sign of life from its workers (start, each chunk, end) for this long is taken
+# as interrupted (its workers died) by the next run or the sweep task
+BILLING_RUN_LEASE_SECONDS = env.float("BILLING_RUN_LEASE_SECONDS", default=300.0)
 
 # --- REST API
 # the models config.api uses, owned by billing (resolved when used, like AUTH_USER_MODEL)

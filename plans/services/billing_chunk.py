@@ -1,15 +1,23 @@
 """One chunk of the billing run: one database transaction with a fixed number of statements, whatever its size.
 
-In order: claim due subscriptions (FOR NO KEY UPDATE SKIP LOCKED, so workers share a run); decide every renewal in
-memory (plans.services.renewal: the charges, the change scheduled for the period's end, the state to advance to);
-resolve the accounts; lock the customers (the global lock order: customer rows, then accounts); post the ledger
-transactions of the charges (billing's batch posting, step one: the transactions' idempotency keys, which are the
-charge keys, decide what is new); insert the Charge guard rows (ON CONFLICT DO NOTHING on (subscription, period,
-kind)) and their `charge.posted` events; advance the subscriptions and mark the scheduled changes they took in;
-write the cancel and suspend events; mark prepaid customers beyond their credit limit; close the batch (its
-deferred checks and the system accounts' balance slots); and last add the chunk's counts to the run. A killed
-worker rolls its chunk back; the next claim (same run or the next one) takes the same subscriptions again, and the
-guard rows make a second charge impossible.
+In order: claim due subscriptions together with their customers' rows (FOR NO KEY UPDATE OF s, c SKIP LOCKED: a
+subscription whose row or customer row another transaction holds is left for a later chunk, so the chunk never
+waits on a customer while it holds subscriptions, and the lock order customer → subscriptions → accounts holds);
+load the snapshots (after the customers are locked, so the past-due mark that decides a suspension is the one under
+the lock: a funds recheck, which takes the same lock, comes wholly before or wholly after) and decide every renewal
+in memory (plans.services.renewal: the charges, the change scheduled for the period's end, the state to advance
+to); resolve the accounts; post the ledger transactions of the charges (billing's batch posting, step one: the
+transactions' idempotency keys, which are the charge keys, decide what is new); insert the Charge guard rows (ON
+CONFLICT DO NOTHING on (subscription, period, kind)) and their `charge.posted` events; advance the subscriptions
+and mark the scheduled changes they took in; write the cancel and suspend events; mark prepaid customers beyond
+their credit limit; close the batch (its deferred checks and the system accounts' balance slots); and last add the
+chunk's counts and a heartbeat to the run. A killed worker rolls its chunk back; the next claim (same run or the
+next one) takes the same subscriptions again, and the guard rows make a second charge impossible.
+
+A subscription whose pricing fails is recorded as a failure and the rest of the chunk goes on. An error later
+in the chunk (loading, account resolution, posting) rolls the whole chunk back; the chunk's members are then
+retried by halves, each half in its own transaction, until each bad subscription is alone: it is recorded as a
+failure with its reason (once per run), and every other member is billed. The healthy path pays nothing for it.
 """
 
 from __future__ import annotations
@@ -17,10 +25,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import InterfaceError, OperationalError, ProgrammingError, connection, transaction
+from django.utils import timezone
 
 from billing.models import BillingPolicy, Transaction
 from billing.services.accounts import AccountResolver
@@ -55,18 +65,42 @@ class ChunkResult:
     failures: list | None = None
 
 
+class RunClosed(Exception):
+    """The run was closed while this chunk worked (its lease ran out and the next run or the sweep closed it as
+    interrupted): the chunk rolls back and the worker stops; the next run bills what it left."""
+
+
 # In the order of the due-time index (subscription_due_idx on (next_billing_at, id)), so a claim reads only the
 # rows it takes and the order is total (ordered by id alone, every chunk would sort all that is still due).
-# Subscriptions the run has recorded as failed (by any worker or thread) are not claimed again in this run.
-_CLAIM_SQL = """
-SELECT id FROM plans_subscription
- WHERE status IN ('active', 'trialing') AND next_billing_at <= %s
-   AND id NOT IN (SELECT (f ->> 'subscription_id')::bigint
-                    FROM billing_billingrun r, jsonb_array_elements(r.failures) f WHERE r.id = %s)
- ORDER BY next_billing_at, id
- LIMIT %s
-   FOR NO KEY UPDATE SKIP LOCKED
+# Each subscription's customer row is locked with it, skipped if held elsewhere (see the module's note).
+# Subscriptions the run has recorded as failed (by any worker or thread) are not claimed again in this run, and
+# a run that is no longer running has nothing to claim.
+_CLAIM_FILTER = """
+   s.status IN ('active', 'trialing') AND s.next_billing_at <= %(as_of)s
+   AND s.id NOT IN (SELECT (f ->> 'subscription_id')::bigint
+                      FROM billing_billingrun r, jsonb_array_elements(r.failures) f WHERE r.id = %(run)s)
+   AND EXISTS (SELECT 1 FROM billing_billingrun r WHERE r.id = %(run)s AND r.status = 'running')
 """
+
+_CLAIM_SQL = f"""
+SELECT s.id FROM plans_subscription s JOIN billing_customer c ON c.id = s.customer_id
+ WHERE {_CLAIM_FILTER}
+ ORDER BY s.next_billing_at, s.id
+ LIMIT %(limit)s
+   FOR NO KEY UPDATE OF s, c SKIP LOCKED
+"""
+
+# The same claim restricted to some of a failed chunk's members (isolating a bad subscription).
+_CLAIM_MEMBERS_SQL = f"""
+SELECT s.id FROM plans_subscription s JOIN billing_customer c ON c.id = s.customer_id
+ WHERE s.id = ANY(%(ids)s::bigint[]) AND {_CLAIM_FILTER}
+ ORDER BY s.id
+   FOR NO KEY UPDATE OF s, c SKIP LOCKED
+"""
+
+# Errors that say nothing about the subscriptions of a chunk (the database went away, a deadlock, a bug in a
+# statement, the run closed): they stop the worker instead of being pinned on a subscription.
+_NOT_ISOLABLE = (OperationalError, InterfaceError, ProgrammingError, RunClosed)
 
 # The charge guard rows and, for each one actually inserted, its charge.posted event: the payload of
 # plans.services.posting.charge_posted_payload, completed with the id the insert gave the charge.
@@ -100,13 +134,15 @@ UPDATE plans_subscription s
 """
 
 
-# The chunk's counts added to the run. The SET expressions read the run row as locked (the latest version), so a
-# failure another worker recorded first for the same subscription (it claimed it before this one's record
-# committed) is neither added nor counted again: one failure record per (run, subscription).
+# The chunk's counts and a heartbeat added to the run. The SET expressions read the run row as locked (the latest
+# version), so a failure another worker recorded first for the same subscription (it claimed it before this one's
+# record committed) is neither added nor counted again: one failure record per (run, subscription). A run closed
+# meanwhile is not updated (no row returned): the chunk rolls back (RunClosed).
 _UPDATE_RUN_SQL = """
 UPDATE billing_billingrun r
    SET processed = r.processed + %(processed)s, charged = r.charged + %(charged)s,
-       canceled = r.canceled + %(canceled)s, suspended = r.suspended + %(suspended)s, chunks = r.chunks + 1,
+       canceled = r.canceled + %(canceled)s, suspended = r.suspended + %(suspended)s,
+       chunks = r.chunks + %(chunks)s, heartbeat_at = %(now)s,
        failed = r.failed + (SELECT count(*) FROM jsonb_array_elements(%(failures)s::jsonb) n
                              WHERE NOT r.failures @> jsonb_build_array(jsonb_build_object('subscription_id',
                                                                                         n -> 'subscription_id'))),
@@ -114,53 +150,130 @@ UPDATE billing_billingrun r
            (SELECT jsonb_agg(n) FROM jsonb_array_elements(%(failures)s::jsonb) n
              WHERE NOT r.failures @> jsonb_build_array(jsonb_build_object('subscription_id', n -> 'subscription_id'))),
            '[]'::jsonb)
- WHERE r.id = %(run)s
+ WHERE r.id = %(run)s AND r.status = 'running'
+RETURNING r.id
 """
 
 
 def billing_run_chunk(*, run: BillingRun) -> ChunkResult:
-    """Claim and bill one chunk in one database transaction."""
+    """Claim and bill one chunk in one database transaction; on an error, isolate the bad subscriptions."""
     result = ChunkResult(failures=[])
     queries_before = len(connection.queries) if connection.queries_logged else None
-    with transaction.atomic(durable=True), connection.cursor() as cursor:
-        cursor.execute(_CLAIM_SQL, [run.as_of, run.pk, run.chunk_size])
-        ids = [row[0] for row in cursor.fetchall()]
-        result.claimed = len(ids)
+    ids: list[int] = []
+    try:
+        with transaction.atomic(durable=True), connection.cursor() as cursor:
+            cursor.execute(_CLAIM_SQL, {"as_of": run.as_of, "run": run.pk, "limit": run.chunk_size})
+            ids = [row[0] for row in cursor.fetchall()]
+            result.claimed = len(ids)
+            if ids:
+                _bill(cursor, ids, run=run, result=result)
+    except _NOT_ISOLABLE:
+        raise
+    except Exception as exc:  # one bad subscription must not block its chunk: find it, bill the others
         if not ids:
-            return result
-        renewals = _price(ids, run=run, result=result)
-        accounts = _accounts_for(renewals)
-        charges = _charges(renewals, accounts)
-        customer_ids = sorted({p.snap.customer_id for p in renewals})
-        cursor.execute(
-            "SELECT id FROM billing_customer WHERE id = ANY(%s::bigint[]) ORDER BY id FOR NO KEY UPDATE",
-            [array_literal(customer_ids)],
-        )
-        batch = ledger_batch_post(
-            [posting for _, _, posting in charges if posting is not None], with_entries_in_events=False
-        )
-        _insert_charges(cursor, [(row, period) for row, period, _ in charges], batch.posted)
-        _advance(cursor, renewals, as_of=run.as_of)
-        _consume_scheduled_changes(cursor, renewals, as_of=run.as_of)
-        _use_discount_periods(cursor, renewals)
-        _emit_status_events(renewals, result)
-        customers_mark_past_due(customer_ids=customer_ids, at=run.as_of)
-        ledger_batch_close(batch)
-        # the run's counters are a row every worker updates: last, so it is held only for the commit
-        cursor.execute(
-            _UPDATE_RUN_SQL,
-            {
-                "processed": result.claimed - result.failed,
-                "charged": len(batch.posted),
-                "canceled": result.canceled,
-                "suspended": result.suspended,
-                "failures": json.dumps(result.failures),
-                "run": run.pk,
-            },
-        )
+            raise
+        logger.warning("billing run %s: a chunk of %s failed (%s); isolating", run.pk, len(ids), _reason(exc))
+        result = _isolate(ids, run=run)
     if queries_before is not None:
         result.queries = len(connection.queries) - queries_before
     return result
+
+
+def _bill(cursor, ids: list[int], *, run: BillingRun, result: ChunkResult, chunks: int = 1) -> None:
+    """Bill the claimed subscriptions (their rows and their customers' rows locked) in the open transaction."""
+    renewals = _price(ids, run=run, result=result)
+    accounts = _accounts_for(renewals)
+    charges = _charges(renewals, accounts)
+    customer_ids = sorted({p.snap.customer_id for p in renewals})
+    batch = ledger_batch_post(
+        [posting for _, _, posting in charges if posting is not None], with_entries_in_events=False
+    )
+    _insert_charges(cursor, [(row, period) for row, period, _ in charges], batch.posted)
+    _advance(cursor, renewals, as_of=run.as_of)
+    _consume_scheduled_changes(cursor, renewals, as_of=run.as_of)
+    _use_discount_periods(cursor, renewals)
+    _emit_status_events(renewals, result)
+    customers_mark_past_due(customer_ids=customer_ids, at=run.as_of)
+    ledger_batch_close(batch)
+    result.charged = len(batch.posted)
+    # the run's counters are a row every worker updates: last, so it is held only for the commit
+    _update_run(
+        cursor,
+        run=run,
+        processed=result.claimed - result.failed,
+        charged=result.charged,
+        canceled=result.canceled,
+        suspended=result.suspended,
+        failures=result.failures,
+        chunks=chunks,
+    )
+
+
+def _update_run(cursor, *, run: BillingRun, processed=0, charged=0, canceled=0, suspended=0, failures=(), chunks=0):
+    cursor.execute(
+        _UPDATE_RUN_SQL,
+        {
+            "processed": processed,
+            "charged": charged,
+            "canceled": canceled,
+            "suspended": suspended,
+            "chunks": chunks,
+            "failures": json.dumps(list(failures)),
+            "now": timezone.now(),
+            "run": run.pk,
+        },
+    )
+    if cursor.fetchone() is None:
+        raise RunClosed(f"billing run {run.pk} is no longer running")
+
+
+def _isolate(ids: list[int], *, run: BillingRun) -> ChunkResult:
+    """A failed chunk's members retried by halves, each half in its own transaction (claimed again: a member
+    another worker took meanwhile, or that is no longer due, drops out), until each bad subscription is alone and
+    recorded as a failure with its reason. With k bad subscriptions among n, about 2·k·log2(n) transactions."""
+    total = ChunkResult(claimed=len(ids), failures=[])
+    pending = deque(_halves(ids))
+    while pending:
+        part = pending.popleft()
+        attempt = ChunkResult(failures=[])
+        claimed: list[int] = []
+        try:
+            with transaction.atomic(durable=True), connection.cursor() as cursor:
+                cursor.execute(_CLAIM_MEMBERS_SQL, {"ids": array_literal(part), "as_of": run.as_of, "run": run.pk})
+                claimed = [row[0] for row in cursor.fetchall()]
+                attempt.claimed = len(claimed)
+                if claimed:
+                    _bill(cursor, claimed, run=run, result=attempt, chunks=0)
+        except _NOT_ISOLABLE:
+            raise
+        except Exception as exc:
+            if not claimed:
+                raise
+            if len(claimed) > 1:
+                pending.extend(_halves(claimed))
+                continue
+            logger.exception("billing run %s: subscription %s failed", run.pk, claimed[0])
+            attempt = ChunkResult(failures=[{"subscription_id": claimed[0], "reason": _reason(exc)}])
+            attempt.failed = 1
+            with transaction.atomic(durable=True), connection.cursor() as cursor:
+                _update_run(cursor, run=run, failures=attempt.failures)
+        total.charged += attempt.charged
+        total.canceled += attempt.canceled
+        total.suspended += attempt.suspended
+        total.failed += attempt.failed
+        total.failures += attempt.failures
+    with transaction.atomic(durable=True), connection.cursor() as cursor:
+        _update_run(cursor, run=run, chunks=1)
+    return total
+
+
+def _halves(ids: list[int]) -> list[list[int]]:
+    middle = len(ids) // 2
+    return [part for part in (ids[:middle], ids[middle:]) if part]
+
+
+def _reason(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:1000]
 
 
 def _price(ids: list[int], *, run: BillingRun, result: ChunkResult) -> list[RenewalPlan]:

@@ -147,7 +147,11 @@ def test_worker_killed_mid_chunk_then_resumed_and_rerun_charges_every_due_subscr
     try:
         due = Subscription.objects.filter(status__in=("active", "trialing"), next_billing_at__lte=run.as_of)
         wait_until(lambda: not due.exists(), what="every due subscription renewed after the restart")
-        # ... and another run follows
+        # ... and, once that run is closed (one live run at a time), another run follows
+        wait_until(
+            lambda: BillingRun.objects.filter(pk=run.pk, status=BillingRun.Status.COMPLETED).exists(),
+            what="the interrupted run completed by the worker that took it over",
+        )
         second_run = start_run(1)
         wait_until(
             lambda: BillingRun.objects.filter(pk=second_run.pk, status=BillingRun.Status.COMPLETED).exists(),

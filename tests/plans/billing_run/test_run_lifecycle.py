@@ -44,7 +44,8 @@ def test_run_record_counts_processed_charged_canceled_and_failed_with_reasons(po
     # when
     run = run_billing(FEB15)
 
-    # then the run is completed with its counts, the failure and its reason, and how long it took
+    # then the run is completed with failures, with its counts (due at start = processed + failed + left), the
+    # failure and its reason, and how long it took
     assert (
         run.status,
         run.due_at_start,
@@ -53,8 +54,9 @@ def test_run_record_counts_processed_charged_canceled_and_failed_with_reasons(po
         run.canceled,
         run.suspended,
         run.failed,
+        run.left,
         run.chunks,
-    ) == ("completed", 3, 2, 1, 1, 0, 1, 1)
+    ) == ("completed_with_failures", 3, 2, 1, 1, 0, 1, 0, 1)
     assert run.failures == [{"subscription_id": broken.pk, "reason": "ValueError: usage quantity must not be negative"}]
     assert run.failed_ids == [broken.pk]
     assert run.finished_at is not None and run.duration == run.finished_at - run.started_at
@@ -72,7 +74,13 @@ def test_run_record_counts_processed_charged_canceled_and_failed_with_reasons(po
 
     # when the next run comes, it tries the failed subscription again (and fails it again, still completing)
     again = run_billing(FEB15)
-    assert (again.status, again.due_at_start, again.processed, again.failed) == ("completed", 1, 0, 1)
+    assert (again.status, again.due_at_start, again.processed, again.failed, again.left) == (
+        "completed_with_failures",
+        1,
+        0,
+        1,
+        0,
+    )
     assert again.failures == run.failures
 
 
@@ -121,7 +129,11 @@ def test_bill_command_dry_run_writes_nothing_and_bill_bills(policy):
     output = out.getvalue()
     assert output.startswith("2 subscriptions due as of 2026-02-15T00:00:00+03:00\n")
     assert "2/2" in output
-    assert f"Run #{run.pk}: 2 processed, 2 charges posted, 0 canceled, 0 suspended, 0 failed in " in output
+    assert (
+        f"Run #{run.pk}: 2 processed, 2 charges posted, 0 canceled, 0 suspended, 0 failed, 0 left for the next run in "
+        in output
+    )
+    assert output.rstrip().endswith("(completed)")
     assert charges(first)[-1] == ("recurring", dt.date(2026, 2, 15), dt.date(2026, 3, 15), D("900.00"))
     assert charges(second)[-1] == ("recurring", dt.date(2026, 2, 15), dt.date(2026, 3, 15), D("1800.00"))
     assert funds(customer) == D("3700.00")  # 10000 − (900 + 1800 + 900) at creation − (900 + 1800) renewed
@@ -155,7 +167,7 @@ def test_work_task_bills_the_run_it_is_given(policy):
 
     # when the work task runs (called directly, as a worker would)
     assert tasks.billing_run_work(run.pk) == 1
-    # and a redelivery of it runs again (delivery is at least once)
+    # and a redelivery of it comes (delivery is at least once): the run is closed, so it does nothing
     assert tasks.billing_run_work(run.pk) == 0
 
     # then it was billed once and the run completed

@@ -61,6 +61,12 @@ class ChangePreviewOutputSerializer(serializers.Serializer):
     currency = serializers.CharField()
     period = PeriodOutputSerializer()
     change_day = serializers.DateField(help_text="The customer's local day of the change (it counts on the new plan).")
+    usage_lines = ChargeLineOutputSerializer(
+        many=True,
+        help_text="The period's usage so far as its renewal will bill it once the change is made: the usage before "
+        "the change at the old plan's usage charges, after it at the new plan's, each plan's minimum commitment "
+        "prorated by its days. Billed at the period's end, not part of `total`.",
+    )
 
 
 class ChangeOutputSerializer(SubscriptionActionOutputSerializer):
@@ -194,6 +200,7 @@ class SubscriptionChangeApi(APIView):
                         "currency": preview.currency,
                         "period": {"start": preview.period.start, "end": preview.period.end},
                         "change_day": preview.change_day,
+                        "usage_lines": [line_out(x) for x in preview.usage_lines],
                     }
                 ).data
             )

@@ -195,7 +195,7 @@ def billing_run_chunk(*, run: BillingRun) -> ChunkResult:
 def _price(ids: list[int], *, run: BillingRun, result: ChunkResult) -> list[RenewalPlan]:
     """Each claimed subscription's renewal, priced in memory; one that fails is recorded, the others go on."""
     snaps = load_snapshots(ids, as_of=run.as_of)
-    with_usage = [s for s in snaps.values() if s.usage_charges and s.status != "trialing"]
+    with_usage = [s for s in snaps.values() if s.bills_usage and s.status != "trialing"]
     if with_usage:
         load_usage(with_usage, {s.id: s.period for s in with_usage})
     renewals: list[RenewalPlan] = []

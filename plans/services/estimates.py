@@ -34,14 +34,14 @@ def upcoming_charges_estimate(*, customer_id: int, at: dt.datetime | None = None
         .values_list("pk", flat=True)
     )
     snaps = load_snapshots(ids, as_of=at)
-    with_usage = [s for s in snaps.values() if s.usage_charges]
+    with_usage = [s for s in snaps.values() if s.bills_usage]
     if with_usage:
         load_usage(with_usage, {s.id: s.period for s in with_usage})
     out = []
     for snap in snaps.values():
         lines: list[ChargeLine] = []
         if snap.status != "trialing":
-            lines += usage_lines(snap, snap.period) if snap.usage_charges else []
+            lines += usage_lines(snap, snap.period) if snap.bills_usage else []
             if not snap.in_advance:
                 lines += recurring_lines(snap, snap.period)
         if not snap.cancel_at_period_end and (snap.in_advance or snap.status == "trialing"):

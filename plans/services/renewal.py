@@ -62,7 +62,7 @@ def _renewal_plan(snap: SubscriptionSnapshot, *, grace: dt.timedelta) -> Renewal
     if snap.prepaid and snap.past_due_since is not None and snap.past_due_since + grace <= boundary_at:
         # beyond the credit limit for longer than the grace days: suspend instead of renewing
         # (what was used in arrears is still billed); a top-up covering the debt resumes it
-        if snap.usage_charges:
+        if snap.bills_usage:
             charges.append((Charge.Kind.USAGE, past, usage_lines(snap, past)))
         if not snap.in_advance and snap.status != "trialing":
             charges.append((Charge.Kind.RECURRING, past, recurring_lines(snap, past)))
@@ -78,7 +78,7 @@ def _renewal_plan(snap: SubscriptionSnapshot, *, grace: dt.timedelta) -> Renewal
             charges.append((Charge.Kind.RECURRING, first, recurring_lines(snap, first)))
         first_at = local_midnight(first.end, snap.customer_tz)
         return RenewalPlan(snap, charges, "active", snap.price_id, first, first_at, None)
-    if snap.usage_charges:
+    if snap.bills_usage:
         charges.append((Charge.Kind.USAGE, past, usage_lines(snap, past)))
     if not snap.in_advance:
         charges.append((Charge.Kind.RECURRING, past, recurring_lines(snap, past)))

@@ -23,7 +23,7 @@ def _permissions(apps, schema_editor, name: str) -> tuple:
 
 def forwards(apps, schema_editor):
     config = apps.get_app_config("plans")
-    models_module = config.models_module
+    models_module = getattr(config, "models_module", None)
     config.models_module = models_module or True  # historical app configs have none; create_permissions needs one
     try:
         create_permissions(config, verbosity=0, using=schema_editor.connection.alias, apps=apps)

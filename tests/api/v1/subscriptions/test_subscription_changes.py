@@ -51,6 +51,7 @@ def test_change_preview_returns_the_proration_and_writes_nothing(api, customer, 
         "currency": "RUB",
         "period": {"start": "2026-04-01", "end": "2026-05-01"},
         "change_day": "2026-04-11",
+        "usage_lines": [],  # neither plan bills usage
     }
     assert _rows() == before
     assert customer_balance(customer=customer).amount == balance

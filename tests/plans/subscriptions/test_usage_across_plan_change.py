@@ -23,7 +23,7 @@ from plans.services.subscriptions import (
 from plans.services.usage import UsageEventIn, usage_record_batch
 from tests.factories.catalog import funded_customer, make_plan, make_usage_charge
 from tests.plans.subscriptions.helpers import money_charges
-from tests.plans.support import D, balance, charge_lines, ledger_entries, msk, msk_midnight, run_billing
+from tests.plans.support import D, balance, ledger_entries, msk, msk_midnight, run_billing
 
 pytestmark = pytest.mark.django_db
 

@@ -94,7 +94,7 @@ def usage_lines(snap: SubscriptionSnapshot, period: Period) -> list[ChargeLine]:
     prorated by the part's days (SubscriptionSnapshot.usage_parts). A period without a plan change "now" is one
     part, on the current plan."""
     out: list[ChargeLine] = []
-    for part in snap.usage_parts(period):
+    for part in snap.usage_parts(period, instants=bool(snap.segments)):
         lines = []
         for charge in part.usage_charges:
             quantity = snap.usage.get((part.no, charge.metric_id), ZERO)

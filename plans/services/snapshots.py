@@ -79,7 +79,7 @@ class PlanSegment:
     ends_on: dt.date  # the customer's local day of the change: it counts on the next plan
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class UsagePart:
     """The part of a period priced at one plan's usage charges: its events are those in [starts_at, ends_at);
     its minimum commitment is the plan's, prorated by the part's days."""
@@ -88,8 +88,8 @@ class UsagePart:
     plan_code: str
     plan_name: str
     usage_charges: list[UsageChargeSnapshot]
-    starts_at: dt.datetime
-    ends_at: dt.datetime
+    starts_at: dt.datetime | None  # None when asked without instants (pricing a period on one plan needs none)
+    ends_at: dt.datetime | None
     days: int
     minimum: Decimal | None
 
@@ -192,12 +192,20 @@ class SubscriptionSnapshot:
         """Whether the current period's usage is billed: a plan of the period has usage charges."""
         return bool(self.usage_charges) or any(s.usage_charges for s in self.segments)
 
-    def usage_parts(self, period: Period) -> list[UsagePart]:
+    def usage_parts(self, period: Period, *, instants: bool = True) -> list[UsagePart]:
         """`period` (the current period, or its beginning for a period cut short) split by the plan in effect: a
         part per plan left by a change "now", then the current plan's. Events go to the part whose instants hold
         them (one at the change instant is the next plan's); each plan's minimum commitment is prorated by the
         part's days of the current period (the day of a change counts on the next plan, as for the fees)."""
         tz, whole = self.customer_tz, self.period
+        if not self.segments:  # the common case, twice per subscription of a chunk: kept short
+            days = (min(whole.end, period.end) - max(whole.start, period.start)).days
+            minimum = self.minimum
+            if minimum and days != whole.days:
+                minimum = minimum * Decimal(days) / Decimal(whole.days)
+            start_at = local_midnight(period.start, tz) if instants else None
+            end_at = local_midnight(period.end, tz) if instants else None
+            return [UsagePart(0, self.plan_code, self.plan_name, self.usage_charges, start_at, end_at, days, minimum)]
         start_at, end_at = local_midnight(period.start, tz), local_midnight(period.end, tz)
         current = PlanSegment(
             self.plan_code,
@@ -205,10 +213,10 @@ class SubscriptionSnapshot:
             self.product_code,
             self.minimum,
             self.usage_charges,
-            local_midnight(whole.end, tz) if self.segments else end_at,
+            local_midnight(whole.end, tz),
             whole.end,
         )
-        parts, from_at, from_on = [], local_midnight(whole.start, tz) if self.segments else start_at, whole.start
+        parts, from_at, from_on = [], local_midnight(whole.start, tz), whole.start
         for no, segment in enumerate([*self.segments, current]):
             starts_at, ends_at = max(from_at, start_at), min(segment.ends_at, end_at)
             days = max((min(segment.ends_on, period.end) - max(from_on, period.start)).days, 0)

@@ -116,7 +116,8 @@ UPDATE billing_billingrun r
 
 
 def _apply_scheduled_changes(cursor, ids: list[int], as_of: dt.datetime) -> None:
-    """Plan/quantity changes scheduled for period end take effect before the renewal is priced."""
+    """Plan/quantity changes scheduled for period end take effect before the renewal is priced; the period that ends
+    was on the old plan, so a change of plan records it as the period's segment (its usage is the old plan's)."""
     cursor.execute(
         """
         WITH due AS (
@@ -134,6 +135,14 @@ def _apply_scheduled_changes(cursor, ids: list[int], as_of: dt.datetime) -> None
                             WHERE pp.plan_id = due.plan_id AND pp.amount_currency = s2.currency
                               AND pp.valid_from <= %s ORDER BY pp.valid_from DESC LIMIT 1) AS price_id
               FROM due
+        ), segment AS (
+            -- the plan left at period end closes the period's only segment: its usage is priced at that plan
+            -- (plans.SubscriptionSegment; the statement's snapshot still sees the subscription before `upd`)
+            INSERT INTO plans_subscriptionsegment (subscription_id, period_start, plan_id, price_id, ends_at, ends_on,
+                                                   created_at)
+            SELECT s.id, s.current_period_start, s.plan_id, s.price_id, s.next_billing_at, s.current_period_end, %s
+              FROM priced p JOIN plans_subscription s ON s.id = p.subscription_id
+             WHERE p.price_id IS NOT NULL AND p.plan_id <> s.plan_id
         ), upd AS (
             UPDATE plans_subscription s SET plan_id = p.plan_id, price_id = p.price_id, quantity = p.quantity
               FROM priced p WHERE s.id = p.subscription_id AND p.price_id IS NOT NULL
@@ -143,7 +152,7 @@ def _apply_scheduled_changes(cursor, ids: list[int], as_of: dt.datetime) -> None
          WHERE c.subscription_id = p.subscription_id AND c.applied_at IS NULL AND c.canceled_at IS NULL
            AND c.kind = 'change_plan' AND c.id <= p.id
         """,
-        [array_literal(ids), as_of, as_of],
+        [array_literal(ids), as_of, as_of, as_of],
     )
 
 

@@ -290,3 +290,27 @@ def test_snapshots_load_plan_segments_with_a_fixed_number_of_queries(product):
     assert snaps[changed[1].pk].usage == {(0, snaps[changed[1].pk].usage_charges[0].metric_id): D("7")} | {
         (1, snaps[changed[1].pk].usage_charges[0].metric_id): D("0")
     }
+
+
+def test_a_change_scheduled_for_period_end_leaves_the_ending_periods_usage_on_the_old_plan(product):
+    # given cheap (minimum 100.00) with 60 calls in April, changed to dear (minimum 600.00) at period end
+    _plans(product, cheap_minimum="100.00", dear_minimum="600.00")
+    customer, sub = _subscribed("cheap")
+    _calls(customer, ("e1", "60", msk(2026, 4, 20)), ("e2", "7", msk(2026, 5, 3)))
+    subscription_change_plan(subscription_id=sub.pk, plan_code="dear", when="period_end", at=CHANGE)
+    estimated = _estimated_usage(customer, msk(2026, 4, 30))
+
+    # when the run of May 1 applies the change and bills April
+    run_billing(msk_midnight(2026, 5, 1))
+
+    # then April's usage is cheap's: 60 × 1.00 = 60.00 topped up to cheap's 100.00 (today: 60 × 3.00 = 180.00
+    # topped up to dear's 600.00), as the estimate said; May is on dear
+    assert _usage(sub) == [("usage", "cheap", D("60"), D("60.00")), ("minimum_commitment", "cheap", D("1"), D("40.00"))]
+    assert estimated == [("usage", "cheap", D("60.00")), ("minimum_commitment", "cheap", D("40.00"))]
+    sub.refresh_from_db()
+    assert (sub.plan.code, sub.current_period_start) == ("dear", dt.date(2026, 5, 1))
+
+    # and May's usage, on dear alone, is billed at dear's rate by the run of Jun 1
+    run_billing(msk_midnight(2026, 6, 1))
+    (may,) = [c for c in money_charges(sub, "usage") if c.period_start == dt.date(2026, 5, 1)]
+    assert [(x["ref"], D(x["amount"])) for x in may.lines] == [("dear", D("21.00")), ("dear", D("579.00"))]

@@ -162,7 +162,9 @@ class SubscriptionChangeApi(APIView):
         description="`when=now` prorates by days in the customer's time zone: the unused part of the old plan is "
         "credited and the rest of the period charged on the new one (the day of the change counts on "
         "the new plan), each line rounded once. `preview=true` returns exactly those lines and writes "
-        "nothing. `when=period_end` schedules the change for the next renewal.",
+        "nothing, with the period's usage so far as its renewal will bill it after the change (`usage_lines`: "
+        "usage before the change at the old plan's charges, after it at the new plan's). "
+        "`when=period_end` schedules the change for the next renewal.",
         request=SubscriptionChangeInputSerializer,
         responses=responses(
             {

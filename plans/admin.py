@@ -29,6 +29,7 @@ from plans.models import (
     Subscription,
     SubscriptionDiscount,
     SubscriptionOption,
+    SubscriptionSegment,
     UsageCharge,
     UsageEvent,
     UsageMetric,
@@ -261,6 +262,15 @@ class ScheduledChangeInline(ReadOnlyTabularInline):
     readonly_fields = fields
 
 
+class SubscriptionSegmentInline(ReadOnlyTabularInline):
+    """The plans a subscription left by a change "now": each part's usage is priced at its plan."""
+
+    model = SubscriptionSegment
+    fields = ("period_start", "plan", "price", "ends_at", "ends_on")
+    readonly_fields = fields
+    ordering = ("-ends_at",)
+
+
 def _run_service(modeladmin, request, queryset, action, label):
     done = 0
     for sub in queryset.order_by("pk"):
@@ -290,7 +300,13 @@ class SubscriptionAdmin(admin.ModelAdmin):
     search_fields = ("id", "customer__name", "customer__external_id", "external_id")
     list_select_related = ("customer", "plan")
     raw_id_fields = ("customer",)
-    inlines = [SubscriptionOptionInline, SubscriptionDiscountInline, ScheduledChangeInline, ChargeInline]
+    inlines = [
+        SubscriptionOptionInline,
+        SubscriptionDiscountInline,
+        ScheduledChangeInline,
+        SubscriptionSegmentInline,
+        ChargeInline,
+    ]
     actions = ["cancel_at_period_end", "cancel_now", "pause", "resume"]
     readonly_fields = (
         "customer",

@@ -61,6 +61,12 @@ class ChangePreviewOutputSerializer(serializers.Serializer):
     currency = serializers.CharField()
     period = PeriodOutputSerializer()
     change_day = serializers.DateField(help_text="The customer's local day of the change (it counts on the new plan).")
+    usage_lines = ChargeLineOutputSerializer(
+        many=True,
+        help_text="The period's usage so far as its renewal will bill it once the change is made: the usage before "
+        "the change at the old plan's usage charges, after it at the new plan's, each plan's minimum commitment "
+        "prorated by its days. Billed at the period's end, not part of `total`.",
+    )
 
 
 class ChangeOutputSerializer(SubscriptionActionOutputSerializer):
@@ -156,7 +162,9 @@ class SubscriptionChangeApi(APIView):
         description="`when=now` prorates by days in the customer's time zone: the unused part of the old plan is "
         "credited and the rest of the period charged on the new one (the day of the change counts on "
         "the new plan), each line rounded once. `preview=true` returns exactly those lines and writes "
-        "nothing. `when=period_end` schedules the change for the next renewal.",
+        "nothing, with the period's usage so far as its renewal will bill it after the change (`usage_lines`: "
+        "usage before the change at the old plan's charges, after it at the new plan's). "
+        "`when=period_end` schedules the change for the next renewal.",
         request=SubscriptionChangeInputSerializer,
         responses=responses(
             {
@@ -194,6 +202,7 @@ class SubscriptionChangeApi(APIView):
                         "currency": preview.currency,
                         "period": {"start": preview.period.start, "end": preview.period.end},
                         "change_day": preview.change_day,
+                        "usage_lines": [line_out(x) for x in preview.usage_lines],
                     }
                 ).data
             )

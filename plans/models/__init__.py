@@ -19,6 +19,7 @@ from plans.models.subscriptions import (
     Subscription,
     SubscriptionDiscount,
     SubscriptionOption,
+    SubscriptionSegment,
     UsageEvent,
 )
 
@@ -39,6 +40,7 @@ __all__ = [
     "Subscription",
     "SubscriptionDiscount",
     "SubscriptionOption",
+    "SubscriptionSegment",
     "UsageCharge",
     "UsageEvent",
     "UsageMetric",

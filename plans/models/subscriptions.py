@@ -1,4 +1,5 @@
-"""Subscriptions, their options, scheduled changes, usage events and the charge guard rows."""
+"""Subscriptions, their options, scheduled changes, plan segments of a period, usage events and the charge guard
+rows."""
 
 from __future__ import annotations
 
@@ -140,6 +141,30 @@ class ScheduledChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} at {self.effective_at:%Y-%m-%d}"
+
+
+class SubscriptionSegment(models.Model):
+    """A part of a period that a plan change "now" closed: from the period's start (or the previous change) until
+    `ends_at`, the subscription was on `plan` at `price`. The period's usage is priced per part, each at its own
+    plan's usage charges and minimum commitment (plans.services.charging.usage_lines); the part after the last
+    change is on the subscription's current plan, so a period without a change has no segment row."""
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.PROTECT, related_name="segments", db_index=False)
+    period_start = models.DateField(help_text="The period the part belongs to.")
+    plan = models.ForeignKey("plans.Plan", on_delete=models.PROTECT, related_name="+")
+    price = models.ForeignKey("plans.PlanPrice", on_delete=models.PROTECT, related_name="+")
+    ends_at = models.DateTimeField(help_text="The instant of the change: events from it on are the next plan's.")
+    ends_on = models.DateField(
+        help_text="The customer's local day of the change: it counts on the next plan (minimums prorate by days)."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["subscription", "ends_at", "id"]
+        indexes = [models.Index(fields=["subscription", "period_start"], name="subscription_segment_period")]
+
+    def __str__(self) -> str:
+        return f"#{self.subscription_id} on {self.plan_id} until {self.ends_at:%Y-%m-%d %H:%M}"
 
 
 class UsageEvent(models.Model):

@@ -8,6 +8,7 @@ functions, so a preview, an API call and the nightly run always agree to the kop
 from __future__ import annotations
 
 import datetime as dt
+import zoneinfo
 from dataclasses import replace
 from decimal import Decimal
 
@@ -22,7 +23,7 @@ from plans.pricing.charges import (
     usage_amount,
 )
 from plans.pricing.periods import Period
-from plans.services.snapshots import SubscriptionSnapshot
+from plans.services.snapshots import SubscriptionSnapshot, UsagePart
 
 ZERO = Decimal(0)
 
@@ -88,28 +89,48 @@ def used_lines(snap: SubscriptionSnapshot, *, day: dt.date) -> list[ChargeLine]:
 
 
 def usage_lines(snap: SubscriptionSnapshot, period: Period) -> list[ChargeLine]:
-    out = []
-    for charge in snap.usage_charges:
-        quantity = snap.usage.get(charge.metric_id, ZERO)
-        amount = usage_amount(charge.pricing, quantity)
-        if amount:
-            description = f"{charge.metric_code}: {quantity_text(quantity)} ({period.start}–{period.end})"
-            out.append(
-                line(
-                    LineKind.USAGE,
-                    description,
-                    amount,
-                    snap.currency,
-                    quantity=quantity,
-                    ref=snap.plan_code,
-                    period=period,
+    """Usage of `period` (the current period, or its beginning for one cut short), after load_usage: each part of
+    it priced at the usage charges of the plan in effect then, and topped up to that plan's minimum commitment
+    prorated by the part's days (SubscriptionSnapshot.usage_parts). A period without a plan change "now" is one
+    part, on the current plan."""
+    out: list[ChargeLine] = []
+    for part in snap.usage_parts(period, instants=bool(snap.segments)):
+        lines = []
+        for charge in part.usage_charges:
+            quantity = snap.usage.get((part.no, charge.metric_id), ZERO)
+            amount = usage_amount(charge.pricing, quantity)
+            if amount:
+                lines.append(
+                    line(
+                        LineKind.USAGE,
+                        f"{charge.metric_code}: {quantity_text(quantity)} ({_part_text(snap, part, period)})",
+                        amount,
+                        snap.currency,
+                        quantity=quantity,
+                        ref=part.plan_code,
+                        period=period,
+                    )
                 )
-            )
-    if snap.minimum:
-        top_up = minimum_commitment_line(out, snap.minimum, snap.currency, period)
-        if top_up is not None:
-            out.append(replace(top_up, ref=snap.plan_code))
+        if part.minimum and part.usage_charges:  # a plan without usage charges commits to no usage
+            top_up = minimum_commitment_line(lines, part.minimum, snap.currency, period)
+            if top_up is not None:
+                described = top_up.description + (f", {part.plan_name}" if snap.segments else "")
+                if part.days != snap.period.days:
+                    described += f" ({part.days}/{snap.period.days} days)"
+                lines.append(replace(top_up, ref=part.plan_code, description=described))
+        out += lines
     return out
+
+
+def _part_text(snap: SubscriptionSnapshot, part: UsagePart, period: Period) -> str:
+    """A usage line's period: the dates of a period on one plan; with a plan change "now", the plan and the
+    local instants of its part."""
+    if not snap.segments:
+        return f"{period.start}–{period.end}"
+    tz = zoneinfo.ZoneInfo(snap.customer_tz)
+    return (
+        f"{part.plan_name}, {part.starts_at.astimezone(tz):%Y-%m-%d %H:%M}–{part.ends_at.astimezone(tz):%Y-%m-%d %H:%M}"
+    )
 
 
 def change_lines(

@@ -97,7 +97,7 @@ def _apply_due_change(snap: SubscriptionSnapshot) -> None:
     # the target's price is already the latest valid at the renewal; its usage charges start with its own period
     snap.latest_price_id, snap.latest_unit_price = change.price_id, change.unit_price
     snap.latest_minimum, snap.latest_setup_fee = change.minimum, change.setup_fee
-    snap.usage_charges, snap.usage = [], {}
+    snap.usage_charges, snap.usage, snap.segments = [], {}, []
 
 
 def _latest_price_version(snap: SubscriptionSnapshot) -> None:
@@ -115,7 +115,7 @@ def _renewal_plan(snap: SubscriptionSnapshot, *, grace: dt.timedelta) -> Renewal
     charges: list[tuple[str, Period, list[ChargeLine]]] = []
     if snap.status != "trialing":
         # what the ended period used, at the plan, quantity and price version it had
-        if snap.usage_charges:
+        if snap.bills_usage:
             charges.append((Charge.Kind.USAGE, past, usage_lines(snap, past)))
         if not snap.in_advance:
             charges.append((Charge.Kind.RECURRING, past, recurring_lines(snap, past)))

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from django.db import connection
 
 from config.db import array_literal
-from plans.models import OptionPrice, PlanPrice, Subscription, UsageCharge
+from plans.models import OptionPrice, Plan, PlanPrice, Subscription, UsageCharge
 from plans.pricing.charges import (
     Discount,
     LineKind,
@@ -63,6 +63,35 @@ class UsageChargeSnapshot:
     aggregation: str
     unique_property: str
     pricing: object  # plans.pricing.charges.UsagePrice
+
+
+@dataclass(frozen=True)
+class PlanSegment:
+    """A plan the subscription was on during its current period until a plan change "now" (a
+    plans.SubscriptionSegment row): from the period's start or the previous change until `ends_at`."""
+
+    plan_code: str
+    plan_name: str
+    product_code: str
+    minimum: Decimal | None
+    usage_charges: list[UsageChargeSnapshot]
+    ends_at: dt.datetime  # the change instant: events from it on are the next plan's
+    ends_on: dt.date  # the customer's local day of the change: it counts on the next plan
+
+
+@dataclass(slots=True)
+class UsagePart:
+    """The part of a period priced at one plan's usage charges: its events are those in [starts_at, ends_at);
+    its minimum commitment is the plan's, prorated by the part's days."""
+
+    no: int  # position among the period's segments (the current plan's is the last): the key of its usage
+    plan_code: str
+    plan_name: str
+    usage_charges: list[UsageChargeSnapshot]
+    starts_at: dt.datetime | None  # None when asked without instants (pricing a period on one plan needs none)
+    ends_at: dt.datetime | None
+    days: int
+    minimum: Decimal | None
 
 
 @dataclass(frozen=True)
@@ -140,7 +169,10 @@ class SubscriptionSnapshot:
     options: list[OptionSnapshot] = field(default_factory=list)
     discounts: list[DiscountSnapshot] = field(default_factory=list)
     usage_charges: list[UsageChargeSnapshot] = field(default_factory=list)
-    usage: dict[int, Decimal] = field(default_factory=dict)  # metric id → aggregated quantity for `period`
+    # plans left by a change "now" in the current period, in order (the current plan follows the last one)
+    segments: list[PlanSegment] = field(default_factory=list)
+    # (usage part no, metric id) → aggregated quantity (load_usage; see usage_parts)
+    usage: dict[tuple[int, int], Decimal] = field(default_factory=dict)
     # plan code → product code of plans not on the subscription yet (the target of a change posted now) or no
     # longer on it (the plan a renewal changed from: the past period's lines are its product's revenue)
     other_products: dict[str, str] = field(default_factory=dict)
@@ -177,7 +209,63 @@ class SubscriptionSnapshot:
         for option in self.options:
             if option.code == ref:
                 return option.product_code
+        for segment in self.segments:  # usage of a plan left in the period is that plan's product's revenue
+            if segment.plan_code == ref:
+                return segment.product_code
         return self.other_products.get(ref, self.product_code)
+
+    # --- usage per plan segment ----------------------------------------------------------------
+    @property
+    def bills_usage(self) -> bool:
+        """Whether the current period's usage is billed: a plan of the period has usage charges."""
+        return bool(self.usage_charges) or any(s.usage_charges for s in self.segments)
+
+    def usage_parts(self, period: Period, *, instants: bool = True) -> list[UsagePart]:
+        """`period` (the current period, or its beginning for a period cut short) split by the plan in effect: a
+        part per plan left by a change "now", then the current plan's. Events go to the part whose instants hold
+        them (one at the change instant is the next plan's); each plan's minimum commitment is prorated by the
+        part's days of the current period (the day of a change counts on the next plan, as for the fees)."""
+        tz, whole = self.customer_tz, self.period
+        if not self.segments:  # the common case, twice per subscription of a chunk: kept short
+            days = (min(whole.end, period.end) - max(whole.start, period.start)).days
+            minimum = self.minimum
+            if minimum and days != whole.days:
+                minimum = minimum * Decimal(days) / Decimal(whole.days)
+            start_at = local_midnight(period.start, tz) if instants else None
+            end_at = local_midnight(period.end, tz) if instants else None
+            return [UsagePart(0, self.plan_code, self.plan_name, self.usage_charges, start_at, end_at, days, minimum)]
+        start_at, end_at = local_midnight(period.start, tz), local_midnight(period.end, tz)
+        current = PlanSegment(
+            self.plan_code,
+            self.plan_name,
+            self.product_code,
+            self.minimum,
+            self.usage_charges,
+            local_midnight(whole.end, tz),
+            whole.end,
+        )
+        parts, from_at, from_on = [], local_midnight(whole.start, tz), whole.start
+        for no, segment in enumerate([*self.segments, current]):
+            starts_at, ends_at = max(from_at, start_at), min(segment.ends_at, end_at)
+            days = max((min(segment.ends_on, period.end) - max(from_on, period.start)).days, 0)
+            if starts_at < ends_at or days:
+                minimum = segment.minimum
+                if minimum and days != whole.days:
+                    minimum = minimum * Decimal(days) / Decimal(whole.days)
+                parts.append(
+                    UsagePart(
+                        no,
+                        segment.plan_code,
+                        segment.plan_name,
+                        segment.usage_charges,
+                        starts_at,
+                        max(starts_at, ends_at),
+                        days,
+                        minimum,
+                    )
+                )
+            from_at, from_on = segment.ends_at, segment.ends_on
+        return parts
 
     def pricing_discounts(
         self,
@@ -248,6 +336,35 @@ SELECT sd.subscription_id, sd.id, p.code, p.percent, p.amount,
                       AND ch.lines @> jsonb_build_array(jsonb_build_object('kind', 'discount', 'ref', p.code))))
  ORDER BY sd.id
 """
+
+
+# The plans each subscription left by a change "now" in its current period (plans.SubscriptionSegment), in order.
+_SEGMENTS_SQL = """
+SELECT g.subscription_id, g.plan_id, p.code, p.name, pr.code, pp.minimum_commitment, g.ends_at, g.ends_on
+  FROM plans_subscriptionsegment g
+  JOIN plans_subscription s ON s.id = g.subscription_id AND g.period_start = s.current_period_start
+  JOIN plans_plan p ON p.id = g.plan_id
+  JOIN plans_product pr ON pr.id = p.product_id
+  JOIN plans_planprice pp ON pp.id = g.price_id
+ WHERE g.subscription_id = ANY(%s::bigint[])
+ ORDER BY g.subscription_id, g.ends_at, g.id
+"""
+
+
+def usage_charges_of(plan_ids: set[int]) -> dict[tuple[int, str], list[UsageChargeSnapshot]]:
+    """The usage charges of plans, by (plan id, currency): one query."""
+    by_plan: dict[tuple[int, str], list[UsageChargeSnapshot]] = defaultdict(list)
+    for uc in UsageCharge.objects.filter(plan_id__in=plan_ids).select_related("metric").order_by("id"):
+        by_plan[(uc.plan_id, uc.currency)].append(
+            UsageChargeSnapshot(
+                metric_id=uc.metric_id,
+                metric_code=uc.metric.code,
+                aggregation=uc.metric.aggregation,
+                unique_property=uc.metric.unique_property,
+                pricing=uc.pricing(),
+            )
+        )
+    return by_plan
 
 
 def load_snapshots(subscription_ids: list[int], *, as_of: dt.datetime) -> dict[int, SubscriptionSnapshot]:
@@ -331,22 +448,40 @@ def load_snapshots(subscription_ids: list[int], *, as_of: dt.datetime) -> dict[i
                     periods_remaining=periods_remaining,
                 )
             )
-    usage_by_plan: dict[tuple[int, str], list[UsageChargeSnapshot]] = defaultdict(list)
-    for uc in (
-        UsageCharge.objects.filter(plan_id__in={p for p, _ in plan_currencies}).select_related("metric").order_by("id")
-    ):
-        usage_by_plan[(uc.plan_id, uc.currency)].append(
-            UsageChargeSnapshot(
-                metric_id=uc.metric_id,
-                metric_code=uc.metric.code,
-                aggregation=uc.metric.aggregation,
-                unique_property=uc.metric.unique_property,
-                pricing=uc.pricing(),
-            )
-        )
+        cursor.execute(_SEGMENTS_SQL, [array_literal(ids)])
+        segment_rows = cursor.fetchall()
+    usage_by_plan = usage_charges_of({p for p, _ in plan_currencies} | {row[1] for row in segment_rows})
     for snap in snaps.values():
         snap.usage_charges = usage_by_plan.get((snap.plan_id, snap.currency), [])
+    for sub_id, plan_id, code, name, product_code, minimum, ends_at, ends_on in segment_rows:
+        snap = snaps[sub_id]
+        charges = usage_by_plan.get((plan_id, snap.currency), [])
+        snap.segments.append(PlanSegment(code, name, product_code, minimum, charges, ends_at, ends_on))
     return snaps
+
+
+def snapshot_after_change(
+    snap: SubscriptionSnapshot, *, plan: Plan, price: PlanPrice, at: dt.datetime, day: dt.date
+) -> SubscriptionSnapshot:
+    """The snapshot as it will be once a change to `plan` at `price` "now" at `at` (the customer's local `day`) is
+    made: the current plan's part of the period closed at `at` (the segment the change records) and `plan`
+    current from then on. For a preview of the period's usage per plan: the caller loads usage into it
+    (load_usage). A change of quantity alone keeps the plan, so the period stays one part."""
+    if plan.pk == snap.plan_id:
+        return replace(snap, usage={})
+    closed = PlanSegment(snap.plan_code, snap.plan_name, snap.product_code, snap.minimum, snap.usage_charges, at, day)
+    return replace(
+        snap,
+        plan_id=plan.pk,
+        plan_code=plan.code,
+        plan_name=plan.name,
+        product_id=plan.product_id,
+        product_code=plan.product.code,
+        minimum=price.minimum_commitment.amount if price.minimum_commitment is not None else None,
+        usage_charges=usage_charges_of({plan.pk}).get((plan.pk, snap.currency), []),
+        segments=[*snap.segments, closed],
+        usage={},
+    )
 
 
 _AGGREGATES = {
@@ -359,32 +494,43 @@ _AGGREGATES = {
 
 
 def load_usage(snaps: list[SubscriptionSnapshot], period_of: dict[int, Period]) -> None:
-    """Aggregate usage for each subscription's metrics over its period (customer's local days),
-    one query per aggregation kind in use."""
+    """Aggregate usage for each subscription's metrics over its period (customer's local days), per part of the
+    period on one plan (SubscriptionSnapshot.usage_parts): one query per aggregation kind in use."""
     windows: dict[str, list[tuple]] = defaultdict(list)
     for snap in snaps:
-        period = period_of[snap.id]
-        start, end = local_midnight(period.start, snap.customer_tz), local_midnight(period.end, snap.customer_tz)
-        for charge in snap.usage_charges:
-            windows[charge.aggregation].append(
-                (snap.id, snap.customer_id, charge.metric_id, start, end, charge.unique_property)
-            )
+        snap.usage = {}
+        for part in snap.usage_parts(period_of[snap.id]):
+            if part.starts_at >= part.ends_at:
+                continue
+            for charge in part.usage_charges:
+                windows[charge.aggregation].append(
+                    (
+                        snap.id,
+                        part.no,
+                        snap.customer_id,
+                        charge.metric_id,
+                        part.starts_at,
+                        part.ends_at,
+                        charge.unique_property,
+                    )
+                )
     by_id = {s.id: s for s in snaps}
     for aggregation, rows in windows.items():
         sql = f"""
-            SELECT w.sub_id, w.metric_id, {_AGGREGATES[aggregation]}
-              FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::timestamptz[], %s::timestamptz[], %s::text[])
-                   AS w(sub_id, customer_id, metric_id, starts, ends, prop)
+            SELECT w.sub_id, w.part, w.metric_id, {_AGGREGATES[aggregation]}
+              FROM unnest(%s::bigint[], %s::int[], %s::bigint[], %s::bigint[], %s::timestamptz[], %s::timestamptz[],
+                          %s::text[])
+                   AS w(sub_id, part, customer_id, metric_id, starts, ends, prop)
               LEFT JOIN plans_usageevent e
                 ON e.customer_id = w.customer_id AND e.metric_id = w.metric_id
                AND e.timestamp >= w.starts AND e.timestamp < w.ends
-             GROUP BY w.sub_id, w.metric_id
+             GROUP BY w.sub_id, w.part, w.metric_id
         """
         columns = list(zip(*rows, strict=True))
         with connection.cursor() as cursor:
             cursor.execute(sql, [list(c) for c in columns])
-            for sub_id, metric_id, quantity in cursor.fetchall():
-                by_id[sub_id].usage[metric_id] = Decimal(quantity)
+            for sub_id, part, metric_id, quantity in cursor.fetchall():
+                by_id[sub_id].usage[(part, metric_id)] = Decimal(quantity)
 
 
 # The latest pending plan change due at each subscription's renewal, with its target plan and the target's
@@ -442,7 +588,7 @@ def load_renewal_snapshots(subscription_ids: list[int], *, as_of: dt.datetime) -
     and the upcoming-charge estimate both load it here, so they decide from the same data."""
     snaps = load_snapshots(subscription_ids, as_of=as_of)
     load_due_changes(snaps, as_of=as_of)
-    with_usage = [s for s in snaps.values() if s.usage_charges and s.status != "trialing"]
+    with_usage = [s for s in snaps.values() if s.bills_usage and s.status != "trialing"]
     if with_usage:
         load_usage(with_usage, {s.id: s.period for s in with_usage})
     return snaps

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import transaction
@@ -21,15 +21,17 @@ from plans.errors import (
 from plans.models import (
     Charge,
     Plan,
+    PlanPrice,
     ScheduledChange,
     Subscription,
     SubscriptionOption,
+    SubscriptionSegment,
 )
 from plans.pricing.charges import ChargeLine, total
 from plans.pricing.periods import Period, local_date
-from plans.services.charging import change_lines
+from plans.services.charging import change_lines, usage_lines
 from plans.services.posting import charge_post
-from plans.services.snapshots import price_for
+from plans.services.snapshots import SubscriptionSnapshot, load_usage, price_for, snapshot_after_change
 from plans.services.subscriptions.common import (
     _bundle_of,
     _check_bundle_quantity,
@@ -51,6 +53,8 @@ class ChangePreview:
     currency: str
     period: Period
     change_day: dt.date
+    # the period's usage so far as its renewal will bill it once the change is made (not part of `total`)
+    usage_lines: list[ChargeLine] = field(default_factory=list)
 
 
 def _change_target(sub: Subscription, *, plan_code: str | None, quantity: int | None, at: dt.datetime):
@@ -134,6 +138,7 @@ def subscription_change_preview(
         currency=sub.currency,
         period=snap.period,
         change_day=day,
+        usage_lines=_usage_after_change(snap, sub=sub, plan=plan, price=price, at=at, day=day),
     )
 
 
@@ -201,6 +206,8 @@ def subscription_change_plan(
                 effective_date=day,
                 at=at,
             )
+        if plan.pk != sub.plan_id:
+            _segment_record(sub, at=at)
         old_plan = sub.plan.code
         sub.plan, sub.price, sub.quantity = plan, price, quantity
         sub.save(update_fields=["plan", "price", "quantity", "updated_at"])
@@ -212,3 +219,33 @@ def subscription_change_plan(
             charge_id=charge.pk if charge else None,
         )
     return sub, charge
+
+
+# --- usage per plan of the period (issue 9, item 12) ---------------------------------------------------------------
+
+
+def _segment_record(sub: Subscription, *, at: dt.datetime) -> None:
+    """A change of plan "now" closes the old plan's part of the period: the renewal prices the usage until `at` at
+    the old plan's usage charges and minimum (plans.services.snapshots.SubscriptionSnapshot.usage_parts)."""
+    SubscriptionSegment.objects.create(
+        subscription=sub,
+        period_start=sub.current_period_start,
+        plan_id=sub.plan_id,
+        price_id=sub.price_id,
+        ends_at=at,
+        ends_on=local_date(at, sub.customer.timezone),
+    )
+
+
+def _usage_after_change(
+    snap: SubscriptionSnapshot, *, sub: Subscription, plan: Plan, price: PlanPrice, at: dt.datetime, day: dt.date
+) -> list[ChargeLine]:
+    """The period's usage so far, priced per plan as the renewal will bill it once the change is made (none in a
+    trial: its usage is not billed)."""
+    if sub.status == Subscription.Status.TRIALING:
+        return []
+    changed = snapshot_after_change(snap, plan=plan, price=price, at=at, day=day)
+    if not changed.bills_usage:
+        return []
+    load_usage([changed], {changed.id: changed.period})
+    return usage_lines(changed, changed.period)

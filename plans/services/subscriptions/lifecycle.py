@@ -4,7 +4,6 @@ the interrupted period (the unused part credited, the used part charged) so no d
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 from decimal import Decimal
 
 from django.db import transaction
@@ -42,18 +41,14 @@ def _charge_usage_until(snap: SubscriptionSnapshot, *, day: dt.date, at: dt.date
     the period's one usage charge: the run can never bill the same period start again. Hence a period whose
     usage was billed cannot go on (`subscription_resume` restarts it instead of taking the pause back).
     The minimum commitment is prorated by days: the part's usage is topped up to minimum × days used / days
-    of the period, as a whole period's usage is topped up to the whole minimum."""
+    of the period, as a whole period's usage is topped up to the whole minimum (usage_lines, per plan of the
+    period when it had a plan change "now")."""
     period = snap.period
-    if not snap.usage_charges or snap.status == Subscription.Status.TRIALING or not period.start < day:
+    if not snap.bills_usage or snap.status == Subscription.Status.TRIALING or not period.start < day:
         return None  # no usage billed on the plan, in a trial, or not a single day used
     part = Period(period.start, min(day, period.end))
-    minimum = snap.minimum * Decimal(part.days) / Decimal(period.days) if snap.minimum else None
-    part_snap = replace(snap, minimum=minimum, usage={})
-    load_usage([part_snap], {snap.id: part})
-    lines = [
-        replace(x, description=f"{x.description} ({part.days}/{period.days} days)") if x.kind == LineKind.MINIMUM else x
-        for x in usage_lines(part_snap, part)
-    ]
+    load_usage([snap], {snap.id: part})
+    lines = usage_lines(snap, part)
     return charge_post(
         snap=snap,
         kind=Charge.Kind.USAGE,

@@ -5,15 +5,38 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from djmoney.money import Money
 
 from billing.models import Transaction
 from billing.selectors import customer_balance
-from plans.models import Charge, Subscription
+from plans.models import Charge, Plan, PlanPrice, Subscription
+from plans.services.usage import UsageEventIn, usage_record_batch
 from tests.api.helpers import assert_problem, post
 from tests.api.v1.catalog_fixtures import msk
 from tests.api.v1.subscriptions.helpers import SUBSCRIPTIONS, _action, _create, _entries, _rows
+from tests.factories.catalog import make_usage_charge
 
 # --- change ---------------------------------------------------------------------------------------
+
+
+def test_change_preview_shows_the_periods_usage_priced_per_plan(api, customer, catalog):
+    # given start bills calls at 1.00, pro at 3.00 with a minimum of 600.00 a period; 10 calls so far
+    make_usage_charge(Plan.objects.get(code="start"), "calls", "per_unit", unit_price="1.00")
+    make_usage_charge(Plan.objects.get(code="pro"), "calls", "per_unit", unit_price="3.00")
+    PlanPrice.objects.filter(plan__code="pro").update(minimum_commitment=Money(Decimal("600.00"), "RUB"))
+    sub_id = _create(api, customer, msk(2026, 4, 1)).json()["id"]
+    usage_record_batch(events=[UsageEventIn("e1", customer.pk, "calls", Decimal("10"), msk(2026, 4, 5), {})])
+
+    # when a change to pro on Apr 11 is previewed
+    response = _action(api, sub_id, "change", msk(2026, 4, 11), {"plan": "pro", "preview": True})
+
+    # then the usage so far is shown at start's rate, and pro's minimum for its 20 days (not part of the total)
+    assert response.status_code == 200, response.content
+    assert [(x["kind"], x["ref"], x["amount"]) for x in response.json()["usage_lines"]] == [
+        ("usage", "start", "10.00"),
+        ("minimum_commitment", "pro", "400.00"),
+    ]
+    assert response.json()["total"] == "666.67"
 
 
 def test_change_preview_returns_the_proration_and_writes_nothing(api, customer, catalog):
@@ -51,6 +74,7 @@ def test_change_preview_returns_the_proration_and_writes_nothing(api, customer, 
         "currency": "RUB",
         "period": {"start": "2026-04-01", "end": "2026-05-01"},
         "change_day": "2026-04-11",
+        "usage_lines": [],  # neither plan bills usage
     }
     assert _rows() == before
     assert customer_balance(customer=customer).amount == balance

@@ -184,14 +184,20 @@ _FUNDS_SQL = """    UNION ALL
      WHERE cust.delta > 0 AND cust.delta > cust.credit_limit - cust.balance
 """
 
-# A customer account's cached balance, one UPDATE per account by its id (u0, u1, … in ascending id order, so
-# customer accounts are locked in the global order before any balance slot); a system account's id matches no
-# customer account and gets its delta in a balance slot instead.
+# A customer account's cached balance, one UPDATE per account by its id (u0, u1, … in ascending id order, each
+# after the one before, so customer accounts are locked in the global order before any balance slot, which `s`
+# upserts only once every uN has run); a system account's id matches no customer account and gets its delta in a
+# balance slot instead.
 _UPDATE_SQL = """), u{i} AS (
     UPDATE billing_account a SET balance = a.balance + %(dm{i})s::numeric
-     WHERE a.id = %(da{i})s::bigint AND a.kind = 'customer' AND EXISTS (SELECT 1 FROM t)
+     WHERE a.id = %(da{i})s::bigint AND a.kind = 'customer' AND EXISTS (SELECT 1 FROM t)@AFTER@
     RETURNING a.id
 """
+
+# u{i} (i > 0) waits for u{i-1} to have run to completion (a one-time filter over its output) before it locks its
+# row: PostgreSQL promises no order between the data-modifying CTEs of a statement, so the id order is chained
+# explicitly. It costs an aggregate over at most one row.
+_AFTER_SQL = "\n       AND (SELECT count(*) FROM u{p}) >= 0"
 
 
 @functools.lru_cache(maxsize=256)
@@ -205,7 +211,10 @@ def _post_sql(legs: int, accounts: int, enforce_credit_limit: bool) -> str:
         if accounts
         else "SELECT NULL::bigint, NULL::numeric WHERE false"
     )
-    updates = "".join(_UPDATE_SQL.replace("{i}", str(i)) for i in range(accounts))
+    updates = "".join(
+        _UPDATE_SQL.replace("@AFTER@", _AFTER_SQL.replace("{p}", str(i - 1)) if i else "").replace("{i}", str(i))
+        for i in range(accounts)
+    )
     updated = " UNION ALL ".join(f"SELECT id FROM u{i}" for i in range(accounts)) or "SELECT NULL::bigint WHERE false"
     return (
         _POST_SQL.replace("@FUNDS@", _FUNDS_SQL if enforce_credit_limit else "")

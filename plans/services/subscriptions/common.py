@@ -7,6 +7,7 @@ import datetime as dt
 
 from django.db.models import F
 
+from billing.locks import lock_customer
 from billing.services.outbox import event_emit
 from plans.errors import (
     BundleNotFound,
@@ -74,13 +75,22 @@ def _check_quantity(quantity, field: str = "quantity") -> int:
 
 
 def _lock_subscription(subscription_id: int, *, customer_scope: int | None = None) -> Subscription:
-    qs = Subscription.objects.select_for_update(of=("self",), no_key=True).filter(pk=subscription_id)
+    """Lock the subscription in the global order: its customer's row first (every service that moves a customer's
+    money or changes a subscription serializes on it), then the subscription row; the ledger then locks the
+    accounts in id order. `sub.customer` is the locked customer, read after the lock."""
+    qs = Subscription.objects.filter(pk=subscription_id)
     if customer_scope is not None:
         qs = qs.filter(customer_id=customer_scope)
-    rows = list(qs)
+    customer_id = qs.values_list("customer_id", flat=True).first()  # never changes: safe to read before the lock
+    if customer_id is None:
+        raise SubscriptionNotFound(f"Subscription {subscription_id} not found.")
+    customer = lock_customer(customer_id)
+    rows = list(qs.select_for_update(of=("self",), no_key=True))
     if not rows:
         raise SubscriptionNotFound(f"Subscription {subscription_id} not found.")
-    return rows[0]
+    sub = rows[0]
+    sub.customer = customer
+    return sub
 
 
 def _require(sub: Subscription, *states: str, action: str) -> None:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.utils import timezone
 
+from billing.locks import lock_customer
 from plans import events
 from plans.errors import (
     InvalidSubscriptionState,
@@ -325,6 +326,7 @@ def subscriptions_reactivate_for_customer(*, customer_id: int, at: dt.datetime |
     at = at or timezone.now()
     resumed = []
     with transaction.atomic(durable=True):
+        lock_customer(customer_id)  # the global order: the customer, then its subscriptions, then the ledger's accounts
         subs = list(
             Subscription.objects.select_for_update(of=("self",), no_key=True)
             .select_related("customer", "plan")

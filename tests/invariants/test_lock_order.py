@@ -36,15 +36,7 @@ BENIGN = {"renewal_pending", "invalid_subscription_state", "option_not_allowed",
     "with_run",
     [
         False,
-        pytest.param(
-            True,
-            marks=pytest.mark.xfail(
-                reason="the billing run's chunk claims subscriptions before it locks their customers (the inverse "
-                "order): deadlocks until the claim takes the customer lock first (plans/services/billing_chunk.py, "
-                "issue 9 helper `run`); remove this mark when that lands",
-                strict=False,
-            ),
-        ),
+        True,  # the chunk claims each subscription with its customer row locked (FOR NO KEY UPDATE OF s, c)
     ],
     ids=["services", "services_and_billing_run"],
 )

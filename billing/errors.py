@@ -14,7 +14,11 @@ class BalanceNotZero(ApplicationError):
 
 
 class InsufficientFunds(ApplicationError):
+    """A prepaid customer's balance plus credit limit does not cover an immediate charge or a debit: 402 with
+    `needed`, `available` and `currency`."""
+
     code = "insufficient_funds"
+    status = 402
     title = "Insufficient funds"
 
 

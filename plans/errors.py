@@ -1,3 +1,4 @@
+from billing.errors import InsufficientFunds
 from config.errors import ApplicationError, Conflict, NotFound
 
 
@@ -35,6 +36,14 @@ class RenewalPending(Conflict):
 
     code = "renewal_pending"
     title = "The subscription awaits its renewal"
+
+
+class CustomerSuspended(InsufficientFunds):
+    """A customer whose subscriptions are suspended for insufficient funds buys nothing more (no upgrade, no
+    option) until a top-up resumes them."""
+
+    code = "customer_suspended"
+    title = "The customer is suspended for insufficient funds"
 
 
 class CouponInvalid(ApplicationError):

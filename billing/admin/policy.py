@@ -11,7 +11,14 @@ from billing.models import BillingPolicy
 class BillingPolicyAdmin(admin.ModelAdmin):
     """One row of business policy, edited here (grace days, postpaid terms, chunk size)."""
 
-    list_display = ("__str__", "grace_days", "postpaid_due_days", "chunk_size", "updated_at")
+    list_display = (
+        "__str__",
+        "grace_days",
+        "prepaid_new_subscription",
+        "postpaid_due_days",
+        "chunk_size",
+        "updated_at",
+    )
 
     def has_add_permission(self, request):
         return super().has_add_permission(request) and not BillingPolicy.objects.exists()

@@ -334,7 +334,7 @@ class CustomerAdjustmentApi(APIView):
         operation_id="customers_adjustments_create",
         summary="Manually credit or debit a customer's balance",
         request=AdjustmentInputSerializer,
-        responses=responses({201: TransactionOutputSerializer}, 400, 403, 404, 409, 422),
+        responses=responses({201: TransactionOutputSerializer}, 400, 402, 403, 404, 409, 422),
     )
     @idempotent
     def post(self, request, customer_id: int):

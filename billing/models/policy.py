@@ -11,6 +11,18 @@ class BillingPolicy(models.Model):
     )
     postpaid_due_days = models.PositiveSmallIntegerField(default=10, help_text="Payment terms for postpaid invoices.")
     chunk_size = models.PositiveIntegerField(default=1000, help_text="Subscriptions per billing-run chunk.")
+
+    class PrepaidNewSubscription(models.TextChoices):
+        REFUSE = "refuse", "Refuse it (402 insufficient funds)"
+        AWAIT_PAYMENT = "await_payment", "Create it awaiting payment; start it once a top-up covers the first charge"
+
+    prepaid_new_subscription = models.CharField(
+        max_length=20,
+        choices=PrepaidNewSubscription.choices,
+        default=PrepaidNewSubscription.REFUSE,
+        help_text="A prepaid customer whose balance plus credit limit does not cover a new subscription's first "
+        "charge. Other immediate charges (plan change now, options, quantity up, resume) are always refused.",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

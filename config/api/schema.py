@@ -34,13 +34,16 @@ class ProblemSerializer(serializers.Serializer):
 _PROBLEM_DESCRIPTIONS = {
     400: "Invalid input (`validation_error`, `malformed_request`, `idempotency_key_required`).",
     401: "No, unknown or revoked API key.",
+    402: "The prepaid rule: the customer's balance plus credit limit does not cover the immediate charge "
+    "(`insufficient_funds`, with `needed`, `available` and `currency`), or the customer is suspended for "
+    "insufficient funds and cannot upgrade or buy until a top-up resumes it (`customer_suspended`).",
     403: "The API key's scope does not allow this.",
     404: "No such resource for this API key.",
     409: "A request with this Idempotency-Key is still being processed (`idempotent_request_in_progress`), or "
     "the state does not allow it yet: `renewal_pending` when a subscription's period has ended and the billing run "
     "has not renewed it (`period_end` says which; retry after the run).",
     413: "The request body is larger than the server accepts (`request_too_large`).",
-    422: "A business rule refused the request (`insufficient_funds`, `idempotency_key_reused`, …).",
+    422: "A business rule refused the request (`idempotency_key_reused`, `currency_mismatch`, …).",
 }
 
 

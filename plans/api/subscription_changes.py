@@ -175,6 +175,7 @@ class SubscriptionChangeApi(APIView):
                 )
             },
             400,
+            402,
             403,
             404,
             409,
@@ -256,7 +257,7 @@ class SubscriptionResumeApi(APIView):
         operation_id="subscriptions_resume",
         summary="Resume a paused subscription (a new period starts today)",
         request=EmptyInputSerializer,
-        responses=responses({200: SubscriptionActionOutputSerializer}, 400, 403, 404, 409, 422),
+        responses=responses({200: SubscriptionActionOutputSerializer}, 400, 402, 403, 404, 409, 422),
     )
     @idempotent
     def post(self, request, subscription_id: int):
@@ -271,7 +272,7 @@ class SubscriptionOptionAddApi(APIView):
         summary="Add an option",
         description="A one-time option is charged in full; a recurring one for the rest of the period.",
         request=SubscriptionOptionAddInputSerializer,
-        responses=responses({201: SubscriptionActionOutputSerializer}, 400, 403, 404, 409, 422),
+        responses=responses({201: SubscriptionActionOutputSerializer}, 400, 402, 403, 404, 409, 422),
     )
     @idempotent
     def post(self, request, subscription_id: int):

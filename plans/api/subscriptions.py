@@ -162,9 +162,13 @@ class SubscriptionListCreateApi(APIView):
         description="Without a trial, the first period (plan, recurring options, discounts), the setup fee and "
         "one-time options are charged at once to the customer's balance. Send exactly one of `plan` "
         "and `bundle`: a bundle is subscribed once (quantity 1) on the plan that bills its package "
-        "price (the subscription's `plan`), and what it includes is not charged on its own.",
+        "price (the subscription's `plan`), and what it includes is not charged on its own. The prepaid rule: "
+        "when a prepaid customer's balance plus credit limit does not cover those first charges, the billing "
+        "policy decides: 402 `insufficient_funds` (the default, nothing written), or the subscription is "
+        "created with status `incomplete` (not started, not billed) and starts, charged once, when a top-up "
+        "covers them.",
         request=SubscriptionCreateInputSerializer,
-        responses=responses({201: SubscriptionOutputSerializer}, 400, 403, 404, 409, 422),
+        responses=responses({201: SubscriptionOutputSerializer}, 400, 402, 403, 404, 409, 422),
     )
     @idempotent
     def post(self, request):

@@ -15,6 +15,9 @@ class Subscription(models.Model):
         ACTIVE = "active", "Active"
         PAUSED = "paused", "Paused"
         SUSPENDED = "suspended", "Suspended (insufficient funds)"
+        # created for a prepaid customer who could not cover the first charge (BillingPolicy.prepaid_new_subscription
+        # = await_payment): not started, not billed, started by the top-up that covers its first charge
+        INCOMPLETE = "incomplete", "Awaiting first payment"
         CANCELED = "canceled", "Canceled"
         EXPIRED = "expired", "Expired"
 

@@ -283,7 +283,8 @@ def customer_funds_recheck(*, customer_id: int, at: dt.datetime | None = None) -
             customer_locked_hook(customer_id)
         if not customer_past_due_clear(customer_id=customer_id):
             return []  # still beyond the limit
-        if not Subscription.objects.filter(customer_id=customer_id, status=Subscription.Status.SUSPENDED).exists():
+        waiting = (Subscription.Status.SUSPENDED, Subscription.Status.INCOMPLETE)
+        if not Subscription.objects.filter(customer_id=customer_id, status__in=waiting).exists():
             return []
     return subscriptions_reactivate_for_customer(customer_id=customer_id, at=at)
 

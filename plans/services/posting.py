@@ -17,8 +17,9 @@ from django.db.models import Q
 from django.utils import timezone
 from moneyed import Money
 
-from billing.models import Transaction
+from billing.models import Customer, Transaction
 from billing.services.accounts import AccountResolver
+from billing.services.funds import prepaid_funds_require
 from billing.services.ledger import Leg, ledger_post
 from billing.services.outbox import event_emit
 from billing.services.past_due import customer_past_due_clear, customers_mark_past_due
@@ -120,14 +121,20 @@ def charge_post(
     effective_date: dt.date,
     accounts: AccountResolver | None = None,
     at: dt.datetime | None = None,
+    funds_of: Customer | None = None,
 ) -> Charge:
     """Record one charge and post it to the ledger, idempotently: an existing charge for the same
-    key, or for the same (subscription, period, kind) of a per-period kind, is returned as it is."""
+    key, or for the same (subscription, period, kind) of a per-period kind, is returned as it is.
+
+    `funds_of` (the customer, locked by the caller) marks a charge the customer asked for now: the prepaid rule
+    applies (billing.services.funds), and a charge the balance plus credit limit cannot cover is refused."""
     check_line_currencies(lines, currency=snap.currency, subscription_id=snap.id)
     amount = total(lines) if lines else Decimal(0)
     existing = Charge.objects.filter(key=key).first()
     if existing is not None:
         return existing
+    if funds_of is not None:
+        prepaid_funds_require(customer=funds_of, amount=amount, currency=snap.currency)
     try:
         with transaction.atomic():
             charge = Charge.objects.create(

@@ -26,6 +26,7 @@ from plans.models import (
     PlanPrice,
     Product,
     Promotion,
+    Subscription,
     UsageCharge,
     UsageMetric,
 )
@@ -241,6 +242,21 @@ def funded_customer(
     if Decimal(balance):
         top_up(customer, balance)
     return customer
+
+
+def subscribe_in_debt(*, customer_id: int, at: dt.datetime, **create) -> Subscription:
+    """A subscription whose first charge takes a prepaid customer beyond its credit limit, the state a renewal
+    leaves behind (the prepaid rule refuses it at creation): created under a raised limit, which is then put back,
+    and the past-due mark set at the charge's instant, as a charge beyond the limit sets it."""
+    from billing.services.past_due import customers_mark_past_due
+    from plans.services.subscriptions import subscription_create
+
+    limit = Customer.objects.values_list("credit_limit", flat=True).get(pk=customer_id)
+    Customer.objects.filter(pk=customer_id).update(credit_limit=Decimal("1000000000"))
+    sub = subscription_create(customer_id=customer_id, at=at, **create)
+    Customer.objects.filter(pk=customer_id).update(credit_limit=limit)
+    customers_mark_past_due(customer_ids=[customer_id], at=at)
+    return sub
 
 
 def make_bundle(

@@ -29,7 +29,13 @@ THREADS = 16
 OPS_PER_THREAD = 40
 TOP_UP = Decimal("500.00")
 # refusals a racing action may meet (a state another thread changed, the prepaid rule): answers, not failures
-BENIGN = {"renewal_pending", "invalid_subscription_state", "option_not_allowed", "insufficient_funds"}
+BENIGN = {
+    "renewal_pending",
+    "invalid_subscription_state",
+    "option_not_allowed",
+    "insufficient_funds",
+    "customer_suspended",
+}
 
 
 @pytest.mark.parametrize(

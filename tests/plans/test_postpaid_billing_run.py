@@ -20,8 +20,7 @@ from billing.services.customers import customer_create, customer_update
 from plans import events
 from plans.models import BillingRun, Charge, Subscription
 from plans.services.billing_run import billing_run_start, billing_run_work
-from plans.services.subscriptions import subscription_create
-from tests.factories.catalog import make_plan, make_product
+from tests.factories.catalog import make_plan, make_product, subscribe_in_debt
 
 pytestmark = pytest.mark.django_db
 
@@ -57,12 +56,13 @@ def _funds(customer: Customer) -> Decimal:
 
 def _subscribed(name: str, billing_model: str) -> tuple[Customer, Subscription]:
     """A customer with a 500.00 credit limit and no money, created on Jan 15 and on Basic from then on:
-    the first period's 1000.00 takes its balance to −1000.00, beyond the limit."""
+    the first period's 1000.00 takes its balance to −1000.00, beyond the limit (as a renewal would: the prepaid
+    rule refuses it at creation)."""
     with time_machine.travel(JAN15, tick=False):
         customer = customer_create(
             name=name, currency="RUB", credit_limit=D("500.00"), timezone="Europe/Moscow", billing_model=billing_model
         )
-        sub = subscription_create(customer_id=customer.pk, plan_code="basic", at=JAN15)
+        sub = subscribe_in_debt(customer_id=customer.pk, plan_code="basic", at=JAN15)
     return customer, sub
 
 

@@ -35,6 +35,7 @@ CUSTOMERS: list[dict] = [
         "billing_emails": ["accounts@podmoskovye.example"],
         "currency": "RUB",
         "credit_limit": Decimal("0"),
+        "billing_model": Customer.BillingModel.POSTPAID,  # invoiced at period end, not held to its balance
         "tags": ["demo"],
     },
     {

@@ -40,6 +40,7 @@ from plans.services.subscriptions.common import (
     _included_option_codes,
     _lock_subscription,
     _plan,
+    _refuse_purchase_while_suspended,
     _require,
     _require_current_period,
     _snapshot,
@@ -197,6 +198,7 @@ def subscription_change_plan(
             )
             if plan.pk != sub.plan_id:  # the new plan's lines are revenue of its own product
                 snap.other_products[plan.code] = plan.product.code
+            _refuse_purchase_while_suspended(sub, amount=total(lines) if lines else Decimal(0))
             charge = charge_post(
                 snap=snap,
                 kind=Charge.Kind.PRORATION,
@@ -205,6 +207,7 @@ def subscription_change_plan(
                 key=f"sub:{sub.pk}:change:{key}",
                 effective_date=day,
                 at=at,
+                funds_of=sub.customer,
             )
         if plan.pk != sub.plan_id:
             _segment_record(sub, at=at)

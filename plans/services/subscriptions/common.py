@@ -8,10 +8,12 @@ import datetime as dt
 from django.db.models import F
 
 from billing.locks import lock_customer
+from billing.models import Customer
 from billing.services.outbox import event_emit
 from plans.errors import (
     BundleNotFound,
     BundleNotPublished,
+    CustomerSuspended,
     InvalidQuantity,
     InvalidSubscriptionState,
     PlanNotFound,
@@ -108,6 +110,22 @@ def _require_current_period(sub: Subscription, *, at: dt.datetime, action: str) 
             f"Cannot {action} subscription {sub.pk} now: its period ended on {sub.current_period_end} and the "
             f"billing run renews it shortly. Try again after the renewal.",
             extra={"period_end": sub.current_period_end.isoformat()},
+        )
+
+
+def _refuse_purchase_while_suspended(sub: Subscription, *, amount) -> None:
+    """The prepaid rule's other half: a customer suspended for insufficient funds (the customer, or any of its
+    subscriptions) cannot upgrade or buy until a top-up resumes it. Credits (amount <= 0) pass."""
+    if amount <= 0:
+        return
+    suspended = sub.customer.status == Customer.Status.SUSPENDED or (
+        Subscription.objects.filter(customer_id=sub.customer_id, status=Subscription.Status.SUSPENDED).exists()
+    )
+    if suspended:
+        raise CustomerSuspended(
+            f"Customer {sub.customer_id} is suspended for insufficient funds: top up the balance to resume its "
+            f"subscriptions before an upgrade or a purchase.",
+            extra={"needed": str(amount), "currency": sub.currency},
         )
 
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
+from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
 
 from billing.errors import CustomerClosed
 from billing.locks import lock_customer
-from billing.models import Customer
+from billing.models import BillingPolicy, Customer
 from billing.services.accounts import AccountResolver
+from billing.services.funds import prepaid_funds_cover, prepaid_funds_require
 from plans import events
 from plans.errors import (
     BundleNotFound,
@@ -25,6 +27,7 @@ from plans.models import (
     Plan,
     Subscription,
 )
+from plans.pricing.charges import ChargeLine, total
 from plans.pricing.periods import Period, local_date, local_midnight, period_at
 from plans.services.charging import recurring_lines, setup_lines
 from plans.services.posting import charge_post
@@ -41,7 +44,7 @@ from plans.services.subscriptions.common import (
     _use_discount_periods,
 )
 from plans.services.subscriptions.coupons import _redeem_coupon
-from plans.services.subscriptions.options import _attach_option, _charge_one_time_option
+from plans.services.subscriptions.options import _attach_option, _one_time_option_lines
 
 
 def subscription_create(
@@ -123,41 +126,68 @@ def subscription_create(
             _attach_option(sub=sub, plan=plan, code=option_code, quantity=option_quantity, at=at)
         if coupon_code:
             _redeem_coupon(sub=sub, plan=plan, code=coupon_code, at=at)
+        charges = [] if trial else first_charges(sub, at=at, period=period, day=start)
+        needed = first_charges_total(charges)
+        if charges and not prepaid_funds_cover(customer=customer, amount=needed):
+            policy = BillingPolicy.current().prepaid_new_subscription
+            if policy != BillingPolicy.PrepaidNewSubscription.AWAIT_PAYMENT:
+                prepaid_funds_require(customer=customer, amount=needed, currency=currency)  # raises: 402
+            # await payment: not started, not billed; the top-up that covers `needed` starts it
+            # (subscriptions_reactivate_for_customer)
+            sub.status, sub.next_billing_at = Subscription.Status.INCOMPLETE, None
+            sub.save(update_fields=["status", "next_billing_at", "updated_at"])
         _event(
             events.SUBSCRIPTION_CREATED,
             sub,
             period_start=period.start.isoformat(),
             period_end=period.end.isoformat(),
             **({"bundle": bundle.code} if bundle is not None else {}),
+            **({"awaiting_payment": str(needed)} if sub.status == Subscription.Status.INCOMPLETE else {}),
         )
-        if not trial:
-            snap = _snapshot(sub, at)
-            accounts = AccountResolver()
-            charge_post(
-                snap=snap,
-                kind=Charge.Kind.SETUP,
-                period=period,
-                lines=setup_lines(snap, period),
-                key=f"sub:{sub.pk}:{period.start}:setup",
-                effective_date=start,
-                accounts=accounts,
-                at=at,
-            )
-            if plan.charge_timing == Plan.ChargeTiming.IN_ADVANCE:
-                charge_post(
-                    snap=snap,
-                    kind=Charge.Kind.RECURRING,
-                    period=period,
-                    lines=recurring_lines(snap, period),
-                    key=f"sub:{sub.pk}:{period.start}:recurring",
-                    effective_date=start,
-                    accounts=accounts,
-                    at=at,
-                )
-                _use_discount_periods([sub.pk])
-            for so in snap.options:
-                if not so.recurring:
-                    _charge_one_time_option(
-                        snap=snap, option=so, key=f"sub:{sub.pk}:option:{so.id}", day=start, accounts=accounts, at=at
-                    )
+        if charges and sub.status != Subscription.Status.INCOMPLETE:
+            post_first_charges(sub, charges, day=start, at=at)
     return sub
+
+
+def first_charges(
+    sub: Subscription, *, at: dt.datetime, period: Period, day: dt.date
+) -> list[tuple[str, Period, list[ChargeLine], str]]:
+    """What a paid subscription is charged when it starts: the setup fee, the first period when billed in
+    advance, and its one-time options, as (kind, period, lines, key)."""
+    snap = _snapshot(sub, at)
+    out = [(Charge.Kind.SETUP, period, setup_lines(snap, period), f"sub:{sub.pk}:{period.start}:setup")]
+    if sub.plan.charge_timing == Plan.ChargeTiming.IN_ADVANCE:
+        out.append(
+            (Charge.Kind.RECURRING, period, recurring_lines(snap, period), f"sub:{sub.pk}:{period.start}:recurring")
+        )
+    one_day = Period(day, day + dt.timedelta(days=1))
+    for so in snap.options:
+        if not so.recurring:
+            out.append(
+                (Charge.Kind.ONE_TIME, one_day, _one_time_option_lines(snap, so), f"sub:{sub.pk}:option:{so.id}")
+            )
+    return out
+
+
+def first_charges_total(charges: list[tuple[str, Period, list[ChargeLine], str]]) -> Decimal:
+    return sum((total(lines) for _, _, lines, _ in charges if lines), Decimal(0))
+
+
+def post_first_charges(sub: Subscription, charges: list, *, day: dt.date, at: dt.datetime) -> None:
+    """Post what `first_charges` listed (one snapshot, one account resolver), each charge under its own key."""
+    snap = _snapshot(sub, at)
+    accounts = AccountResolver()
+    for kind, period, lines, key in charges:
+        charge_post(
+            snap=snap,
+            kind=kind,
+            period=period,
+            lines=lines,
+            key=key,
+            effective_date=day,
+            accounts=accounts,
+            at=at,
+            funds_of=sub.customer,
+        )
+        if kind == Charge.Kind.RECURRING:
+            _use_discount_periods([sub.pk])

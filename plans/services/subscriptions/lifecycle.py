@@ -10,6 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.locks import lock_customer
+from billing.services.funds import prepaid_funds_cover
 from plans import events
 from plans.errors import (
     InvalidSubscriptionState,
@@ -33,6 +34,7 @@ from plans.services.subscriptions.common import (
     _snapshot,
     _use_discount_periods,
 )
+from plans.services.subscriptions.create import first_charges, first_charges_total, post_first_charges
 
 
 def _charge_usage_until(snap: SubscriptionSnapshot, *, day: dt.date, at: dt.datetime) -> Charge | None:
@@ -106,9 +108,13 @@ def subscription_cancel(
         sub = _lock_subscription(subscription_id, customer_scope=customer_scope)
         if sub.status == Subscription.Status.CANCELED and not at_period_end:
             return sub, None  # retry of a cancellation: nothing more to do
-        _require(sub, *Subscription.LIVE, action="cancel")
+        _require(sub, *Subscription.LIVE, Subscription.Status.INCOMPLETE, action="cancel")
         if at_period_end:
-            if sub.status in (Subscription.Status.PAUSED, Subscription.Status.SUSPENDED):
+            if sub.status in (
+                Subscription.Status.PAUSED,
+                Subscription.Status.SUSPENDED,
+                Subscription.Status.INCOMPLETE,
+            ):
                 raise InvalidSubscriptionState(
                     f"A {sub.status} subscription is canceled now, not at period end.", field="at_period_end"
                 )
@@ -116,15 +122,18 @@ def subscription_cancel(
             sub.save(update_fields=["cancel_at_period_end", "updated_at"])
             _event(events.SUBSCRIPTION_UPDATED, sub, cancel_at_period_end=True)
             return sub, None
-        _require_current_period(sub, at=at, action="cancel")
         charge = None
-        if sub.status == Subscription.Status.SUSPENDED:
+        if sub.status == Subscription.Status.INCOMPLETE:
+            pass  # never started, nothing charged: nothing to settle
+        elif sub.status == Subscription.Status.SUSPENDED:
+            _require_current_period(sub, at=at, action="cancel")
             # settle the period it was suspended in (the unused part of a period paid in advance is credited
             # from the suspension day); a cancellation on the day of the suspension settles like an active one
             reopened, charge = _settle_suspension(sub, at=at)
             if reopened:
                 charge = _settle_now(sub, at=at, key=f"sub:{sub.pk}:cancel:{key or 'now'}")
         else:
+            _require_current_period(sub, at=at, action="cancel")
             charge = _settle_now(sub, at=at, key=f"sub:{sub.pk}:cancel:{key or 'now'}")
         sub.status = Subscription.Status.CANCELED
         sub.canceled_at = sub.ended_at = at
@@ -207,6 +216,7 @@ def _undo_pause(sub: Subscription, *, at: dt.datetime) -> Charge | None:
         key=f"sub:{sub.pk}:unpause:{paused.pk}",
         effective_date=local_date(at, snap.customer_tz),
         at=at,
+        funds_of=sub.customer,
     )
 
 
@@ -284,6 +294,9 @@ def _restart(sub: Subscription, *, at: dt.datetime, reason: str) -> Charge | Non
         key=f"sub:{sub.pk}:{period.start}:recurring",
         effective_date=day,
         at=at,
+        # a resume the customer asks for is an immediate charge (the prepaid rule); one that money brought back
+        # (reason "funds") follows the top-up that cleared the debt, and the billing run's rules after it
+        funds_of=sub.customer if reason == "resume" else None,
     )
     _use_discount_periods([sub.pk])
     return charge
@@ -318,6 +331,25 @@ def subscription_resume(
     return sub, charge
 
 
+def _start_awaiting(sub: Subscription, *, at: dt.datetime) -> bool:
+    """Start a subscription created awaiting payment, once the balance plus credit limit covers its first charge:
+    its first period starts today and is charged once (the keys of `first_charges`). Else it keeps waiting, its
+    (uncharged) period moved to today."""
+    tz = sub.customer.timezone
+    day = local_date(at, tz)
+    period = period_at(day, sub.plan.interval, 0, count=sub.plan.interval_count)
+    sub.billing_anchor, sub.current_period_start, sub.current_period_end = day, period.start, period.end
+    sub.save(update_fields=["billing_anchor", "current_period_start", "current_period_end", "updated_at"])
+    charges = first_charges(sub, at=at, period=period, day=day)
+    if not prepaid_funds_cover(customer=sub.customer, amount=first_charges_total(charges)):
+        return False
+    sub.status, sub.next_billing_at = Subscription.Status.ACTIVE, local_midnight(period.end, tz)
+    sub.save(update_fields=["status", "next_billing_at", "updated_at"])
+    post_first_charges(sub, charges, day=day, at=at)
+    _event(events.SUBSCRIPTION_RESUMED, sub, reason="first_payment")
+    return True
+
+
 def subscriptions_reactivate_for_customer(*, customer_id: int, at: dt.datetime | None = None) -> list[int]:
     """Resume the customer's subscriptions suspended for insufficient funds (called once a top-up
     covers the debt). The period each was suspended in is settled as of the suspension day
@@ -330,10 +362,16 @@ def subscriptions_reactivate_for_customer(*, customer_id: int, at: dt.datetime |
         subs = list(
             Subscription.objects.select_for_update(of=("self",), no_key=True)
             .select_related("customer", "plan")
-            .filter(customer_id=customer_id, status=Subscription.Status.SUSPENDED)
+            .filter(customer_id=customer_id, status__in=[Subscription.Status.SUSPENDED, Subscription.Status.INCOMPLETE])
             .order_by("pk")
         )
+        # suspended ones first (they were running), then those awaiting their first payment, oldest first
+        subs.sort(key=lambda s: (s.status == Subscription.Status.INCOMPLETE, s.pk))
         for sub in subs:
+            if sub.status == Subscription.Status.INCOMPLETE:
+                if _start_awaiting(sub, at=at):
+                    resumed.append(sub.pk)
+                continue
             reopened, credit = _settle_suspension(sub, at=at)
             charge = None if reopened else _restart(sub, at=at, reason="funds")
             _event(

@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from billing.models import Customer
 from billing.services.accounts import AccountResolver
 from plans import events
 from plans.errors import (
@@ -32,6 +33,7 @@ from plans.services.subscriptions.common import (
     _check_quantity,
     _event,
     _lock_subscription,
+    _refuse_purchase_while_suspended,
     _require,
     _require_current_period,
     _snapshot,
@@ -60,18 +62,10 @@ def _attach_option(*, sub: Subscription, plan: Plan, code: str, quantity: int, a
         raise OptionNotAllowed(f"Option {code!r} is already on the subscription.", field="options") from exc
 
 
-def _charge_one_time_option(
-    *,
-    snap: SubscriptionSnapshot,
-    option,
-    key: str,
-    day: dt.date,
-    accounts: AccountResolver,
-    at: dt.datetime | None = None,
-) -> Charge:
+def _one_time_option_lines(snap: SubscriptionSnapshot, option) -> list:
     from plans.pricing.charges import line
 
-    lines = [
+    return [
         line(
             LineKind.OPTION,
             f"{option.name} × {option.quantity}",
@@ -81,15 +75,28 @@ def _charge_one_time_option(
             ref=option.code,
         )
     ]
+
+
+def _charge_one_time_option(
+    *,
+    snap: SubscriptionSnapshot,
+    option,
+    key: str,
+    day: dt.date,
+    accounts: AccountResolver,
+    at: dt.datetime | None = None,
+    funds_of: Customer | None = None,
+) -> Charge:
     return charge_post(
         snap=snap,
         kind=Charge.Kind.ONE_TIME,
         period=Period(day, day + dt.timedelta(days=1)),
-        lines=lines,
+        lines=_one_time_option_lines(snap, option),
         key=key,
         effective_date=day,
         accounts=accounts,
         at=at,
+        funds_of=funds_of,
     )
 
 
@@ -112,13 +119,21 @@ def subscription_option_add(
         snap = _snapshot(sub, at)
         day = local_date(at, snap.customer_tz)
         option = next(o for o in snap.options if o.id == so.pk)
+        _refuse_purchase_while_suspended(sub, amount=option.unit_price * option.quantity)
         charge = None
         if not option.recurring:
             charge = _charge_one_time_option(
-                snap=snap, option=option, key=f"sub:{sub.pk}:option:{so.pk}", day=day, accounts=AccountResolver(), at=at
+                snap=snap,
+                option=option,
+                key=f"sub:{sub.pk}:option:{so.pk}",
+                day=day,
+                accounts=AccountResolver(),
+                at=at,
+                funds_of=sub.customer,
             )
         elif sub.status == Subscription.Status.ACTIVE and snap.in_advance:
-            charge = _prorate_option(snap, option, day=day, added=True, key=f"sub:{sub.pk}:option:{so.pk}", at=at)
+            key = f"sub:{sub.pk}:option:{so.pk}"
+            charge = _prorate_option(snap, option, day=day, added=True, key=key, at=at, funds_of=sub.customer)
         _event(events.SUBSCRIPTION_UPDATED, sub, option_added=option_code, charge_id=charge.pk if charge else None)
     return charge
 
@@ -153,7 +168,14 @@ def subscription_option_remove(
 
 
 def _prorate_option(
-    snap: SubscriptionSnapshot, option: OptionSnapshot, *, day: dt.date, added: bool, key: str, at: dt.datetime
+    snap: SubscriptionSnapshot,
+    option: OptionSnapshot,
+    *,
+    day: dt.date,
+    added: bool,
+    key: str,
+    at: dt.datetime,
+    funds_of: Customer | None = None,
 ) -> Charge:
     """A recurring option added (charged) or removed (credited) for the rest of the period paid in advance."""
     item = PricedItem(
@@ -169,5 +191,12 @@ def _prorate_option(
         discounts=snap.pricing_discounts([*held, item]),
     )
     return charge_post(
-        snap=snap, kind=Charge.Kind.PRORATION, period=snap.period, lines=lines, key=key, effective_date=day, at=at
+        snap=snap,
+        kind=Charge.Kind.PRORATION,
+        period=snap.period,
+        lines=lines,
+        key=key,
+        effective_date=day,
+        at=at,
+        funds_of=funds_of,
     )

@@ -171,7 +171,10 @@ def test_bundles_list_takes_a_fixed_number_of_queries(api, catalog):
 # --- subscribing ----------------------------------------------------------------------------------
 
 
-def test_create_with_a_bundle_posts_the_package_price_to_revenue_bundles(api, customer, catalog):
+def test_create_with_a_bundle_posts_the_package_price_to_revenue_bundles(api, make_customer, catalog):
+    # given a prepaid customer whose credit limit covers the package price (the prepaid rule)
+    customer = make_customer(credit_limit=Decimal("1200.00"))
+
     # when
     response = _create(api, customer, msk(2026, 4, 1))
 
@@ -239,7 +242,8 @@ def test_create_without_plan_or_bundle_is_a_field_error(api, customer, catalog):
 
 def test_a_key_restricted_to_a_customer_cannot_subscribe_another_to_a_bundle(make_client, make_customer, catalog):
     # given
-    mine, other = make_customer(name="Mine"), make_customer(name="Other")
+    mine = make_customer(name="Mine", credit_limit=Decimal("1200.00"))  # the bundle's 1200.00, for the prepaid rule
+    other = make_customer(name="Other", credit_limit=Decimal("1200.00"))
     client = make_client(customer=mine)
     before = _rows()
 

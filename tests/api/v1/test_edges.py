@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from decimal import Decimal
 
 import pytest
 import time_machine
@@ -128,8 +129,10 @@ def test_a_body_over_the_size_limit_is_413_problem_json_on_every_post(api, custo
 
 
 @pytest.fixture
-def metered_customer(api, customer):
-    """A customer with a subscription whose open period started on 2026-11-01 (Moscow)."""
+def metered_customer(api, make_customer):
+    """A customer with a subscription whose open period started on 2026-11-01 (Moscow), its 990.00 within the
+    credit limit (the prepaid rule)."""
+    customer = make_customer(credit_limit=Decimal("990.00"))
     make_metric("calls")
     make_plan("start", "990.00")
     with time_machine.travel(msk(2026, 11, 1, 10), tick=False):

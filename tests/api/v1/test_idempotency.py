@@ -130,7 +130,7 @@ def test_business_rule_failure_releases_the_key(api, customer):
     # given
     debit = {"direction": "debit", "amount": "10.00", "reason": "fee"}
     refused = post(api, _adjustments(customer), debit, key="fee-1")
-    assert_problem(refused, 422, "insufficient_funds")
+    assert_problem(refused, 402, "insufficient_funds")
     post(api, _adjustments(customer), CREDIT)
 
     # when

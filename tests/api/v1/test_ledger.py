@@ -60,7 +60,7 @@ def test_debit_within_credit_limit(api, make_customer):
     }
 
 
-def test_debit_beyond_credit_limit_is_422_insufficient_funds_and_nothing_written(api, make_customer):
+def test_debit_beyond_credit_limit_is_402_insufficient_funds_and_nothing_written(api, make_customer):
     # given
     customer = make_customer(credit_limit=Decimal("50.00"))
     _adjust(api, customer, "credit", "20.00")
@@ -70,7 +70,7 @@ def test_debit_beyond_credit_limit_is_422_insufficient_funds_and_nothing_written
     response = _adjust(api, customer, "debit", "70.01")
 
     # then
-    body = assert_problem(response, 422, "insufficient_funds")
+    body = assert_problem(response, 402, "insufficient_funds")
     assert (Decimal(body["available"]), Decimal(body["needed"]), body["currency"]) == (
         Decimal("70.00"),
         Decimal("70.01"),

@@ -12,7 +12,14 @@ import pytest
 from plans.models import Charge, PlanPrice, ScheduledChange, Subscription, UsageCharge
 from plans.services.estimates import upcoming_charges_estimate
 from plans.services.subscriptions import subscription_cancel, subscription_change_plan, subscription_create
-from tests.factories.catalog import add_plan_price, funded_customer, make_plan, make_product, make_usage_charge
+from tests.factories.catalog import (
+    add_plan_price,
+    funded_customer,
+    make_plan,
+    make_product,
+    make_usage_charge,
+    subscribe_in_debt,
+)
 from tests.plans.estimates.helpers import assert_estimate_is_what_the_run_posted, estimate_then_run
 from tests.plans.support import (
     D,
@@ -249,8 +256,8 @@ def test_an_overdue_prepaid_customer_is_estimated_as_suspended(product):
     make_plan("basic", "900.00", product=product)
     make_plan("metered", "700.00", product=product, charge_timing="in_arrears")
     customer = funded_customer("500.00")
-    advance = subscription_create(customer_id=customer.pk, plan_code="basic", at=msk(2026, 4, 1))
-    arrears = subscription_create(customer_id=customer.pk, plan_code="metered", at=msk(2026, 4, 1))
+    advance = subscribe_in_debt(customer_id=customer.pk, plan_code="basic", at=msk(2026, 4, 1))
+    arrears = subscribe_in_debt(customer_id=customer.pk, plan_code="metered", at=msk(2026, 4, 1))
     customer.refresh_from_db()
     assert customer.past_due_since is not None
 

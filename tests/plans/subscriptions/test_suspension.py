@@ -9,8 +9,7 @@ import pytest
 from billing.models import BillingPolicy, Customer
 from plans import events
 from plans.services.billing_run import customer_funds_recheck
-from plans.services.subscriptions import subscription_create
-from tests.factories.catalog import funded_customer, make_plan, top_up
+from tests.factories.catalog import funded_customer, make_plan, subscribe_in_debt, top_up
 from tests.plans.subscriptions.helpers import money_charges, summary
 from tests.plans.support import D, balance, event_types, msk, msk_midnight, run_billing
 
@@ -24,7 +23,7 @@ def test_past_due_starts_at_the_charge_and_suspends_at_the_next_boundary_after_g
     # given a customer holding 500.00 who subscribes to 900.00 on April 1: the balance goes to -400.00
     make_plan("basic", "900.00", product=product)
     customer = funded_customer("500.00")
-    sub = subscription_create(customer_id=customer.pk, plan_code="basic", at=msk(2026, 4, 1))
+    sub = subscribe_in_debt(customer_id=customer.pk, plan_code="basic", at=msk(2026, 4, 1))
     customer.refresh_from_db()
     assert customer.past_due_since == msk(2026, 4, 1)  # the instant of the charge, not the wall clock
     assert balance(customer) == D("-400.00")
@@ -60,7 +59,7 @@ def test_grace_days_count_from_the_charge(product):
     BillingPolicy.objects.create(grace_days=3)
     make_plan("daily", "100.00", interval="day", product=product)
     customer = funded_customer("0")
-    sub = subscription_create(customer_id=customer.pk, plan_code="daily", at=msk(2026, 4, 1))
+    sub = subscribe_in_debt(customer_id=customer.pk, plan_code="daily", at=msk(2026, 4, 1))
 
     # when the run comes at every midnight: past due since Apr 1 12:00, so the grace ends Apr 4 12:00
     for day in (2, 3, 4, 5):
@@ -81,8 +80,8 @@ def _suspended_mid_period(product):
     make_plan("basic", "1000.00", product=product)
     make_plan("support", "600.00", charge_timing="in_arrears", product=product)
     customer = funded_customer("0")
-    basic = subscription_create(customer_id=customer.pk, plan_code="basic", at=msk(2026, 1, 15))
-    support = subscription_create(customer_id=customer.pk, plan_code="support", at=msk(2026, 1, 15))
+    basic = subscribe_in_debt(customer_id=customer.pk, plan_code="basic", at=msk(2026, 1, 15))
+    support = subscribe_in_debt(customer_id=customer.pk, plan_code="support", at=msk(2026, 1, 15))
     assert run_billing(msk_midnight(2026, 1, 19)).suspended == 2
     return customer, basic, support
 
@@ -145,8 +144,8 @@ def _suspended_in_a_trial(product):
     make_plan("basic", "1000.00", product=product)
     make_plan("pro", "700.00", trial_days=14, product=product)
     customer = funded_customer("0")
-    subscription_create(customer_id=customer.pk, plan_code="basic", at=msk(2026, 1, 15))
-    trial = subscription_create(customer_id=customer.pk, plan_code="pro", at=msk(2026, 1, 15))
+    subscribe_in_debt(customer_id=customer.pk, plan_code="basic", at=msk(2026, 1, 15))
+    trial = subscribe_in_debt(customer_id=customer.pk, plan_code="pro", at=msk(2026, 1, 15))
     assert run_billing(msk_midnight(2026, 1, 19)).suspended == 2
     return customer, trial
 

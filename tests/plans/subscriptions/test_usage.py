@@ -16,7 +16,7 @@ from plans.services.subscriptions import (
     subscription_resume,
 )
 from plans.services.usage import UsageEventIn, usage_record_batch
-from tests.factories.catalog import funded_customer, make_plan, make_usage_charge, top_up
+from tests.factories.catalog import funded_customer, make_plan, make_usage_charge, subscribe_in_debt, top_up
 from tests.plans.subscriptions.helpers import money_charges, summary
 from tests.plans.support import D, balance, charge_lines, charges_of, msk, msk_midnight, run_billing, utc
 
@@ -251,7 +251,7 @@ def test_a_restart_after_a_suspension_bills_the_usage_up_to_the_suspension(produ
     plan = make_plan("meter", "1000.00", product=product)
     make_usage_charge(plan, "calls", "per_unit", unit_price="2.00")
     customer = funded_customer("0")
-    sub = subscription_create(customer_id=customer.pk, plan_code="meter", at=msk(2026, 1, 15))
+    sub = subscribe_in_debt(customer_id=customer.pk, plan_code="meter", at=msk(2026, 1, 15))
     _calls(customer, ("e1", "30", msk(2026, 1, 17)), ("e2", "4", msk(2026, 1, 21)), ("e3", "5", msk(2026, 2, 1)))
     assert run_billing(msk_midnight(2026, 1, 19)).suspended == 1
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from tests.api.v1.catalog_fixtures import make_coupon, make_option, make_plan, make_product
@@ -19,3 +21,14 @@ def catalog(db):
     make_option("backup", "150.00", product=crm)
     make_option("migration", "5000.00", product=crm, kind="one_time")
     make_coupon("WELCOME10", percent="10")
+
+
+@pytest.fixture
+def make_customer(make_customer):
+    """Prepaid customers whose credit limit covers what these tests charge, unless a test says otherwise: the
+    charges are under test here, the prepaid rule in test_prepaid_rule.py."""
+
+    def make(**fields):
+        return make_customer(**{"credit_limit": Decimal("1000000.00"), **fields})
+
+    return make

@@ -12,6 +12,7 @@ from django.test import Client
 default_groups_migration = importlib.import_module("billing.migrations.0004_default_groups")
 document_permissions_migration = importlib.import_module("documents.migrations.0003_default_group_permissions")
 billing_model_permission_migration = importlib.import_module("billing.migrations.0014_billing_model_permission")
+subscription_permissions_migration = importlib.import_module("plans.migrations.0009_accountant_runs_subscriptions")
 
 
 def _client_for(user) -> Client:
@@ -22,14 +23,15 @@ def _client_for(user) -> Client:
 
 @pytest.fixture
 def default_groups(db):
-    """The groups of migration billing.0004_default_groups and the permissions documents.0003 and billing.0014
-    grant them, written again by the migrations' own functions when a transactional test of an earlier run
+    """The groups of migration billing.0004_default_groups and the permissions documents.0003, billing.0014 and
+    plans.0009 grant them, written again by the migrations' own functions when a transactional test of an earlier run
     (--reuse-db) flushed them. Idempotent: it adds nothing when they exist. test_groups.py migrates back and
     forth to prove the migrations themselves write them."""
     schema_editor = SimpleNamespace(connection=connection)
     default_groups_migration.create_default_groups(global_apps, schema_editor)
     document_permissions_migration.grant_document_permissions(global_apps, schema_editor)
     billing_model_permission_migration.grant_billing_model_permission(global_apps, schema_editor)
+    subscription_permissions_migration.grant_subscription_permissions(global_apps, schema_editor)
     return {group.name: group for group in Group.objects.filter(name__in=("Accountant", "Support", "Administrator"))}
 
 

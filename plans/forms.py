@@ -215,13 +215,7 @@ class OptionRemoveForm(forms.Form):
 
 
 class CouponApplyForm(forms.Form):
-    coupon = forms.CharField(max_length=64, label=_("Coupon code"))
-
-    def clean_coupon(self):
-        code = self.cleaned_data["coupon"].strip()
-        if not code:
-            raise forms.ValidationError(_("Enter a coupon code."))
-        return code
+    coupon = forms.CharField(max_length=64, label=_("Coupon code"))  # stripped: blank is refused as required
 
 
 class CancelForm(_KeyedForm):

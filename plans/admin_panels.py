@@ -47,6 +47,7 @@ def customer_subscriptions_panel(request, customer: Customer) -> str:
                 else None,
                 "currency": sub.currency,
                 "failure": estimate.failure if estimate else None,
+                "ends": bool(estimate and estimate.next_status == Subscription.Status.CANCELED),
             }
         )
     context = {

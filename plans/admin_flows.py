@@ -48,7 +48,7 @@ from plans.services.subscriptions import (
     subscription_resume,
 )
 
-# the pages of one subscription: url suffix → view method name
+# the pages of one subscription: each is served by `<page>_view` at `<id>/<page with dashes>/`
 SUBSCRIPTION_PAGES = ("change_plan", "options", "coupon", "cancel", "pause", "resume")
 
 
@@ -222,14 +222,13 @@ class SubscriptionFlowsMixin:
 
     def change_plan_view(self, request, object_id):
         sub = self._subscription_for_change(request, object_id)
-        title = _("Change plan or quantity")
         if request.method != "POST":
             return self._change_step1(request, sub, SubscriptionChangeForm(subscription=sub))
         if "_confirm" not in request.POST:
             form = SubscriptionChangeForm(request.POST, subscription=sub)
             if not form.is_valid():
                 return self._change_step1(request, sub, form)
-            return self._change_step2(request, sub, form, title=title)
+            return self._change_step2(request, sub, form)
         form = SubscriptionChangeConfirmForm(request.POST, subscription=sub)
         if not form.is_valid():
             step1 = SubscriptionChangeForm(request.POST, subscription=sub)
@@ -250,7 +249,7 @@ class SubscriptionFlowsMixin:
                         "the subscription changed): nothing was applied. Check the new amounts and confirm again."
                     ),
                 )
-                return self._change_step2(request, sub, form, title=title, preview=preview)
+                return self._change_step2(request, sub, form, preview=preview)
         try:
             sub, charge = subscription_change_plan(
                 subscription_id=sub.pk, when=form.cleaned_data["when"], key=form.service_key, at=at, **args
@@ -292,7 +291,7 @@ class SubscriptionFlowsMixin:
             submit_label=_("Preview the change"),
         )
 
-    def _change_step2(self, request, sub, form, *, title: str, preview: ChangePreview | None = None):
+    def _change_step2(self, request, sub, form, *, preview: ChangePreview | None = None):
         """The confirmation page: for a change now, the exact preview of subscription_change_preview (what
         subscription_change_plan will post); for a change at period end, when it takes effect."""
         args = form.service_args()

@@ -8,7 +8,6 @@ import uuid
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import ForeignKeyRawIdWidget
-from django.core.exceptions import NON_FIELD_ERRORS
 from django.utils.translation import gettext_lazy as _
 
 from billing.models import Customer
@@ -30,10 +29,6 @@ def add_service_error(form: forms.BaseForm, exc, *, fields: dict[str, str] | Non
         target = name if name in form.fields else None
         for message in messages:
             form.add_error(target, message)
-
-
-def non_field_errors(form: forms.BaseForm) -> list[str]:
-    return list(form.errors.get(NON_FIELD_ERRORS, []))
 
 
 def _quantity_field(**kwargs) -> forms.IntegerField:

@@ -67,10 +67,10 @@ def group_client(staff_in_group):
 
 # --- browser tests ------------------------------------------------------------------------------------------------
 # Playwright on Debian's Chromium (`apt-get install chromium`; Playwright's own browser download is not used).
-# `page` is a fresh page of a headless Chromium against pytest-django's live server; `artifacts` is the directory
-# where a test keeps its screenshots: BROWSER_ARTIFACTS_DIR/<test name>, by default .data/artifacts/browser/<test
-# name> in the work tree (.data is not committed). Without Playwright or Chromium the tests are skipped, saying which
-# is missing.
+# `browser_page` is a fresh page of a headless Chromium against pytest-django's live server; `artifacts` is the
+# directory where a test keeps its screenshots: BROWSER_ARTIFACTS_DIR/<test name>, by default
+# .data/artifacts/browser/<test name> in the work tree (.data is not committed). Without Playwright or Chromium the
+# tests are skipped, saying which is missing.
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -93,7 +93,7 @@ def artifacts(request) -> Path:
 
 
 @pytest.fixture
-def page(live_server, monkeypatch):
+def browser_page(live_server, monkeypatch):
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
     executable = _chromium()
     if executable is None:

@@ -17,13 +17,17 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
 
 
-def test_an_accountant_changes_a_plan_from_the_customer_card(page, artifacts, django_user_model, default_groups):
+def test_an_accountant_changes_a_plan_from_the_customer_card(
+    browser_page, artifacts, django_user_model, default_groups
+):
     # given a customer subscribed today to start (1000.00 RUB a month) and an Accountant
     make_catalog()
     customer = prepaid_customer("10000.00")
     sub = subscription_create(customer_id=customer.pk, plan_code="start")
     user = django_user_model.objects.create_user(username="anna", password="s3cret-pass", is_staff=True)
     user.groups.add(default_groups["Accountant"])
+
+    page = browser_page
 
     # when she logs in and opens the customer card
     page.goto(f"/admin/login/?next=/admin/billing/customer/{customer.pk}/change/")

@@ -10,8 +10,11 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from billing.admin.panels import customer_card_panel_register
 from config.admin import ReadOnlyModelAdmin, ReadOnlyTabularInline
 from config.errors import ApplicationError
+from plans.admin_flows import SubscriptionFlowsMixin
+from plans.admin_panels import customer_subscriptions_panel
 from plans.models import (
     BillingRun,
     Bundle,
@@ -284,7 +287,12 @@ def _run_service(modeladmin, request, queryset, action, label):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(admin.ModelAdmin):
+class SubscriptionAdmin(SubscriptionFlowsMixin, admin.ModelAdmin):
+    """Subscriptions run through their services: the add page subscribes (subscription_create), the buttons of a
+    subscription's page change its plan or quantity, options and coupon, cancel, pause and resume it
+    (plans.admin_flows); the actions below do the same for several at once."""
+
+    change_form_template = "admin/plans/subscription/change_form.html"
     list_display = (
         "id",
         "customer",
@@ -329,9 +337,6 @@ class SubscriptionAdmin(admin.ModelAdmin):
         "updated_at",
     )
     fields = readonly_fields + ("external_id", "metadata")
-
-    def has_add_permission(self, request):
-        return False  # subscriptions start through the API or the portal, which charge them
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -443,3 +448,8 @@ class BillingRunAdmin(ReadOnlyModelAdmin):
             ),
         )
         return format_html("<table><tr><th>Subscription</th><th>Reason</th></tr>{}</table>", rows)
+
+
+# the customer card (billing's) lists the customer's subscriptions: billing imports no app above it, so plans fills
+# the extension point billing offers when the admin loads
+customer_card_panel_register(customer_subscriptions_panel)

@@ -16,6 +16,7 @@ from django.urls import path
 from django.utils.html import format_html, format_html_join
 
 from billing.admin.common import ADJUST_PERMISSION, admin_url, customer_amounts, money_text
+from billing.admin.panels import customer_card_panels
 from billing.forms import BalanceAdjustmentForm, CustomerAdminForm, add_errors, errors_of
 from billing.models import Account, Customer, Transaction
 from billing.selectors import customer_balances
@@ -218,6 +219,7 @@ class CustomerAdmin(ServiceModelAdmin):
             is_open = customer.status != Customer.Status.CLOSED
             extra_context["can_adjust_balance"] = is_open and self.has_adjust_balance_permission(request)
             extra_context["can_close"] = is_open and self.has_change_permission(request, customer)
+            extra_context["customer_panels"] = customer_card_panels(request, customer)  # other apps' rows of it
         return super().change_view(request, object_id, form_url, extra_context)
 
     def get_urls(self):

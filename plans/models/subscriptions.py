@@ -107,6 +107,12 @@ class SubscriptionDiscount(models.Model):
     promotion = models.ForeignKey("plans.Promotion", on_delete=models.PROTECT)
     coupon = models.ForeignKey("plans.Coupon", null=True, blank=True, on_delete=models.PROTECT)
     periods_remaining = models.PositiveSmallIntegerField(null=True, blank=True, help_text="Empty: forever.")
+    applies_from = models.DateField(
+        null=True,
+        blank=True,
+        help_text="Applied during a period already charged: counts from the period starting on this day on (the "
+        "paid period's credits and prorations are not discounted). Empty: from the period it was applied in.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

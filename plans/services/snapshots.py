@@ -37,6 +37,9 @@ class DiscountSnapshot:
     plan_ids: frozenset[int]
     product_ids: frozenset[int]
     periods_remaining: int | None
+    # applied during a period already charged (SubscriptionDiscount.applies_from after its start): it counts from
+    # the next period charged on, not for the credits and prorations within the current one
+    from_next_period: bool = False
 
     def as_discount(
         self, items: list[PricedItem], item_keys: dict[str, tuple[int | None, int]], *, new_period: bool = False
@@ -44,6 +47,8 @@ class DiscountSnapshot:
         """The pricing discount restricted to the items it may touch; None when it touches none, or when
         it has no period left for a `new_period` charge."""
         if self.periods_remaining == 0 and new_period:
+            return None
+        if self.from_next_period and not new_period:
             return None
         limited = bool(self.plan_ids or self.product_ids)
         refs = frozenset(
@@ -324,9 +329,10 @@ _DISCOUNTS_SQL = """
 SELECT sd.subscription_id, sd.id, p.code, p.percent, p.amount,
        ARRAY(SELECT plan_id FROM plans_promotion_plans WHERE promotion_id = p.id),
        ARRAY(SELECT product_id FROM plans_promotion_products WHERE promotion_id = p.id),
-       sd.periods_remaining
+       sd.periods_remaining, COALESCE(sd.applies_from > sub.current_period_start, false)
   FROM plans_subscriptiondiscount sd
   JOIN plans_promotion p ON p.id = sd.promotion_id
+  JOIN plans_subscription sub ON sub.id = sd.subscription_id
  WHERE sd.subscription_id = ANY(%s::bigint[])
    AND (sd.periods_remaining IS NULL OR sd.periods_remaining > 0
         -- used up, yet applied to the current period's charge: still counts for credits within that period
@@ -436,7 +442,7 @@ def load_snapshots(subscription_ids: list[int], *, as_of: dt.datetime) -> dict[i
                 )
             )
         cursor.execute(_DISCOUNTS_SQL, [array_literal(ids)])
-        for sub_id, sd_id, code, percent, amount, plan_ids, product_ids, periods_remaining in cursor:
+        for sub_id, sd_id, code, percent, amount, plan_ids, product_ids, periods_remaining, from_next in cursor:
             snaps[sub_id].discounts.append(
                 DiscountSnapshot(
                     id=sd_id,
@@ -446,6 +452,7 @@ def load_snapshots(subscription_ids: list[int], *, as_of: dt.datetime) -> dict[i
                     plan_ids=frozenset(plan_ids),
                     product_ids=frozenset(product_ids),
                     periods_remaining=periods_remaining,
+                    from_next_period=from_next,
                 )
             )
         cursor.execute(_SEGMENTS_SQL, [array_literal(ids)])

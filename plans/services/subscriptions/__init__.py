@@ -9,6 +9,7 @@ changes, so a retried request never charges twice. The services are imported fro
 
 from plans.services.subscriptions.change import ChangePreview, subscription_change_plan, subscription_change_preview
 from plans.services.subscriptions.common import MAX_QUANTITY
+from plans.services.subscriptions.coupons import subscription_coupon_apply
 from plans.services.subscriptions.create import subscription_create
 from plans.services.subscriptions.lifecycle import (
     subscription_cancel,
@@ -24,6 +25,7 @@ __all__ = [
     "subscription_cancel",
     "subscription_change_plan",
     "subscription_change_preview",
+    "subscription_coupon_apply",
     "subscription_create",
     "subscription_option_add",
     "subscription_option_remove",

@@ -1,24 +1,53 @@
-"""Coupons: redeeming a code on a subscription under the coupon's row lock (expiry, redemption limit, scope)."""
+"""Coupons: redeeming a code on a subscription under the coupon's row lock (expiry, redemption limit, scope), when
+subscribing or later (subscription_coupon_apply)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
+from plans import events
 from plans.errors import (
     CouponInvalid,
 )
 from plans.models import (
+    Charge,
     Coupon,
     Plan,
     Promotion,
     Subscription,
     SubscriptionDiscount,
 )
+from plans.services.subscriptions.common import _event, _lock_subscription, _require, _require_current_period
 
 
-def _redeem_coupon(*, sub: Subscription, plan: Plan, code: str, at: dt.datetime) -> SubscriptionDiscount:
+def subscription_coupon_apply(
+    *, subscription_id: int, coupon_code: str, customer_scope: int | None = None, at: dt.datetime | None = None
+) -> SubscriptionDiscount:
+    """Apply a coupon to a running subscription. Nothing is posted: a period already charged keeps its price (its
+    credits and prorations are not discounted either: `applies_from` is its end), the discount counts from the next
+    period charged; a period not charged yet (a trial, a plan billed in arrears) is discounted when it is."""
+    at = at or timezone.now()
+    with transaction.atomic(durable=True):
+        sub = _lock_subscription(subscription_id, customer_scope=customer_scope)
+        _require(sub, Subscription.Status.ACTIVE, Subscription.Status.TRIALING, action="apply a coupon to")
+        _require_current_period(sub, at=at, action="apply a coupon to")
+        charged = Charge.objects.filter(
+            subscription=sub, kind=Charge.Kind.RECURRING, period_start=sub.current_period_start
+        ).exists()
+        discount = _redeem_coupon(
+            sub=sub, plan=sub.plan, code=coupon_code, at=at, applies_from=sub.current_period_end if charged else None
+        )
+        _event(events.SUBSCRIPTION_UPDATED, sub, coupon=discount.coupon.code, promotion=discount.promotion.code)
+    return discount
+
+
+def _redeem_coupon(
+    *, sub: Subscription, plan: Plan, code: str, at: dt.datetime, applies_from: dt.date | None = None
+) -> SubscriptionDiscount:
     coupons = list(
         Coupon.objects.select_for_update(of=("self",), no_key=True)
         .select_related("promotion")
@@ -44,6 +73,8 @@ def _redeem_coupon(*, sub: Subscription, plan: Plan, code: str, at: dt.datetime)
         raise CouponInvalid(f"Coupon {code!r} does not apply to plan {plan.code!r}.", field="coupon")
     if promo.amount is not None and promo.amount.currency.code != sub.currency:
         raise CouponInvalid(f"Coupon {code!r} is in {promo.amount.currency.code}, not {sub.currency}.", field="coupon")
+    if SubscriptionDiscount.objects.filter(subscription=sub, promotion=promo).exists():  # under the subscription's lock
+        raise CouponInvalid(f"The promotion behind {code!r} is already on the subscription.", field="coupon")
     Coupon.objects.filter(pk=coupon.pk).update(times_redeemed=F("times_redeemed") + 1)
     periods = {
         Promotion.Duration.ONCE: 1,
@@ -51,5 +82,5 @@ def _redeem_coupon(*, sub: Subscription, plan: Plan, code: str, at: dt.datetime)
         Promotion.Duration.FOREVER: None,
     }[promo.duration]
     return SubscriptionDiscount.objects.create(
-        subscription=sub, promotion=promo, coupon=coupon, periods_remaining=periods
+        subscription=sub, promotion=promo, coupon=coupon, periods_remaining=periods, applies_from=applies_from
     )

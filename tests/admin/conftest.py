@@ -15,7 +15,7 @@ from django.test import Client
 default_groups_migration = importlib.import_module("billing.migrations.0004_default_groups")
 document_permissions_migration = importlib.import_module("documents.migrations.0003_default_group_permissions")
 billing_model_permission_migration = importlib.import_module("billing.migrations.0014_billing_model_permission")
-subscription_permissions_migration = importlib.import_module("plans.migrations.0009_accountant_runs_subscriptions")
+subscription_permissions_migration = importlib.import_module("plans.migrations.0010_accountant_runs_subscriptions")
 
 
 def _client_for(user) -> Client:
@@ -27,7 +27,7 @@ def _client_for(user) -> Client:
 @pytest.fixture
 def default_groups(db):
     """The groups of migration billing.0004_default_groups and the permissions documents.0003, billing.0014 and
-    plans.0009 grant them, written again by the migrations' own functions when a transactional test of an earlier run
+    plans.0010 grant them, written again by the migrations' own functions when a transactional test of an earlier run
     (--reuse-db) flushed them. Idempotent: it adds nothing when they exist. test_groups.py migrates back and
     forth to prove the migrations themselves write them."""
     schema_editor = SimpleNamespace(connection=connection)

@@ -38,7 +38,7 @@ def revoke_subscription_permissions(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("plans", "0008_subscription_segments"),
+        ("plans", "0009_prepaid_rule"),
         ("billing", "0004_default_groups"),
         ("auth", "0012_alter_user_first_name_max_length"),
         ("contenttypes", "0002_remove_content_type_name"),

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('plans', '0009_accountant_runs_subscriptions'),
+        ('plans', '0010_accountant_runs_subscriptions'),
     ]
 
     operations = [

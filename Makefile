@@ -14,6 +14,8 @@ LAPTOP := DEBUG=$${DEBUG:-True}
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# Debian packages: Chromium for the browser tests, HarfBuzz's subsetter for WeasyPrint (only what is missing)
+	.ci/system-packages
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev]"
 	# static files (the admin's, Swagger UI's and ReDoc's) under STATIC_ROOT, served by WhiteNoise

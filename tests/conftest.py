@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+import os
+import shutil
 import uuid
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
@@ -88,3 +91,52 @@ def real_celery_worker(request, transactional_db, settings):
             worker.print_log()
         worker.close()
         delete_queue(app, queue)
+
+
+# --- browser tests ------------------------------------------------------------------------------------------------
+# Playwright on Debian's Chromium (`apt-get install chromium`; Playwright's own browser download is not used).
+# `browser_page` is a fresh page of a headless Chromium against pytest-django's live server; `artifacts` is the
+# directory where a test keeps its screenshots: BROWSER_ARTIFACTS_DIR/<test name>, by default
+# .data/artifacts/browser/<test name> in the work tree (.data is not committed). Without Playwright or Chromium the
+# tests are skipped on a laptop, saying which is missing, and fail in CI (CI=true: `make install` installs both).
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+@pytest.fixture
+def artifacts(request) -> Path:
+    base = Path(os.environ.get("BROWSER_ARTIFACTS_DIR") or ROOT / ".data" / "artifacts" / "browser")
+    path = base / request.node.name
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+@pytest.fixture
+def browser_page(live_server, monkeypatch):
+    missing = pytest.fail if os.environ.get("CI") else pytest.skip
+    try:
+        from playwright import sync_api
+    except ImportError:
+        missing("playwright is not installed (pip install playwright)")
+    executable = _chromium()
+    if executable is None:
+        missing("Chromium is not installed (apt-get install chromium; `make install` does it)")
+    # Playwright's sync API runs an event loop in this thread: Django's ORM, used by the test around the browser
+    # steps, refuses to run next to one unless told it is safe (it is: the loop only drives the browser)
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=live_server.url)
+        context.set_default_timeout(15_000)
+        yield context.new_page()
+        context.close()
+        browser.close()

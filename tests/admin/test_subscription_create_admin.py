@@ -170,3 +170,21 @@ def test_support_and_users_without_group_may_not_add(django_user_model, staff_in
     # then
     assert (page.status_code, posted.status_code) == (403, 403)
     assert rows() == before
+
+
+def test_a_double_submit_of_the_add_form_subscribes_and_charges_once(staff_in_group, catalog):
+    # given the add form filled in once (its hidden key is the form's own)
+    customer = prepaid_customer("10000.00")
+    client = login(staff_in_group("Accountant"))
+    data = _form(client, customer, plan="start")
+
+    # when it is posted twice (a double click, a browser retry)
+    with time_machine.travel(msk(2026, 4, 1), tick=False):
+        first = client.post(reverse(ADD), data, follow=True)
+        second = client.post(reverse(ADD), data, follow=True)
+
+    # then one subscription, charged once, and both answers lead to it
+    sub = Subscription.objects.get()
+    assert Charge.objects.filter(subscription=sub, kind="recurring").count() == 1
+    assert customer_balance(customer=customer).amount == Decimal("9000.00")
+    assert first.redirect_chain[-1][0] == second.redirect_chain[-1][0]

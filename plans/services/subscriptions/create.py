@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
 
-from billing.errors import CustomerClosed
+from billing.errors import CustomerClosed, IdempotencyConflict
 from billing.locks import lock_customer
 from billing.models import BillingPolicy, Customer
 from billing.services.accounts import AccountResolver
@@ -71,9 +70,16 @@ def subscription_create(
     if plan_code and bundle_code:
         raise PlanOrBundleRequired("Send a plan or a bundle, not both.", field="bundle")
     quantity = _check_quantity(quantity)
-    key = key or uuid.uuid4().hex
     with transaction.atomic(durable=True):
         customer = lock_customer(customer_id)
+        if key is not None:  # a repeat under the same key (a double submit, a retry): the subscription it created
+            existing = Subscription.objects.filter(creation_key=key).first()
+            if existing is not None:
+                if existing.customer_id != customer.pk:
+                    raise IdempotencyConflict(
+                        f"Key {key!r} created a subscription of another customer.", field="idempotency_key"
+                    )
+                return existing
         if customer.status == Customer.Status.CLOSED:
             raise CustomerClosed(f"Customer {customer.pk} is closed.")
         plan = _bundle_plan(bundle_code) if bundle_code else _plan(plan_code)
@@ -121,6 +127,7 @@ def subscription_create(
             trial_end=trial_end,
             next_billing_at=local_midnight(period.end, customer.timezone),
             external_id=external_id,
+            creation_key=key,
         )
         for option_code, option_quantity in options:
             _attach_option(sub=sub, plan=plan, code=option_code, quantity=option_quantity, at=at)

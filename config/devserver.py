@@ -276,6 +276,7 @@ def main() -> int:
 
         _manage("migrate", "--noinput")
         seeded = _manage("seed_demo", capture=True)
+        _manage("invoice_postpaid")  # the demo's postpaid period that has ended gets its invoice (beat does it daily)
         logins = [line.strip() for line in seeded.splitlines() if line.startswith(LOGIN_LINES)]
         _manage("collectstatic", "--noinput", "-v", "0")  # what WhiteNoise serves (Swagger UI, ReDoc, the admin)
 

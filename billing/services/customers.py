@@ -76,10 +76,12 @@ def customer_create(
     currency: str,
     credit_limit: Decimal = Decimal(0),
     billing_model: str = Customer.BillingModel.PREPAID,
+    postpaid_since: dt.date | None = None,
     **fields,
 ) -> Customer:
     """A new customer with its balance account. A customer created postpaid is postpaid from its creation day (UTC):
-    every charge it will have is invoiced."""
+    every charge it will have is invoiced; `postpaid_since` (not in the future) takes over a customer postpaid since
+    an earlier day (moved from another billing system, or the demo's history)."""
     unknown = set(fields) - set(UPDATABLE_FIELDS)
     if unknown:
         raise TypeError(f"unknown customer fields: {sorted(unknown)}")
@@ -90,7 +92,13 @@ def customer_create(
     except UnknownCurrency as exc:
         raise ValidationError({"currency": [ValidationError(str(exc), code="invalid_choice")]}) from exc
     _credit_limit_check(credit_limit, currency)
-    postpaid_since = _today_utc() if billing_model == Customer.BillingModel.POSTPAID else None
+    if billing_model != Customer.BillingModel.POSTPAID:
+        if postpaid_since is not None:
+            raise ValidationError({"postpaid_since": [ValidationError("Only a postpaid customer has it.")]})
+    elif postpaid_since is None:
+        postpaid_since = _today_utc()
+    elif postpaid_since > _today_utc():
+        raise ValidationError({"postpaid_since": [ValidationError("It cannot be in the future.")]})
     customer = Customer(
         name=name,
         currency=currency,

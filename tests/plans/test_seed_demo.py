@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from io import StringIO
 
 import pytest
+import time_machine
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
@@ -15,19 +17,27 @@ from billing import identifiers
 from billing.models import Account, ApiKey, Customer, Entry, Event, Transaction
 from billing.selectors import customer_balance
 from config.api.keys import hash_api_key
+from documents.models import Invoice
 from plans.management.commands.seed_demo import CATALOG_SINCE
-from plans.models import Bundle, Charge, Plan, PlanPrice
+from plans.models import Bundle, Charge, Plan, PlanPrice, Subscription
 from plans.services.subscriptions import subscription_create
 
 pytestmark = pytest.mark.django_db
 
+SEEDED_AT = dt.datetime(2026, 12, 4, 12, 0, tzinfo=dt.timezone(dt.timedelta(hours=3)))
+
 EXPECTED_BALANCES = {
-    "demo-romashka": Money("112600.00", "RUB"),  # 150 000.00 − 12 500.00 − 24 900.00 first quarter of Business
-    "demo-podmoskovye": Money("0", "RUB"),
-    "demo-nevsky": Money("48000.00", "RUB"),  # Pro starts with a 14-day trial: nothing charged yet
+    # 150 000.00 − 12 500.00 − 24 900.00 first quarter of Business − 990.00 Start from Nov 14, canceled on Dec 4
+    # with 10 of 30 days credited (330.00)
+    "demo-romashka": Money("111940.00", "RUB"),
+    "demo-podmoskovye": Money("-5940.00", "RUB"),  # postpaid: two months of 3 × Start, the first one invoiced
+    # Pro starts with a 14-day trial (nothing charged yet); Start from Nov 24, paused on Dec 4 with 20 of 30 days
+    # credited: 48 000.00 − 990.00 + 660.00
+    "demo-nevsky": Money("47670.00", "RUB"),
     "demo-ip-ivanov": Money("2609.00", "RUB"),  # 3 500.00 − (990.00 Start − 99.00 WELCOME10)
     "demo-petrova": Money("899.50", "RUB"),  # 990.00 − 90.50
     "demo-jane-doe": Money("37.99", "EUR"),  # 49.99 − 12.00 Start in EUR
+    "demo-smirnov": Money("-990.00", "RUB"),  # 990.00 − two months of Start: beyond the limit, suspended
 }
 
 
@@ -56,26 +66,30 @@ def test_seed_demo_twice_loads_the_dataset_once():
     Group.objects.get_or_create(name="Accountant")
     assert counts()["customers"] == 0
 
-    # when it is seeded twice
-    first_output = seed()
-    after_first = counts()
-    second_output = seed()
+    # when it is seeded twice, on a fixed day (the backdated subscriptions' periods, and so their prorations,
+    # depend on the calendar)
+    with time_machine.travel(SEEDED_AT, tick=False):
+        first_output = seed()
+        after_first = counts()
+        second_output = seed()
 
     # then the first run created the dataset ...
     assert after_first == {
-        "customers": 6,
-        "accounts": 11,  # six customer balances, adjustments and CRM revenue in RUB and EUR, promotions in RUB
-        "transactions": 10,  # 7 adjustments + the first periods of Business, Start (RUB) and Start (EUR)
-        "entries": 21,  # 7 × 2, 2 + 2 for Business and Start in EUR, 3 for Start with its discount line
-        "events": 28,  # 6 customer.created + 10 transaction.posted + 5 subscription.created + 7 charge.posted
+        "customers": 7,
+        "accounts": 12,  # seven customer balances, adjustments and CRM revenue in RUB and EUR, promotions in RUB
+        # 8 adjustments; the first periods of 7 subscriptions (the trial and the in-arrears storage charge nothing
+        # yet); the renewals of the two backdated ones; the credits of the pause and of the cancel
+        "transactions": 19,
+        "entries": 39,  # two per transaction, three for Start with its discount line
+        "events": 56,
         "api_keys": 1,
         "users": 2,  # admin and accountant
         "superusers": 1,
     }
     # ... and the second changed nothing
     assert (
-        "created 1 superuser, 1 accountant user, 6 customers, 7 balance adjustments, 1 API key, 1 catalog, "
-        "1 bundle, 5 subscriptions;"
+        "created 1 superuser, 1 accountant user, 7 customers, 8 balance adjustments, 1 API key, 1 catalog, "
+        "1 bundle, 9 subscriptions;"
     ) in first_output
     assert counts() == after_first
     assert "created nothing" in second_output
@@ -170,7 +184,7 @@ def test_seed_demo_without_accountant_group_skips_the_accountant():
     # then the rest is seeded and the accountant is not
     assert not get_user_model().objects.filter(username="accountant").exists()
     assert "No 'Accountant' group" in output
-    assert Customer.objects.count() == 6
+    assert Customer.objects.count() == 7
 
 
 def test_seed_demo_keeps_an_existing_superuser():
@@ -196,5 +210,31 @@ def test_seed_demo_dry_run_writes_nothing():
 
     # then
     assert counts() == before
-    assert "would create 1 superuser, 1 accountant user, 6 customers, 7 balance adjustments, 1 API key" in output
+    assert "would create 1 superuser, 1 accountant user, 7 customers, 8 balance adjustments, 1 API key" in output
     assert Decimal(0) == sum((a.balance.amount for a in Account.objects.all()), Decimal(0))
+
+
+def test_seed_demo_shows_a_subscription_in_every_state_and_a_postpaid_invoice():
+    # given / when seeded, and the postpaid invoices issued as `make run` does after it
+    seed()
+    call_command("invoice_postpaid", stdout=StringIO())
+
+    # then every state a subscription takes has an example
+    states = dict(Subscription.objects.values_list("external_id", "status"))
+    assert {
+        "demo-sub-romashka-crm": "active",
+        "demo-sub-nevsky-crm": "trialing",
+        "demo-sub-nevsky-start": "paused",
+        "demo-sub-smirnov-crm": "suspended",
+        "demo-sub-romashka-start": "canceled",
+        "demo-sub-podmoskovye-crm": "active",
+    }.items() <= states.items()
+    assert Subscription.objects.get(external_id="demo-sub-jane-crm").cancel_at_period_end
+    # the suspended one was renewed into debt first, then suspended after the grace days
+    smirnov = Customer.objects.get(external_id="demo-smirnov")
+    assert smirnov.past_due_since is not None
+    assert Charge.objects.filter(subscription__external_id="demo-sub-smirnov-crm", kind="recurring").count() == 2
+    # and the postpaid customer's ended period has its invoice (3 × 990.00)
+    podmoskovye = Customer.objects.get(external_id="demo-podmoskovye")
+    [invoice] = Invoice.objects.filter(customer=podmoskovye)
+    assert invoice.total.amount == Decimal("2970.00")

@@ -36,6 +36,7 @@ CUSTOMERS: list[dict] = [
         "currency": "RUB",
         "credit_limit": Decimal("0"),
         "billing_model": Customer.BillingModel.POSTPAID,  # invoiced at period end, not held to its balance
+        "postpaid_days_ago": 40,
         "tags": ["demo"],
     },
     {
@@ -84,6 +85,15 @@ CUSTOMERS: list[dict] = [
         "timezone": "Europe/Berlin",
         "tags": ["demo", "international"],
     },
+    {
+        "external_id": "demo-smirnov",
+        "kind": Customer.Kind.INDIVIDUAL,
+        "name": "Олег Смирнов",
+        "billing_emails": ["oleg.smirnov@mail.example"],
+        "currency": "RUB",
+        "credit_limit": Decimal("0"),
+        "tags": ["demo"],
+    },
 ]
 
 
@@ -129,6 +139,7 @@ ADJUSTMENTS: list[Adjustment] = [
         "Demo: correction of a double top-up",
         dt.date(2026, 3, 6),
     ),
+    Adjustment("demo:smirnov:topup", "demo-smirnov", "credit", Decimal("990.00"), "Demo: top-up", dt.date(2026, 3, 10)),
     Adjustment(
         "demo:jane-doe:topup", "demo-jane-doe", "credit", Decimal("49.99"), "Demo: top-up", dt.date(2026, 4, 20)
     ),
@@ -207,5 +218,40 @@ SUBSCRIPTIONS: list[dict] = [
         "options": [("crm-extra-pipeline", 2)],
     },
     {"external_id": "demo-sub-ivanov-crm", "customer": "demo-ip-ivanov", "plan": "crm-start", "coupon": "WELCOME10"},
-    {"external_id": "demo-sub-jane-crm", "customer": "demo-jane-doe", "plan": "crm-start"},
+    {
+        "external_id": "demo-sub-jane-crm",
+        "customer": "demo-jane-doe",
+        "plan": "crm-start",
+        "then": "cancel_at_period_end",
+    },
+    # one of each other state, so every screen has content. `days_ago` backdates the start; the billing runs of
+    # seed_demo then renew what is due (and suspend what is overdue), as beat would have
+    {  # postpaid: its first period ended and is invoiced (documents' `invoice_postpaid`, run by `make run` and beat)
+        "external_id": "demo-sub-podmoskovye-crm",
+        "customer": "demo-podmoskovye",
+        "plan": "crm-start",
+        "quantity": 3,
+        "days_ago": 35,
+    },
+    {  # prepaid with 990.00: the renewal 30 days later takes the balance to −990.00, and after the grace days the
+        # run suspends it for insufficient funds
+        "external_id": "demo-sub-smirnov-crm",
+        "customer": "demo-smirnov",
+        "plan": "crm-start",
+        "days_ago": 35,
+    },
+    {
+        "external_id": "demo-sub-nevsky-start",
+        "customer": "demo-nevsky",
+        "plan": "crm-start",
+        "days_ago": 10,
+        "then": "pause",
+    },
+    {
+        "external_id": "demo-sub-romashka-start",
+        "customer": "demo-romashka",
+        "plan": "crm-start",
+        "days_ago": 20,
+        "then": "cancel",
+    },
 ]

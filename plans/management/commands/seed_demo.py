@@ -17,6 +17,7 @@ times, the second run changes nothing.
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -24,6 +25,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 from moneyed import Money
 
 from billing.models import ApiKey, Customer, Transaction
@@ -53,8 +55,9 @@ from plans.models import (
     UsageCharge,
     UsageMetric,
 )
+from plans.services.billing_run import billing_run_execute
 from plans.services.bundles import bundle_publish
-from plans.services.subscriptions import subscription_create
+from plans.services.subscriptions import subscription_cancel, subscription_create, subscription_pause
 
 ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "admin"  # noqa: S105 - a documented demo login for a laptop
@@ -157,7 +160,11 @@ class Command(BaseCommand):
                 tally.add("customers", created=False)
                 continue
             if not self.dry_run:
-                existing[data["external_id"]] = customer_create(**data)
+                fields = dict(data)
+                days = fields.pop("postpaid_days_ago", None)
+                if days:  # postpaid before its backdated subscription started, so its ended period is invoiced
+                    fields["postpaid_since"] = (timezone.now() - dt.timedelta(days=days)).astimezone(dt.UTC).date()
+                existing[data["external_id"]] = customer_create(**fields)
             tally.add("customers", created=True)
         return existing
 
@@ -271,6 +278,8 @@ class Command(BaseCommand):
         tally.add("bundle", created=True)
 
     def _subscriptions(self, tally: Tally, customers: dict[str, Customer]) -> None:
+        now = timezone.now()
+        created: list[tuple[dict, Subscription]] = []
         present = set(
             Subscription.objects.filter(external_id__in=[s["external_id"] for s in SUBSCRIPTIONS]).values_list(
                 "external_id", flat=True
@@ -288,15 +297,40 @@ class Command(BaseCommand):
             tally.add("subscriptions", created=True)
             if self.dry_run:
                 continue
-            subscription_create(
-                customer_id=customer.pk,
-                plan_code=spec["plan"],
-                quantity=spec.get("quantity", 1),
-                options=spec.get("options", ()),
-                coupon_code=spec.get("coupon"),
-                external_id=spec["external_id"],
-                key=f"demo:{spec['external_id']}",
+            started = now - dt.timedelta(days=spec.get("days_ago", 0))
+            created.append(
+                (
+                    spec,
+                    subscription_create(
+                        customer_id=customer.pk,
+                        plan_code=spec["plan"],
+                        quantity=spec.get("quantity", 1),
+                        options=spec.get("options", ()),
+                        coupon_code=spec.get("coupon"),
+                        external_id=spec["external_id"],
+                        key=f"demo:{spec['external_id']}",
+                        at=started,
+                    ),
+                )
             )
+        if not created:
+            return
+        # the billing runs beat would have made since the earliest backdated start: one a day after each renewal
+        # (renewed, charged; a prepaid balance beyond the limit starts its grace days), then one now (suspends
+        # what is past its grace days)
+        renewals = sorted(
+            {sub.next_billing_at for spec, sub in created if spec.get("days_ago") and sub.next_billing_at}
+        )
+        for as_of in [*(r + dt.timedelta(days=1) for r in renewals if r < now), now]:
+            billing_run_execute(as_of=as_of, triggered_by="seed_demo")
+        for spec, sub in created:
+            then = spec.get("then")
+            if then == "pause":
+                subscription_pause(subscription_id=sub.pk, at=now)
+            elif then == "cancel":
+                subscription_cancel(subscription_id=sub.pk, at=now, key="demo")
+            elif then == "cancel_at_period_end":
+                subscription_cancel(subscription_id=sub.pk, at_period_end=True, at=now)
 
     # --- API key
     def _api_key(self, tally: Tally) -> str:

@@ -163,3 +163,20 @@ def test_the_database_refuses_a_postpaid_since_that_does_not_match_the_billing_m
         cursor.execute(sql, [customer.pk])
     row = Customer.objects.get(pk=customer.pk)
     assert (row.billing_model, row.postpaid_since) == ("prepaid", None)
+
+
+def test_a_customer_postpaid_since_an_earlier_day_keeps_that_day():
+    # given a customer taken over from another system, postpaid since March
+    customer = customer_create(name="Old", currency="RUB", billing_model="postpaid", postpaid_since=dt.date(2026, 3, 1))
+    assert customer.postpaid_since == dt.date(2026, 3, 1)
+
+    # a day in the future, or a day for a prepaid customer, is refused and nothing is written
+    before = Customer.objects.count()
+    for fields in (
+        {"billing_model": "postpaid", "postpaid_since": dt.date.today() + dt.timedelta(days=2)},
+        {"billing_model": "prepaid", "postpaid_since": dt.date(2026, 3, 1)},
+    ):
+        with pytest.raises(ValidationError) as info:
+            customer_create(name="Bad", currency="RUB", **fields)
+        assert "postpaid_since" in info.value.message_dict
+    assert Customer.objects.count() == before

@@ -36,6 +36,10 @@ def prepared_cursor():
     would look up its parameter dumpers and result loaders afresh on every call. So don't close it (no `with`).
     """
     wrapper = connections[DEFAULT_DB_ALIAS]  # once: every `connection.x` would look the thread's connection up again
+    # What Django's own cursors do first: a persistent connection (CONN_MAX_AGE) reused by a new request or task is
+    # checked once (CONN_HEALTH_CHECKS) and replaced if the server closed it, so a posting that is the request's
+    # first query does not fail on a dead connection.
+    wrapper.close_if_health_check_failed()
     wrapper.ensure_connection()
     raw = wrapper.connection
     cursor = getattr(raw, "_billing_prepared_cursor", None)

@@ -5,9 +5,9 @@ DATABASE_URL an embedded PostgreSQL (pgserver, data under .data/pg) starts and s
 without CELERY_BROKER_URL Celery uses its filesystem broker under .data/broker. Then: migrate, load the demo
 data (`manage.py seed_demo`, idempotent), collect the static files (WhiteNoise serves them), and start three
 children, each in its own process group: a Celery worker, Celery beat (django_celery_beat's DatabaseScheduler)
-and the web server on http://127.0.0.1:8000 (PORT overrides the port). Ctrl-C or SIGTERM stops the children
-(SIGTERM, then SIGKILL after a timeout) and then the embedded PostgreSQL. If a child dies, everything stops and
-the exit status is non-zero.
+and the production web server (config/serve.py, Granian) on http://127.0.0.1:8000 (PORT overrides the port),
+with its access log on. Ctrl-C or SIGTERM stops the children (SIGTERM, then SIGKILL after a timeout) and
+then the embedded PostgreSQL. If a child dies, everything stops and the exit status is non-zero.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from collections import deque
 from pathlib import Path
 
 from config import embedded
+from config.serve import server_argv
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -191,7 +192,8 @@ def _children(*, port: int, queue: str) -> list[Child]:
                 str(data / "celerybeat-schedule"),
             ],
         ),
-        Child("web", [PYTHON, "manage.py", "runserver", f"{HOST}:{port}", "--noreload"]),
+        # the production server (config/serve.py: Granian, WEB_WORKERS and WEB_THREADS from the environment)
+        Child("web", server_argv(host=HOST, port=port, access_log=True)),
     ]
 
 

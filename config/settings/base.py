@@ -91,7 +91,15 @@ DATABASE_URL = env.str("DATABASE_URL", default="") or embedded.embedded_database
 _db = env.db_url_config(DATABASE_URL)
 if _db.get("HOST"):
     _db["HOST"] = unquote(_db["HOST"])  # socket directories arrive percent-encoded
-_db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=0)
+# Persistent connections: each web thread and Celery worker keeps its connection between requests (tasks) for up
+# to DB_CONN_MAX_AGE seconds instead of opening one per request (a new PostgreSQL backend each time, several
+# milliseconds). The health check (a `SELECT 1` before the first query of each request or task that reuses a
+# connection) replaces one that PostgreSQL or the network closed in the meantime. A connection stays one
+# PostgreSQL session for as long as it lives, so the ledger's prepared statements (config.db.prepared_cursor),
+# which are per session, are prepared once per connection and stay valid; a pooler in transaction mode would
+# break them (docs/ledger.md).
+_db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)
+_db["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=True)
 # The ledger's hot statements are prepared (config.db.prepared_cursor). Left to itself, PostgreSQL may keep
 # re-planning one on every call when its generic plan looks dearer than the custom ones; their generic plans are
 # good by construction, so always use them. Nothing else is affected: Django's own queries are bound on the

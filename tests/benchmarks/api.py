@@ -1,0 +1,281 @@
+"""Benchmark group `api`: GET /api/v1/customers/<id>/balance/ against the production server, 50 clients at once.
+
+The server is the one production runs (`python -m config.serve`: Granian, WEB_WORKERS and WEB_THREADS from the
+environment, their defaults otherwise), started as a subprocess on a free port of 127.0.0.1 with the benchmark's
+own database and stopped at the end. 100 customers, each with a balance posted through the ledger, and a read-scope
+API key are seeded first. The load comes from 50 real HTTP/1.1 clients (keep-alive connections, one request in
+flight each, as a pool of API integrators would send them), run by asyncio in a process of their own so that they
+do not share a GIL with anything: each client asks for the customers' balances in turn. After a warm-up
+(every thread of every worker has connected and served), the clock runs for a fixed time; every answer must be a
+200 with the customer's balance, or the group fails.
+
+Figures: api.balance_rps (answers per second over the measured window) and api.balance_p95_ms (95th percentile of
+the time from sending a request to reading its whole answer), and the diagnostic api.balance_queries (database
+queries one such request runs, counted in-process with the same settings).
+
+The clients, the server and PostgreSQL share the machine's cores, so the figures are for the whole system on one
+machine; the clients' own CPU time per request is printed to stderr to show what they take.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from decimal import Decimal
+from pathlib import Path
+
+CLIENTS = 50
+CUSTOMERS = 100
+WARMUP_SECONDS = float(os.environ.get("BENCH_API_WARMUP", "3"))
+SECONDS = float(os.environ.get("BENCH_API_SECONDS", "10"))
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 20.0
+HOST = "127.0.0.1"
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+
+
+def _seed() -> tuple[dict[int, str], str]:
+    """CUSTOMERS customers with a top-up each ({id: expected balance as the API shows it}) and a read key."""
+    from billing.models import Account, Transaction
+    from billing.services.accounts import account_for_customer, account_system
+    from billing.services.api_keys import api_key_create
+    from billing.services.customers import customer_create
+    from billing.services.ledger import Leg, ledger_post
+
+    clearing = account_system(kind=Account.Kind.PROVIDER_CLEARING, currency="RUB", code="clearing:bench-api").pk
+    expected = {}
+    for n in range(CUSTOMERS):
+        customer = customer_create(name=f"API bench {n}", currency="RUB")
+        amount = Decimal(1000 + n) + Decimal("0.25")
+        account = account_for_customer(customer=customer).pk
+        ledger_post(
+            kind=Transaction.Kind.PAYMENT,
+            key=f"bench-api:{n}",
+            legs=[Leg(account, -amount, "RUB", "Top-up"), Leg(clearing, amount, "RUB", "Top-up")],
+            customer=customer.pk,
+            source_type="bench",
+        )
+        expected[customer.pk] = f"{amount:.2f}"
+    _, raw_key = api_key_create(name="api benchmark", scope="read")
+    return expected, raw_key
+
+
+def _queries_per_request(customer_id: int, raw_key: str) -> int:
+    """Database queries of one balance request, in-process through the whole stack (middleware, auth, view)."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    path = f"/api/v1/customers/{customer_id}/balance/"
+    headers = {"Authorization": f"Bearer {raw_key}"}
+    client.get(path, headers=headers)  # the key's last_used_at is written once a minute: not counted
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(path, headers=headers)
+    if response.status_code != 200:
+        raise AssertionError(f"GET {path} answered {response.status_code}: {response.content[:300]!r}")
+    return len(queries)
+
+
+# --- the server ---------------------------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((HOST, 0))
+        return probe.getsockname()[1]
+
+
+def _status(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:  # our own http://127.0.0.1 URL
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except (urllib.error.URLError, OSError):
+        return None
+
+
+class Server:
+    """`python -m config.serve` on a free port, in its own process group; its output goes to a temporary file."""
+
+    def __init__(self) -> None:
+        from config.serve import server_argv
+
+        self.port = _free_port()
+        self.argv = server_argv(host=HOST, port=self.port)
+        self.log = tempfile.NamedTemporaryFile("w+", prefix="bench-api-server-", suffix=".log", delete=False)
+        self.process: subprocess.Popen | None = None
+
+    def __enter__(self) -> Server:
+        self.process = subprocess.Popen(
+            self.argv,
+            cwd=BASE_DIR,
+            env=os.environ.copy(),  # DATABASE_URL names the benchmark's database (tests.benchmarks.__main__)
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + START_TIMEOUT
+        while _status(f"http://{HOST}:{self.port}/healthz") != 200:
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not answer /healthz:\n{self.output()}")
+            time.sleep(0.2)
+        return self
+
+    def output(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text(errors="replace")[-5000:]
+
+    def __exit__(self, *exc) -> None:
+        assert self.process is not None
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        self.log.close()
+        os.unlink(self.log.name)
+
+
+# --- the clients --------------------------------------------------------------------------------------------------
+
+
+class BadAnswer(Exception):
+    pass
+
+
+async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
+    """(status, body, keep the connection) of one HTTP/1.1 answer with a Content-Length."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ", 2)[1])
+    length, keep = None, True
+    for line in lines[1:]:
+        name, _, value = line.partition(":")
+        name = name.strip().lower()
+        if name == "content-length":
+            length = int(value)
+        elif name == "connection" and value.strip().lower() == "close":
+            keep = False
+        elif name == "transfer-encoding":
+            raise BadAnswer(f"unexpected Transfer-Encoding: {value.strip()}")
+    if length is None:
+        raise BadAnswer("an answer without Content-Length")
+    return status, await reader.readexactly(length), keep
+
+
+async def _client(
+    n: int, port: int, requests: list[tuple[bytes, int, str]], start: float, measure_from: float, stop: float
+) -> list[float]:
+    """Send requests one after another until `stop`; the latencies of those sent from `measure_from` on."""
+    latencies = []
+    reader = writer = None
+    i = n  # each client starts at another customer
+    loop_time = time.perf_counter
+    while True:
+        now = loop_time()
+        if now >= stop:
+            break
+        if writer is None:
+            reader, writer = await asyncio.open_connection(HOST, port)
+        request, customer_id, balance = requests[i % len(requests)]
+        i += 1
+        sent = loop_time()
+        writer.write(request)
+        status, body, keep = await _read_answer(reader)
+        took = loop_time() - sent
+        if status != 200:
+            raise BadAnswer(f"status {status}: {body[:300]!r}")
+        answer = json.loads(body)
+        if answer["customer_id"] != customer_id or answer["balances"][0]["amount"] != balance:
+            raise BadAnswer(f"wrong balance for customer {customer_id}: {answer}")
+        if sent >= measure_from:
+            latencies.append(took)
+        if not keep:
+            writer.close()
+            reader = writer = None
+    if writer is not None:
+        writer.close()
+    return latencies
+
+
+async def _load(port: int, requests: list[tuple[bytes, int, str]]) -> tuple[list[float], float]:
+    start = time.perf_counter()
+    measure_from = start + WARMUP_SECONDS
+    stop = measure_from + SECONDS
+    per_client = await asyncio.gather(*(_client(n, port, requests, start, measure_from, stop) for n in range(CLIENTS)))
+    return [latency for latencies in per_client for latency in latencies], SECONDS
+
+
+def _load_process(port: int, expected: dict[int, str], raw_key: str, results) -> None:
+    try:
+        requests = [
+            (
+                (
+                    f"GET /api/v1/customers/{customer_id}/balance/ HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
+                    f"Authorization: Bearer {raw_key}\r\nAccept: application/json\r\n\r\n"
+                ).encode(),
+                customer_id,
+                balance,
+            )
+            for customer_id, balance in expected.items()
+        ]
+        cpu = time.process_time()
+        latencies, seconds = asyncio.run(_load(port, requests))
+        results.put((latencies, seconds, time.process_time() - cpu))
+    except BaseException as exc:
+        results.put(exc)
+        raise
+
+
+def _run_load(port: int, expected: dict[int, str], raw_key: str) -> tuple[list[float], float, float]:
+    ctx = multiprocessing.get_context("spawn")
+    results = ctx.Queue()
+    process = ctx.Process(target=_load_process, args=(port, expected, raw_key, results))
+    process.start()
+    outcome = results.get(timeout=WARMUP_SECONDS + SECONDS + 120)
+    process.join(30)
+    if isinstance(outcome, BaseException):
+        raise RuntimeError("the load clients failed") from outcome
+    return outcome
+
+
+def _p95(latencies: list[float]) -> float:
+    ordered = sorted(latencies)
+    return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
+
+
+def run():
+    from django.db import connection
+
+    expected, raw_key = _seed()
+    queries = _queries_per_request(next(iter(expected)), raw_key)
+    connection.close()
+    with Server() as server:
+        print(f"# api: {' '.join(server.argv[1:])}", file=sys.stderr, flush=True)
+        latencies, seconds, client_cpu = _run_load(server.port, expected, raw_key)
+    if not latencies:
+        raise AssertionError("no request was answered in the measured window")
+    print(
+        f"# api: {len(latencies)} answers in {seconds:.0f}s, clients' CPU "
+        f"{client_cpu / max(len(latencies), 1) * 1e6:.0f} µs per request (warm-up included)",
+        file=sys.stderr,
+        flush=True,
+    )
+    yield "api.balance_rps", len(latencies) / seconds, "req/s"
+    yield "api.balance_p95_ms", _p95(latencies) * 1000, "ms"
+    yield "api.balance_queries", queries, "queries"

@@ -23,25 +23,15 @@ import asyncio
 import json
 import multiprocessing
 import os
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
 from decimal import Decimal
-from pathlib import Path
 
 CLIENTS = 50
 CUSTOMERS = 100
 WARMUP_SECONDS = float(os.environ.get("BENCH_API_WARMUP", "3"))
 SECONDS = float(os.environ.get("BENCH_API_SECONDS", "10"))
-START_TIMEOUT = 60.0
-STOP_TIMEOUT = 20.0
 HOST = "127.0.0.1"
-BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 
 def _seed() -> tuple[dict[int, str], str]:
@@ -85,70 +75,6 @@ def _queries_per_request(customer_id: int, raw_key: str) -> int:
     if response.status_code != 200:
         raise AssertionError(f"GET {path} answered {response.status_code}: {response.content[:300]!r}")
     return len(queries)
-
-
-# --- the server ---------------------------------------------------------------------------------------------------
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
-def _status(url: str) -> int | None:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:  # our own http://127.0.0.1 URL
-            return response.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except (urllib.error.URLError, OSError):
-        return None
-
-
-class Server:
-    """`python -m config.serve` on a free port, in its own process group; its output goes to a temporary file."""
-
-    def __init__(self) -> None:
-        from config.serve import server_argv
-
-        self.port = _free_port()
-        self.argv = server_argv(host=HOST, port=self.port)
-        self.log = tempfile.NamedTemporaryFile("w+", prefix="bench-api-server-", suffix=".log", delete=False)
-        self.process: subprocess.Popen | None = None
-
-    def __enter__(self) -> Server:
-        self.process = subprocess.Popen(
-            self.argv,
-            cwd=BASE_DIR,
-            env=os.environ.copy(),  # DATABASE_URL names the benchmark's database (tests.benchmarks.__main__)
-            stdin=subprocess.DEVNULL,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        deadline = time.monotonic() + START_TIMEOUT
-        while _status(f"http://{HOST}:{self.port}/healthz") != 200:
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not answer /healthz:\n{self.output()}")
-            time.sleep(0.2)
-        return self
-
-    def output(self) -> str:
-        self.log.flush()
-        return Path(self.log.name).read_text(errors="replace")[-5000:]
-
-    def __exit__(self, *exc) -> None:
-        assert self.process is not None
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait()
-        self.log.close()
-        os.unlink(self.log.name)
 
 
 # --- the clients --------------------------------------------------------------------------------------------------
@@ -262,10 +188,12 @@ def _p95(latencies: list[float]) -> float:
 def run():
     from django.db import connection
 
+    from tests.support.webserver import WebServer
+
     expected, raw_key = _seed()
     queries = _queries_per_request(next(iter(expected)), raw_key)
     connection.close()
-    with Server() as server:
+    with WebServer() as server:  # the environment names the benchmark's database (tests.benchmarks.__main__)
         print(f"# api: {' '.join(server.argv[1:])}", file=sys.stderr, flush=True)
         latencies, seconds, client_cpu = _run_load(server.port, expected, raw_key)
     if not latencies:

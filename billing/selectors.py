@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import FilteredRelation, Q, QuerySet
 from moneyed import Money
 
 from billing.errors import CustomerNotFound
@@ -39,6 +40,41 @@ def customer_balances(*, customer: Customer) -> list[Money]:
         balances.insert(0, Money(Decimal(0), customer.currency))
     balances.sort(key=lambda m: m.currency.code != customer.currency)
     return balances
+
+
+@dataclass(frozen=True)
+class CustomerBalances:
+    customer_id: int
+    currency: str
+    credit_limit: Decimal
+    balances: list[Money]  # as customer_balances: positive means funds available, main currency first
+
+
+def customer_balances_get(*, customer_id, customer_scope: int | None) -> CustomerBalances:
+    """A customer's balances, for the balance API: customer_get and customer_balances in one query.
+
+    The API's most frequent read, so it reads only the columns it shows, in one round trip: the customer left
+    joined to its balance accounts. A foreign or unknown customer raises CustomerNotFound, as customer_get does.
+    """
+    try:
+        pk = int(customer_id)
+    except (ValueError, TypeError) as exc:
+        raise CustomerNotFound(f"Customer {customer_id} not found.") from exc
+    rows = list(
+        customer_list(customer_scope=customer_scope)
+        .filter(pk=pk)
+        .annotate(balance_account=FilteredRelation("accounts", condition=Q(accounts__kind=Account.Kind.CUSTOMER)))
+        .order_by("balance_account__id")
+        .values_list("currency", "credit_limit", "balance_account__balance", "balance_account__balance_currency")
+    )
+    if not rows:
+        raise CustomerNotFound(f"Customer {customer_id} not found.")
+    currency, credit_limit = rows[0][0], rows[0][1]
+    balances = [Money(-balance, account_currency) for _, _, balance, account_currency in rows if balance is not None]
+    if not any(b.currency.code == currency for b in balances):
+        balances.insert(0, Money(Decimal(0), currency))
+    balances.sort(key=lambda m: m.currency.code != currency)
+    return CustomerBalances(customer_id=pk, currency=currency, credit_limit=credit_limit, balances=balances)
 
 
 def customer_balance(*, customer: Customer, currency: str | None = None) -> Money:

@@ -281,11 +281,11 @@ class CustomerBalanceApi(APIView):
         responses=responses({200: CustomerBalanceOutputSerializer}, 404),
     )
     def get(self, request, customer_id: int):
-        customer = selectors.customer_get(customer_id=customer_id, customer_scope=customer_scope(request))
+        found = selectors.customer_balances_get(customer_id=customer_id, customer_scope=customer_scope(request))
         balances = []
-        for money in selectors.customer_balances(customer=customer):
+        for money in found.balances:
             currency = money.currency.code
-            credit_limit = customer.credit_limit.amount if currency == customer.currency else 0
+            credit_limit = found.credit_limit if currency == found.currency else 0
             balances.append(
                 {
                     "currency": currency,
@@ -294,7 +294,7 @@ class CustomerBalanceApi(APIView):
                     "available": amount_str(money.amount + credit_limit, currency),
                 }
             )
-        data = {"customer_id": customer.pk, "currency": customer.currency, "balances": balances}
+        data = {"customer_id": found.customer_id, "currency": found.currency, "balances": balances}
         return Response(CustomerBalanceOutputSerializer(data).data)
 
 

@@ -105,9 +105,9 @@ async def _read_answer(reader: asyncio.StreamReader) -> tuple[int, bytes, bool]:
 
 
 async def _client(
-    n: int, port: int, requests: list[tuple[bytes, int, str]], start: float, measure_from: float, stop: float
-) -> list[float]:
-    """Send requests one after another until `stop`; the latencies of those sent from `measure_from` on."""
+    n: int, port: int, requests: list[tuple[bytes, int, str]], measure_from: float, stop: float
+) -> tuple[list[float], int]:
+    """Send requests one after another until `stop`: (latencies of those sent from `measure_from` on, how many)."""
     latencies = []
     reader = writer = None
     i = n  # each client starts at another customer
@@ -136,7 +136,7 @@ async def _client(
             reader = writer = None
     if writer is not None:
         writer.close()
-    return latencies
+    return latencies, i - n
 
 
 async def _load(port: int, requests: list[tuple[bytes, int, str]]) -> tuple[list[float], float]:
@@ -161,14 +161,14 @@ def _load_process(port: int, expected: dict[int, str], raw_key: str, results) ->
             for customer_id, balance in expected.items()
         ]
         cpu = time.process_time()
-        latencies, seconds = asyncio.run(_load(port, requests))
-        results.put((latencies, seconds, time.process_time() - cpu))
+        latencies, sent = asyncio.run(_load(port, requests))
+        results.put((latencies, sent, time.process_time() - cpu))
     except BaseException as exc:
         results.put(exc)
         raise
 
 
-def _run_load(port: int, expected: dict[int, str], raw_key: str) -> tuple[list[float], float, float]:
+def _run_load(port: int, expected: dict[int, str], raw_key: str) -> tuple[list[float], int, float]:
     ctx = multiprocessing.get_context("spawn")
     results = ctx.Queue()
     process = ctx.Process(target=_load_process, args=(port, expected, raw_key, results))
@@ -195,15 +195,15 @@ def run():
     connection.close()
     with WebServer() as server:  # the environment names the benchmark's database (tests.benchmarks.__main__)
         print(f"# api: {' '.join(server.argv[1:])}", file=sys.stderr, flush=True)
-        latencies, seconds, client_cpu = _run_load(server.port, expected, raw_key)
+        latencies, sent, client_cpu = _run_load(server.port, expected, raw_key)
     if not latencies:
         raise AssertionError("no request was answered in the measured window")
     print(
-        f"# api: {len(latencies)} answers in {seconds:.0f}s, clients' CPU "
-        f"{client_cpu / max(len(latencies), 1) * 1e6:.0f} µs per request (warm-up included)",
+        f"# api: {len(latencies)} answers in {SECONDS:.0f}s, {sent} with the warm-up; clients' CPU "
+        f"{client_cpu / sent * 1e6:.0f} µs per request",
         file=sys.stderr,
         flush=True,
     )
-    yield "api.balance_rps", len(latencies) / seconds, "req/s"
+    yield "api.balance_rps", len(latencies) / SECONDS, "req/s"
     yield "api.balance_p95_ms", _p95(latencies) * 1000, "ms"
     yield "api.balance_queries", queries, "queries"

@@ -2,7 +2,7 @@
 
 Granian is an HTTP server written in Rust: it parses HTTP and keeps the client connections outside the GIL, and
 hands each request to the WSGI application on one of a worker's blocking threads. Everything comes from the
-environment (README, "Production"; .env.example):
+environment or .env (README, "Production"; .env.example):
 
 - WEB_HOST (default 127.0.0.1) and PORT (default 8000): where it listens; production behind a proxy or a
   container sets WEB_HOST=0.0.0.0.
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 APPLICATION = "config.wsgi:application"
 
@@ -67,6 +68,10 @@ def server_argv(*, host: str | None = None, port: int | None = None, access_log:
 
 
 def main() -> None:
+    import environ
+
+    # .env as the settings read it (the environment wins), so WEB_WORKERS and the others may live there too
+    environ.Env.read_env(Path(__file__).resolve().parent.parent / ".env", overwrite=False)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.base")
     argv = server_argv()
     sys.stdout.flush()

@@ -139,12 +139,11 @@ async def _client(
     return latencies, i - n
 
 
-async def _load(port: int, requests: list[tuple[bytes, int, str]]) -> tuple[list[float], float]:
-    start = time.perf_counter()
-    measure_from = start + WARMUP_SECONDS
+async def _load(port: int, requests: list[tuple[bytes, int, str]]) -> tuple[list[float], int]:
+    measure_from = time.perf_counter() + WARMUP_SECONDS
     stop = measure_from + SECONDS
-    per_client = await asyncio.gather(*(_client(n, port, requests, start, measure_from, stop) for n in range(CLIENTS)))
-    return [latency for latencies in per_client for latency in latencies], SECONDS
+    per_client = await asyncio.gather(*(_client(n, port, requests, measure_from, stop) for n in range(CLIENTS)))
+    return [latency for latencies, _ in per_client for latency in latencies], sum(sent for _, sent in per_client)
 
 
 def _load_process(port: int, expected: dict[int, str], raw_key: str, results) -> None:

@@ -6,12 +6,13 @@ own database and stopped at the end. 100 customers, each with a balance posted t
 API key are seeded first. The load comes from 50 real HTTP/1.1 clients (keep-alive connections, one request in
 flight each, as a pool of API integrators would send them), run by asyncio in a process of their own so that they
 do not share a GIL with anything: each client asks for the customers' balances in turn. After a warm-up
-(every thread of every worker has connected and served), the clock runs for a fixed time; every answer must be a
+(BENCH_API_WARMUP seconds: the threads open their database connections), the clock runs for a fixed time; every answer must be a
 200 with the customer's balance, or the group fails.
 
 Figures: api.balance_rps (answers per second over the measured window) and api.balance_p95_ms (95th percentile of
 the time from sending a request to reading its whole answer), and the diagnostic api.balance_queries (database
-queries one such request runs, counted in-process with the same settings).
+queries one such request runs, counted in-process with the same settings; the health check of a reused
+connection, one `SELECT 1` per request, comes on top).
 
 The clients, the server and PostgreSQL share the machine's cores, so the figures are for the whole system on one
 machine; the clients' own CPU time per request is printed to stderr to show what they take.

@@ -6,8 +6,8 @@ own database and stopped at the end. 100 customers, each with a balance posted t
 API key are seeded first. The load comes from 50 real HTTP/1.1 clients (keep-alive connections, one request in
 flight each, as a pool of API integrators would send them), run by asyncio in a process of their own so that they
 do not share a GIL with anything: each client asks for the customers' balances in turn. After a warm-up
-(BENCH_API_WARMUP seconds: the threads open their database connections), the clock runs for a fixed time; every answer must be a
-200 with the customer's balance, or the group fails.
+(BENCH_API_WARMUP seconds: the threads open their database connections), the clock runs for a fixed time;
+every answer must be a 200 with the customer's balance, or the group fails.
 
 Figures: api.balance_rps (answers per second over the measured window) and api.balance_p95_ms (95th percentile of
 the time from sending a request to reading its whole answer), and the diagnostic api.balance_queries (database
@@ -15,7 +15,9 @@ queries one such request runs, counted in-process with the same settings; the he
 connection, one `SELECT 1` per request, comes on top).
 
 The clients, the server and PostgreSQL share the machine's cores, so the figures are for the whole system on one
-machine; the clients' own CPU time per request is printed to stderr to show what they take.
+machine. What each takes is printed to stderr: the CPU time per request of the server's processes, of the
+PostgreSQL backends serving them and of the clients, so a slow figure on a busy machine can be told from a
+slower server.
 """
 
 from __future__ import annotations
@@ -185,6 +187,40 @@ def _p95(latencies: list[float]) -> float:
     return ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]
 
 
+def _cpu_seconds(pids: list[int]) -> float:
+    """User and system CPU time of these processes (those gone since are left out)."""
+    import psutil
+
+    total = 0.0
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _server_pids(server) -> list[int]:
+    import psutil
+
+    root = psutil.Process(server.process.pid)
+    return [root.pid, *(child.pid for child in root.children(recursive=True))]
+
+
+def _database_pids() -> list[int]:
+    """The PostgreSQL backends connected to the benchmark's database (the server's persistent connections)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+        pids = [row[0] for row in cursor.fetchall()]
+    connection.close()
+    return pids
+
+
 def run():
     from django.db import connection
 
@@ -195,12 +231,19 @@ def run():
     connection.close()
     with WebServer() as server:  # the environment names the benchmark's database (tests.benchmarks.__main__)
         print(f"# api: {' '.join(server.argv[1:])}", file=sys.stderr, flush=True)
+        server_pids = _server_pids(server)
+        server_cpu = _cpu_seconds(server_pids)
         latencies, sent, client_cpu = _run_load(server.port, expected, raw_key)
+        server_cpu = _cpu_seconds(server_pids) - server_cpu
+        # the backends are known only once the threads have connected; their CPU before that (connecting, the
+        # first requests) is counted too, which overstates the per-request figure a little
+        database_cpu = _cpu_seconds(_database_pids())
     if not latencies:
         raise AssertionError("no request was answered in the measured window")
     print(
-        f"# api: {len(latencies)} answers in {SECONDS:.0f}s, {sent} with the warm-up; clients' CPU "
-        f"{client_cpu / sent * 1e6:.0f} µs per request",
+        f"# api: {len(latencies)} answers in {SECONDS:.0f}s, {sent} with the warm-up; CPU per request: server "
+        f"{server_cpu / sent * 1e6:.0f} µs, PostgreSQL {database_cpu / sent * 1e6:.0f} µs, clients "
+        f"{client_cpu / sent * 1e6:.0f} µs",
         file=sys.stderr,
         flush=True,
     )

@@ -69,8 +69,14 @@ def test_two_runs_at_once_issue_unique_gapless_numbers_in_customer_order(custome
 
 
 def _waiting_backends() -> int:
+    """Backends of this test's database waiting for a lock (other databases on the same server, such as another
+    test run's, are not counted). pg_stat_activity is read once per transaction unless its snapshot is cleared."""
     with connection.cursor() as cursor:
-        cursor.execute("SELECT count(DISTINCT pid) FROM pg_locks WHERE NOT granted")
+        cursor.execute("SELECT pg_stat_clear_snapshot()")
+        cursor.execute(
+            "SELECT count(DISTINCT l.pid) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE NOT l.granted AND a.datname = current_database()"
+        )
         return cursor.fetchone()[0]
 
 

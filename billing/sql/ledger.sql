@@ -37,7 +37,9 @@ $$;
 -- (same xmin and cmin) are checked once, by the one with the highest id: its event is queued by the same command
 -- and fires in the same round as theirs, after that command, so every command that adds entries to a transaction
 -- is followed by a check of all of its entries, and the last such check sees them all. Nothing a session can set
--- changes which entry checks. The check proves that the transaction exists and was inserted by this same database
+-- changes which entry checks. Each event runs one query, which reads the transaction's entries once both to see
+-- whether a later entry of the same command checks instead and to check; the usual case, a transaction inserted
+-- by the same database transaction's top level, needs no call of billing_ledger_written_here. The check proves that the transaction exists and was inserted by this same database
 -- transaction (no entry joins a transaction committed earlier), that every entry's account exists in the entry's
 -- currency, that no amount is zero and that the entries sum to zero per currency.
 
@@ -56,28 +58,27 @@ DECLARE
     bad_currency text;
     bad_sum numeric;
 BEGIN
-    SELECT EXISTS (SELECT 1 FROM billing_entry e
-                    WHERE e.transaction_id = n.transaction_id AND e.id > n.id AND e.xmin = n.xmin AND e.cmin = n.cmin)
-      INTO checked_later
-      FROM billing_entry n
-     WHERE n.id = NEW.id;
-    IF checked_later THEN
-        RETURN NULL;
-    END IF;
-    SELECT (SELECT t.xmin FROM billing_transaction t WHERE t.id = NEW.transaction_id),
+    -- one query: whether a later entry of the same command checks instead (the entry's own xmin and cmin are
+    -- read only once an entry with a higher id is found), and everything the check needs
+    SELECT bool_or(e.id > NEW.id AND e.xmin = (SELECT n.xmin FROM billing_entry n WHERE n.id = NEW.id)
+                   AND e.cmin = (SELECT n.cmin FROM billing_entry n WHERE n.id = NEW.id)),
+           (SELECT t.xmin FROM billing_transaction t WHERE t.id = NEW.transaction_id),
            min(e.amount_currency), max(e.amount_currency), sum(e.amount),
            -- a subquery per entry, not a join: the plan must not depend on row estimates
            min(e.id) FILTER (WHERE e.amount_currency IS DISTINCT FROM (
                SELECT a.balance_currency FROM billing_account a WHERE a.id = e.account_id)),
            min(e.id) FILTER (WHERE e.amount = 0)
-      INTO transaction_xmin, first_currency, last_currency, total, bad_entry, zero_entry
+      INTO checked_later, transaction_xmin, first_currency, last_currency, total, bad_entry, zero_entry
       FROM billing_entry e
      WHERE e.transaction_id = NEW.transaction_id;
+    IF checked_later THEN
+        RETURN NULL;
+    END IF;
     IF transaction_xmin IS NULL THEN
         RAISE EXCEPTION 'ledger entry % names transaction %, which does not exist', NEW.id, NEW.transaction_id
             USING ERRCODE = 'foreign_key_violation';
     END IF;
-    IF NOT billing_ledger_written_here(transaction_xmin) THEN
+    IF transaction_xmin <> pg_current_xact_id()::xid AND NOT billing_ledger_written_here(transaction_xmin) THEN
         RAISE EXCEPTION 'ledger entry % joins transaction %, which an earlier database transaction committed '
                         '(entry_joins_new_transaction: post a new transaction instead)', NEW.id, NEW.transaction_id
             USING ERRCODE = 'integrity_constraint_violation';
@@ -204,7 +205,7 @@ CREATE OR REPLACE FUNCTION billing_ledger_balance_guard()
  LANGUAGE plpgsql
 AS $$
 DECLARE
-    top xid := (pg_current_xact_id()::text::bigint % 4294967296)::text::xid;
+    top xid := pg_current_xact_id()::xid;
     account bigint;
     written_here boolean;
 BEGIN

@@ -1,11 +1,11 @@
-"""The ledger's guards cost less per posting, guaranteeing exactly what they did (issue 9, acceptance of the ledger
-benchmark):
+"""The ledger's guards do less per posting and guarantee exactly what they did (issue 9, ledger benchmark):
 
-- the deferred per-transaction check (billing_ledger_check_balanced) runs one query per entry instead of two for
-  the entry that checks (the probe "does a later entry of the same command check instead?" and the aggregate are
-  one query now), and calls billing_ledger_written_here only when the transaction row's xmin is not the current
-  top-level transaction id (a savepoint inserted it, or another transaction did);
-- the balance guard (billing_ledger_balance_guard) takes the current transaction id by a cast, not through text.
+- the deferred per-transaction check (billing_ledger_check_balanced) recognises the usual case, a transaction row
+  inserted by the top level of the current database transaction, by comparing its xmin with the current xid, and
+  calls billing_ledger_written_here (a nested plpgsql call) only otherwise (a savepoint inserted the row, or an
+  earlier transaction did: then it decides as before);
+- the balance guard (billing_ledger_balance_guard) takes the current xid by a cast (xid8 to xid keeps its low 32
+  bits, as the modulo did) instead of a round trip through text.
 
 Loads billing/sql/ledger.sql again; the reverse restores both functions verbatim. See docs/ledger.md, "What
 PostgreSQL guarantees".
@@ -18,7 +18,7 @@ from django.db import migrations
 LEDGER_SQL = Path(__file__).resolve().parent.parent / "sql" / "ledger.sql"
 
 # sha256 of the file's definitions, whitespace-normalized (tests/billing/test_ledger_sql.py computes it)
-LEDGER_SQL_SHA256 = "ab6772b8fa3be9819d1af594f66612f9c7aaef6e24a8193fd9c28ab4cecfb17e"
+LEDGER_SQL_SHA256 = "be83aaacc827db83a5fff2f9f95810fe8ed3236671eba51a107a383cab324701"
 
 PREVIOUS_DEFINITIONS = """
 CREATE OR REPLACE FUNCTION billing_ledger_check_balanced()

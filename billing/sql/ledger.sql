@@ -37,11 +37,11 @@ $$;
 -- (same xmin and cmin) are checked once, by the one with the highest id: its event is queued by the same command
 -- and fires in the same round as theirs, after that command, so every command that adds entries to a transaction
 -- is followed by a check of all of its entries, and the last such check sees them all. Nothing a session can set
--- changes which entry checks. Each event runs one query, which reads the transaction's entries once both to see
--- whether a later entry of the same command checks instead and to check; the usual case, a transaction inserted
--- by the same database transaction's top level, needs no call of billing_ledger_written_here. The check proves that the transaction exists and was inserted by this same database
--- transaction (no entry joins a transaction committed earlier), that every entry's account exists in the entry's
--- currency, that no amount is zero and that the entries sum to zero per currency.
+-- changes which entry checks. The check proves that the transaction exists and was inserted by this same database
+-- transaction (no entry joins a transaction committed earlier; the usual case, a transaction row inserted by the
+-- top level of the current database transaction, is recognised by comparing xids without calling
+-- billing_ledger_written_here), that every entry's account exists in the entry's currency, that no amount is zero
+-- and that the entries sum to zero per currency.
 
 CREATE OR REPLACE FUNCTION billing_ledger_check_balanced()
  RETURNS trigger
@@ -58,22 +58,23 @@ DECLARE
     bad_currency text;
     bad_sum numeric;
 BEGIN
-    -- one query: whether a later entry of the same command checks instead (the entry's own xmin and cmin are
-    -- read only once an entry with a higher id is found), and everything the check needs
-    SELECT bool_or(e.id > NEW.id AND e.xmin = (SELECT n.xmin FROM billing_entry n WHERE n.id = NEW.id)
-                   AND e.cmin = (SELECT n.cmin FROM billing_entry n WHERE n.id = NEW.id)),
-           (SELECT t.xmin FROM billing_transaction t WHERE t.id = NEW.transaction_id),
+    SELECT EXISTS (SELECT 1 FROM billing_entry e
+                    WHERE e.transaction_id = n.transaction_id AND e.id > n.id AND e.xmin = n.xmin AND e.cmin = n.cmin)
+      INTO checked_later
+      FROM billing_entry n
+     WHERE n.id = NEW.id;
+    IF checked_later THEN
+        RETURN NULL;
+    END IF;
+    SELECT (SELECT t.xmin FROM billing_transaction t WHERE t.id = NEW.transaction_id),
            min(e.amount_currency), max(e.amount_currency), sum(e.amount),
            -- a subquery per entry, not a join: the plan must not depend on row estimates
            min(e.id) FILTER (WHERE e.amount_currency IS DISTINCT FROM (
                SELECT a.balance_currency FROM billing_account a WHERE a.id = e.account_id)),
            min(e.id) FILTER (WHERE e.amount = 0)
-      INTO checked_later, transaction_xmin, first_currency, last_currency, total, bad_entry, zero_entry
+      INTO transaction_xmin, first_currency, last_currency, total, bad_entry, zero_entry
       FROM billing_entry e
      WHERE e.transaction_id = NEW.transaction_id;
-    IF checked_later THEN
-        RETURN NULL;
-    END IF;
     IF transaction_xmin IS NULL THEN
         RAISE EXCEPTION 'ledger entry % names transaction %, which does not exist', NEW.id, NEW.transaction_id
             USING ERRCODE = 'foreign_key_violation';

@@ -131,7 +131,7 @@ $$;
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0019_ledger_verification"),
+        ("billing", "0020_prepaid_rule"),
     ]
 
     operations = [

@@ -38,8 +38,10 @@ $$;
 -- and fires in the same round as theirs, after that command, so every command that adds entries to a transaction
 -- is followed by a check of all of its entries, and the last such check sees them all. Nothing a session can set
 -- changes which entry checks. The check proves that the transaction exists and was inserted by this same database
--- transaction (no entry joins a transaction committed earlier), that every entry's account exists in the entry's
--- currency, that no amount is zero and that the entries sum to zero per currency.
+-- transaction (no entry joins a transaction committed earlier; the usual case, a transaction row inserted by the
+-- top level of the current database transaction, is recognised by comparing xids without calling
+-- billing_ledger_written_here), that every entry's account exists in the entry's currency, that no amount is zero
+-- and that the entries sum to zero per currency.
 
 CREATE OR REPLACE FUNCTION billing_ledger_check_balanced()
  RETURNS trigger
@@ -77,7 +79,7 @@ BEGIN
         RAISE EXCEPTION 'ledger entry % names transaction %, which does not exist', NEW.id, NEW.transaction_id
             USING ERRCODE = 'foreign_key_violation';
     END IF;
-    IF NOT billing_ledger_written_here(transaction_xmin) THEN
+    IF transaction_xmin <> pg_current_xact_id()::xid AND NOT billing_ledger_written_here(transaction_xmin) THEN
         RAISE EXCEPTION 'ledger entry % joins transaction %, which an earlier database transaction committed '
                         '(entry_joins_new_transaction: post a new transaction instead)', NEW.id, NEW.transaction_id
             USING ERRCODE = 'integrity_constraint_violation';
@@ -204,7 +206,7 @@ CREATE OR REPLACE FUNCTION billing_ledger_balance_guard()
  LANGUAGE plpgsql
 AS $$
 DECLARE
-    top xid := (pg_current_xact_id()::text::bigint % 4294967296)::text::xid;
+    top xid := pg_current_xact_id()::xid;
     account bigint;
     written_here boolean;
 BEGIN

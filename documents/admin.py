@@ -9,13 +9,13 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from billing.money import format_money
 from config.admin import ReadOnlyModelAdmin, ReadOnlyTabularInline
-from documents.formatting import amount_text
 from documents.models import DocumentCounter, Invoice, InvoiceLine
 
 
 def _money(money) -> str:
-    return f"{amount_text(money.amount, money.currency.code)} {money.currency.code}"
+    return format_money(money)
 
 
 class InvoiceLineInline(ReadOnlyTabularInline):

@@ -110,6 +110,13 @@ def charge_legs(
     return legs
 
 
+def nothing_to_charge(lines: Iterable[ChargeLine]) -> bool:
+    """No line, or only lines of 0.00 (a free setup fee, a usage period with no usage): not a charge at all, so
+    neither a Charge row nor a ledger transaction nor a `charge.posted` event. A charge whose lines cancel out (a
+    price and its 100 % discount) is one: its lines move revenue and promotions."""
+    return not any(line.amount for line in lines)
+
+
 def charge_post(
     *,
     snap: SubscriptionSnapshot,
@@ -120,14 +127,18 @@ def charge_post(
     effective_date: dt.date,
     accounts: AccountResolver | None = None,
     at: dt.datetime | None = None,
-) -> Charge:
+) -> Charge | None:
     """Record one charge and post it to the ledger, idempotently: an existing charge for the same
-    key, or for the same (subscription, period, kind) of a per-period kind, is returned as it is."""
+    key, or for the same (subscription, period, kind) of a per-period kind, is returned as it is.
+    Nothing is recorded, and None returned, when there is nothing to charge (`nothing_to_charge`): what makes
+    a period billed is the subscription's period moving on, not a charge row."""
     check_line_currencies(lines, currency=snap.currency, subscription_id=snap.id)
     amount = total(lines) if lines else Decimal(0)
     existing = Charge.objects.filter(key=key).first()
     if existing is not None:
         return existing
+    if nothing_to_charge(lines):
+        return None
     try:
         with transaction.atomic():
             charge = Charge.objects.create(

@@ -68,7 +68,7 @@ def _charge_one_time_option(
     day: dt.date,
     accounts: AccountResolver,
     at: dt.datetime | None = None,
-) -> Charge:
+) -> Charge | None:
     from plans.pricing.charges import line
 
     lines = [
@@ -154,7 +154,7 @@ def subscription_option_remove(
 
 def _prorate_option(
     snap: SubscriptionSnapshot, option: OptionSnapshot, *, day: dt.date, added: bool, key: str, at: dt.datetime
-) -> Charge:
+) -> Charge | None:
     """A recurring option added (charged) or removed (credited) for the rest of the period paid in advance."""
     item = PricedItem(
         LineKind.OPTION, option.code, option.name, option.unit_price, Decimal(option.quantity), snap.currency

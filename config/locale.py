@@ -6,6 +6,7 @@ The admin follows the user's switch (the language cookie), then the browser's Ac
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.middleware.locale import LocaleMiddleware as DjangoLocaleMiddleware
 from django.utils import translation
 
@@ -20,3 +21,9 @@ class LocaleMiddleware(DjangoLocaleMiddleware):
             request.LANGUAGE_CODE = translation.get_language()
             return
         super().process_request(request)
+
+
+def installation_language():
+    """Text stored in rows (ledger descriptions, account names, invoice lines) is written in the installation's
+    language (LANGUAGE_CODE), whoever's request or task writes it, so the same row never reads in two languages."""
+    return translation.override(settings.LANGUAGE_CODE)

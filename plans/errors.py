@@ -1,3 +1,5 @@
+from django.utils.translation import gettext_lazy as _
+
 from config.errors import ApplicationError, Conflict, NotFound
 
 
@@ -34,7 +36,7 @@ class RenewalPending(Conflict):
     within a period has no current period to work in until then."""
 
     code = "renewal_pending"
-    title = "The subscription awaits its renewal"
+    title = _("The subscription awaits its renewal")
 
 
 class CouponInvalid(ApplicationError):
@@ -65,4 +67,4 @@ class BillingRunInProgress(Conflict):
     """A billing run is running (its lease has not run out): a second one is not started beside it."""
 
     code = "billing_run_in_progress"
-    title = "A billing run is in progress"
+    title = _("A billing run is in progress")

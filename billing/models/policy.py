@@ -1,19 +1,27 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class BillingPolicy(models.Model):
     """Business policy edited in the admin (one row): grace before suspension, postpaid terms."""
 
     grace_days = models.PositiveSmallIntegerField(
-        default=3, help_text="Days a prepaid customer may stay beyond the credit limit before suspension."
+        default=3,
+        help_text=_("Days a prepaid customer may stay beyond the credit limit before suspension."),
+        verbose_name=_("grace days"),
     )
-    postpaid_due_days = models.PositiveSmallIntegerField(default=10, help_text="Payment terms for postpaid invoices.")
-    chunk_size = models.PositiveIntegerField(default=1000, help_text="Subscriptions per billing-run chunk.")
-    updated_at = models.DateTimeField(auto_now=True)
+    postpaid_due_days = models.PositiveSmallIntegerField(
+        default=10, help_text=_("Payment terms for postpaid invoices."), verbose_name=_("postpaid due days")
+    )
+    chunk_size = models.PositiveIntegerField(
+        default=1000, help_text=_("Subscriptions per billing-run chunk."), verbose_name=_("chunk size")
+    )
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
+        verbose_name_plural = _("billing policies")
         verbose_name = verbose_name_plural = "billing policy"
 
     def __str__(self) -> str:

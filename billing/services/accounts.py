@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import connection
+from django.utils.translation import gettext as _
 
 from billing.errors import CurrencyMismatch, CustomerNotFound
 from billing.models import Account, Customer
 from billing.money import check_currency
 from config.db import array_literal
+from config.locale import installation_language
 
 
 def customer_account_code(customer_id: int) -> str:
@@ -139,15 +141,21 @@ def _customer_row(customer_id: int, currency: str, name: str | None = None) -> t
     return (Account.Kind.CUSTOMER.value, customer_account_code(customer_id), name, currency, customer_id)
 
 
+def _revenue_name(product_code: str) -> str:
+    with installation_language():
+        return _("Revenue: %(product)s") % {"product": product_code}
+
+
 def _revenue_row(product_code: str, currency: str) -> tuple:
-    return (Account.Kind.REVENUE.value, revenue_account_code(product_code), f"Revenue: {product_code}", currency, None)
+    return (Account.Kind.REVENUE.value, revenue_account_code(product_code), _revenue_name(product_code), currency, None)
 
 
 def _system_row(kind: str, currency: str, code: str | None = None) -> tuple:
     if kind == Account.Kind.CUSTOMER:
         raise ValueError("customer accounts come from account_for_customer")
     code = code or kind
-    label = Account.Kind(kind).label
+    with installation_language():
+        label = str(Account.Kind(kind).label)
     return (Account.Kind(kind).value, code, f"{label}: {code}" if code != kind else label, currency, None)
 
 

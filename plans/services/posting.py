@@ -15,6 +15,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from moneyed import Money
 
 from billing.models import Transaction
@@ -22,6 +23,7 @@ from billing.services.accounts import AccountResolver
 from billing.services.ledger import Leg, ledger_post
 from billing.services.outbox import event_emit
 from billing.services.past_due import customer_past_due_clear, customers_mark_past_due
+from config.locale import installation_language
 from plans import events
 from plans.errors import CurrencyMismatch
 from plans.models import Charge
@@ -78,7 +80,8 @@ def check_line_currencies(lines: Iterable[ChargeLine], *, currency: str, subscri
 
 
 def charge_description(kind: str, subscription_id: int) -> str:
-    return f"{Charge.Kind(kind).label}: subscription #{subscription_id}"
+    with installation_language():
+        return _("%(kind)s: subscription #%(id)s") % {"kind": Charge.Kind(kind).label, "id": subscription_id}
 
 
 def charge_legs(

@@ -1,8 +1,13 @@
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from config.health import healthz
+
+admin.site.site_header = _("Billing administration")
+admin.site.site_title = _("Billing")
+admin.site.index_title = _("Accounting")
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),

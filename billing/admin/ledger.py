@@ -6,6 +6,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext as _
@@ -27,10 +29,18 @@ from config.admin import ReadOnlyModelAdmin, ReadOnlyTabularInline
 from config.errors import ApplicationError
 
 
+class CurrencyFilter(admin.AllValuesFieldListFilter):
+    """The currencies the rows use (not every currency of the installation), under a translated title."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        super().__init__(field, request, params, model, model_admin, field_path)
+        self.title = gettext_lazy("currency")
+
+
 @admin.register(Account)
 class AccountAdmin(ReadOnlyModelAdmin):
     list_display = ("code", "name", "kind", "currency", "balance_shown", "display_balance_shown", "customer")
-    list_filter = ("kind", "balance_currency")
+    list_filter = ("kind", ("balance_currency", CurrencyFilter))
     search_fields = ("code", "name", "customer__name", "customer__external_id")
     list_select_related = ("customer",)
     fields = ("code", "name", "kind", "customer", "balance_shown", "display_balance_shown", "created_at")
@@ -68,7 +78,8 @@ class EntryInline(ReadOnlyTabularInline):
 @admin.register(Transaction)
 class TransactionAdmin(ReadOnlyModelAdmin):
     # fits a 1280-pixel page: the date it counts for and who posted it are on the transaction's own page
-    list_display = ("id", "posted_at", "kind", "customer", "debit", "credit", "short_description")
+    list_display = ("id", "posted_short", "kind_and_description", "customer", "debit", "credit")
+    empty_value_display = ""
     list_filter = ("kind", "source_type", "effective_date")
     search_fields = ("idempotency_key", "description", "source_id", "customer__name", "customer__external_id")
     list_select_related = ("customer",)
@@ -97,6 +108,18 @@ class TransactionAdmin(ReadOnlyModelAdmin):
     def has_reverse_permission(self, request) -> bool:
         return request.user.has_perm(ADJUST_PERMISSION)
 
+    @admin.display(description=gettext_lazy("posted at"), ordering="posted_at")
+    def posted_short(self, obj: Transaction) -> str:
+        posted = timezone.localtime(obj.posted_at)  # the operator's zone (TIME_ZONE)
+        return format_html("{}<br>{}", date_format(posted, "SHORT_DATE_FORMAT"), date_format(posted, "TIME_FORMAT"))
+
+    @admin.display(description=gettext_lazy("kind"), ordering="kind")
+    def kind_and_description(self, obj: Transaction) -> str:
+        """The kind, with the description under it, shortened (whole in its tooltip and on the transaction's page)."""
+        text = obj.description or ""
+        short = Truncator(text).chars(40)
+        return format_html('{}<div class="help" title="{}">{}</div>', obj.get_kind_display(), text, short)
+
     @admin.display(description=gettext_lazy("Debit"))
     def debit(self, obj: Transaction) -> str:
         return transaction_debit(obj)
@@ -104,12 +127,6 @@ class TransactionAdmin(ReadOnlyModelAdmin):
     @admin.display(description=gettext_lazy("Credit"))
     def credit(self, obj: Transaction) -> str:
         return transaction_credit(obj)
-
-    @admin.display(description=gettext_lazy("Description"), ordering="description")
-    def short_description(self, obj: Transaction) -> str:
-        text = obj.description or ""
-        short = Truncator(text).chars(60)
-        return format_html('<span title="{}">{}</span>', text, short) if short != text else text
 
     @admin.display(description=gettext_lazy("Reversed by"))
     def reversed_by_link(self, obj: Transaction) -> str:
@@ -170,11 +187,22 @@ class TransactionAdmin(ReadOnlyModelAdmin):
 
 @admin.register(Entry)
 class EntryAdmin(ReadOnlyModelAdmin):
-    list_display = ("id", "transaction", "account", "debit", "credit", "memo")
-    list_filter = ("account__kind", "amount_currency")
+    list_display = ("id", "transaction_short", "account", "debit", "credit", "memo")
+    list_filter = ("account__kind", ("amount_currency", CurrencyFilter))
+    empty_value_display = ""  # a ledger leaves the other side of an entry blank
     search_fields = ("account__code", "memo", "transaction__idempotency_key")
     list_select_related = ("transaction", "account")
     raw_id_fields = ("transaction", "account")
+
+    @admin.display(description=gettext_lazy("transaction"), ordering="transaction_id")
+    def transaction_short(self, obj: Entry) -> str:
+        txn = obj.transaction
+        return format_html(
+            '<a href="{}">#{}</a><br>{}',
+            admin_url(txn),
+            txn.pk,
+            date_format(txn.effective_date, "SHORT_DATE_FORMAT"),
+        )
 
     @admin.display(description=gettext_lazy("Debit"), ordering="amount")
     def debit(self, obj: Entry) -> str:

@@ -21,8 +21,7 @@ class BillingPolicy(models.Model):
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
-        verbose_name_plural = _("billing policies")
-        verbose_name = verbose_name_plural = "billing policy"
+        verbose_name = verbose_name_plural = _("billing policy")
 
     def __str__(self) -> str:
         return "Billing policy"

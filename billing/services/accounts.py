@@ -137,7 +137,10 @@ def _refuse(cursor, row: tuple) -> None:
 
 
 def _customer_row(customer_id: int, currency: str, name: str | None = None) -> tuple:
-    name = (name or f"Balance of customer #{customer_id}")[:255]
+    if name is None:
+        with installation_language():
+            name = _("Balance of customer #%(id)s") % {"id": customer_id}
+    name = name[:255]
     return (Account.Kind.CUSTOMER.value, customer_account_code(customer_id), name, currency, customer_id)
 
 
@@ -167,7 +170,9 @@ def account_system(*, kind: str, currency: str, code: str | None = None) -> Acco
 def account_for_customer(*, customer: Customer, currency: str | None = None) -> Account:
     """The customer's balance account in a currency (the customer's own by default)."""
     currency = check_currency(currency or customer.currency)
-    return _account(_customer_row(customer.pk, currency, f"Balance of {customer.name}"))
+    with installation_language():
+        name = _("Balance of %(customer)s") % {"customer": customer.name}
+    return _account(_customer_row(customer.pk, currency, name))
 
 
 def _account(row: tuple) -> Account:

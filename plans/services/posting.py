@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from moneyed import Money
 
 from billing.models import Transaction
@@ -109,7 +110,9 @@ def charge_legs(
     if not legs:
         return []
     if net:
-        legs.insert(0, Leg(accounts.customer(customer_id, currency), net, currency, "Charge" if net > 0 else "Credit"))
+        with installation_language():
+            memo = pgettext("ledger memo", "Charge") if net > 0 else pgettext("ledger memo", "Credit")
+        legs.insert(0, Leg(accounts.customer(customer_id, currency), net, currency, memo))
     return legs
 
 

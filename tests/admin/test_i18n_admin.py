@@ -90,7 +90,7 @@ def test_transactions_list_shows_the_customers_debit_and_credit(admin_client, to
     assert rows[top_up.pk] == ("", f"RUB{NBSP}112,600.00")
     assert rows[charge.pk] == (f"RUB{NBSP}110,000.00", "")
     # and the list keeps to a few short columns
-    assert list(admin.list_display) == ["id", "posted_at", "kind", "customer", "debit", "credit", "short_description"]
+    assert list(admin.list_display) == ["id", "posted_short", "kind_and_description", "customer", "debit", "credit"]
 
 
 def test_times_are_shown_in_the_operators_zone(admin_client, top_up):

@@ -59,7 +59,9 @@ def test_the_compiled_catalog_matches_the_po_file():
     for message in _catalog():
         if not message.id:
             continue
-        if isinstance(message.id, tuple):
+        if message.context:
+            got, want = compiled.pgettext(message.context, message.id), message.string
+        elif isinstance(message.id, tuple):
             got = tuple(compiled.ngettext(*message.id, n) for n in (1, 3, 5))
             want = (message.string[0], message.string[1], message.string[2])
         else:

@@ -34,16 +34,6 @@ def _customer_totals(txn: Transaction) -> dict[str, Decimal]:
     return totals
 
 
-def customer_amounts(txn: Transaction) -> str:
-    """What the transaction did to the customer's balance, per currency (positive: funds added)."""
-    totals = _customer_totals(txn)
-    if not totals:
-        return "—"
-    return ", ".join(
-        f"{'+' if amount < 0 else ''}{money_text(-amount, code)}" for code, amount in sorted(totals.items())
-    )
-
-
 def _side(amounts: dict[str, Decimal], debit: bool) -> str:
     shown = [money_text(abs(a), code) for code, a in sorted(amounts.items()) if (a > 0 if debit else a < 0)]
     return ", ".join(shown) or ""

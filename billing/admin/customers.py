@@ -18,7 +18,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from billing.admin.common import ADJUST_PERMISSION, admin_url, customer_amounts, money_text
+from billing.admin.common import ADJUST_PERMISSION, admin_url, money_text, transaction_credit, transaction_debit
 from billing.forms import BalanceAdjustmentForm, CustomerAdminForm, add_errors, errors_of
 from billing.models import Account, Customer, Transaction
 from billing.selectors import customer_balances
@@ -68,7 +68,7 @@ class CustomerTransactionInline(ReadOnlyTabularInline):
     fk_name = "customer"
     formset = RecentTransactionsFormSet
     verbose_name_plural = lazy(lambda: _("Transactions (newest %(count)s)") % {"count": RECENT_TRANSACTIONS}, str)()
-    fields = ("posted_at", "effective_date", "kind", "customer_amount", "description", "created_by")
+    fields = ("posted_at", "effective_date", "kind", "debit", "credit", "description", "created_by")
     readonly_fields = fields
     ordering = ("-id",)
     show_change_link = True  # each row is titled by its transaction, with a link to it
@@ -76,9 +76,15 @@ class CustomerTransactionInline(ReadOnlyTabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("entries__account").order_by("-id")
 
-    @admin.display(description=gettext_lazy("Amount"))
-    def customer_amount(self, obj: Transaction) -> str:
-        return customer_amounts(obj)
+    @admin.display(description=gettext_lazy("Debit"))
+    def debit(self, obj: Transaction) -> str:
+        """Taken from the customer's balance (a charge, a debit adjustment)."""
+        return transaction_debit(obj)
+
+    @admin.display(description=gettext_lazy("Credit"))
+    def credit(self, obj: Transaction) -> str:
+        """Added to the customer's balance (a payment, a credit adjustment, a refund of a charge)."""
+        return transaction_credit(obj)
 
 
 @admin.register(Customer)

@@ -7,6 +7,7 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from billing import identifiers
@@ -20,7 +21,9 @@ def _time_zones() -> frozenset[str]:
 
 def validate_timezone(value: str) -> None:
     if value not in _time_zones():
-        raise ValidationError(f"{value!r} is not an IANA time zone.", code="invalid_timezone")
+        raise ValidationError(
+            gettext("%(value)r is not an IANA time zone.") % {"value": value}, code="invalid_timezone"
+        )
 
 
 class Customer(models.Model):
@@ -134,32 +137,37 @@ class Customer(models.Model):
         except UnknownCurrency as exc:
             errors["currency"] = str(exc)
         if self.inn and not identifiers.is_valid_inn(self.inn):
-            errors["inn"] = ValidationError("ИНН check digits do not match.", code="invalid_checksum")
+            errors["inn"] = ValidationError(gettext("ИНН check digits do not match."), code="invalid_checksum")
         if self.kpp and not identifiers.is_valid_kpp(self.kpp):
             errors["kpp"] = ValidationError(
-                "КПП must be 4 digits, 2 digits or capital letters, 3 digits.", code="invalid_format"
+                gettext("КПП must be 4 digits, 2 digits or capital letters, 3 digits."), code="invalid_format"
             )
         if self.ogrn:
             valid = identifiers.is_valid_ogrnip if self.kind == self.Kind.SOLE_PROPRIETOR else identifiers.is_valid_ogrn
             if not valid(self.ogrn):
                 label = "ОГРНИП" if self.kind == self.Kind.SOLE_PROPRIETOR else "ОГРН"
-                errors["ogrn"] = ValidationError(f"{label} check digit does not match.", code="invalid_checksum")
+                errors["ogrn"] = ValidationError(
+                    gettext("%(label)s check digit does not match.") % {"label": label}, code="invalid_checksum"
+                )
         if self.is_russian_business:
             if self.kind == self.Kind.LEGAL_ENTITY:
                 if len(self.inn) != 10:
                     errors.setdefault(
-                        "inn", ValidationError("A legal entity needs a 10-digit ИНН.", code="invalid_length")
+                        "inn", ValidationError(gettext("A legal entity needs a 10-digit ИНН."), code="invalid_length")
                     )
                 if not self.kpp:
-                    errors.setdefault("kpp", ValidationError("A legal entity needs a КПП.", code="required"))
+                    errors.setdefault("kpp", ValidationError(gettext("A legal entity needs a КПП."), code="required"))
             else:
                 if len(self.inn) != 12:
                     errors.setdefault(
-                        "inn", ValidationError("A sole proprietor needs a 12-digit ИНН.", code="invalid_length")
+                        "inn",
+                        ValidationError(gettext("A sole proprietor needs a 12-digit ИНН."), code="invalid_length"),
                     )
                 if self.kpp:
-                    errors.setdefault("kpp", ValidationError("A sole proprietor has no КПП.", code="not_allowed"))
+                    errors.setdefault(
+                        "kpp", ValidationError(gettext("A sole proprietor has no КПП."), code="not_allowed")
+                    )
         elif self.kind == self.Kind.INDIVIDUAL and self.kpp:
-            errors["kpp"] = ValidationError("An individual has no КПП.", code="not_allowed")
+            errors["kpp"] = ValidationError(gettext("An individual has no КПП."), code="not_allowed")
         if errors:
             raise ValidationError(errors)

@@ -130,3 +130,16 @@ def _has_route(name: str) -> bool:
     except NoReverseMatch:
         return False
     return True
+
+
+def test_a_service_error_is_told_in_the_active_language(customer, unique_key):
+    from django.utils import translation
+
+    from billing.errors import InvalidPosting
+
+    for language, message in (("en", "The amount must be positive."), ("ru", "Сумма должна быть больше нуля.")):
+        with translation.override(language), pytest.raises(InvalidPosting) as refused:
+            customer_balance_adjust(
+                customer_id=customer.pk, amount=Decimal("0"), direction="credit", reason="x", key=unique_key()
+            )
+        assert (refused.value.message, refused.value.code) == (message, "invalid_posting")

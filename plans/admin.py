@@ -12,6 +12,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
+from billing.money import format_money
 from config.admin import ReadOnlyModelAdmin, ReadOnlyTabularInline
 from config.errors import ApplicationError
 from plans.models import (
@@ -105,7 +106,7 @@ class PlanAdmin(admin.ModelAdmin):
         for price in obj.prices.all():
             if price.valid_from <= now and price.amount_currency not in seen:
                 seen.add(price.amount_currency)
-                shown.append(str(price.amount))
+                shown.append(format_money(price.amount))
         return ", ".join(shown) or "—"
 
     def get_queryset(self, request):
@@ -161,9 +162,11 @@ class BundleAdmin(admin.ModelAdmin):
             gettext_lazy("Billing"),
             {
                 "fields": ("interval", "interval_count", "charge_timing", "trial_days", "backing_plan"),
-                "description": "A subscription to the bundle pays its package price every period. The items are what "
-                "the package includes: they are not billed on their own (an option item is never "
-                "charged on top of the package price).",
+                "description": gettext_lazy(
+                    "A subscription to the bundle pays its package price every period. The items are what "
+                    "the package includes: they are not billed on their own (an option item is never "
+                    "charged on top of the package price)."
+                ),
             },
         ),
     )
@@ -250,9 +253,13 @@ class CouponAdmin(admin.ModelAdmin):
 
 class ChargeInline(ReadOnlyTabularInline):
     model = Charge
-    fields = ("kind", "period_start", "period_end", "amount", "transaction", "created_at")
+    fields = ("kind", "period_start", "period_end", "amount_shown", "transaction", "created_at")
     readonly_fields = fields
     ordering = ("-id",)
+
+    @admin.display(description=gettext_lazy("amount"))
+    def amount_shown(self, obj: Charge) -> str:
+        return format_money(obj.amount)
 
 
 class SubscriptionOptionInline(ReadOnlyTabularInline):
@@ -385,10 +392,23 @@ class SubscriptionAdmin(admin.ModelAdmin):
 
 @admin.register(Charge)
 class ChargeAdmin(ReadOnlyModelAdmin):
-    list_display = ("id", "subscription", "kind", "period_start", "period_end", "amount", "transaction", "created_at")
+    list_display = (
+        "id",
+        "subscription",
+        "kind",
+        "period_start",
+        "period_end",
+        "amount_shown",
+        "transaction",
+        "created_at",
+    )
     list_filter = ("kind",)
     search_fields = ("key", "subscription__id")
     list_select_related = ("subscription",)
+
+    @admin.display(description=gettext_lazy("amount"), ordering="amount")
+    def amount_shown(self, obj: Charge) -> str:
+        return format_money(obj.amount)
 
 
 @admin.register(UsageEvent)

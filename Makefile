@@ -10,7 +10,7 @@ EMBED  := $(BIN)/python -m config.embedded
 # run with it on unless the environment says otherwise, so that they need no SECRET_KEY.
 LAPTOP := DEBUG=$${DEBUG:-True}
 
-.PHONY: install run test test-fast bench check lint fmt clean
+.PHONY: install run test test-fast bench check lint fmt clean messages
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,12 @@ lint: check
 fmt: install
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# the Russian catalog after adding strings: extract them into locale/ru/LC_MESSAGES/django.po, translate the new
+# entries, then compile the .mo that is committed (a fresh machine needs no gettext tools). Needs GNU gettext.
+messages: install
+	$(LAPTOP) $(EMBED) $(BIN)/python manage.py makemessages -l ru --no-location -i ".venv/*" -i "staticfiles/*" -i "tests/*" -i ".data/*" -i "docs/*"
+	$(LAPTOP) $(EMBED) $(BIN)/python manage.py compilemessages -l ru
 
 clean:
 	rm -rf .data .pytest_cache .ruff_cache .hypothesis

@@ -1,3 +1,5 @@
+from django.utils.translation import gettext_lazy as _
+
 from config.errors import ApplicationError, Conflict, NotFound
 
 
@@ -19,14 +21,14 @@ class InsufficientFunds(ApplicationError):
 
     code = "insufficient_funds"
     status = 402
-    title = "Insufficient funds"
+    title = _("Insufficient funds")
 
 
 class CurrencyMismatch(ApplicationError):
     """A customer has one currency: nothing is posted to it in another."""
 
     code = "currency_mismatch"
-    title = "Currency mismatch"
+    title = _("Currency mismatch")
 
 
 class UnbalancedTransaction(ApplicationError):
@@ -47,7 +49,7 @@ class IdempotencyConflict(ApplicationError):
     """The same idempotency key was used before with different content."""
 
     code = "idempotency_key_reused"
-    title = "Idempotency key reused with different content"
+    title = _("Idempotency key reused with different content")
 
 
 class AlreadyReversed(Conflict):

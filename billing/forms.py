@@ -8,6 +8,7 @@ from decimal import Decimal
 from django import forms
 from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.utils.translation import gettext_lazy as _
 from moneyed import Money
 
 from billing.models import ApiKey, Customer, WebhookEndpoint
@@ -54,14 +55,16 @@ class CustomerAdminForm(ServiceErrorsFormMixin, forms.ModelForm):
     """The customer card. Model validation (ИНН/КПП/ОГРН check rules) runs in `_post_clean` as usual, so its
     errors show on their fields; the admin then saves through customer_create / customer_update."""
 
-    currency = forms.ChoiceField(choices=_currency_choices, help_text="The customer's main currency.")
+    currency = forms.ChoiceField(
+        choices=_currency_choices, label=_("currency"), help_text=_("The customer's main currency.")
+    )
     credit_limit_amount = forms.DecimalField(
-        label="Credit limit",
+        label=_("Credit limit"),
         min_value=Decimal(0),
         max_digits=MAX_DIGITS,
         decimal_places=DECIMAL_PLACES,
         initial=Decimal(0),
-        help_text="How far the balance may go below zero, in the customer's currency.",
+        help_text=_("How far the balance may go below zero, in the customer's currency."),
     )
 
     class Meta:
@@ -85,9 +88,11 @@ class CustomerAdminForm(ServiceErrorsFormMixin, forms.ModelForm):
             "metadata",
         )
         help_texts = {
-            "billing_model": "Prepaid: charges are taken from the balance, and the customer is suspended after the "
-            "grace days beyond the credit limit. Postpaid: never suspended; charges of periods "
-            "starting from the day of the switch (UTC) on are invoiced when the periods end.",
+            "billing_model": _(
+                "Prepaid: charges are taken from the balance, and the customer is suspended after the "
+                "grace days beyond the credit limit. Postpaid: never suspended; charges of periods "
+                "starting from the day of the switch (UTC) on are invoiced when the periods end."
+            ),
         }
 
     def __init__(self, *args, **kwargs):
@@ -108,12 +113,18 @@ class BalanceAdjustmentForm(forms.Form):
     """A manual credit or debit. `key` is generated when the form is rendered, so a double submit posts once."""
 
     direction = forms.ChoiceField(
-        choices=[("credit", "Credit (add to the customer's balance)"), ("debit", "Debit (take from the balance)")],
+        choices=[
+            ("credit", _("Credit (add to the customer's balance)")),
+            ("debit", _("Debit (take from the balance)")),
+        ],
         widget=forms.RadioSelect,
+        label=_("direction"),
     )
-    amount = forms.DecimalField(min_value=Decimal("0.0001"), max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES)
-    currency = forms.ChoiceField(choices=_currency_choices)
-    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
+    amount = forms.DecimalField(
+        label=_("amount"), min_value=Decimal("0.0001"), max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES
+    )
+    currency = forms.ChoiceField(label=_("currency"), choices=_currency_choices)
+    reason = forms.CharField(label=_("reason"), max_length=500, widget=forms.Textarea(attrs={"rows": 3}))
     key = forms.UUIDField(widget=forms.HiddenInput)
 
     def __init__(self, *args, customer: Customer, **kwargs):
@@ -130,7 +141,9 @@ class BalanceAdjustmentForm(forms.Form):
 
 
 class ReverseTransactionsForm(forms.Form):
-    reason = forms.CharField(max_length=500, widget=forms.TextInput(attrs={"size": 60}))  # blank after strip: required
+    reason = forms.CharField(
+        label=_("reason"), max_length=500, widget=forms.TextInput(attrs={"size": 60})
+    )  # blank after strip: required
 
 
 class ApiKeyCreateForm(ServiceErrorsFormMixin, forms.ModelForm):

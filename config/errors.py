@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from django.utils.translation import gettext_lazy as _
+
 
 class ApplicationError(Exception):
     """A broken business rule. `code` is stable and machine-readable; `field` points at input."""
 
     code = "application_error"
     status = 422
-    title = "The request breaks a business rule"
+    title = _("The request breaks a business rule")
 
     def __init__(self, message: str, *, code: str | None = None, field: str | None = None, extra=None):
         super().__init__(message)
@@ -22,10 +24,10 @@ class ApplicationError(Exception):
 class NotFound(ApplicationError):
     code = "not_found"
     status = 404
-    title = "Not found"
+    title = _("Not found")
 
 
 class Conflict(ApplicationError):
     code = "conflict"
     status = 409
-    title = "Conflict"
+    title = _("Conflict")

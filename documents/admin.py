@@ -8,14 +8,15 @@ from django.contrib.admin.utils import quote
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy
 
+from billing.money import format_money
 from config.admin import ReadOnlyModelAdmin, ReadOnlyTabularInline
-from documents.formatting import amount_text
 from documents.models import DocumentCounter, Invoice, InvoiceLine
 
 
 def _money(money) -> str:
-    return f"{amount_text(money.amount, money.currency.code)} {money.currency.code}"
+    return format_money(money)
 
 
 class InvoiceLineInline(ReadOnlyTabularInline):
@@ -26,16 +27,16 @@ class InvoiceLineInline(ReadOnlyTabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("charge")
 
-    @admin.display(description="Amount")
+    @admin.display(description=gettext_lazy("Amount"))
     def line_amount(self, line: InvoiceLine) -> str:
         return _money(line.amount)
 
-    @admin.display(description="Charge")
+    @admin.display(description=gettext_lazy("Charge"))
     def charge_link(self, line: InvoiceLine) -> str:
         url = reverse("admin:plans_charge_change", args=[quote(line.charge_id)])
         return format_html('<a href="{}">#{}</a>', url, line.charge_id)
 
-    @admin.display(description="Details")
+    @admin.display(description=gettext_lazy("Details"))
     def detail_lines(self, line: InvoiceLine) -> str:
         if not line.details:
             return "—"
@@ -78,7 +79,10 @@ class InvoiceAdmin(ReadOnlyModelAdmin):
                 )
             },
         ),
-        ("Buyer (as at issue)", {"fields": ("buyer_name", "buyer_inn", "buyer_kpp", "buyer_address", "buyer_emails")}),
+        (
+            gettext_lazy("Buyer (as at issue)"),
+            {"fields": ("buyer_name", "buyer_inn", "buyer_kpp", "buyer_address", "buyer_emails")},
+        ),
     )
     readonly_fields = (
         "number",
@@ -97,7 +101,7 @@ class InvoiceAdmin(ReadOnlyModelAdmin):
         "buyer_emails",
     )
 
-    @admin.display(description="Total", ordering="total")
+    @admin.display(description=gettext_lazy("Total"), ordering="total")
     def invoice_total(self, invoice: Invoice) -> str:
         return _money(invoice.total)
 

@@ -9,8 +9,11 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from billing.admin.panels import customer_card_panel_register
+from billing.money import format_money
 from config.admin import ReadOnlyModelAdmin, ReadOnlyTabularInline
 from config.errors import ApplicationError
 from plans.admin_flows import SubscriptionFlowsMixin
@@ -92,18 +95,21 @@ class PlanAdmin(admin.ModelAdmin):
     inlines = [PlanPriceInline, UsageChargeInline]
     fieldsets = (
         (None, {"fields": ("product", "name", "code", "description", "is_active")}),
-        ("Billing", {"fields": ("interval", "interval_count", "charge_timing", "trial_days", "grandfathered")}),
-        ("Showcase", {"fields": ("is_public", "display_order", "showcase_description")}),
+        (
+            gettext_lazy("Billing"),
+            {"fields": ("interval", "interval_count", "charge_timing", "trial_days", "grandfathered")},
+        ),
+        (gettext_lazy("Showcase"), {"fields": ("is_public", "display_order", "showcase_description")}),
     )
 
-    @admin.display(description="Current prices")
+    @admin.display(description=gettext_lazy("Current prices"))
     def current_prices(self, obj: Plan) -> str:
         now = timezone.now()
         seen, shown = set(), []
         for price in obj.prices.all():
             if price.valid_from <= now and price.amount_currency not in seen:
                 seen.add(price.amount_currency)
-                shown.append(str(price.amount))
+                shown.append(format_money(price.amount))
         return ", ".join(shown) or "—"
 
     def get_queryset(self, request):
@@ -156,17 +162,19 @@ class BundleAdmin(admin.ModelAdmin):
     fieldsets = (
         (None, {"fields": ("name", "code", "description", "is_public", "is_active")}),
         (
-            "Billing",
+            gettext_lazy("Billing"),
             {
                 "fields": ("interval", "interval_count", "charge_timing", "trial_days", "backing_plan"),
-                "description": "A subscription to the bundle pays its package price every period. The items are what "
-                "the package includes: they are not billed on their own (an option item is never "
-                "charged on top of the package price).",
+                "description": gettext_lazy(
+                    "A subscription to the bundle pays its package price every period. The items are what "
+                    "the package includes: they are not billed on their own (an option item is never "
+                    "charged on top of the package price)."
+                ),
             },
         ),
     )
 
-    @admin.display(description="Plan that sells it")
+    @admin.display(description=gettext_lazy("Plan that sells it"))
     def backing_plan(self, obj: Bundle):
         if obj is None or obj.plan_id is None:
             return "— (not published: nobody can subscribe to it yet)"
@@ -186,16 +194,22 @@ class BundleAdmin(admin.ModelAdmin):
         except (ApplicationError, ValidationError) as exc:
             bundle.refresh_from_db(fields=["plan"])
             state = (
-                "not published: nobody can subscribe to it yet"
+                _("not published: nobody can subscribe to it yet")
                 if bundle.plan_id is None
-                else "the plan that sells it was not updated"
+                else _("the plan that sells it was not updated")
             )
-            self.message_user(request, f"Bundle {bundle.code!r} is saved, but {state}: {exc}", messages.WARNING)
+            self.message_user(
+                request,
+                _("Bundle %(code)r is saved, but %(state)s: %(error)s")
+                % {"code": bundle.code, "state": state, "error": exc},
+                messages.WARNING,
+            )
         else:
             bundle.plan = plan
             self.message_user(
                 request,
-                f"Bundle {bundle.code!r} is published: it is sold through plan {plan.code!r}.",
+                _("Bundle %(code)r is published: it is sold through plan %(plan)r.")
+                % {"code": bundle.code, "plan": plan.code},
                 messages.SUCCESS,
             )
 
@@ -242,9 +256,13 @@ class CouponAdmin(admin.ModelAdmin):
 
 class ChargeInline(ReadOnlyTabularInline):
     model = Charge
-    fields = ("kind", "period_start", "period_end", "amount", "transaction", "created_at")
+    fields = ("kind", "period_start", "period_end", "amount_shown", "transaction", "created_at")
     readonly_fields = fields
     ordering = ("-id",)
+
+    @admin.display(description=gettext_lazy("amount"))
+    def amount_shown(self, obj: Charge) -> str:
+        return format_money(obj.amount)
 
 
 class SubscriptionOptionInline(ReadOnlyTabularInline):
@@ -281,9 +299,14 @@ def _run_service(modeladmin, request, queryset, action, label):
             action(sub)
             done += 1
         except (ApplicationError, ValidationError) as exc:
-            modeladmin.message_user(request, f"#{sub.pk}: {exc}", messages.ERROR)
+            modeladmin.message_user(request, _("#%(id)s: %(error)s") % {"id": sub.pk, "error": exc}, messages.ERROR)
     if done:
-        modeladmin.message_user(request, f"{label}: {done} subscription(s).", messages.SUCCESS)
+        modeladmin.message_user(
+            request,
+            ngettext("%(label)s: %(count)d subscription.", "%(label)s: %(count)d subscriptions.", done)
+            % {"label": label, "count": done},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(Subscription)
@@ -341,7 +364,7 @@ class SubscriptionAdmin(SubscriptionFlowsMixin, admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
-    @admin.action(description="Cancel at period end", permissions=["change"])
+    @admin.action(description=gettext_lazy("Cancel at period end"), permissions=["change"])
     def cancel_at_period_end(self, request, queryset):
         from plans.services.subscriptions import subscription_cancel
 
@@ -350,34 +373,47 @@ class SubscriptionAdmin(SubscriptionFlowsMixin, admin.ModelAdmin):
             request,
             queryset,
             lambda s: subscription_cancel(subscription_id=s.pk, at_period_end=True),
-            "Will cancel at period end",
+            _("Will cancel at period end"),
         )
 
-    @admin.action(description="Cancel now (credit the unused part)", permissions=["change"])
+    @admin.action(description=gettext_lazy("Cancel now (credit the unused part)"), permissions=["change"])
     def cancel_now(self, request, queryset):
         from plans.services.subscriptions import subscription_cancel
 
-        _run_service(self, request, queryset, lambda s: subscription_cancel(subscription_id=s.pk), "Canceled")
+        _run_service(self, request, queryset, lambda s: subscription_cancel(subscription_id=s.pk), _("Canceled"))
 
-    @admin.action(description="Pause", permissions=["change"])
+    @admin.action(description=gettext_lazy("Pause"), permissions=["change"])
     def pause(self, request, queryset):
         from plans.services.subscriptions import subscription_pause
 
-        _run_service(self, request, queryset, lambda s: subscription_pause(subscription_id=s.pk), "Paused")
+        _run_service(self, request, queryset, lambda s: subscription_pause(subscription_id=s.pk), _("Paused"))
 
-    @admin.action(description="Resume", permissions=["change"])
+    @admin.action(description=gettext_lazy("Resume"), permissions=["change"])
     def resume(self, request, queryset):
         from plans.services.subscriptions import subscription_resume
 
-        _run_service(self, request, queryset, lambda s: subscription_resume(subscription_id=s.pk), "Resumed")
+        _run_service(self, request, queryset, lambda s: subscription_resume(subscription_id=s.pk), _("Resumed"))
 
 
 @admin.register(Charge)
 class ChargeAdmin(ReadOnlyModelAdmin):
-    list_display = ("id", "subscription", "kind", "period_start", "period_end", "amount", "transaction", "created_at")
+    list_display = (
+        "id",
+        "subscription",
+        "kind",
+        "period_start",
+        "period_end",
+        "amount_shown",
+        "transaction",
+        "created_at",
+    )
     list_filter = ("kind",)
     search_fields = ("key", "subscription__id")
     list_select_related = ("subscription",)
+
+    @admin.display(description=gettext_lazy("amount"), ordering="amount")
+    def amount_shown(self, obj: Charge) -> str:
+        return format_money(obj.amount)
 
 
 @admin.register(UsageEvent)
@@ -414,24 +450,24 @@ class BillingRunAdmin(ReadOnlyModelAdmin):
     date_hierarchy = "started_at"
     fieldsets = (
         (None, {"fields": ("status", "as_of", "triggered_by", "chunk_size", "error")}),
-        ("Time", {"fields": ("started_at", "finished_at", "duration_display", "heartbeat_at")}),
+        (gettext_lazy("Time"), {"fields": ("started_at", "finished_at", "duration_display", "heartbeat_at")}),
         (
-            "Counts",
+            gettext_lazy("Counts"),
             {"fields": ("due_at_start", "processed", "failed", "left", "charged", "canceled", "suspended", "chunks")},
         ),
-        ("Workers", {"fields": ("workers_started", "workers_finished")}),
-        ("Failures", {"fields": ("failures_table",)}),
+        (gettext_lazy("Workers"), {"fields": ("workers_started", "workers_finished")}),
+        (gettext_lazy("Failures"), {"fields": ("failures_table",)}),
     )
     readonly_fields = ("duration_display", "failures_table")
 
-    @admin.display(description="Duration")
+    @admin.display(description=gettext_lazy("Duration"))
     def duration_display(self, obj: BillingRun) -> str:
         duration = obj.duration
         if duration is None:
             return "-"
-        return f"{duration.total_seconds():.1f} s"
+        return _("%(seconds).1f s") % {"seconds": duration.total_seconds()}
 
-    @admin.display(description="Failures (subscription: reason)")
+    @admin.display(description=gettext_lazy("Failures (subscription: reason)"))
     def failures_table(self, obj: BillingRun) -> str:
         if not obj.failures:
             return "-"

@@ -1,3 +1,5 @@
+from django.utils.translation import gettext_lazy as _
+
 from billing.errors import InsufficientFunds
 from config.errors import ApplicationError, Conflict, NotFound
 
@@ -35,7 +37,7 @@ class RenewalPending(Conflict):
     within a period has no current period to work in until then."""
 
     code = "renewal_pending"
-    title = "The subscription awaits its renewal"
+    title = _("The subscription awaits its renewal")
 
 
 class CustomerSuspended(InsufficientFunds):
@@ -43,7 +45,7 @@ class CustomerSuspended(InsufficientFunds):
     option) until a top-up resumes them."""
 
     code = "customer_suspended"
-    title = "The customer is suspended for insufficient funds"
+    title = _("The customer is suspended for insufficient funds")
 
 
 class CouponInvalid(ApplicationError):
@@ -74,4 +76,4 @@ class BillingRunInProgress(Conflict):
     """A billing run is running (its lease has not run out): a second one is not started beside it."""
 
     code = "billing_run_in_progress"
-    title = "A billing run is in progress"
+    title = _("A billing run is in progress")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils.html import format_html
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from billing.forms import ApiKeyCreateForm, errors_of
 from billing.models import ApiKey, IdempotencyRecord
@@ -14,11 +16,11 @@ from config.errors import ApplicationError
 
 
 class RevokedFilter(admin.SimpleListFilter):
-    title = "state"
+    title = gettext_lazy("state")
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [("active", "Active"), ("revoked", "Revoked")]
+        return [("active", _("Active")), ("revoked", _("Revoked"))]
 
     def queryset(self, request, queryset):
         if self.value() == "active":
@@ -66,7 +68,7 @@ class ApiKeyAdmin(ServiceModelAdmin):
     def has_revoke_permission(self, request) -> bool:
         return request.user.has_perm("billing.change_apikey")
 
-    @admin.display(boolean=True, description="Active")
+    @admin.display(boolean=True, description=gettext_lazy("Active"))
     def is_active(self, obj: ApiKey) -> bool:
         return obj.is_active
 
@@ -90,7 +92,7 @@ class ApiKeyAdmin(ServiceModelAdmin):
         self.message_user(
             request,
             format_html(
-                "The key for “{}” is <code>{}</code>. Copy it now: it is not stored and will not be shown again.",
+                _("The key for “{}” is <code>{}</code>. Copy it now: it is not stored and will not be shown again."),
                 api_key.name,
                 raw,
             ),
@@ -100,12 +102,16 @@ class ApiKeyAdmin(ServiceModelAdmin):
     def save_related(self, request, form, formsets, change):
         pass  # no m2m, no inlines
 
-    @admin.action(description="Revoke selected keys", permissions=["revoke"])
+    @admin.action(description=gettext_lazy("Revoke selected keys"), permissions=["revoke"])
     def revoke(self, request, queryset):
         ids = list(queryset.filter(revoked_at=None).order_by("pk").values_list("pk", flat=True))
         for api_key_id in ids:
             api_key_revoke(api_key_id=api_key_id)
-        self.message_user(request, f"{len(ids)} key(s) revoked.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)d key revoked.", "%(count)d keys revoked.", len(ids)) % {"count": len(ids)},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(IdempotencyRecord)

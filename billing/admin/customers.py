@@ -13,9 +13,12 @@ from django.forms.models import BaseInlineFormSet
 from django.http import Http404, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils.functional import lazy
 from django.utils.html import format_html, format_html_join
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
-from billing.admin.common import ADJUST_PERMISSION, admin_url, customer_amounts, money_text
+from billing.admin.common import ADJUST_PERMISSION, admin_url, money_text, transaction_credit, transaction_debit
 from billing.admin.panels import customer_card_panels
 from billing.forms import BalanceAdjustmentForm, CustomerAdminForm, add_errors, errors_of
 from billing.models import Account, Customer, Transaction
@@ -34,7 +37,7 @@ RECENT_TRANSACTIONS = 50
 
 
 class TagFilter(admin.SimpleListFilter):
-    title = "tag"
+    title = gettext_lazy("tag")
     parameter_name = "tag"
 
     def lookups(self, request, model_admin):
@@ -65,8 +68,8 @@ class CustomerTransactionInline(ReadOnlyTabularInline):
     model = Transaction
     fk_name = "customer"
     formset = RecentTransactionsFormSet
-    verbose_name_plural = f"Transactions (newest {RECENT_TRANSACTIONS})"
-    fields = ("posted_at", "effective_date", "kind", "customer_amount", "description", "created_by")
+    verbose_name_plural = lazy(lambda: _("Transactions (newest %(count)s)") % {"count": RECENT_TRANSACTIONS}, str)()
+    fields = ("posted_at", "effective_date", "kind", "debit", "credit", "description", "created_by")
     readonly_fields = fields
     ordering = ("-id",)
     show_change_link = True  # each row is titled by its transaction, with a link to it
@@ -74,9 +77,15 @@ class CustomerTransactionInline(ReadOnlyTabularInline):
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("entries__account").order_by("-id")
 
-    @admin.display(description="Amount")
-    def customer_amount(self, obj: Transaction) -> str:
-        return customer_amounts(obj)
+    @admin.display(description=gettext_lazy("Debit"))
+    def debit(self, obj: Transaction) -> str:
+        """Taken from the customer's balance (a charge, a debit adjustment)."""
+        return transaction_debit(obj)
+
+    @admin.display(description=gettext_lazy("Credit"))
+    def credit(self, obj: Transaction) -> str:
+        """Added to the customer's balance (a payment, a credit adjustment, a refund of a charge)."""
+        return transaction_credit(obj)
 
 
 @admin.register(Customer)
@@ -91,10 +100,10 @@ class CustomerAdmin(ServiceModelAdmin):
     change_form_template = "admin/billing/customer/change_form.html"
     fieldsets = (
         (None, {"fields": ("kind", "name", "legal_name", "country", "external_id", "tags", "status", "balances")}),
-        ("Requisites", {"fields": ("inn", "kpp", "ogrn", "legal_address")}),
-        ("Contacts", {"fields": ("billing_emails", "phone")}),
+        (gettext_lazy("Requisites"), {"fields": ("inn", "kpp", "ogrn", "legal_address")}),
+        (gettext_lazy("Contacts"), {"fields": ("billing_emails", "phone")}),
         (
-            "Billing",
+            gettext_lazy("Billing"),
             {
                 "fields": (
                     "currency",
@@ -106,7 +115,10 @@ class CustomerAdmin(ServiceModelAdmin):
                 )
             },
         ),
-        ("Other", {"classes": ("collapse",), "fields": ("metadata", "created_at", "updated_at", "closed_at")}),
+        (
+            gettext_lazy("Other"),
+            {"classes": ("collapse",), "fields": ("metadata", "created_at", "updated_at", "closed_at")},
+        ),
     )
     _always_read_only = (
         "status",
@@ -167,7 +179,7 @@ class CustomerAdmin(ServiceModelAdmin):
     def has_adjust_balance_permission(self, request) -> bool:
         return request.user.has_perm(ADJUST_PERMISSION)
 
-    @admin.display(description="Balance")
+    @admin.display(description=gettext_lazy("Balance"))
     def balance(self, obj: Customer) -> str:
         accounts = getattr(obj, "balance_accounts", None)
         if accounts is None:
@@ -177,7 +189,7 @@ class CustomerAdmin(ServiceModelAdmin):
             return money_text(0, obj.currency)
         return ", ".join(money_text(-a.balance.amount, a.currency) for a in shown)
 
-    @admin.display(description="Balance per currency")
+    @admin.display(description=gettext_lazy("Balance per currency"))
     def balances(self, obj: Customer) -> str:
         if obj.pk is None:
             return "—"
@@ -239,7 +251,7 @@ class CustomerAdmin(ServiceModelAdmin):
     def _customer_or_404(self, request, object_id) -> Customer:
         customer = self.get_object(request, unquote(object_id))
         if customer is None or not self.has_view_permission(request, customer):
-            raise Http404("No such customer.")
+            raise Http404(_("No such customer."))
         return customer
 
     def _context(self, request, customer: Customer, title: str, **extra) -> dict:
@@ -276,8 +288,8 @@ class CustomerAdmin(ServiceModelAdmin):
                     self.message_user(
                         request,
                         format_html(
-                            'Posted {} of {} as <a href="{}">transaction #{}</a>.',
-                            form.cleaned_data["direction"],
+                            _('Posted {} of {} as <a href="{}">transaction #{}</a>.'),
+                            {"credit": _("credit"), "debit": _("debit")}[form.cleaned_data["direction"]],
                             money_text(form.cleaned_data["amount"], form.cleaned_data["currency"]),
                             admin_url(txn),
                             txn.pk,
@@ -290,7 +302,7 @@ class CustomerAdmin(ServiceModelAdmin):
         context = self._context(
             request,
             customer,
-            "Adjust balance",
+            _("Adjust balance"),
             form=form,
             balances=[money_text(m.amount, m.currency.code) for m in customer_balances(customer=customer)],
         )
@@ -306,7 +318,7 @@ class CustomerAdmin(ServiceModelAdmin):
         context = self._context(
             request,
             customer,
-            "Close customer",
+            _("Close customer"),
             balances=[money_text(m.amount, m.currency.code) for m in customer_balances(customer=customer)],
         )
         return TemplateResponse(request, "billing/admin/close_customer.html", context)
@@ -315,12 +327,14 @@ class CustomerAdmin(ServiceModelAdmin):
         try:
             customer_close(customer_id=customer.pk)
         except ApplicationError as exc:
-            self.message_user(request, f"{customer}: {exc.message}", messages.ERROR)
+            self.message_user(
+                request, _("%(customer)s: %(error)s") % {"customer": customer, "error": exc.message}, messages.ERROR
+            )
             return False
-        self.message_user(request, f"{customer} is closed.", messages.SUCCESS)
+        self.message_user(request, _("%(customer)s is closed.") % {"customer": customer}, messages.SUCCESS)
         return True
 
-    @admin.action(description="Close selected customers", permissions=["change"])
+    @admin.action(description=gettext_lazy("Close selected customers"), permissions=["change"])
     def close_customers(self, request, queryset):
         for customer in queryset.order_by("pk"):
             if customer.status != Customer.Status.CLOSED:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django.contrib import admin, messages
 from django.utils.text import Truncator
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from billing.forms import WebhookEndpointForm
 from billing.models import Event, EventDelivery, WebhookEndpoint
@@ -12,11 +14,11 @@ from config.admin import ReadOnlyModelAdmin, ReadOnlyTabularInline
 
 
 class DispatchedFilter(admin.SimpleListFilter):
-    title = "delivery"
+    title = gettext_lazy("delivery")
     parameter_name = "delivery"
 
     def lookups(self, request, model_admin):
-        return [("pending", "Pending"), ("dispatched", "Dispatched"), ("failing", "Failing (with an error)")]
+        return [("pending", _("Pending")), ("dispatched", _("Dispatched")), ("failing", _("Failing (with an error)"))]
 
     def queryset(self, request, queryset):
         value = self.value()
@@ -50,16 +52,21 @@ class EventAdmin(ReadOnlyModelAdmin):
     def has_redeliver_permission(self, request) -> bool:
         return request.user.has_perm("billing.change_event")
 
-    @admin.display(description="Last error")
+    @admin.display(description=gettext_lazy("Last error"))
     def short_error(self, obj: Event) -> str:
         return Truncator(obj.last_error).chars(80)
 
-    @admin.action(description="Redeliver selected events", permissions=["redeliver"])
+    @admin.action(description=gettext_lazy("Redeliver selected events"), permissions=["redeliver"])
     def redeliver(self, request, queryset):
         ids = list(queryset.order_by("pk").values_list("pk", flat=True))
         for event_id in ids:
             event_redeliver(event_id=event_id)
-        self.message_user(request, f"{len(ids)} event(s) will be delivered again.", messages.SUCCESS)
+        self.message_user(
+            request,
+            ngettext("%(count)d event will be delivered again.", "%(count)d events will be delivered again.", len(ids))
+            % {"count": len(ids)},
+            messages.SUCCESS,
+        )
 
 
 @admin.register(EventDelivery)

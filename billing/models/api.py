@@ -5,33 +5,40 @@ import secrets
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 KEY_PREFIX = "bk_"
 
 
 class ApiKey(models.Model):
     class Scope(models.TextChoices):
-        READ = "read", "Read only"
-        READ_WRITE = "read_write", "Read and write"
+        READ = "read", _("Read only")
+        READ_WRITE = "read_write", _("Read and write")
 
-    name = models.CharField(max_length=100)
-    prefix = models.CharField(max_length=16, editable=False, help_text="First characters, to recognise a key.")
-    key_hash = models.CharField(max_length=64, unique=True, editable=False)
-    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.READ)
+    name = models.CharField(max_length=100, verbose_name=_("name"))
+    prefix = models.CharField(
+        max_length=16, editable=False, help_text=_("First characters, to recognise a key."), verbose_name=_("prefix")
+    )
+    key_hash = models.CharField(max_length=64, unique=True, editable=False, verbose_name=_("key hash"))
+    scope = models.CharField(max_length=10, choices=Scope.choices, default=Scope.READ, verbose_name=_("scope"))
     customer = models.ForeignKey(
         "billing.Customer",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="api_keys",
-        help_text="Restrict the key to one customer's data. Empty: every customer.",
+        help_text=_("Restrict the key to one customer's data. Empty: every customer."),
+        verbose_name=_("customer"),
     )
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked at"))
+    last_used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last used at"))
 
     class Meta:
+        verbose_name_plural = _("api keys")
         ordering = ["-id"]
         verbose_name = "API key"
 
@@ -58,19 +65,23 @@ class IdempotencyRecord(models.Model):
     """The stored outcome of one POST under an Idempotency-Key, per API key."""
 
     class State(models.TextChoices):
-        IN_PROGRESS = "in_progress", "In progress"
-        COMPLETED = "completed", "Completed"
+        IN_PROGRESS = "in_progress", _("In progress")
+        COMPLETED = "completed", _("Completed")
 
-    api_key = models.ForeignKey(ApiKey, on_delete=models.CASCADE, related_name="idempotency_records")
-    key = models.CharField(max_length=255)
-    request_hash = models.CharField(max_length=64)
-    state = models.CharField(max_length=12, choices=State.choices, default=State.IN_PROGRESS)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.JSONField(null=True, blank=True)
-    created_at = models.DateTimeField(db_default=models.functions.Now())
-    completed_at = models.DateTimeField(null=True, blank=True)
+    api_key = models.ForeignKey(
+        ApiKey, on_delete=models.CASCADE, related_name="idempotency_records", verbose_name=_("api key")
+    )
+    key = models.CharField(max_length=255, verbose_name=_("key"))
+    request_hash = models.CharField(max_length=64, verbose_name=_("request hash"))
+    state = models.CharField(max_length=12, choices=State.choices, default=State.IN_PROGRESS, verbose_name=_("state"))
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("response status"))
+    response_body = models.JSONField(null=True, blank=True, verbose_name=_("response body"))
+    created_at = models.DateTimeField(db_default=models.functions.Now(), verbose_name=_("created at"))
+    completed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("completed at"))
 
     class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
         constraints = [models.UniqueConstraint(fields=["api_key", "key"], name="idempotency_key_unique")]
         indexes = [models.Index(fields=["created_at"])]
 

@@ -7,6 +7,8 @@ from django.contrib.postgres.fields import ArrayField
 from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from billing import identifiers
 from billing.money import money_field
@@ -19,62 +21,83 @@ def _time_zones() -> frozenset[str]:
 
 def validate_timezone(value: str) -> None:
     if value not in _time_zones():
-        raise ValidationError(f"{value!r} is not an IANA time zone.", code="invalid_timezone")
+        raise ValidationError(
+            gettext("%(value)r is not an IANA time zone.") % {"value": value}, code="invalid_timezone"
+        )
 
 
 class Customer(models.Model):
     class Kind(models.TextChoices):
-        INDIVIDUAL = "individual", "Individual"
-        LEGAL_ENTITY = "legal_entity", "Legal entity"
-        SOLE_PROPRIETOR = "sole_proprietor", "Sole proprietor"
+        INDIVIDUAL = "individual", _("Individual")
+        LEGAL_ENTITY = "legal_entity", _("Legal entity")
+        SOLE_PROPRIETOR = "sole_proprietor", _("Sole proprietor")
 
     class BillingModel(models.TextChoices):
-        PREPAID = "prepaid", "Prepaid balance"
-        POSTPAID = "postpaid", "Postpaid (invoiced at period end)"
+        PREPAID = "prepaid", _("Prepaid balance")
+        POSTPAID = "postpaid", _("Postpaid (invoiced at period end)")
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        SUSPENDED = "suspended", "Suspended"
-        CLOSED = "closed", "Closed"
+        ACTIVE = "active", _("Active")
+        SUSPENDED = "suspended", _("Suspended")
+        CLOSED = "closed", _("Closed")
 
-    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.INDIVIDUAL)
-    name = models.CharField(max_length=255)
-    legal_name = models.CharField(max_length=500, blank=True, help_text="Full legal name for documents.")
-    country = models.CharField(max_length=2, default="RU", help_text="ISO 3166-1 alpha-2.")
-    inn = models.CharField("ИНН", max_length=12, blank=True)
-    kpp = models.CharField("КПП", max_length=9, blank=True)
-    ogrn = models.CharField("ОГРН/ОГРНИП", max_length=15, blank=True)
-    legal_address = models.TextField(blank=True)
-    billing_emails = ArrayField(models.EmailField(), default=list, blank=True)
-    phone = models.CharField(max_length=32, blank=True)
-    currency = models.CharField(max_length=3)
-    timezone = models.CharField(max_length=64, default="Europe/Moscow", validators=[validate_timezone])
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
-    billing_model = models.CharField(max_length=10, choices=BillingModel.choices, default=BillingModel.PREPAID)
+    kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.INDIVIDUAL, verbose_name=_("kind"))
+    name = models.CharField(max_length=255, verbose_name=_("name"))
+    legal_name = models.CharField(
+        max_length=500, blank=True, help_text=_("Full legal name for documents."), verbose_name=_("legal name")
+    )
+    country = models.CharField(
+        max_length=2, default="RU", help_text=_("ISO 3166-1 alpha-2."), verbose_name=_("country")
+    )
+    inn = models.CharField(max_length=12, blank=True, verbose_name=_("INN"))
+    kpp = models.CharField(max_length=9, blank=True, verbose_name=_("KPP"))
+    ogrn = models.CharField(max_length=15, blank=True, verbose_name=_("OGRN"))
+    legal_address = models.TextField(blank=True, verbose_name=_("legal address"))
+    billing_emails = ArrayField(models.EmailField(), default=list, blank=True, verbose_name=_("billing emails"))
+    phone = models.CharField(max_length=32, blank=True, verbose_name=_("phone"))
+    currency = models.CharField(max_length=3, verbose_name=_("currency"))
+    timezone = models.CharField(
+        max_length=64, default="Europe/Moscow", validators=[validate_timezone], verbose_name=_("timezone")
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE, verbose_name=_("status"))
+    billing_model = models.CharField(
+        max_length=10, choices=BillingModel.choices, default=BillingModel.PREPAID, verbose_name=_("billing model")
+    )
     postpaid_since = models.DateField(
         null=True,
         blank=True,
         editable=False,
-        help_text="The day (UTC) the customer became postpaid: only charges of periods starting on or after it are "
-        "invoiced. Empty while prepaid.",
+        help_text=_(
+            "The day (UTC) the customer became postpaid: only charges of periods starting on or after it are "
+            "invoiced. Empty while prepaid."
+        ),
+        verbose_name=_("postpaid since"),
     )
     past_due_since = models.DateTimeField(
         null=True,
         blank=True,
         editable=False,
-        help_text="Since when a prepaid balance is beyond the credit limit (suspension after the grace days).",
+        help_text=_("Since when a prepaid balance is beyond the credit limit (suspension after the grace days)."),
+        verbose_name=_("past due since"),
     )
-    credit_limit = money_field(help_text="How far the balance may go below zero.")
-    tags = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    credit_limit = money_field(help_text=_("How far the balance may go below zero."), verbose_name=_("credit limit"))
+    tags = ArrayField(models.CharField(max_length=64), default=list, blank=True, verbose_name=_("tags"))
     external_id = models.CharField(
-        max_length=255, null=True, blank=True, unique=True, help_text="The integrator's own id for this customer."
+        max_length=255,
+        null=True,
+        blank=True,
+        unique=True,
+        help_text=_("The integrator's own id for this customer."),
+        verbose_name=_("external id"),
     )
-    metadata = models.JSONField(default=dict, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    closed_at = models.DateTimeField(null=True, blank=True)
+    metadata = models.JSONField(default=dict, blank=True, verbose_name=_("metadata"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+    closed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("closed at"))
 
     class Meta:
+        verbose_name = _("customer")
+        verbose_name_plural = _("customers")
         ordering = ["id"]
         permissions = [("change_billing_model", "Can switch a customer between prepaid and postpaid")]
         indexes = [
@@ -114,32 +137,37 @@ class Customer(models.Model):
         except UnknownCurrency as exc:
             errors["currency"] = str(exc)
         if self.inn and not identifiers.is_valid_inn(self.inn):
-            errors["inn"] = ValidationError("ИНН check digits do not match.", code="invalid_checksum")
+            errors["inn"] = ValidationError(gettext("ИНН check digits do not match."), code="invalid_checksum")
         if self.kpp and not identifiers.is_valid_kpp(self.kpp):
             errors["kpp"] = ValidationError(
-                "КПП must be 4 digits, 2 digits or capital letters, 3 digits.", code="invalid_format"
+                gettext("КПП must be 4 digits, 2 digits or capital letters, 3 digits."), code="invalid_format"
             )
         if self.ogrn:
             valid = identifiers.is_valid_ogrnip if self.kind == self.Kind.SOLE_PROPRIETOR else identifiers.is_valid_ogrn
             if not valid(self.ogrn):
                 label = "ОГРНИП" if self.kind == self.Kind.SOLE_PROPRIETOR else "ОГРН"
-                errors["ogrn"] = ValidationError(f"{label} check digit does not match.", code="invalid_checksum")
+                errors["ogrn"] = ValidationError(
+                    gettext("%(label)s check digit does not match.") % {"label": label}, code="invalid_checksum"
+                )
         if self.is_russian_business:
             if self.kind == self.Kind.LEGAL_ENTITY:
                 if len(self.inn) != 10:
                     errors.setdefault(
-                        "inn", ValidationError("A legal entity needs a 10-digit ИНН.", code="invalid_length")
+                        "inn", ValidationError(gettext("A legal entity needs a 10-digit ИНН."), code="invalid_length")
                     )
                 if not self.kpp:
-                    errors.setdefault("kpp", ValidationError("A legal entity needs a КПП.", code="required"))
+                    errors.setdefault("kpp", ValidationError(gettext("A legal entity needs a КПП."), code="required"))
             else:
                 if len(self.inn) != 12:
                     errors.setdefault(
-                        "inn", ValidationError("A sole proprietor needs a 12-digit ИНН.", code="invalid_length")
+                        "inn",
+                        ValidationError(gettext("A sole proprietor needs a 12-digit ИНН."), code="invalid_length"),
                     )
                 if self.kpp:
-                    errors.setdefault("kpp", ValidationError("A sole proprietor has no КПП.", code="not_allowed"))
+                    errors.setdefault(
+                        "kpp", ValidationError(gettext("A sole proprietor has no КПП."), code="not_allowed")
+                    )
         elif self.kind == self.Kind.INDIVIDUAL and self.kpp:
-            errors["kpp"] = ValidationError("An individual has no КПП.", code="not_allowed")
+            errors["kpp"] = ValidationError(gettext("An individual has no КПП."), code="not_allowed")
         if errors:
             raise ValidationError(errors)

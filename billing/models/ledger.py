@@ -19,6 +19,7 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext_lazy as _
 from moneyed import Money
 
 from billing.money import DECIMAL_PLACES, MAX_DIGITS, money_field
@@ -41,29 +42,39 @@ class AccountQuerySet(models.QuerySet):
 
 class Account(models.Model):
     class Kind(models.TextChoices):
-        CUSTOMER = "customer", "Customer balance"
-        REVENUE = "revenue", "Revenue"
-        VAT_PAYABLE = "vat_payable", "VAT payable"
-        PROVIDER_CLEARING = "provider_clearing", "Payment provider clearing"
-        PROMO = "promo", "Promotions and bonuses"
-        REFUNDS = "refunds", "Refunds"
-        ADJUSTMENTS = "adjustments", "Manual adjustments"
+        CUSTOMER = "customer", _("Customer balance")
+        REVENUE = "revenue", _("Revenue")
+        VAT_PAYABLE = "vat_payable", _("VAT payable")
+        PROVIDER_CLEARING = "provider_clearing", _("Payment provider clearing")
+        PROMO = "promo", _("Promotions and bonuses")
+        REFUNDS = "refunds", _("Refunds")
+        ADJUSTMENTS = "adjustments", _("Manual adjustments")
 
     CREDIT_NORMAL = {Kind.CUSTOMER, Kind.REVENUE, Kind.VAT_PAYABLE}
 
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    code = models.CharField(max_length=100, help_text="customer:<id>, revenue:<product>, vat_payable, …")
-    name = models.CharField(max_length=255)
+    kind = models.CharField(max_length=20, choices=Kind.choices, verbose_name=_("kind"))
+    code = models.CharField(
+        max_length=100, help_text=_("customer:<id>, revenue:<product>, vat_payable, …"), verbose_name=_("code")
+    )
+    name = models.CharField(max_length=255, verbose_name=_("name"))
     customer = models.ForeignKey(  # indexed by (customer, balance_currency)
-        "billing.Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="accounts", db_index=False
+        "billing.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="accounts",
+        db_index=False,
+        verbose_name=_("customer"),
     )
     # balance_currency is the account's currency; balance caches the raw (debit-positive) entry sum.
-    balance = money_field(editable=False)
-    created_at = models.DateTimeField(auto_now_add=True)
+    balance = money_field(editable=False, verbose_name=_("balance"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     objects = AccountQuerySet.as_manager()
 
     class Meta:
+        verbose_name = _("account")
+        verbose_name_plural = _("accounts")
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(fields=["code", "balance_currency"], name="account_code_currency_unique"),
@@ -117,14 +128,20 @@ class AccountBalanceSlot(models.Model):
     """
 
     account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="balance_slots", db_index=False
+        Account, on_delete=models.PROTECT, related_name="balance_slots", db_index=False, verbose_name=_("account")
     )  # indexed by the unique (account, slot)
-    slot = models.SmallIntegerField()  # a shard number: any value sums to the same balance
+    slot = models.SmallIntegerField(verbose_name=_("slot"))  # a shard number: any value sums to the same balance
     balance = models.DecimalField(
-        max_digits=MAX_DIGITS, decimal_places=DECIMAL_PLACES, default=Decimal(0), editable=False
+        max_digits=MAX_DIGITS,
+        decimal_places=DECIMAL_PLACES,
+        default=Decimal(0),
+        editable=False,
+        verbose_name=_("balance"),
     )
 
     class Meta:
+        verbose_name = _("account balance slot")
+        verbose_name_plural = _("account balance slots")
         constraints = [models.UniqueConstraint(fields=["account", "slot"], name="account_balance_slot_unique")]
         default_permissions = ()  # internal: shown only as part of its account's balance
 
@@ -137,18 +154,20 @@ SYSTEM_BALANCE_SLOTS = 128
 
 class Transaction(models.Model):
     class Kind(models.TextChoices):
-        PAYMENT = "payment", "Payment / top-up"
-        CHARGE = "charge", "Charge"
-        ADJUSTMENT = "adjustment", "Manual adjustment"
-        REFUND = "refund", "Refund"
-        PROMO = "promo", "Promotion / bonus"
-        REVERSAL = "reversal", "Reversal"
+        PAYMENT = "payment", _("Payment / top-up")
+        CHARGE = "charge", _("Charge")
+        ADJUSTMENT = "adjustment", _("Manual adjustment")
+        REFUND = "refund", _("Refund")
+        PROMO = "promo", _("Promotion / bonus")
+        REVERSAL = "reversal", _("Reversal")
 
-    kind = models.CharField(max_length=20, choices=Kind.choices)
-    idempotency_key = models.CharField(max_length=255)  # unique: see Meta (no LIKE index on a hot insert path)
-    content_hash = models.CharField(max_length=64, editable=False)
-    effective_date = models.DateField()
-    posted_at = models.DateTimeField(db_default=models.functions.Now(), editable=False)
+    kind = models.CharField(max_length=20, choices=Kind.choices, verbose_name=_("kind"))
+    idempotency_key = models.CharField(
+        max_length=255, verbose_name=_("idempotency key")
+    )  # unique: see Meta (no LIKE index on a hot insert path)
+    content_hash = models.CharField(max_length=64, editable=False, verbose_name=_("content hash"))
+    effective_date = models.DateField(verbose_name=_("effective date"))
+    posted_at = models.DateTimeField(db_default=models.functions.Now(), editable=False, verbose_name=_("posted at"))
     customer = models.ForeignKey(  # indexed by (customer, -id)
         "billing.Customer",
         null=True,
@@ -156,17 +175,28 @@ class Transaction(models.Model):
         on_delete=models.PROTECT,
         related_name="transactions",
         db_index=False,
+        verbose_name=_("customer"),
     )
-    source_type = models.CharField(max_length=50, blank=True, help_text="What caused it: api, admin, payment, …")
-    source_id = models.CharField(max_length=100, blank=True)
-    description = models.TextField(blank=True)
+    source_type = models.CharField(
+        max_length=50, blank=True, help_text=_("What caused it: api, admin, payment, …"), verbose_name=_("source type")
+    )
+    source_id = models.CharField(max_length=100, blank=True, verbose_name=_("source id"))
+    description = models.TextField(blank=True, verbose_name=_("description"))
     reverses = models.ForeignKey(  # at most one reversal each: see Meta (a partial index: most rows have none)
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by", db_index=False
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reversed_by",
+        db_index=False,
+        verbose_name=_("reverses"),
     )
-    created_by = models.CharField(max_length=255, blank=True)
-    metadata = models.JSONField(default=dict, blank=True)
+    created_by = models.CharField(max_length=255, blank=True, verbose_name=_("created by"))
+    metadata = models.JSONField(default=dict, blank=True, verbose_name=_("metadata"))
 
     class Meta:
+        verbose_name = _("transaction")
+        verbose_name_plural = _("transactions")
         ordering = ["-id"]
         constraints = [
             models.UniqueConstraint(fields=["idempotency_key"], name="transaction_idempotency_key_unique"),
@@ -189,16 +219,28 @@ class Entry(models.Model):
     # per transaction at commit, that its transaction exists, that every entry's account exists in the entry's
     # currency and that the entries sum to zero per currency, instead of per-row checks on every entry.
     # Accounts and transactions can never be deleted (triggers), so the proof holds. See docs/ledger.md.
-    transaction = models.ForeignKey(Transaction, on_delete=models.PROTECT, related_name="entries", db_constraint=False)
+    transaction = models.ForeignKey(
+        Transaction,
+        on_delete=models.PROTECT,
+        related_name="entries",
+        db_constraint=False,
+        verbose_name=_("transaction"),
+    )
     account = models.ForeignKey(
-        Account, on_delete=models.PROTECT, related_name="entries", db_constraint=False, db_index=False
+        Account,
+        on_delete=models.PROTECT,
+        related_name="entries",
+        db_constraint=False,
+        db_index=False,
+        verbose_name=_("account"),
     )  # indexed by (account, id)
-    amount = money_field(help_text="Signed: debit positive, credit negative.")
-    memo = models.CharField(max_length=255, blank=True)
+    amount = money_field(help_text=_("Signed: debit positive, credit negative."), verbose_name=_("amount"))
+    memo = models.CharField(max_length=255, blank=True, verbose_name=_("memo"))
 
     class Meta:
+        verbose_name = _("entry")
         ordering = ["id"]
-        verbose_name_plural = "entries"
+        verbose_name_plural = _("entries")
         indexes = [
             models.Index(fields=["account", "id"]),
         ]
@@ -213,14 +255,20 @@ class LedgerVerification(models.Model):
     """One run of `ledger_verify`: whether every cached balance equalled its account's entries and every transaction
     summed to zero per currency, and the differences found (capped, with their total counts)."""
 
-    started_at = models.DateTimeField(db_default=models.functions.Now(), editable=False)
-    finished_at = models.DateTimeField(null=True, blank=True, editable=False)
-    ok = models.BooleanField(null=True, editable=False, help_text="Empty while the verification runs.")
-    accounts_checked = models.PositiveIntegerField(default=0, editable=False)
-    transactions_checked = models.PositiveIntegerField(default=0, editable=False)
-    differences = models.JSONField(default=dict, blank=True, editable=False)
+    started_at = models.DateTimeField(db_default=models.functions.Now(), editable=False, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("finished at"))
+    ok = models.BooleanField(
+        null=True, editable=False, help_text=_("Empty while the verification runs."), verbose_name=_("ok")
+    )
+    accounts_checked = models.PositiveIntegerField(default=0, editable=False, verbose_name=_("accounts checked"))
+    transactions_checked = models.PositiveIntegerField(
+        default=0, editable=False, verbose_name=_("transactions checked")
+    )
+    differences = models.JSONField(default=dict, blank=True, editable=False, verbose_name=_("differences"))
 
     class Meta:
+        verbose_name = _("ledger verification")
+        verbose_name_plural = _("ledger verifications")
         ordering = ["-id"]
         default_permissions = ()  # no admin page of its own: every staff user sees the banner while the last failed
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class Event(models.Model):
-    type = models.CharField(max_length=64)
-    payload = models.JSONField(default=dict)
+    type = models.CharField(max_length=64, verbose_name=_("type"))
+    payload = models.JSONField(default=dict, verbose_name=_("payload"))
     # An event is a log line about a customer (customers are never deleted): no foreign-key check on the
     # outbox's insert path. Indexed by (customer, -id).
     customer = models.ForeignKey(
@@ -24,14 +25,17 @@ class Event(models.Model):
         related_name="events",
         db_constraint=False,
         db_index=False,
+        verbose_name=_("customer"),
     )
-    created_at = models.DateTimeField(db_default=models.functions.Now(), editable=False)
-    dispatched_at = models.DateTimeField(null=True, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(db_default=models.functions.Now(), editable=False, verbose_name=_("created at"))
+    dispatched_at = models.DateTimeField(null=True, blank=True, verbose_name=_("dispatched at"))
+    attempts = models.PositiveIntegerField(default=0, verbose_name=_("attempts"))
+    next_attempt_at = models.DateTimeField(null=True, blank=True, verbose_name=_("next attempt at"))
+    last_error = models.TextField(blank=True, verbose_name=_("last error"))
 
     class Meta:
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
         ordering = ["-id"]
         indexes = [
             models.Index(fields=["id"], condition=Q(dispatched_at=None), name="event_pending_idx"),
@@ -44,12 +48,13 @@ class Event(models.Model):
 
 
 class EventDelivery(models.Model):
-    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
-    subscriber = models.CharField(max_length=100)
-    delivered_at = models.DateTimeField(db_default=models.functions.Now())
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries", verbose_name=_("event"))
+    subscriber = models.CharField(max_length=100, verbose_name=_("subscriber"))
+    delivered_at = models.DateTimeField(db_default=models.functions.Now(), verbose_name=_("delivered at"))
 
     class Meta:
-        verbose_name_plural = "event deliveries"
+        verbose_name = _("event delivery")
+        verbose_name_plural = _("event deliveries")
         constraints = [
             models.UniqueConstraint(fields=["event", "subscriber"], name="event_delivery_once"),
         ]
@@ -61,16 +66,24 @@ class EventDelivery(models.Model):
 class WebhookEndpoint(models.Model):
     """An integrator's URL that receives events as signed JSON POSTs."""
 
-    url = models.URLField(max_length=500)
-    secret = models.CharField(max_length=100, help_text="HMAC-SHA256 key for the Billing-Signature header.")
-    event_types = ArrayField(
-        models.CharField(max_length=64), default=list, blank=True, help_text="Empty: every event type."
+    url = models.URLField(max_length=500, verbose_name=_("url"))
+    secret = models.CharField(
+        max_length=100, help_text=_("HMAC-SHA256 key for the Billing-Signature header."), verbose_name=_("secret")
     )
-    is_active = models.BooleanField(default=True)
-    description = models.CharField(max_length=255, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    event_types = ArrayField(
+        models.CharField(max_length=64),
+        default=list,
+        blank=True,
+        help_text=_("Empty: every event type."),
+        verbose_name=_("event types"),
+    )
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    description = models.CharField(max_length=255, blank=True, verbose_name=_("description"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("webhook endpoint")
+        verbose_name_plural = _("webhook endpoints")
         ordering = ["id"]
 
     def __str__(self) -> str:

@@ -1,32 +1,42 @@
 from __future__ import annotations
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class BillingPolicy(models.Model):
     """Business policy edited in the admin (one row): grace before suspension, postpaid terms."""
 
     grace_days = models.PositiveSmallIntegerField(
-        default=3, help_text="Days a prepaid customer may stay beyond the credit limit before suspension."
+        default=3,
+        help_text=_("Days a prepaid customer may stay beyond the credit limit before suspension."),
+        verbose_name=_("grace days"),
     )
-    postpaid_due_days = models.PositiveSmallIntegerField(default=10, help_text="Payment terms for postpaid invoices.")
-    chunk_size = models.PositiveIntegerField(default=1000, help_text="Subscriptions per billing-run chunk.")
+    postpaid_due_days = models.PositiveSmallIntegerField(
+        default=10, help_text=_("Payment terms for postpaid invoices."), verbose_name=_("postpaid due days")
+    )
+    chunk_size = models.PositiveIntegerField(
+        default=1000, help_text=_("Subscriptions per billing-run chunk."), verbose_name=_("chunk size")
+    )
 
     class PrepaidNewSubscription(models.TextChoices):
-        REFUSE = "refuse", "Refuse it (402 insufficient funds)"
-        AWAIT_PAYMENT = "await_payment", "Create it awaiting payment; start it once a top-up covers the first charge"
+        REFUSE = "refuse", _("Refuse it (402 insufficient funds)")
+        AWAIT_PAYMENT = "await_payment", _("Create it awaiting payment; start it once a top-up covers the first charge")
 
     prepaid_new_subscription = models.CharField(
         max_length=20,
         choices=PrepaidNewSubscription.choices,
         default=PrepaidNewSubscription.REFUSE,
-        help_text="A prepaid customer whose balance plus credit limit does not cover a new subscription's first "
-        "charge. Other immediate charges (plan change now, options, quantity up, resume) are always refused.",
+        verbose_name=_("new subscription without funds"),
+        help_text=_(
+            "A prepaid customer whose balance plus credit limit does not cover a new subscription's first charge. "
+            "Other immediate charges (plan change now, options, quantity up, resume) are always refused."
+        ),
     )
-    updated_at = models.DateTimeField(auto_now=True)
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:
-        verbose_name = verbose_name_plural = "billing policy"
+        verbose_name = verbose_name_plural = _("billing policy")
 
     def __str__(self) -> str:
         return "Billing policy"

@@ -11,11 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.db import connection
+from django.utils.translation import gettext as _
 
 from billing.errors import CurrencyMismatch, CustomerNotFound
 from billing.models import Account, Customer
 from billing.money import check_currency
 from config.db import array_literal
+from config.locale import installation_language
 
 
 def customer_account_code(customer_id: int) -> str:
@@ -135,19 +137,28 @@ def _refuse(cursor, row: tuple) -> None:
 
 
 def _customer_row(customer_id: int, currency: str, name: str | None = None) -> tuple:
-    name = (name or f"Balance of customer #{customer_id}")[:255]
+    if name is None:
+        with installation_language():
+            name = _("Balance of customer #%(id)s") % {"id": customer_id}
+    name = name[:255]
     return (Account.Kind.CUSTOMER.value, customer_account_code(customer_id), name, currency, customer_id)
 
 
+def _revenue_name(product_code: str) -> str:
+    with installation_language():
+        return _("Revenue: %(product)s") % {"product": product_code}
+
+
 def _revenue_row(product_code: str, currency: str) -> tuple:
-    return (Account.Kind.REVENUE.value, revenue_account_code(product_code), f"Revenue: {product_code}", currency, None)
+    return (Account.Kind.REVENUE.value, revenue_account_code(product_code), _revenue_name(product_code), currency, None)
 
 
 def _system_row(kind: str, currency: str, code: str | None = None) -> tuple:
     if kind == Account.Kind.CUSTOMER:
         raise ValueError("customer accounts come from account_for_customer")
     code = code or kind
-    label = Account.Kind(kind).label
+    with installation_language():
+        label = str(Account.Kind(kind).label)
     return (Account.Kind(kind).value, code, f"{label}: {code}" if code != kind else label, currency, None)
 
 
@@ -159,7 +170,9 @@ def account_system(*, kind: str, currency: str, code: str | None = None) -> Acco
 def account_for_customer(*, customer: Customer, currency: str | None = None) -> Account:
     """The customer's balance account in a currency (the customer's own by default)."""
     currency = check_currency(currency or customer.currency)
-    return _account(_customer_row(customer.pk, currency, f"Balance of {customer.name}"))
+    with installation_language():
+        name = _("Balance of %(customer)s") % {"customer": customer.name}
+    return _account(_customer_row(customer.pk, currency, name))
 
 
 def _account(row: tuple) -> Account:

@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 from moneyed import Money
 
 from billing import events
@@ -126,7 +127,7 @@ def customer_update(*, customer_id: int, **changes) -> Customer:
     with transaction.atomic(durable=True):
         customer = lock_customer(customer_id)
         if customer.status == Customer.Status.CLOSED:
-            raise CustomerClosed(f"Customer {customer.pk} is closed and cannot be changed.")
+            raise CustomerClosed(gettext("Customer %(id)s is closed and cannot be changed.") % {"id": customer.pk})
         changed = []
         for name, value in changes.items():
             if name == "credit_limit":
@@ -193,7 +194,10 @@ def customer_close(*, customer_id: int) -> Customer:
         )
         if open_balances:
             shown = ", ".join(f"{round_amount(-a.balance.amount, a.currency)} {a.currency}" for a in open_balances)
-            raise BalanceNotZero(f"The customer's balance is {shown}; refund or write it off before closing.")
+            raise BalanceNotZero(
+                gettext("The customer's balance is %(balance)s; refund or write it off before closing.")
+                % {"balance": shown}
+            )
         customer.status = Customer.Status.CLOSED
         customer.closed_at = timezone.now()
         customer.save(update_fields=["status", "closed_at", "updated_at"])
@@ -217,18 +221,22 @@ def customer_balance_adjust(
     A debit may not take the balance below minus the credit limit.
     """
     if direction not in ("credit", "debit"):
-        raise InvalidPosting("Direction must be 'credit' or 'debit'.", field="direction")
+        raise InvalidPosting(gettext("Direction must be 'credit' or 'debit'."), field="direction")
     if not reason or not reason.strip():
-        raise InvalidPosting("A reason is required for a manual adjustment.", field="reason")
+        raise InvalidPosting(gettext("A reason is required for a manual adjustment."), field="reason")
     with transaction.atomic(durable=True):
         customer = lock_customer(customer_id)
         if customer.status == Customer.Status.CLOSED:
-            raise CustomerClosed(f"Customer {customer.pk} is closed.")
+            raise CustomerClosed(gettext("Customer %(id)s is closed.") % {"id": customer.pk})
         currency = check_currency(currency or customer.currency)
         if amount <= 0:
-            raise InvalidPosting("The amount must be positive.", field="amount")
+            raise InvalidPosting(gettext("The amount must be positive."), field="amount")
         if not is_rounded(amount, currency):
-            raise InvalidPosting(f"{amount} has more decimals than {currency} allows.", field="amount")
+            raise InvalidPosting(
+                gettext("%(amount)s has more decimals than %(currency)s allows.")
+                % {"amount": amount, "currency": currency},
+                field="amount",
+            )
         money = Money(amount, currency)
         balance = account_for_customer(customer=customer, currency=currency)
         adjustments = account_system(kind=Account.Kind.ADJUSTMENTS, currency=currency)

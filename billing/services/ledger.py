@@ -21,6 +21,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError
 from django.utils import timezone
+from django.utils.translation import gettext
 from moneyed import Money
 
 from billing import events
@@ -361,7 +362,11 @@ def _raise_problem(rows: list[tuple], legs: list[Leg]) -> None:
         )
     needed, available = round_amount(needed, currency), round_amount(available, currency)
     raise InsufficientFunds(
-        f"Insufficient funds: {needed} {currency} needed, {available} {currency} available including the credit limit.",
+        gettext(
+            "Insufficient funds: %(needed)s %(currency)s needed, %(available)s %(currency)s available including the "
+            "credit limit."
+        )
+        % {"needed": needed, "available": available, "currency": currency},
         extra={"needed": str(needed), "available": str(available), "currency": currency},
     )
 
@@ -376,7 +381,10 @@ def ledger_reverse(*, transaction_id: int, reason: str, created_by: str = "", ke
     ]
     existing = Transaction.objects.filter(reverses=original).first()
     if existing is not None and existing.idempotency_key != key:
-        raise AlreadyReversed(f"Transaction #{original.pk} was already reversed by #{existing.pk}.")
+        raise AlreadyReversed(
+            gettext("Transaction #%(id)s was already reversed by #%(reversal)s.")
+            % {"id": original.pk, "reversal": existing.pk}
+        )
     try:
         return ledger_post(
             kind=Transaction.Kind.REVERSAL,
@@ -393,4 +401,4 @@ def ledger_reverse(*, transaction_id: int, reason: str, created_by: str = "", ke
     except IntegrityError as exc:  # the one-reversal-per-transaction constraint decided a race
         if "reverses_id" not in str(exc):
             raise
-        raise AlreadyReversed(f"Transaction #{original.pk} was already reversed.") from exc
+        raise AlreadyReversed(gettext("Transaction #%(id)s was already reversed.") % {"id": original.pk}) from exc

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, JsonResponse
+from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -23,9 +24,9 @@ _PROBLEM_MEMBERS = frozenset({"type", "title", "status", "detail", "code", "erro
 def problem_body(*, status_code: int, code: str, title: str, detail: str, errors=None, instance=None, **extra):
     body = {
         "type": f"urn:billing:problem:{code}",
-        "title": title,
+        "title": str(title),
         "status": status_code,
-        "detail": detail,
+        "detail": str(detail),
         "code": code,
         "errors": errors or [],
     }
@@ -94,7 +95,7 @@ def problem_exception_handler(exc, context):
         return problem_response(
             status_code=413,
             code="request_too_large",
-            title="Request body too large",
+            title=_("Request body too large"),
             detail=_too_large_detail(),
             request=request,
         )
@@ -115,8 +116,8 @@ def problem_exception_handler(exc, context):
         body = problem_body(
             status_code=400,
             code="validation_error",
-            title="The request has invalid fields",
-            detail=detail or "Invalid input.",
+            title=_("The request has invalid fields"),
+            detail=detail or _("Invalid input."),
             errors=errors,
             instance=request.path if request else None,
         )
@@ -133,7 +134,7 @@ def problem_exception_handler(exc, context):
     body = problem_body(
         status_code=response.status_code,
         code=code,
-        title=_TITLES.get(response.status_code, "Request failed"),
+        title=_TITLES.get(response.status_code, _("Request failed")),
         detail=detail,
         instance=request.path if request else None,
     )
@@ -156,16 +157,16 @@ def _django_error_detail(exc: DjangoValidationError) -> dict:
 
 
 _TITLES = {
-    400: "Bad request",
-    401: "Authentication required",
-    403: "Forbidden",
-    404: "Not found",
-    405: "Method not allowed",
-    406: "Not acceptable",
-    409: "Conflict",
-    415: "Unsupported media type",
-    422: "Unprocessable request",
-    429: "Too many requests",
+    400: _("Bad request"),
+    401: _("Authentication required"),
+    403: _("Forbidden"),
+    404: _("Not found"),
+    405: _("Method not allowed"),
+    406: _("Not acceptable"),
+    409: _("Conflict"),
+    415: _("Unsupported media type"),
+    422: _("Unprocessable request"),
+    429: _("Too many requests"),
 }
 
 

@@ -61,6 +61,9 @@ MIDDLEWARE = [
     # static files from STATIC_ROOT (collected at install), with or without DEBUG, no separate web server
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # the language of each request: the user's choice (cookie set by the admin's switch), else Accept-Language,
+    # else LANGUAGE_CODE; the API answers in English unless Accept-Language asks otherwise (config/locale.py)
+    "config.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -117,8 +120,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="en-us")
-TIME_ZONE = "UTC"
+# Russian first (the accountants' language), English too; each user switches in the admin (set_language).
+LANGUAGE_CODE = env.str("LANGUAGE_CODE", default="ru")
+LANGUAGES = [("ru", "Русский"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]  # the compiled catalogs (.mo) are committed: no gettext tools at install
+LANGUAGE_COOKIE_NAME = "billing_language"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+# The zone the admin shows times in (the operator's). Instants are stored in UTC (USE_TZ); billing periods are
+# computed in each customer's own zone, never in this one.
+TIME_ZONE = env.str("TIME_ZONE", default="Europe/Moscow")
 USE_I18N = True
 USE_TZ = True
 

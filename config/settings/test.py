@@ -3,6 +3,8 @@ import os
 # Tests run with DEBUG off, as production does (Django's test runner forces it off anyway), so they need a key:
 # a throwaway one, set before the base settings require it. Read by the Celery worker the tests start, too.
 os.environ.setdefault("SECRET_KEY", "test-only-insecure-key-never-used-in-production")
+# The tests read the admin's pages in English (what they assert); tests of the Russian pages ask for Russian.
+os.environ.setdefault("LANGUAGE_CODE", "en")
 
 from config.settings.base import *  # noqa: F403
 

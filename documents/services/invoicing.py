@@ -26,10 +26,12 @@ from itertools import groupby
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from moneyed import Money
 
 from billing.models import BillingPolicy, Customer
 from billing.services.outbox import event_emit_many
+from config.locale import installation_language
 from documents import events
 from documents.errors import InvoiceDateInFuture
 from documents.formatting import amount_text
@@ -115,7 +117,13 @@ def _is_charge_conflict(exc: IntegrityError) -> bool:
 
 def _line_description(charge: Charge) -> str:
     plan_name = charge.subscription.plan.name
-    return f"{Charge.Kind(charge.kind).label}: {plan_name}, subscription #{charge.subscription_id}"[:500]
+    with installation_language():
+        text = _("%(kind)s: %(plan)s, subscription #%(id)s") % {
+            "kind": Charge.Kind(charge.kind).label,
+            "plan": plan_name,
+            "id": charge.subscription_id,
+        }
+    return text[:500]
 
 
 def _issue_chunk(*, customer_ids: list[int], as_of: dt.date, due_date: dt.date) -> tuple[list[int], int]:

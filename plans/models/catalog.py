@@ -9,19 +9,22 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from billing.money import money_field
 from plans.pricing.periods import Interval
 
 
 class Product(models.Model):
-    code = models.SlugField(max_length=64, unique=True)
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    code = models.SlugField(max_length=64, unique=True, verbose_name=_("code"))
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    description = models.TextField(blank=True, verbose_name=_("description"))
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -30,30 +33,43 @@ class Product(models.Model):
 
 class Plan(models.Model):
     class ChargeTiming(models.TextChoices):
-        IN_ADVANCE = "in_advance", "In advance (start of period)"
-        IN_ARREARS = "in_arrears", "In arrears (end of period)"
+        IN_ADVANCE = "in_advance", _("In advance (start of period)")
+        IN_ARREARS = "in_arrears", _("In arrears (end of period)")
 
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="plans")
-    code = models.SlugField(max_length=64, unique=True)
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="plans", verbose_name=_("product"))
+    code = models.SlugField(max_length=64, unique=True, verbose_name=_("code"))
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    description = models.TextField(blank=True, verbose_name=_("description"))
     interval = models.CharField(
-        max_length=10, choices=[(i.value, i.value.title()) for i in Interval], default=Interval.MONTH.value
+        max_length=10,
+        choices=[(i.value, i.value.title()) for i in Interval],
+        default=Interval.MONTH.value,
+        verbose_name=_("interval"),
     )
-    interval_count = models.PositiveSmallIntegerField(default=1)
-    charge_timing = models.CharField(max_length=12, choices=ChargeTiming.choices, default=ChargeTiming.IN_ADVANCE)
-    trial_days = models.PositiveSmallIntegerField(default=0)
+    interval_count = models.PositiveSmallIntegerField(default=1, verbose_name=_("interval count"))
+    charge_timing = models.CharField(
+        max_length=12, choices=ChargeTiming.choices, default=ChargeTiming.IN_ADVANCE, verbose_name=_("charge timing")
+    )
+    trial_days = models.PositiveSmallIntegerField(default=0, verbose_name=_("trial days"))
     grandfathered = models.BooleanField(
-        default=False, help_text="Existing subscriptions keep the price they started with when the price changes."
+        default=False,
+        help_text=_("Existing subscriptions keep the price they started with when the price changes."),
+        verbose_name=_("grandfathered"),
     )
-    is_active = models.BooleanField(default=True, help_text="Inactive plans accept no new subscriptions.")
+    is_active = models.BooleanField(
+        default=True, help_text=_("Inactive plans accept no new subscriptions."), verbose_name=_("is active")
+    )
     # showcase
-    is_public = models.BooleanField(default=False, help_text="Shown in the portal's plan showcase.")
-    display_order = models.PositiveIntegerField(default=0)
-    showcase_description = models.TextField(blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    is_public = models.BooleanField(
+        default=False, help_text=_("Shown in the portal's plan showcase."), verbose_name=_("is public")
+    )
+    display_order = models.PositiveIntegerField(default=0, verbose_name=_("display order"))
+    showcase_description = models.TextField(blank=True, verbose_name=_("showcase description"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("plan")
+        verbose_name_plural = _("plans")
         ordering = ["display_order", "name"]
         constraints = [models.CheckConstraint(condition=Q(interval_count__gte=1), name="plan_interval_count_positive")]
 
@@ -64,14 +80,21 @@ class Plan(models.Model):
 class PlanPrice(models.Model):
     """A price version. New versions apply to new subscriptions at once, to existing ones at renewal."""
 
-    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="prices")
-    amount = money_field(help_text="Price per period per unit (seat).")
-    setup_fee = money_field(null=True, blank=True)
-    minimum_commitment = money_field(null=True, blank=True, help_text="Minimum billed per period (usage top-up).")
-    valid_from = models.DateTimeField(default=timezone.now)
-    created_at = models.DateTimeField(auto_now_add=True)
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, related_name="prices", verbose_name=_("plan"))
+    amount = money_field(help_text=_("Price per period per unit (seat)."), verbose_name=_("amount"))
+    setup_fee = money_field(null=True, blank=True, verbose_name=_("setup fee"))
+    minimum_commitment = money_field(
+        null=True,
+        blank=True,
+        help_text=_("Minimum billed per period (usage top-up)."),
+        verbose_name=_("minimum commitment"),
+    )
+    valid_from = models.DateTimeField(default=timezone.now, verbose_name=_("valid from"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("plan price")
+        verbose_name_plural = _("plan prices")
         ordering = ["plan", "amount_currency", "-valid_from"]
         constraints = [
             models.UniqueConstraint(fields=["plan", "amount_currency", "valid_from"], name="plan_price_version_unique"),
@@ -96,26 +119,29 @@ class PlanPrice(models.Model):
 
 class Option(models.Model):
     class Kind(models.TextChoices):
-        RECURRING = "recurring", "Recurring (every period)"
-        ONE_TIME = "one_time", "One-time"
+        RECURRING = "recurring", _("Recurring (every period)")
+        ONE_TIME = "one_time", _("One-time")
 
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="options")
-    code = models.SlugField(max_length=64, unique=True)
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
-    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.RECURRING)
-    max_quantity = models.PositiveIntegerField(null=True, blank=True)
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="options", verbose_name=_("product"))
+    code = models.SlugField(max_length=64, unique=True, verbose_name=_("code"))
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    description = models.TextField(blank=True, verbose_name=_("description"))
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.RECURRING, verbose_name=_("kind"))
+    max_quantity = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("max quantity"))
     plans = models.ManyToManyField(
         Plan,
         blank=True,
         related_name="options",
-        help_text="Plans this option can be added to; empty: any plan of the product.",
+        help_text=_("Plans this option can be added to; empty: any plan of the product."),
+        verbose_name=_("plans"),
     )
-    is_public = models.BooleanField(default=True)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    is_public = models.BooleanField(default=True, verbose_name=_("is public"))
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("option")
+        verbose_name_plural = _("options")
         ordering = ["name"]
 
     def __str__(self) -> str:
@@ -123,12 +149,14 @@ class Option(models.Model):
 
 
 class OptionPrice(models.Model):
-    option = models.ForeignKey(Option, on_delete=models.PROTECT, related_name="prices")
-    amount = money_field()
-    valid_from = models.DateTimeField(default=timezone.now)
-    created_at = models.DateTimeField(auto_now_add=True)
+    option = models.ForeignKey(Option, on_delete=models.PROTECT, related_name="prices", verbose_name=_("option"))
+    amount = money_field(verbose_name=_("amount"))
+    valid_from = models.DateTimeField(default=timezone.now, verbose_name=_("valid from"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("option price")
+        verbose_name_plural = _("option prices")
         ordering = ["option", "amount_currency", "-valid_from"]
         constraints = [
             models.UniqueConstraint(
@@ -153,31 +181,42 @@ class Bundle(models.Model):
     billed lines. None of them is put on the subscription (a subscription option always pays an option
     price version), so an option item is never charged on top of the package price."""
 
-    code = models.SlugField(max_length=64, unique=True)
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
+    code = models.SlugField(max_length=64, unique=True, verbose_name=_("code"))
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    description = models.TextField(blank=True, verbose_name=_("description"))
     # billing terms of the backing plan (the same choices as Plan's)
     interval = models.CharField(
-        max_length=10, choices=[(i.value, i.value.title()) for i in Interval], default=Interval.MONTH.value
+        max_length=10,
+        choices=[(i.value, i.value.title()) for i in Interval],
+        default=Interval.MONTH.value,
+        verbose_name=_("interval"),
     )
-    interval_count = models.PositiveSmallIntegerField(default=1)
+    interval_count = models.PositiveSmallIntegerField(default=1, verbose_name=_("interval count"))
     charge_timing = models.CharField(
-        max_length=12, choices=Plan.ChargeTiming.choices, default=Plan.ChargeTiming.IN_ADVANCE
+        max_length=12,
+        choices=Plan.ChargeTiming.choices,
+        default=Plan.ChargeTiming.IN_ADVANCE,
+        verbose_name=_("charge timing"),
     )
-    trial_days = models.PositiveSmallIntegerField(default=0)
-    is_public = models.BooleanField(default=False)
-    is_active = models.BooleanField(default=True, help_text="Inactive bundles accept no new subscriptions.")
+    trial_days = models.PositiveSmallIntegerField(default=0, verbose_name=_("trial days"))
+    is_public = models.BooleanField(default=False, verbose_name=_("is public"))
+    is_active = models.BooleanField(
+        default=True, help_text=_("Inactive bundles accept no new subscriptions."), verbose_name=_("is active")
+    )
     plan = models.OneToOneField(
         Plan,
         null=True,
         editable=False,
         on_delete=models.PROTECT,
         related_name="bundle",
-        help_text="The plan that sells this bundle (set when it is published).",
+        help_text=_("The plan that sells this bundle (set when it is published)."),
+        verbose_name=_("plan"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("bundle")
+        verbose_name_plural = _("bundles")
         ordering = ["name"]
         constraints = [
             models.CheckConstraint(condition=Q(interval_count__gte=1), name="bundle_interval_count_positive")
@@ -190,12 +229,14 @@ class Bundle(models.Model):
 class BundleItem(models.Model):
     """What a bundle includes: a plan or an option (an entitlement, never billed on its own)."""
 
-    bundle = models.ForeignKey(Bundle, on_delete=models.CASCADE, related_name="items")
-    plan = models.ForeignKey(Plan, null=True, blank=True, on_delete=models.PROTECT)
-    option = models.ForeignKey(Option, null=True, blank=True, on_delete=models.PROTECT)
-    quantity = models.PositiveIntegerField(default=1)
+    bundle = models.ForeignKey(Bundle, on_delete=models.CASCADE, related_name="items", verbose_name=_("bundle"))
+    plan = models.ForeignKey(Plan, null=True, blank=True, on_delete=models.PROTECT, verbose_name=_("plan"))
+    option = models.ForeignKey(Option, null=True, blank=True, on_delete=models.PROTECT, verbose_name=_("option"))
+    quantity = models.PositiveIntegerField(default=1, verbose_name=_("quantity"))
 
     class Meta:
+        verbose_name = _("bundle item")
+        verbose_name_plural = _("bundle items")
         constraints = [
             models.CheckConstraint(
                 condition=(Q(plan__isnull=False) & Q(option=None)) | (Q(plan=None) & Q(option__isnull=False)),
@@ -208,11 +249,13 @@ class BundleItem(models.Model):
 
 
 class BundlePrice(models.Model):
-    bundle = models.ForeignKey(Bundle, on_delete=models.PROTECT, related_name="prices")
-    amount = money_field()
-    valid_from = models.DateTimeField(default=timezone.now)
+    bundle = models.ForeignKey(Bundle, on_delete=models.PROTECT, related_name="prices", verbose_name=_("bundle"))
+    amount = money_field(verbose_name=_("amount"))
+    valid_from = models.DateTimeField(default=timezone.now, verbose_name=_("valid from"))
 
     class Meta:
+        verbose_name = _("bundle price")
+        verbose_name_plural = _("bundle prices")
         ordering = ["bundle", "amount_currency", "-valid_from"]
         constraints = [
             models.UniqueConstraint(
@@ -227,21 +270,28 @@ class BundlePrice(models.Model):
 
 class UsageMetric(models.Model):
     class Aggregation(models.TextChoices):
-        SUM = "sum", "Sum of quantities"
-        MAX = "max", "Maximum quantity"
-        COUNT = "count", "Number of events"
-        UNIQUE_COUNT = "unique_count", "Number of distinct values"
-        LAST = "last", "Last reported quantity"
+        SUM = "sum", _("Sum of quantities")
+        MAX = "max", _("Maximum quantity")
+        COUNT = "count", _("Number of events")
+        UNIQUE_COUNT = "unique_count", _("Number of distinct values")
+        LAST = "last", _("Last reported quantity")
 
-    code = models.SlugField(max_length=64, unique=True)
-    name = models.CharField(max_length=200)
-    unit = models.CharField(max_length=32, default="unit")
-    aggregation = models.CharField(max_length=12, choices=Aggregation.choices, default=Aggregation.SUM)
+    code = models.SlugField(max_length=64, unique=True, verbose_name=_("code"))
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    unit = models.CharField(max_length=32, default="unit", verbose_name=_("unit"))
+    aggregation = models.CharField(
+        max_length=12, choices=Aggregation.choices, default=Aggregation.SUM, verbose_name=_("aggregation")
+    )
     unique_property = models.CharField(
-        max_length=64, blank=True, help_text="For unique count: the event property whose distinct values count."
+        max_length=64,
+        blank=True,
+        help_text=_("For unique count: the event property whose distinct values count."),
+        verbose_name=_("unique property"),
     )
 
     class Meta:
+        verbose_name = _("usage metric")
+        verbose_name_plural = _("usage metrics")
         ordering = ["code"]
 
     def __str__(self) -> str:
@@ -266,25 +316,32 @@ class UsageCharge(models.Model):
     """How a plan prices a usage metric in one currency, charged in arrears."""
 
     class Model(models.TextChoices):
-        PER_UNIT = "per_unit", "Per unit"
-        GRADUATED = "graduated", "Graduated tiers"
-        VOLUME = "volume", "Volume tiers"
-        PACKAGE = "package", "Packages of N units"
+        PER_UNIT = "per_unit", _("Per unit")
+        GRADUATED = "graduated", _("Graduated tiers")
+        VOLUME = "volume", _("Volume tiers")
+        PACKAGE = "package", _("Packages of N units")
 
-    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="usage_charges")
-    metric = models.ForeignKey(UsageMetric, on_delete=models.PROTECT, related_name="charges")
-    model = models.CharField(max_length=10, choices=Model.choices, default=Model.PER_UNIT)
-    unit_price = money_field(help_text="Per unit (per-unit model) — the currency of this charge.")
-    package_size = models.DecimalField(max_digits=19, decimal_places=4, default=1)
-    package_price = models.DecimalField(max_digits=19, decimal_places=4, default=0)
-    included = models.DecimalField(max_digits=19, decimal_places=4, default=0, help_text="Free units per period.")
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="usage_charges", verbose_name=_("plan"))
+    metric = models.ForeignKey(UsageMetric, on_delete=models.PROTECT, related_name="charges", verbose_name=_("metric"))
+    model = models.CharField(max_length=10, choices=Model.choices, default=Model.PER_UNIT, verbose_name=_("model"))
+    unit_price = money_field(
+        help_text=_("Per unit (per-unit model) — the currency of this charge."), verbose_name=_("unit price")
+    )
+    package_size = models.DecimalField(max_digits=19, decimal_places=4, default=1, verbose_name=_("package size"))
+    package_price = models.DecimalField(max_digits=19, decimal_places=4, default=0, verbose_name=_("package price"))
+    included = models.DecimalField(
+        max_digits=19, decimal_places=4, default=0, help_text=_("Free units per period."), verbose_name=_("included")
+    )
     tiers = models.JSONField(
         default=list,
         blank=True,
-        help_text='[{"up_to": "100", "unit_price": "1.00", "flat_fee": "0"}, {"up_to": null, "unit_price": "0.50"}]',
+        help_text=_('[{"up_to": "100", "unit_price": "1.00", "flat_fee": "0"}, {"up_to": null, "unit_price": "0.50"}]'),
+        verbose_name=_("tiers"),
     )
 
     class Meta:
+        verbose_name = _("usage charge")
+        verbose_name_plural = _("usage charges")
         constraints = [
             models.UniqueConstraint(fields=["plan", "metric", "unit_price_currency"], name="usage_charge_unique"),
             models.CheckConstraint(condition=Q(package_size__gt=0), name="usage_charge_package_size_positive"),
@@ -339,25 +396,33 @@ class UsageCharge(models.Model):
 
 class Promotion(models.Model):
     class Duration(models.TextChoices):
-        ONCE = "once", "First period only"
-        REPEATING = "repeating", "For N periods"
-        FOREVER = "forever", "Forever"
+        ONCE = "once", _("First period only")
+        REPEATING = "repeating", _("For N periods")
+        FOREVER = "forever", _("Forever")
 
-    code = models.SlugField(max_length=64, unique=True)
-    name = models.CharField(max_length=200)
-    description = models.TextField(blank=True)
-    percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True)
-    amount = money_field(null=True, blank=True, help_text="Fixed discount per period.")
-    duration = models.CharField(max_length=10, choices=Duration.choices, default=Duration.ONCE)
-    duration_periods = models.PositiveSmallIntegerField(null=True, blank=True)
-    products = models.ManyToManyField(Product, blank=True, help_text="Limit to these products (empty: all).")
-    plans = models.ManyToManyField(Plan, blank=True, help_text="Limit to these plans (empty: all).")
-    valid_from = models.DateTimeField(null=True, blank=True)
-    valid_until = models.DateTimeField(null=True, blank=True)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    code = models.SlugField(max_length=64, unique=True, verbose_name=_("code"))
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    description = models.TextField(blank=True, verbose_name=_("description"))
+    percent = models.DecimalField(max_digits=5, decimal_places=2, null=True, blank=True, verbose_name=_("percent"))
+    amount = money_field(null=True, blank=True, help_text=_("Fixed discount per period."), verbose_name=_("amount"))
+    duration = models.CharField(
+        max_length=10, choices=Duration.choices, default=Duration.ONCE, verbose_name=_("duration")
+    )
+    duration_periods = models.PositiveSmallIntegerField(null=True, blank=True, verbose_name=_("duration periods"))
+    products = models.ManyToManyField(
+        Product, blank=True, help_text=_("Limit to these products (empty: all)."), verbose_name=_("products")
+    )
+    plans = models.ManyToManyField(
+        Plan, blank=True, help_text=_("Limit to these plans (empty: all)."), verbose_name=_("plans")
+    )
+    valid_from = models.DateTimeField(null=True, blank=True, verbose_name=_("valid from"))
+    valid_until = models.DateTimeField(null=True, blank=True, verbose_name=_("valid until"))
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("promotion")
+        verbose_name_plural = _("promotions")
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(
@@ -379,15 +444,24 @@ class Promotion(models.Model):
 
 
 class Coupon(models.Model):
-    promotion = models.ForeignKey(Promotion, on_delete=models.PROTECT, related_name="coupons")
-    code = models.CharField(max_length=64, unique=True, help_text="Stored upper-case; matched case-insensitively.")
-    expires_at = models.DateTimeField(null=True, blank=True)
-    max_redemptions = models.PositiveIntegerField(null=True, blank=True)
-    times_redeemed = models.PositiveIntegerField(default=0, editable=False)
-    is_active = models.BooleanField(default=True)
-    created_at = models.DateTimeField(auto_now_add=True)
+    promotion = models.ForeignKey(
+        Promotion, on_delete=models.PROTECT, related_name="coupons", verbose_name=_("promotion")
+    )
+    code = models.CharField(
+        max_length=64,
+        unique=True,
+        help_text=_("Stored upper-case; matched case-insensitively."),
+        verbose_name=_("code"),
+    )
+    expires_at = models.DateTimeField(null=True, blank=True, verbose_name=_("expires at"))
+    max_redemptions = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("max redemptions"))
+    times_redeemed = models.PositiveIntegerField(default=0, editable=False, verbose_name=_("times redeemed"))
+    is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
+        verbose_name = _("coupon")
+        verbose_name_plural = _("coupons")
         ordering = ["-created_at"]
         constraints = [
             models.CheckConstraint(

@@ -12,43 +12,56 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
 
 
 class BillingRun(models.Model):
     class Status(models.TextChoices):
-        RUNNING = "running", "Running"
-        COMPLETED = "completed", "Completed"
-        COMPLETED_WITH_FAILURES = "completed_with_failures", "Completed with failures"
-        INTERRUPTED = "interrupted", "Interrupted"
-        FAILED = "failed", "Failed"
+        RUNNING = "running", _("Running")
+        COMPLETED = "completed", _("Completed")
+        COMPLETED_WITH_FAILURES = "completed_with_failures", _("Completed with failures")
+        INTERRUPTED = "interrupted", _("Interrupted")
+        FAILED = "failed", _("Failed")
 
-    as_of = models.DateTimeField(help_text="Subscriptions due at or before this instant are billed.")
-    status = models.CharField(max_length=30, choices=Status.choices, default=Status.RUNNING)
-    triggered_by = models.CharField(max_length=100, blank=True)
-    chunk_size = models.PositiveIntegerField(default=1000)
-    started_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-    heartbeat_at = models.DateTimeField(
-        null=True, blank=True, help_text="Last sign of life of its workers (start, every chunk, end): its lease."
+    as_of = models.DateTimeField(
+        help_text=_("Subscriptions due at or before this instant are billed."), verbose_name=_("as of")
     )
-    due_at_start = models.PositiveIntegerField(default=0)
-    processed = models.PositiveIntegerField(default=0)
-    charged = models.PositiveIntegerField(default=0)
-    canceled = models.PositiveIntegerField(default=0)
-    suspended = models.PositiveIntegerField(default=0)
-    failed = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=30, choices=Status.choices, default=Status.RUNNING, verbose_name=_("status"))
+    triggered_by = models.CharField(max_length=100, blank=True, verbose_name=_("triggered by"))
+    chunk_size = models.PositiveIntegerField(default=1000, verbose_name=_("chunk size"))
+    started_at = models.DateTimeField(auto_now_add=True, verbose_name=_("started at"))
+    finished_at = models.DateTimeField(null=True, blank=True, verbose_name=_("finished at"))
+    heartbeat_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text=_("Last sign of life of its workers (start, every chunk, end): its lease."),
+        verbose_name=_("heartbeat at"),
+    )
+    due_at_start = models.PositiveIntegerField(default=0, verbose_name=_("due at start"))
+    processed = models.PositiveIntegerField(default=0, verbose_name=_("processed"))
+    charged = models.PositiveIntegerField(default=0, verbose_name=_("charged"))
+    canceled = models.PositiveIntegerField(default=0, verbose_name=_("canceled"))
+    suspended = models.PositiveIntegerField(default=0, verbose_name=_("suspended"))
+    failed = models.PositiveIntegerField(default=0, verbose_name=_("failed"))
     left = models.PositiveIntegerField(
         default=0,
-        help_text="Still due when the run closed (locked by another transaction, or its workers died), "
-        "not counting its failures: left for the next run.",
+        help_text=_(
+            "Still due when the run closed (locked by another transaction, or its workers died), "
+            "not counting its failures: left for the next run."
+        ),
+        verbose_name=_("left"),
     )
-    chunks = models.PositiveIntegerField(default=0)
-    failures = models.JSONField(default=list, blank=True, help_text="[{subscription_id, reason}]")
-    error = models.TextField(blank=True, help_text="Why a worker stopped (status failed).")
-    workers_started = models.PositiveSmallIntegerField(default=0)
-    workers_finished = models.PositiveSmallIntegerField(default=0)
+    chunks = models.PositiveIntegerField(default=0, verbose_name=_("chunks"))
+    failures = models.JSONField(
+        default=list, blank=True, help_text=_("[{subscription_id, reason}]"), verbose_name=_("failures")
+    )
+    error = models.TextField(blank=True, help_text=_("Why a worker stopped (status failed)."), verbose_name=_("error"))
+    workers_started = models.PositiveSmallIntegerField(default=0, verbose_name=_("workers started"))
+    workers_finished = models.PositiveSmallIntegerField(default=0, verbose_name=_("workers finished"))
 
     class Meta:
+        verbose_name = _("billing run")
+        verbose_name_plural = _("billing runs")
         db_table = "billing_billingrun"  # the table kept its name when the run moved from billing to plans
         ordering = ["-id"]
         constraints = [

@@ -47,6 +47,7 @@ from plans.services.posting import (
     charge_legs,
     charge_posted_payload,
     line_json,
+    nothing_to_charge,
 )
 from plans.services.renewal import RenewalPlan, renewal_decision
 from plans.services.snapshots import load_renewal_snapshots
@@ -311,11 +312,15 @@ def _accounts_for(renewals: list[RenewalPlan]) -> AccountResolver:
 
 
 def _charges(renewals: list[RenewalPlan], accounts: AccountResolver) -> list[tuple[dict, Period, Posting | None]]:
-    """Each charge of the chunk: its guard row, its period and its ledger posting (None when every line is zero)."""
+    """Each charge of the chunk: its guard row, its period and its ledger posting (None when the lines cancel
+    out). A charge with nothing to charge (`nothing_to_charge`: only 0.00 lines) is left out: the renewal is
+    recorded by the subscription's period moving on (`_advance`), not by a charge row."""
     charges = []
     for plan in renewals:
         snap = plan.snap
         for kind, period, lines in plan.charges:
+            if nothing_to_charge(lines):
+                continue
             key = f"sub:{snap.id}:{period.start}:{kind}"
             row = {
                 "sub": snap.id,

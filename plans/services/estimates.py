@@ -24,6 +24,7 @@ from config.errors import ApplicationError
 from plans.models import PlanPrice, Subscription
 from plans.pricing.charges import ChargeLine, total
 from plans.pricing.periods import Period
+from plans.services.posting import nothing_to_charge
 from plans.services.renewal import RenewalPlan, renewal_decision
 from plans.services.snapshots import SubscriptionSnapshot, load_renewal_snapshots
 
@@ -103,7 +104,9 @@ def _snapshots(ids: list[int], *, as_of: dt.datetime) -> tuple[dict[int, Subscri
 
 
 def _estimate(snap: SubscriptionSnapshot, plan: RenewalPlan) -> UpcomingCharge:
-    lines = [x for _, _, charge_lines in plan.charges for x in charge_lines]
+    # what the run records: a charge with nothing to charge (only 0.00 lines) is not one (posting.nothing_to_charge)
+    charges = [c for c in plan.charges if not nothing_to_charge(c[2])]
+    lines = [x for _, _, charge_lines in charges for x in charge_lines]
     ends = plan.status == "canceled"
     return UpcomingCharge(
         subscription_id=snap.id,
@@ -112,7 +115,7 @@ def _estimate(snap: SubscriptionSnapshot, plan: RenewalPlan) -> UpcomingCharge:
         lines=lines,
         total=total(lines) if lines else Decimal(0),
         currency=snap.currency,
-        charges=plan.charges,
+        charges=charges,
         next_status=plan.status,
         next_period=None if ends else plan.period,
         next_plan=None if ends else snap.plan_code,

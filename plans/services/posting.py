@@ -15,6 +15,8 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext
 from moneyed import Money
 
 from billing.models import Customer, Transaction
@@ -23,6 +25,7 @@ from billing.services.funds import prepaid_funds_require
 from billing.services.ledger import Leg, ledger_post
 from billing.services.outbox import event_emit
 from billing.services.past_due import customer_past_due_clear, customers_mark_past_due
+from config.locale import installation_language
 from plans import events
 from plans.errors import CurrencyMismatch
 from plans.models import Charge
@@ -79,7 +82,8 @@ def check_line_currencies(lines: Iterable[ChargeLine], *, currency: str, subscri
 
 
 def charge_description(kind: str, subscription_id: int) -> str:
-    return f"{Charge.Kind(kind).label}: subscription #{subscription_id}"
+    with installation_language():
+        return _("%(kind)s: subscription #%(id)s") % {"kind": Charge.Kind(kind).label, "id": subscription_id}
 
 
 def charge_legs(
@@ -107,8 +111,17 @@ def charge_legs(
     if not legs:
         return []
     if net:
-        legs.insert(0, Leg(accounts.customer(customer_id, currency), net, currency, "Charge" if net > 0 else "Credit"))
+        with installation_language():
+            memo = pgettext("ledger memo", "Charge") if net > 0 else pgettext("ledger memo", "Credit")
+        legs.insert(0, Leg(accounts.customer(customer_id, currency), net, currency, memo))
     return legs
+
+
+def nothing_to_charge(lines: Iterable[ChargeLine]) -> bool:
+    """No line, or only lines of 0.00 (a free setup fee, a usage period with no usage): not a charge at all, so
+    neither a Charge row nor a ledger transaction nor a `charge.posted` event. A charge whose lines cancel out (a
+    price and its 100 % discount) is one: its lines move revenue and promotions."""
+    return not any(line.amount for line in lines)
 
 
 def charge_post(
@@ -122,9 +135,11 @@ def charge_post(
     accounts: AccountResolver | None = None,
     at: dt.datetime | None = None,
     funds_of: Customer | None = None,
-) -> Charge:
+) -> Charge | None:
     """Record one charge and post it to the ledger, idempotently: an existing charge for the same
     key, or for the same (subscription, period, kind) of a per-period kind, is returned as it is.
+    Nothing is recorded, and None returned, when there is nothing to charge (`nothing_to_charge`): what makes
+    a period billed is the subscription's period moving on, not a charge row.
 
     `funds_of` (the customer, locked by the caller) marks a charge the customer asked for now: the prepaid rule
     applies (billing.services.funds), and a charge the balance plus credit limit cannot cover is refused."""
@@ -133,6 +148,8 @@ def charge_post(
     existing = Charge.objects.filter(key=key).first()
     if existing is not None:
         return existing
+    if nothing_to_charge(lines):
+        return None
     if funds_of is not None:
         prepaid_funds_require(customer=funds_of, amount=amount, currency=snap.currency)
     try:

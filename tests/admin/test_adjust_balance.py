@@ -39,7 +39,7 @@ def test_credit_posts_one_adjustment(admin_client, customer):
     # then
     txn = Transaction.objects.get()
     assert response.redirect_chain[-1][0] == reverse("admin:billing_customer_change", args=[customer.pk])
-    assert f"Posted credit of 150.25 RUB as transaction #{txn.pk}." in " ".join(shown_messages(response))
+    assert f"Posted credit of RUB 150.25 as transaction #{txn.pk}." in " ".join(shown_messages(response))
     assert (txn.kind, txn.customer_id, txn.description, txn.created_by, txn.idempotency_key) == (
         "adjustment",
         customer.pk,

@@ -98,7 +98,7 @@ def test_revoke_action(admin_client):
     kept.refresh_from_db()
     assert revoked.revoked_at is not None
     assert kept.revoked_at is None
-    assert "1 key(s) revoked." in " ".join(shown_messages(response))
+    assert "1 key revoked." in " ".join(shown_messages(response))
     active = admin_client.get(CHANGELIST_URL, {"state": "active"})
     assert [k.name for k in active.context["cl"].result_list] == ["Kept"]
 

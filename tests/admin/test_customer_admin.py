@@ -273,11 +273,13 @@ def test_card_shows_balance_and_newest_transactions(admin_client, make_customer,
     # then the balance is 1 + 2 + … + 52 = 1378.00 and only the newest 50 transactions are listed, newest first
     assert response.status_code == 200
     page = response.content.decode()
-    assert "1378.00 RUB" in page
+    assert "RUB 1,378.00" in page
     inline = response.context["inline_admin_formsets"][0]
     shown = [form.original.pk for form in inline]
     assert shown == [t.pk for t in newest[:50]]
-    assert "+52.00 RUB" in page and "+3.00 RUB" in page and "+2.00 RUB" not in page
+    # each a credit to the customer's account, shown positive under Credit, nothing under Debit
+    rows = [(inline.opts.debit(form.original), inline.opts.credit(form.original)) for form in inline]
+    assert rows[0] == ("", "RUB 52.00") and rows[-1] == ("", "RUB 3.00")
     assert reverse("admin:billing_transaction_change", args=[newest[0].pk]) in page
 
 
@@ -296,7 +298,7 @@ def test_changelist_shows_balances_and_searches_emails_and_filters_tags(admin_cl
 
     # then
     assert everyone.status_code == 200
-    assert "12.50 RUB" in everyone.content.decode()
+    assert "RUB 12.50" in everyone.content.decode()
     assert [c.name for c in by_email.context["cl"].result_list] == ["Anna"]
     assert [c.name for c in by_tag.context["cl"].result_list] == ["Boris"]
 

@@ -158,7 +158,7 @@ def test_the_customer_card_shows_the_balance(admin_client, one_of_each):
     page = admin_client.get(_url(Customer, "change", one_of_each[Customer].pk)).content.decode()
 
     # then
-    assert "<div>7.00 RUB</div>" in page
+    assert "<div>RUB 7.00</div>" in page
 
 
 def test_a_closed_customer_card_renders(admin_client, one_of_each):

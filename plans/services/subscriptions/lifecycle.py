@@ -63,7 +63,7 @@ def _charge_usage_until(snap: SubscriptionSnapshot, *, day: dt.date, at: dt.date
     )
 
 
-def _settle(sub: Subscription, *, at: dt.datetime, key: str, day: dt.date | None = None) -> Charge:
+def _settle(sub: Subscription, *, at: dt.datetime, key: str, day: dt.date | None = None) -> Charge | None:
     """Settle the current period up to `day` (default: the customer's today): credit the unused part of a
     period paid in advance, or charge the used part of one billed in arrears; and bill its usage up to
     `day` (`_charge_usage_until`). Posted as of today."""

@@ -86,7 +86,7 @@ def _charge_one_time_option(
     accounts: AccountResolver,
     at: dt.datetime | None = None,
     funds_of: Customer | None = None,
-) -> Charge:
+) -> Charge | None:
     return charge_post(
         snap=snap,
         kind=Charge.Kind.ONE_TIME,
@@ -176,7 +176,7 @@ def _prorate_option(
     key: str,
     at: dt.datetime,
     funds_of: Customer | None = None,
-) -> Charge:
+) -> Charge | None:
     """A recurring option added (charged) or removed (credited) for the rest of the period paid in advance."""
     item = PricedItem(
         LineKind.OPTION, option.code, option.name, option.unit_price, Decimal(option.quantity), snap.currency

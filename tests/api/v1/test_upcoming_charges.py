@@ -164,7 +164,7 @@ def test_estimate_per_subscription_with_usage_so_far(api, customer, catalog):
         ([("recurring", may, "990.00", 1)], ("active", may, "start", 1, None)),
         ([("usage", april, "25.50", 1), ("recurring", april, "500.00", 1)], ("active", may, "metered", 1, None)),
         (
-            [("setup", trial_first, "0.00", 0), ("recurring", trial_first, "490.00", 1)],
+            [("recurring", trial_first, "490.00", 1)],  # no setup fee: no 0.00 setup charge
             ("active", trial_first, "trial", 1, None),
         ),
     ]

@@ -8,6 +8,7 @@ import pytest
 
 from billing.models import Transaction
 from plans import events
+from plans.models import Charge
 from tests.plans.billing_run.helpers import (
     FEB15,
     _usage_subscription,
@@ -17,6 +18,7 @@ from tests.plans.billing_run.helpers import (
     events_of,
     funds,
     lines,
+    subscription_state,
 )
 from tests.plans.support import D, run_billing
 from tests.support.ledger_checks import assert_ledger_consistent
@@ -107,34 +109,24 @@ def test_in_arrears_plan_charges_the_finished_period_with_its_aggregated_usage(
     assert_ledger_consistent()
 
 
-def test_usage_within_the_included_quota_records_a_zero_charge_without_a_ledger_transaction():
+def test_usage_within_the_included_quota_records_no_charge_and_the_run_still_renews():
     # given 20 units used and 25 free
     customer, sub = _usage_subscription("sum", "per_unit", {"unit_price": "1.00", "included": "25"})
 
     # when
     run = run_billing(FEB15)
 
-    # then the period's usage is recorded as settled at zero, with no ledger transaction (only the fee is posted)
+    # then nothing is recorded for the period's usage: no 0.00 charge row, no transaction, no charge.posted
     assert (run.processed, run.charged) == (1, 1)
-    usage = charge(sub, "usage", dt.date(2026, 1, 15))
-    assert (usage.amount.amount, usage.lines, usage.transaction_id) == (D("0"), [], None)
-    assert Transaction.objects.filter(idempotency_key=usage.key).count() == 0
-    assert funds(customer) == D("9500.00")
-    # and its charge.posted event says so, like the services' event for a zero charge
-    [event] = events_of(events.CHARGE_POSTED, charge_id=usage.pk)
-    assert (event.customer_id, event.payload) == (
-        customer.pk,
-        {
-            "charge_id": usage.pk,
-            "subscription_id": sub.pk,
-            "kind": "usage",
-            "amount": "0",
-            "currency": "RUB",
-            "period_start": "2026-01-15",
-            "period_end": "2026-02-15",
-            "transaction_id": None,
-        },
-    )
+    assert not Charge.objects.filter(subscription=sub, kind="usage").exists()
+    assert Transaction.objects.filter(idempotency_key=f"sub:{sub.pk}:2026-01-15:usage").count() == 0
+    assert [e.payload["kind"] for e in events_of(events.CHARGE_POSTED, subscription_id=sub.pk)] == ["recurring"]
+    assert funds(customer) == D("9500.00")  # only the fee
+    # and the subscription renewed all the same: its period moved on, so the next run bills nothing again
+    assert subscription_state(sub)[:3] == ("active", dt.date(2026, 2, 15), dt.date(2026, 3, 15))
+    again = run_billing(FEB15)
+    assert (again.processed, again.charged) == (0, 0)
+    assert Charge.objects.filter(subscription=sub).count() == 1
 
 
 def test_minimum_commitment_tops_the_usage_up():

@@ -6,6 +6,7 @@ import datetime as dt
 
 import pytest
 
+from billing.models import Transaction
 from plans import events
 from plans.models import SubscriptionDiscount
 from plans.services.subscriptions import subscription_create
@@ -15,6 +16,7 @@ from tests.plans.support import (
     D,
     balance,
     charge_lines,
+    charges_of,
     event_types,
     expected_entries,
     ledger_entries,
@@ -58,12 +60,25 @@ def test_create_charges_the_first_period_in_advance(product):
     assert ledger_entries(charge) == [(f"customer:{customer.pk}", D("900.00")), ("revenue:crm", D("-900.00"))]
     assert charge.transaction.effective_date == dt.date(2026, 4, 1)
     assert balance(customer) == D("9100.00")  # 10000.00 - 900.00
-    assert event_types(customer)[-4:] == [
-        events.SUBSCRIPTION_CREATED,
-        events.CHARGE_POSTED,
-        "transaction.posted",
-        events.CHARGE_POSTED,
-    ]
+    assert event_types(customer)[-3:] == [events.SUBSCRIPTION_CREATED, "transaction.posted", events.CHARGE_POSTED]
+
+
+@pytest.mark.parametrize("setup_fee", [None, "0.00"], ids=["no-setup-fee", "zero-setup-fee"])
+def test_a_plan_without_a_setup_fee_records_no_setup_charge(product, setup_fee):
+    # given a plan whose setup fee is absent or 0.00
+    make_plan("basic", "900.00", setup_fee=setup_fee, product=product)
+    customer = funded_customer("10000.00")
+
+    # when
+    sub = subscription_create(customer_id=customer.pk, plan_code="basic", at=msk(2026, 4, 1))
+
+    # then no 0.00 setup charge is stored, posted or announced: the first period's fee is the only charge
+    assert charges_of(sub, "setup") == []
+    [charge] = charges_of(sub)
+    assert (charge.kind, charge.amount.amount) == ("recurring", D("900.00"))
+    assert event_types(customer).count(events.CHARGE_POSTED) == 1
+    assert Transaction.objects.filter(customer=customer, kind="charge").count() == 1
+    assert balance(customer) == D("9100.00")
 
 
 def test_create_with_trial_charges_nothing_until_the_trial_ends(product):

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext as _
 
+from billing.money import format_money
 from billing.money_fields import amount_str
 from config.errors import ApplicationError
 from plans.api.common import line_out
@@ -60,12 +61,10 @@ def charge_text(charge: Charge | None) -> str:
     """What a service posted, for a message: the amount and a link to the ledger transaction."""
     if charge is None or charge.transaction_id is None:
         return _("nothing was posted to the ledger")
-    currency = charge.amount.currency.code
     url = reverse("admin:billing_transaction_change", args=[charge.transaction_id])
     return format_html(
-        _('{amount} {currency} posted as <a href="{url}">transaction #{txn}</a>'),
-        amount=amount_str(charge.amount.amount, currency),
-        currency=currency,
+        _('{amount} posted as <a href="{url}">transaction #{txn}</a>'),
+        amount=format_money(charge.amount),
         url=url,
         txn=charge.transaction_id,
     )
@@ -192,8 +191,7 @@ class SubscriptionFlowsMixin:
                     charged = Charge.objects.filter(subscription=sub).exclude(transaction=None).order_by("pk")
                     total = sum((c.amount.amount for c in charged), start=0)
                     posted = (
-                        _("charged %(amount)s %(currency)s")
-                        % {"amount": amount_str(total, sub.currency), "currency": sub.currency}
+                        _("charged %(amount)s") % {"amount": format_money(total, sub.currency)}
                         if charged
                         else _("nothing charged now")
                     )

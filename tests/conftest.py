@@ -94,34 +94,38 @@ def real_celery_worker(request, transactional_db, settings):
 
 
 # --- browser tests ------------------------------------------------------------------------------------------------
-# Playwright on Debian's Chromium (`apt-get install chromium`; Playwright's own browser download is not used).
-# `browser_page` is a fresh page of a headless Chromium against pytest-django's live server; `artifacts` is the
-# directory where a test keeps its screenshots: BROWSER_ARTIFACTS_DIR/<test name>, by default
-# .data/artifacts/browser/<test name> in the work tree (.data is not committed). Without Playwright or Chromium the
-# tests are skipped on a laptop, saying which is missing, and fail in CI (CI=true: `make install` installs both).
+# Playwright on the machine's Chromium (Debian's /usr/bin/chromium, or CHROMIUM_PATH; Playwright's own browser
+# download is not used), against pytest-django's live server: `page` is a fresh page whose relative URLs go to the
+# live server. Screenshots are test artifacts: `artifacts` is BROWSER_ARTIFACTS_DIR/<test name> (default:
+# test-artifacts/browser at the project's root, ignored by git), so a CI job can keep the folder. Without
+# Playwright or Chromium the tests are skipped on a laptop, saying which is missing, and fail in CI (CI=true:
+# `make install` installs both).
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
+VIEWPORT = {"width": 1280, "height": 900}
 
 
 def _chromium() -> str | None:
-    for name in ("chromium", "chromium-browser"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
+    return os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="session")
+def artifacts_dir() -> Path:
+    folder = Path(os.environ.get("BROWSER_ARTIFACTS_DIR") or ROOT / "test-artifacts" / "browser")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
 
 
 @pytest.fixture
-def artifacts(request) -> Path:
-    base = Path(os.environ.get("BROWSER_ARTIFACTS_DIR") or ROOT / ".data" / "artifacts" / "browser")
-    path = base / request.node.name
+def artifacts(artifacts_dir, request) -> Path:
+    path = artifacts_dir / request.node.name
     shutil.rmtree(path, ignore_errors=True)
     path.mkdir(parents=True)
     return path
 
 
-@pytest.fixture
-def browser_page(live_server, monkeypatch):
+@pytest.fixture(scope="session")
+def chromium():
     missing = pytest.fail if os.environ.get("CI") else pytest.skip
     try:
         from playwright import sync_api
@@ -129,14 +133,23 @@ def browser_page(live_server, monkeypatch):
         missing("playwright is not installed (pip install playwright)")
     executable = _chromium()
     if executable is None:
-        missing("Chromium is not installed (apt-get install chromium; `make install` does it)")
+        missing("Chromium is not installed (apt-get install chromium; `make install` does it), or set CHROMIUM_PATH")
     # Playwright's sync API runs an event loop in this thread: Django's ORM, used by the test around the browser
     # steps, refuses to run next to one unless told it is safe (it is: the loop only drives the browser)
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+    os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
-        context = browser.new_context(viewport={"width": 1400, "height": 1000}, base_url=live_server.url)
-        context.set_default_timeout(15_000)
-        yield context.new_page()
-        context.close()
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(chromium, live_server):
+    # the browser asks for English, so the admin's own language switch (or its cookie) is what makes it Russian
+    context = chromium.new_context(
+        viewport=VIEWPORT, locale="en-US", timezone_id="Europe/Moscow", base_url=live_server.url
+    )
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    yield page
+    context.close()

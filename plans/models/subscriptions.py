@@ -102,7 +102,7 @@ class Subscription(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.plan.code} × {self.quantity} ({self.status})"
+        return f"#{self.pk} {self.plan.code} × {self.quantity} ({self.get_status_display()})"
 
     @property
     def is_live(self) -> bool:

@@ -4,6 +4,7 @@ row counts (a refused form writes nothing) and the ledger legs of a transaction.
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 
 from django.test import Client
 from django.urls import reverse
@@ -75,3 +76,10 @@ def page_url(sub: Subscription, page: str) -> str:
 def line_amounts(lines) -> list[tuple[str, str]]:
     """(kind, amount) of lines as the API and the pages show them (dicts of plans.api.common.line_out)."""
     return [(x["kind"], x["amount"]) for x in lines]
+
+
+def rub(amount: str) -> str:
+    """An amount in roubles as the admin shows it in English (billing.money.format_money)."""
+    from billing.money import format_money
+
+    return format_money(Decimal(amount), "RUB", language="en")

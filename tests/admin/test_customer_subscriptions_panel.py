@@ -12,7 +12,7 @@ from billing.admin.panels import customer_card_panels
 from plans.admin_panels import customer_subscriptions_panel
 from plans.services.estimates import upcoming_charges_estimate
 from plans.services.subscriptions import subscription_cancel, subscription_create, subscription_pause
-from tests.admin.subscription_support import login, make_catalog, msk, prepaid_customer
+from tests.admin.subscription_support import login, make_catalog, msk, prepaid_customer, rub
 
 pytestmark = pytest.mark.django_db
 
@@ -54,9 +54,9 @@ def test_the_card_lists_the_subscriptions_with_their_next_charge(staff_in_group,
     canceling, paused, active = subs
     assert estimates[active.pk].total == 2300 and estimates[canceling.pk].total == 0
     for sub, state, plan, quantity, next_charge in (
-        (canceling, "Active (cancels at period end)", "start", 1, "2026-05-01: 0.00 RUB (and it ends)"),
+        (canceling, "Active (cancels at period end)", "start", 1, f"05/01/2026: {rub('0.00')} (and it ends)"),
         (paused, "Paused", "pro", 1, "—"),
-        (active, "Active", "start", 2, "2026-05-01: 2300.00 RUB"),
+        (active, "Active", "start", 2, f"05/01/2026: {rub('2300.00')}"),
     ):
         url = reverse("admin:plans_subscription_change", args=[sub.pk])
         row = panel[panel.index(f'data-subscription="{sub.pk}"') :].split("</tr>", 1)[0]

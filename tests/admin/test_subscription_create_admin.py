@@ -12,7 +12,7 @@ from django.urls import reverse
 from billing.selectors import customer_balance
 from plans.models import Charge, Subscription, SubscriptionDiscount, SubscriptionOption
 from tests.admin.helpers import form_fields, shown_messages
-from tests.admin.subscription_support import login, make_catalog, msk, prepaid_customer, rows
+from tests.admin.subscription_support import login, make_catalog, msk, prepaid_customer, rows, rub
 
 pytestmark = pytest.mark.django_db
 
@@ -81,7 +81,7 @@ def test_an_accountant_subscribes_a_customer_with_options_and_a_coupon(staff_in_
     assert charge.amount.amount == Decimal("2070.00")
     assert customer_balance(customer=customer).amount == Decimal("7930.00")
     assert response.redirect_chain[-1][0] == reverse("admin:plans_subscription_change", args=[sub.pk])
-    assert shown_messages(response) == [f"Subscription #{sub.pk} is Active: charged 2070.00 RUB."]
+    assert shown_messages(response) == [f"Subscription #{sub.pk} is Active: charged {rub('2070.00')}."]
 
 
 def test_a_trial_charges_nothing_now(staff_in_group, catalog):

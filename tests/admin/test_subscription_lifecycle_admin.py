@@ -13,7 +13,7 @@ from billing.selectors import customer_balance
 from plans.models import Charge, Subscription, SubscriptionDiscount, SubscriptionOption
 from plans.services.subscriptions import subscription_create
 from tests.admin.helpers import form_fields, shown_messages
-from tests.admin.subscription_support import legs, login, make_catalog, msk, page_url, prepaid_customer, rows
+from tests.admin.subscription_support import legs, login, make_catalog, msk, page_url, prepaid_customer, rows, rub
 
 pytestmark = pytest.mark.django_db
 
@@ -60,7 +60,8 @@ def test_adding_a_recurring_option_charges_the_rest_of_the_period(accountant, su
     assert legs(charge.transaction_id)[0] == (f"customer:{sub.customer_id}", "200.00")
     assert _balance(sub) == Decimal("8800.00")
     assert shown_messages(response) == [
-        f"Option backup is added to subscription #{sub.pk}: 200.00 RUB posted as transaction #{charge.transaction_id}."
+        f"Option backup is added to subscription #{sub.pk}: {rub('200.00')} posted as "
+        f"transaction #{charge.transaction_id}."
     ]
 
 
@@ -79,7 +80,9 @@ def test_removing_an_option_credits_the_unused_part(accountant, sub):
     credit = Charge.objects.filter(subscription=sub, kind="proration").order_by("-pk").first()
     assert credit.amount.amount == Decimal("-200.00")
     assert _balance(sub) == Decimal("10000.00") - Decimal("1000.00") - Decimal("300.00") + Decimal("200.00")
-    assert shown_messages(response)[0].startswith(f"Option backup is removed from subscription #{sub.pk}: -200.00 RUB")
+    assert shown_messages(response)[0].startswith(
+        f"Option backup is removed from subscription #{sub.pk}: {rub('-200.00')}"
+    )
 
 
 @pytest.mark.parametrize(
@@ -184,7 +187,7 @@ def test_cancel_now_credits_the_unused_part(accountant, sub):
     assert legs(credit.transaction_id)[0] == (f"customer:{sub.customer_id}", "-666.67")
     assert _balance(sub) == Decimal("9666.67")
     assert shown_messages(response) == [
-        f"Subscription #{sub.pk} is canceled: -666.67 RUB posted as transaction #{credit.transaction_id}."
+        f"Subscription #{sub.pk} is canceled: {rub('-666.67')} posted as transaction #{credit.transaction_id}."
     ]
 
 
@@ -239,7 +242,7 @@ def test_pause_then_resume(accountant, sub):
     assert charge.amount.amount == Decimal("1000.00")
     assert _balance(sub) == Decimal("10000.00") - Decimal("1000.00") + Decimal("666.67") - Decimal("1000.00")
     assert shown_messages(response) == [
-        f"Subscription #{sub.pk} is resumed: 1000.00 RUB posted as transaction #{charge.transaction_id}."
+        f"Subscription #{sub.pk} is resumed: {rub('1000.00')} posted as transaction #{charge.transaction_id}."
     ]
 
 

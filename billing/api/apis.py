@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
@@ -373,8 +374,8 @@ def _transaction_customer(request, transaction_id: int) -> Customer:
     """The customer a transaction belongs to, within the caller's scope; 404 otherwise (and for system ones)."""
     customer_id = Transaction.objects.filter(pk=transaction_id).values_list("customer_id", flat=True).first()
     if customer_id is None:
-        raise NotFound(f"Transaction {transaction_id} not found.")
+        raise NotFound(_("Transaction %(transaction_id)s not found.") % {"transaction_id": transaction_id})
     try:
         return selectors.customer_get(customer_id=customer_id, customer_scope=customer_scope(request))
     except CustomerNotFound as exc:
-        raise NotFound(f"Transaction {transaction_id} not found.") from exc
+        raise NotFound(_("Transaction %(transaction_id)s not found.") % {"transaction_id": transaction_id}) from exc

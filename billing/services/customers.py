@@ -64,7 +64,10 @@ def _billing_model_check(value) -> str:
 
 def _credit_limit_check(value: Decimal, currency: str) -> None:
     if isinstance(value, Decimal) and value.is_finite() and not is_rounded(value, currency):
-        raise InvalidAmount(f"{value} has more decimals than {currency} allows.", field="credit_limit")
+        raise InvalidAmount(
+            gettext("%(amount)s has more decimals than %(currency)s allows.") % {"amount": value, "currency": currency},
+            field="credit_limit",
+        )
 
 
 def _today_utc() -> dt.date:

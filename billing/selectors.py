@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import FilteredRelation, Q, QuerySet
+from django.utils.translation import gettext as _
 from moneyed import Money
 
 from billing.errors import CustomerNotFound
@@ -29,7 +30,7 @@ def customer_get(*, customer_id, customer_scope: int | None) -> Customer:
     try:
         return customer_list(customer_scope=customer_scope).get(pk=int(customer_id))
     except (Customer.DoesNotExist, ValueError, TypeError) as exc:
-        raise CustomerNotFound(f"Customer {customer_id} not found.") from exc
+        raise CustomerNotFound(_("Customer %(customer_id)s not found.") % {"customer_id": customer_id}) from exc
 
 
 def customer_balances(*, customer: Customer) -> list[Money]:
@@ -59,7 +60,7 @@ def customer_balances_get(*, customer_id, customer_scope: int | None) -> Custome
     try:
         pk = int(customer_id)
     except (ValueError, TypeError) as exc:
-        raise CustomerNotFound(f"Customer {customer_id} not found.") from exc
+        raise CustomerNotFound(_("Customer %(customer_id)s not found.") % {"customer_id": customer_id}) from exc
     rows = list(
         customer_list(customer_scope=customer_scope)
         .filter(pk=pk)
@@ -68,7 +69,7 @@ def customer_balances_get(*, customer_id, customer_scope: int | None) -> Custome
         .values_list("currency", "credit_limit", "balance_account__balance", "balance_account__balance_currency")
     )
     if not rows:
-        raise CustomerNotFound(f"Customer {customer_id} not found.")
+        raise CustomerNotFound(_("Customer %(customer_id)s not found.") % {"customer_id": customer_id})
     currency, credit_limit = rows[0][0], rows[0][1]
     balances = [Money(-balance, account_currency) for _, _, balance, account_currency in rows if balance is not None]
     if not any(b.currency.code == currency for b in balances):
@@ -95,4 +96,4 @@ def transaction_get(*, customer: Customer, transaction_id) -> Transaction:
     except (Transaction.DoesNotExist, ValueError, TypeError) as exc:
         from config.errors import NotFound
 
-        raise NotFound(f"Transaction {transaction_id} not found.") from exc
+        raise NotFound(_("Transaction %(transaction_id)s not found.") % {"transaction_id": transaction_id}) from exc

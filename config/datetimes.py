@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.utils.translation import gettext_lazy
+
 MAX_UTC_OFFSET = dt.timedelta(hours=15, minutes=59)
-OFFSET_ERROR = "The UTC offset must be between -15:59 and +15:59."
+OFFSET_ERROR = gettext_lazy("The UTC offset must be between -15:59 and +15:59.")
 
 
 def utc_offset_in_range(value: dt.datetime) -> bool:

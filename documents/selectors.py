@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db.models import Count, F, Max, Min, Prefetch, QuerySet, Sum
+from django.utils.translation import gettext as _
 
 from billing.models import Customer
 from config.api.filters import filter_queryset
@@ -106,4 +107,4 @@ def invoice_get(*, invoice_id, customer_scope: int | None) -> Invoice:
             .get(pk=int(invoice_id))
         )
     except (Invoice.DoesNotExist, ValueError, TypeError, OverflowError) as exc:
-        raise InvoiceNotFound(f"Invoice {invoice_id} not found.") from exc
+        raise InvoiceNotFound(_("Invoice %(invoice_id)s not found.") % {"invoice_id": invoice_id}) from exc

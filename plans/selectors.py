@@ -10,6 +10,7 @@ from collections import defaultdict
 from django.db.models import BigIntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Cast
+from django.utils.translation import gettext as _
 
 from config.api.filters import filter_queryset
 from config.errors import NotFound
@@ -50,7 +51,7 @@ def product_list() -> QuerySet[Product]:
 def product_get(*, code: str) -> Product:
     product = product_list().filter(code=code).first()
     if product is None:
-        raise ProductNotFound(f"No active product {code!r}.")
+        raise ProductNotFound(_("No active product %(code)r.") % {"code": code})
     return product
 
 
@@ -69,7 +70,7 @@ def plan_list(*, filters: dict | None = None) -> QuerySet[Plan]:
 def plan_get(*, code: str) -> Plan:
     plan = plan_list().filter(code=code).first()
     if plan is None:
-        raise PlanNotFound(f"No active plan {code!r}.")
+        raise PlanNotFound(_("No active plan %(code)r.") % {"code": code})
     return plan
 
 
@@ -141,7 +142,7 @@ def bundle_list() -> QuerySet[Bundle]:
 def bundle_get(*, code: str) -> Bundle:
     bundle = bundle_list().filter(code=code).first()
     if bundle is None:
-        raise BundleNotFound(f"No active bundle {code!r}.")
+        raise BundleNotFound(_("No active bundle %(code)r.") % {"code": code})
     return bundle
 
 
@@ -208,4 +209,6 @@ def subscription_get(*, subscription_id, customer_scope: int | None) -> Subscrip
     try:
         return subscription_list(customer_scope=customer_scope).get(pk=int(subscription_id))
     except (Subscription.DoesNotExist, ValueError, TypeError) as exc:
-        raise SubscriptionNotFound(f"Subscription {subscription_id} not found.") from exc
+        raise SubscriptionNotFound(
+            _("Subscription %(subscription_id)s not found.") % {"subscription_id": subscription_id}
+        ) from exc

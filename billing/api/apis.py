@@ -11,6 +11,8 @@ from contextlib import contextmanager
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
@@ -108,7 +110,9 @@ class CustomerBalanceOutputSerializer(serializers.Serializer):
 
 
 class CustomerFieldsInputSerializer(StrictInputSerializer):
-    read_only_fields = {"postpaid_since": "Set when billing_model becomes postpaid, cleared when it becomes prepaid."}
+    read_only_fields = {
+        "postpaid_since": gettext_lazy("Set when billing_model becomes postpaid, cleared when it becomes prepaid.")
+    }
 
     kind = serializers.ChoiceField(choices=Customer.Kind.choices, required=False)
     name = serializers.CharField(max_length=255)
@@ -144,8 +148,8 @@ class CustomerCreateInputSerializer(CustomerFieldsInputSerializer):
 class CustomerUpdateInputSerializer(CustomerFieldsInputSerializer):
     read_only_fields = {
         **CustomerFieldsInputSerializer.read_only_fields,
-        "currency": "The currency of a customer cannot be changed.",
-        "status": "Use the close endpoint to close a customer.",
+        "currency": gettext_lazy("The currency of a customer cannot be changed."),
+        "status": gettext_lazy("Use the close endpoint to close a customer."),
     }
 
 
@@ -190,7 +194,11 @@ def _field_errors():
         if "external_id" not in str(exc):
             raise
         raise exceptions.ValidationError(
-            {"external_id": [exceptions.ErrorDetail("A customer with this external_id already exists.", code="unique")]}
+            {
+                "external_id": [
+                    exceptions.ErrorDetail(_("A customer with this external_id already exists."), code="unique")
+                ]
+            }
         ) from exc
 
 
@@ -373,8 +381,8 @@ def _transaction_customer(request, transaction_id: int) -> Customer:
     """The customer a transaction belongs to, within the caller's scope; 404 otherwise (and for system ones)."""
     customer_id = Transaction.objects.filter(pk=transaction_id).values_list("customer_id", flat=True).first()
     if customer_id is None:
-        raise NotFound(f"Transaction {transaction_id} not found.")
+        raise NotFound(_("Transaction %(transaction_id)s not found.") % {"transaction_id": transaction_id})
     try:
         return selectors.customer_get(customer_id=customer_id, customer_scope=customer_scope(request))
     except CustomerNotFound as exc:
-        raise NotFound(f"Transaction {transaction_id} not found.") from exc
+        raise NotFound(_("Transaction %(transaction_id)s not found.") % {"transaction_id": transaction_id}) from exc

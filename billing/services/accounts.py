@@ -128,9 +128,10 @@ def _refuse(cursor, row: tuple) -> None:
     cursor.execute("SELECT currency FROM billing_customer WHERE id = %s", [customer_id])
     found = cursor.fetchone()
     if found is None:
-        raise CustomerNotFound(f"Customer {customer_id} not found.")
+        raise CustomerNotFound(_("Customer %(customer_id)s not found.") % {"customer_id": customer_id})
     raise CurrencyMismatch(
-        f"Customer {customer_id} is billed in {found[0]}; nothing can be posted to it in {currency}.",
+        _("Customer %(customer_id)s is billed in %(billed)s; nothing can be posted to it in %(currency)s.")
+        % {"customer_id": customer_id, "billed": found[0], "currency": currency},
         field="currency",
         extra={"customer_currency": found[0], "currency": currency},
     )

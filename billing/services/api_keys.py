@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from billing.errors import CustomerNotFound
 from billing.models import ApiKey, Customer
@@ -15,7 +16,9 @@ _PREFIX_LENGTH = 10
 def api_key_create(*, name: str, scope: str, customer_id: int | None = None, created_by=None) -> tuple[ApiKey, str]:
     """Create a key and return it with the raw token. The raw token is not stored: show it once."""
     if customer_id is not None and not Customer.objects.filter(pk=customer_id).exists():
-        raise CustomerNotFound(f"Customer {customer_id} does not exist.", field="customer")
+        raise CustomerNotFound(
+            _("Customer %(customer_id)s does not exist.") % {"customer_id": customer_id}, field="customer"
+        )
     raw = ApiKey.generate()
     api_key = ApiKey(
         name=name,

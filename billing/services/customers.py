@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, pgettext
 from moneyed import Money
 
 from billing import events
@@ -51,11 +51,15 @@ def _customer_event(customer: Customer, changed: tuple[str, ...] = ()) -> events
 def _billing_model_check(value) -> str:
     """The billing model asked for, or a field error naming the ones there are."""
     if not isinstance(value, str) or value not in Customer.BillingModel.values:
-        choices = " or ".join(repr(v) for v in Customer.BillingModel.values)
+        choices = pgettext("between choices", " or ").join(repr(v) for v in Customer.BillingModel.values)
         raise ValidationError(
             {
                 "billing_model": [
-                    ValidationError(f"{value!r} is not a billing model: use {choices}.", code="invalid_choice")
+                    ValidationError(
+                        gettext("%(value)r is not a billing model: use %(choices)s.")
+                        % {"value": value, "choices": choices},
+                        code="invalid_choice",
+                    )
                 ]
             }
         )
@@ -64,7 +68,10 @@ def _billing_model_check(value) -> str:
 
 def _credit_limit_check(value: Decimal, currency: str) -> None:
     if isinstance(value, Decimal) and value.is_finite() and not is_rounded(value, currency):
-        raise InvalidAmount(f"{value} has more decimals than {currency} allows.", field="credit_limit")
+        raise InvalidAmount(
+            gettext("%(amount)s has more decimals than %(currency)s allows.") % {"amount": value, "currency": currency},
+            field="credit_limit",
+        )
 
 
 def _today_utc() -> dt.date:
@@ -95,11 +102,11 @@ def customer_create(
     _credit_limit_check(credit_limit, currency)
     if billing_model != Customer.BillingModel.POSTPAID:
         if postpaid_since is not None:
-            raise ValidationError({"postpaid_since": [ValidationError("Only a postpaid customer has it.")]})
+            raise ValidationError({"postpaid_since": [ValidationError(gettext("Only a postpaid customer has it."))]})
     elif postpaid_since is None:
         postpaid_since = _today_utc()
     elif postpaid_since > _today_utc():
-        raise ValidationError({"postpaid_since": [ValidationError("It cannot be in the future.")]})
+        raise ValidationError({"postpaid_since": [ValidationError(gettext("It cannot be in the future."))]})
     customer = Customer(
         name=name,
         currency=currency,

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
+
 from billing.errors import InsufficientFunds
 from billing.models import Account, Customer
 from billing.money import round_amount
@@ -34,8 +36,11 @@ def prepaid_funds_require(*, customer: Customer, amount: Decimal, currency: str)
     if amount > available:
         needed, available = round_amount(amount, currency), round_amount(available, currency)
         raise InsufficientFunds(
-            f"Insufficient funds: {needed} {currency} needed now, {available} {currency} available including the "
-            f"credit limit. Top up the balance first.",
+            _(
+                "Insufficient funds: %(needed)s %(currency)s needed now, %(available)s %(currency)s "
+                "available including the credit limit. Top up the balance first."
+            )
+            % {"needed": needed, "currency": currency, "available": available},
             extra={"needed": str(needed), "available": str(available), "currency": currency},
         )
 

@@ -110,7 +110,8 @@ def _existing(key: str, content_hash: str) -> Transaction | None:
     existing = Transaction.objects.filter(idempotency_key=key).first()
     if existing is not None and existing.content_hash != content_hash:
         raise IdempotencyConflict(
-            f"Idempotency key {key!r} was already used for a different transaction (#{existing.pk}).",
+            gettext("Idempotency key %(key)r was already used for a different transaction (#%(transaction)s).")
+            % {"key": key, "transaction": existing.pk},
             field="idempotency_key",
         )
     return existing
@@ -340,7 +341,8 @@ def ledger_post(
         return existing
     _raise_problem(rows, legs)
     raise IdempotencyConflict(
-        f"Idempotency key {key!r} is being used by a concurrent posting.", field="idempotency_key"
+        gettext("Idempotency key %(key)r is being used by a concurrent posting.") % {"key": key},
+        field="idempotency_key",
     )
 
 

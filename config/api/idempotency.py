@@ -35,6 +35,7 @@ from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.renderers import JSONRenderer
@@ -102,7 +103,8 @@ def request_hash(request, *, raw_body: bool = False) -> str:
             body = request.body  # read (and kept) before the parser consumes the stream
         except RequestDataTooBig as exc:
             raise RequestBodyTooLarge(
-                f"The request body is larger than {settings.DATA_UPLOAD_MAX_MEMORY_SIZE} bytes."
+                _("The request body is larger than %(max_bytes)s bytes.")
+                % {"max_bytes": settings.DATA_UPLOAD_MAX_MEMORY_SIZE}
             ) from exc
         request.data  # noqa: B018 - parse now: a malformed body is refused before anything is written
     else:
@@ -154,7 +156,7 @@ def _claim(*, api_key_id: int, key: str, hash_: str):
             continue  # the request holding the key failed and released it in between: claim again
         if existing.request_hash != hash_:
             raise IdempotencyKeyReused(
-                f"Idempotency-Key {key!r} was already used with a different request.", field=HEADER
+                _("Idempotency-Key %(key)r was already used with a different request.") % {"key": key}, field=HEADER
             )
         if existing.state == record_model.State.COMPLETED:
             return None, existing
@@ -164,9 +166,11 @@ def _claim(*, api_key_id: int, key: str, hash_: str):
         if row is not None:
             return row[0], None
         raise IdempotentRequestInProgress(
-            f"A request with Idempotency-Key {key!r} is still being processed; retry later."
+            _("A request with Idempotency-Key %(key)r is still being processed; retry later.") % {"key": key}
         )
-    raise IdempotentRequestInProgress(f"A request with Idempotency-Key {key!r} is being processed; retry later.")
+    raise IdempotentRequestInProgress(
+        _("A request with Idempotency-Key %(key)r is being processed; retry later.") % {"key": key}
+    )
 
 
 def _complete(record_id: int, response: Response) -> None:
@@ -195,10 +199,14 @@ def idempotent(handler=None, *, raw_body: bool = False):
     def wrapper(view, request, *args, **kwargs):
         key = request.headers.get(HEADER, "").strip()
         if not key:
-            raise IdempotencyKeyRequired(f"Send an {HEADER} header with every POST (e.g. a UUID).", field=HEADER)
+            raise IdempotencyKeyRequired(
+                _("Send an %(header)s header with every POST (e.g. a UUID).") % {"header": HEADER}, field=HEADER
+            )
         if len(key) > MAX_KEY_LENGTH or not key.isprintable():
             raise IdempotencyKeyInvalid(
-                f"{HEADER} must be at most {MAX_KEY_LENGTH} printable characters.", field=HEADER
+                _("%(header)s must be at most %(max_length)s printable characters.")
+                % {"header": HEADER, "max_length": MAX_KEY_LENGTH},
+                field=HEADER,
             )
         # malformed JSON or a wrong content type fail here, before any write
         hash_ = request_hash(request, raw_body=raw_body)

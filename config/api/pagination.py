@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext as _
 from rest_framework import pagination
 from rest_framework.exceptions import ErrorDetail, NotFound, ValidationError
 from rest_framework.response import Response
@@ -28,7 +29,7 @@ class CursorPagination(pagination.CursorPagination):
             raise self._invalid() from exc
 
     def _invalid(self) -> ValidationError:
-        message = "Invalid cursor: use the `next` or `previous` link of a page as given."
+        message = _("Invalid cursor: use the `next` or `previous` link of a page as given.")
         return ValidationError({self.cursor_query_param: [ErrorDetail(message, code="invalid")]})
 
 

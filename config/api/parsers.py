@@ -3,6 +3,7 @@ Idempotency-Key hashing recurse until RecursionError), and an over-size body is 
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
@@ -31,7 +32,9 @@ class BoundedJSONParser(JSONParser):
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError as exc:
-            raise ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels.") from exc
+            raise ParseError(
+                _("JSON parse error - nested deeper than %(depth)s levels.") % {"depth": MAX_DEPTH}
+            ) from exc
         if json_depth_exceeds(data, MAX_DEPTH):
-            raise ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels.")
+            raise ParseError(_("JSON parse error - nested deeper than %(depth)s levels.") % {"depth": MAX_DEPTH})
         return data

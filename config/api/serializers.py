@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import json
 
+from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 
 class StrictInputSerializer(serializers.Serializer):
     """An input serializer that refuses fields it does not know (a typo must not be silently ignored)."""
 
-    read_only_fields: dict[str, str] = {}
+    read_only_fields: dict[str, str] = {}  # field -> message (gettext_lazy)
 
     def to_internal_value(self, data):
         unknown = {}
         if isinstance(data, dict):
             for name in data:
                 if name in self.read_only_fields:
-                    unknown[name] = [serializers.ErrorDetail(self.read_only_fields[name], code="read_only")]
+                    unknown[name] = [serializers.ErrorDetail(str(self.read_only_fields[name]), code="read_only")]
                 elif name not in self.fields:
-                    unknown[name] = [serializers.ErrorDetail("Unknown field.", code="unknown_field")]
+                    unknown[name] = [serializers.ErrorDetail(_("Unknown field."), code="unknown_field")]
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as exc:

@@ -94,7 +94,9 @@ def invoice_date_check(*, as_of: dt.date) -> None:
     today = timezone.now().date()  # UTC
     if as_of > today:
         raise InvoiceDateInFuture(
-            f"Invoices cannot be issued on {as_of}: that day has not come yet (today is {today}, UTC).", field="as_of"
+            _("Invoices cannot be issued on %(as_of)s: that day has not come yet (today is %(today)s, UTC).")
+            % {"as_of": as_of, "today": today},
+            field="as_of",
         )
 
 

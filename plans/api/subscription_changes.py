@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -93,14 +94,14 @@ class SubscriptionChangeInputSerializer(StrictInputSerializer):
     def validate(self, attrs):
         if "plan" not in attrs and "quantity" not in attrs:
             raise serializers.ValidationError(
-                {"plan": [serializers.ErrorDetail("Send a new plan, a new quantity or both.", code="required")]}
+                {"plan": [serializers.ErrorDetail(_("Send a new plan, a new quantity or both."), code="required")]}
             )
         if attrs["preview"] and attrs["when"] != "now":
             raise serializers.ValidationError(
                 {
                     "preview": [
                         serializers.ErrorDetail(
-                            "A preview shows a change now; a change at period end posts nothing until the renewal.",
+                            _("A preview shows a change now; a change at period end posts nothing until the renewal."),
                             code="invalid",
                         )
                     ]

@@ -10,6 +10,7 @@ header, input serializers refuse unknown fields, errors are problem+json.
 from __future__ import annotations
 
 from django.db import IntegrityError
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
@@ -126,11 +127,11 @@ class SubscriptionCreateInputSerializer(StrictInputSerializer):
     def validate(self, attrs):
         if "plan" not in attrs and "bundle" not in attrs:
             raise serializers.ValidationError(
-                {"plan": [serializers.ErrorDetail("Send the plan or the bundle to subscribe to.", code="required")]}
+                {"plan": [serializers.ErrorDetail(_("Send the plan or the bundle to subscribe to."), code="required")]}
             )
         if "plan" in attrs and "bundle" in attrs:
             raise serializers.ValidationError(
-                {"bundle": [serializers.ErrorDetail("Send a plan or a bundle, not both.", code="invalid")]}
+                {"bundle": [serializers.ErrorDetail(_("Send a plan or a bundle, not both."), code="invalid")]}
             )
         return attrs
 
@@ -197,7 +198,7 @@ class SubscriptionListCreateApi(APIView):
             raise exceptions.ValidationError(
                 {
                     "external_id": [
-                        exceptions.ErrorDetail("A subscription with this external_id already exists.", code="unique")
+                        exceptions.ErrorDetail(_("A subscription with this external_id already exists."), code="unique")
                     ]
                 }
             ) from exc

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status
 from rest_framework.parsers import JSONParser
@@ -94,11 +95,15 @@ class DecimalJSONParser(JSONParser):
                 stream.read() if stream is not None else b"", parse_float=Decimal, parse_constant=_refuse_constant
             )
         except ValueError as exc:
-            raise exceptions.ParseError(f"JSON parse error - {exc}") from exc
+            raise exceptions.ParseError(_("JSON parse error - %(error)s") % {"error": exc}) from exc
         except RecursionError as exc:
-            raise exceptions.ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels.") from exc
+            raise exceptions.ParseError(
+                _("JSON parse error - nested deeper than %(depth)s levels.") % {"depth": MAX_DEPTH}
+            ) from exc
         if json_depth_exceeds(data, MAX_DEPTH):
-            raise exceptions.ParseError(f"JSON parse error - nested deeper than {MAX_DEPTH} levels.")
+            raise exceptions.ParseError(
+                _("JSON parse error - nested deeper than %(depth)s levels.") % {"depth": MAX_DEPTH}
+            )
         return data
 
 

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from billing.money import money_field
@@ -299,17 +300,35 @@ class UsageMetric(models.Model):
 
     def clean(self) -> None:
         if self.aggregation == self.Aggregation.UNIQUE_COUNT and not self.unique_property:
-            raise ValidationError({"unique_property": "A unique count needs the property to count."})
+            raise ValidationError({"unique_property": _("A unique count needs the property to count.")})
 
 
-def _tier_decimal(value, where: str) -> Decimal:
+def _tier_decimal(value, *, tier: int, key: str) -> Decimal:
     try:
         number = Decimal(str(value))
     except (InvalidOperation, TypeError) as exc:
-        raise ValidationError({"tiers": f"{where}: {value!r} is not a number."}) from exc
+        raise ValidationError(
+            {
+                "tiers": gettext("Tier %(tier)s %(key)s: %(value)r is not a number.")
+                % {"tier": tier, "key": key, "value": value}
+            }
+        ) from exc
     if not number.is_finite() or number < 0:
-        raise ValidationError({"tiers": f"{where}: must be a non-negative number."})
+        raise ValidationError(
+            {"tiers": gettext("Tier %(tier)s %(key)s: must be a non-negative number.") % {"tier": tier, "key": key}}
+        )
     return number
+
+
+# The pure pricing module (no Django) refuses a bad usage price in English; the admin shows these in its language.
+_PRICING_ERRORS = {
+    "tiered pricing needs tiers": _("Tiered pricing needs a list of tiers."),
+    "tiers must be in increasing order with only the last unbounded": _(
+        "Tiers must go up in order, and only the last one may be unbounded."
+    ),
+    "package size must be positive": _("The package size must be positive."),
+    "included quota must not be negative": _("The included quota must not be negative."),
+}
 
 
 class UsageCharge(models.Model):
@@ -379,19 +398,19 @@ class UsageCharge(models.Model):
     def clean(self) -> None:
         if self.model in (self.Model.GRADUATED, self.Model.VOLUME):
             if not isinstance(self.tiers, list) or not self.tiers:
-                raise ValidationError({"tiers": "Tiered pricing needs a list of tiers."})
+                raise ValidationError({"tiers": _("Tiered pricing needs a list of tiers.")})
             for index, tier in enumerate(self.tiers):
                 if not isinstance(tier, dict) or "unit_price" not in tier:
-                    raise ValidationError({"tiers": f"Tier {index + 1}: needs unit_price."})
-                _tier_decimal(tier["unit_price"], f"Tier {index + 1} unit_price")
+                    raise ValidationError({"tiers": gettext("Tier %(tier)s: needs unit_price.") % {"tier": index + 1}})
+                _tier_decimal(tier["unit_price"], tier=index + 1, key="unit_price")
                 if tier.get("up_to") not in (None, ""):
-                    _tier_decimal(tier["up_to"], f"Tier {index + 1} up_to")
+                    _tier_decimal(tier["up_to"], tier=index + 1, key="up_to")
                 if tier.get("flat_fee") not in (None, ""):
-                    _tier_decimal(tier["flat_fee"], f"Tier {index + 1} flat_fee")
+                    _tier_decimal(tier["flat_fee"], tier=index + 1, key="flat_fee")
         try:
             self.pricing()
         except (ValueError, ArithmeticError) as exc:
-            raise ValidationError({"tiers": str(exc)}) from exc
+            raise ValidationError({"tiers": _PRICING_ERRORS.get(str(exc), str(exc))}) from exc
 
 
 class Promotion(models.Model):

@@ -33,6 +33,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from billing.models import BillingPolicy, Customer
 from billing.services.outbox import event_emit_rows
@@ -76,12 +77,22 @@ def billing_run_start(
     except IntegrityError:
         live = BillingRun.objects.filter(status=BillingRun.Status.RUNNING).first()
         if live is None:  # it closed in between: a caller may simply try again
-            raise BillingRunInProgress("A billing run has just finished; start again.") from None
+            raise BillingRunInProgress(_("A billing run has just finished; start again.")) from None
         raise BillingRunInProgress(
-            f"Billing run #{live.pk} ({live.triggered_by or 'unknown'}, as of {live.as_of.isoformat()}) is in "
-            f"progress: {live.processed} of {live.due_at_start} processed, last heartbeat at "
-            f"{live.heartbeat_at.isoformat() if live.heartbeat_at else '-'}. A run whose workers died is closed "
-            f"as interrupted {settings.BILLING_RUN_LEASE_SECONDS:.0f} s after its last heartbeat.",
+            _(
+                "Billing run #%(run)s (%(triggered_by)s, as of %(as_of)s) is in progress: %(processed)s of "
+                "%(due)s processed, last heartbeat at %(heartbeat)s. A run whose workers died is closed as "
+                "interrupted %(lease)s s after its last heartbeat."
+            )
+            % {
+                "run": live.pk,
+                "triggered_by": live.triggered_by or "unknown",
+                "as_of": live.as_of.isoformat(),
+                "processed": live.processed,
+                "due": live.due_at_start,
+                "heartbeat": live.heartbeat_at.isoformat() if live.heartbeat_at else "-",
+                "lease": f"{settings.BILLING_RUN_LEASE_SECONDS:.0f}",
+            },
             extra={"run_id": live.pk},
         ) from None
 

@@ -10,6 +10,7 @@ new and never changes or deletes one (subscriptions point at the version they pa
 from __future__ import annotations
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 from moneyed import Money
 
 from plans.errors import BundleNotFound, BundleNotPublishable
@@ -46,7 +47,7 @@ def _bundles_product() -> Product:
 def _lock_bundle(bundle_id: int) -> Bundle:
     rows = list(Bundle.objects.select_for_update(of=("self",)).filter(pk=bundle_id))
     if not rows:
-        raise BundleNotFound(f"Bundle {bundle_id} does not exist.", field="bundle")
+        raise BundleNotFound(_("Bundle %(bundle_id)s does not exist.") % {"bundle_id": bundle_id}, field="bundle")
     return rows[0]
 
 
@@ -54,21 +55,30 @@ def _check_publishable(bundle: Bundle, prices: list[BundlePrice]) -> str:
     code = bundle_plan_code(bundle.code)
     if len(code) > _PLAN_CODE_MAX:
         raise BundleNotPublishable(
-            f"The bundle code may have at most {_PLAN_CODE_MAX - len(PLAN_CODE_PREFIX)} characters: its plan's "
-            f"code is {PLAN_CODE_PREFIX!r} followed by it.",
+            _(
+                "The bundle code may have at most %(max_length)s characters: its plan's code is "
+                "%(prefix)r followed by it."
+            )
+            % {"max_length": _PLAN_CODE_MAX - len(PLAN_CODE_PREFIX), "prefix": PLAN_CODE_PREFIX},
             field="code",
         )
     if not bundle.items.exists():
         raise BundleNotPublishable(
-            f"Bundle {bundle.code!r} has no items: add the plans and options it includes.", field="items"
+            _("Bundle %(bundle)r has no items: add the plans and options it includes.") % {"bundle": bundle.code},
+            field="items",
         )
     if not prices:
-        raise BundleNotPublishable(f"Bundle {bundle.code!r} has no price: add its package price.", field="prices")
+        raise BundleNotPublishable(
+            _("Bundle %(bundle)r has no price: add its package price.") % {"bundle": bundle.code}, field="prices"
+        )
     taken = Plan.objects.filter(code=code).exclude(pk=bundle.plan_id).first()
     if taken is not None:
         raise BundleNotPublishable(
-            f"The plan code {code!r} is taken by plan {taken.pk}, which does not sell this "
-            f"bundle: change the bundle's code.",
+            _(
+                "The plan code %(code)r is taken by plan %(plan_id)s, which does not sell this bundle: "
+                "change the bundle's code."
+            )
+            % {"code": code, "plan_id": taken.pk},
             field="code",
         )
     return code
@@ -82,7 +92,11 @@ def _check_terms_kept(bundle: Bundle, plan: Plan) -> None:
     ]
     if changed and Subscription.objects.filter(plan=plan, status__in=Subscription.LIVE).exists():
         raise BundleNotPublishable(
-            f"Bundle {bundle.code!r} has live subscriptions: its {', '.join(changed).replace('_', ' ')} cannot change.",
+            _("Bundle %(bundle)r has live subscriptions: its %(fields)s cannot change.")
+            % {
+                "bundle": bundle.code,
+                "fields": ", ".join(str(Plan._meta.get_field(name).verbose_name) for name in changed),
+            },
             field=changed[0],
         )
 
@@ -96,9 +110,16 @@ def _mirror_prices(bundle: Bundle, plan: Plan, prices: list[BundlePrice]) -> int
         if mirrored is not None:
             if mirrored.amount != price.amount:
                 raise BundleNotPublishable(
-                    f"The {price.amount_currency} price from {price.valid_from:%Y-%m-%d %H:%M} was published as "
-                    f"{mirrored.amount} and is now {price.amount}: a published price version cannot change, add a "
-                    f"new one.",
+                    _(
+                        "The %(currency)s price from %(valid_from)s was published as %(published)s and is now "
+                        "%(amount)s: a published price version cannot change, add a new one."
+                    )
+                    % {
+                        "currency": price.amount_currency,
+                        "valid_from": f"{price.valid_from:%Y-%m-%d %H:%M}",
+                        "published": mirrored.amount,
+                        "amount": price.amount,
+                    },
                     field="prices",
                 )
             continue

@@ -75,8 +75,16 @@ def check_line_currencies(lines: Iterable[ChargeLine], *, currency: str, subscri
     for line in lines:
         if line.currency != currency:
             raise CurrencyMismatch(
-                f"Subscription {subscription_id} is billed in {currency}; its line {line.description!r} is priced "
-                f"in {line.currency}.",
+                _(
+                    "Subscription %(subscription_id)s is billed in %(currency)s; its line %(description)r is "
+                    "priced in %(line_currency)s."
+                )
+                % {
+                    "subscription_id": subscription_id,
+                    "currency": currency,
+                    "description": line.description,
+                    "line_currency": line.currency,
+                },
                 extra={"currency": currency, "line_currency": line.currency},
             )
 

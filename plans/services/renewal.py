@@ -19,6 +19,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
 from plans.errors import CurrencyMismatch, PlanNotFound
 from plans.models import Charge
 from plans.pricing.charges import ChargeLine
@@ -50,7 +52,7 @@ class RenewalPlan:
 def renewal_decision(snap: SubscriptionSnapshot, *, grace: dt.timedelta) -> RenewalPlan:
     _price_in_subscription_currency(snap)
     plan = _renewal_plan(snap, grace=grace)
-    for _, _, lines in plan.charges:
+    for *_rest, lines in plan.charges:
         check_line_currencies(lines, currency=snap.currency, subscription_id=snap.id)
     return plan
 
@@ -62,8 +64,16 @@ def _price_in_subscription_currency(snap: SubscriptionSnapshot) -> None:
         return
     if snap.latest_price_id is None:
         raise CurrencyMismatch(
-            f"Plan {snap.plan_code!r} has no price in {snap.currency}, the subscription's currency "
-            f"(its price #{snap.price_id} is in {snap.price_currency})."
+            _(
+                "Plan %(plan_code)r has no price in %(currency)s, the subscription's currency (its price "
+                "#%(price_id)s is in %(price_currency)s)."
+            )
+            % {
+                "plan_code": snap.plan_code,
+                "currency": snap.currency,
+                "price_id": snap.price_id,
+                "price_currency": snap.price_currency,
+            }
         )
     snap.price_id, snap.unit_price, snap.minimum = snap.latest_price_id, snap.latest_unit_price, snap.latest_minimum
     snap.setup_fee, snap.price_currency = snap.latest_setup_fee, snap.currency
@@ -77,11 +87,17 @@ def _apply_due_change(snap: SubscriptionSnapshot) -> None:
     if change is None:
         return
     if change.plan_id is None:
-        raise PlanNotFound(f"The plan of the change scheduled for subscription {snap.id}'s period end is gone.")
+        raise PlanNotFound(
+            _("The plan of the change scheduled for subscription %(subscription)s's period end is gone.")
+            % {"subscription": snap.id}
+        )
     if change.price_id is None:
         raise CurrencyMismatch(
-            f"Plan {change.plan_code!r}, scheduled for subscription {snap.id}'s period end, has no price in "
-            f"{snap.currency}."
+            _(
+                "Plan %(plan_code)r, scheduled for subscription %(subscription)s's period end, has no "
+                "price in %(currency)s."
+            )
+            % {"plan_code": change.plan_code, "subscription": snap.id, "currency": snap.currency}
         )
     if (change.interval, change.interval_count) != (snap.interval, snap.interval_count):
         snap.anchor = snap.period.end  # another billing period: the new plan's periods count from the renewal

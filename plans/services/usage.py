@@ -18,6 +18,8 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from config.datetimes import utc_offset_in_range
 from config.errors import ApplicationError
@@ -114,10 +116,16 @@ def usage_record_batch(*, events: list[UsageEventIn], customer_scope: int | None
     """Record up to 1,000 events at once. Any invalid event rejects the whole batch (nothing written),
     with one error per bad event; an event id seen before is a duplicate, not an error."""
     if not events:
-        raise InvalidUsageBatch([{"field": "events", "code": "empty", "message": "Send at least one event."}])
+        raise InvalidUsageBatch([{"field": "events", "code": "empty", "message": _("Send at least one event.")}])
     if len(events) > MAX_BATCH:
         raise InvalidUsageBatch(
-            [{"field": "events", "code": "too_many", "message": f"At most {MAX_BATCH} events per request."}]
+            [
+                {
+                    "field": "events",
+                    "code": "too_many",
+                    "message": _("At most %(max)s events per request.") % {"max": MAX_BATCH},
+                }
+            ]
         )
     params = _params(events, customer_scope)
     try:
@@ -186,7 +194,7 @@ def _errors(
                 {
                     "field": f"events.{index}.timestamp",
                     "code": "before_open_period",
-                    "message": "timestamp is before the start of the customer's oldest open billing period.",
+                    "message": _("timestamp is before the start of the customer's oldest open billing period."),
                 }
             )
         if event.metric in missing_metrics:
@@ -194,7 +202,7 @@ def _errors(
                 {
                     "field": f"events.{index}.metric",
                     "code": "unknown_metric",
-                    "message": f"Unknown metric {event.metric!r}.",
+                    "message": _("Unknown metric %(metric)r.") % {"metric": event.metric},
                 }
             )
         if event.customer_id not in _BIGINT or event.customer_id in missing_customers:
@@ -202,7 +210,7 @@ def _errors(
                 {
                     "field": f"events.{index}.customer_id",
                     "code": "not_found",
-                    "message": f"Customer {event.customer_id} not found.",
+                    "message": _("Customer %(customer_id)s not found.") % {"customer_id": event.customer_id},
                 }
             )
         if event.event_id in seen:
@@ -210,7 +218,7 @@ def _errors(
                 {
                     "field": f"events.{index}.event_id",
                     "code": "duplicate_in_batch",
-                    "message": f"Event id {event.event_id!r} appears twice in the batch.",
+                    "message": _("Event id %(event_id)r appears twice in the batch.") % {"event_id": event.event_id},
                 }
             )
         seen.add(event.event_id)
@@ -238,17 +246,17 @@ def _json_value(value) -> str:
     return json.dumps(value, ensure_ascii=False)  # anything else that is not JSON fails here
 
 
-_EVENT_ID_ERROR = "event_id must be a string of 1 to 255 characters (no NUL)."
-_CUSTOMER_ERROR = "customer_id must be an integer."
-_METRIC_ERROR = "metric must be a metric code."
-_QUANTITY_ERROR = "quantity must be a non-negative number with at most 6 decimals."
-_TIMESTAMP_ERROR = "timestamp must be an ISO 8601 datetime with a time zone (UTC offset within ±15:59)."
-_TIMESTAMP_WINDOW_ERROR = (
-    "timestamp must be within the accepted window: from 2000-01-01 to at most {future} minutes ahead of the "
+_EVENT_ID_ERROR = gettext_lazy("event_id must be a string of 1 to 255 characters (no NUL).")
+_CUSTOMER_ERROR = gettext_lazy("customer_id must be an integer.")
+_METRIC_ERROR = gettext_lazy("metric must be a metric code.")
+_QUANTITY_ERROR = gettext_lazy("quantity must be a non-negative number with at most 6 decimals.")
+_TIMESTAMP_ERROR = gettext_lazy("timestamp must be an ISO 8601 datetime with a time zone (UTC offset within ±15:59).")
+_TIMESTAMP_WINDOW_ERROR = gettext_lazy(
+    "timestamp must be within the accepted window: from 2000-01-01 to at most %(future)s minutes ahead of the "
     "server's clock (and not before the customer's oldest open billing period)."
 )
 _EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
-_PROPERTIES_ERROR = "properties must be an object (with no NUL character in a key or a value)."
+_PROPERTIES_ERROR = gettext_lazy("properties must be an object (with no NUL character in a key or a value).")
 
 
 def _no_nul(value) -> bool:
@@ -307,15 +315,17 @@ def parse_usage_events(raw) -> list[UsageEventIn]:
 def _parse(raw) -> tuple[list[UsageEventIn], list[int], list[dict]]:
     """The well-formed events, their indexes in the batch, and the errors of the others."""
     if not isinstance(raw, list):
-        raise InvalidUsageBatch([{"field": "events", "code": "not_a_list", "message": "`events` must be a list."}])
+        raise InvalidUsageBatch([{"field": "events", "code": "not_a_list", "message": _("`events` must be a list.")}])
     out, indexes, errors = [], [], []
     now = timezone.now()
     earliest = _EARLIEST
     latest = now + dt.timedelta(minutes=settings.USAGE_MAX_FUTURE_MINUTES)
-    window_error = _TIMESTAMP_WINDOW_ERROR.format(future=settings.USAGE_MAX_FUTURE_MINUTES)
+    window_error = str(_TIMESTAMP_WINDOW_ERROR) % {"future": settings.USAGE_MAX_FUTURE_MINUTES}
     for index, item in enumerate(raw):
         if not isinstance(item, dict):
-            errors.append({"field": f"events.{index}", "code": "invalid", "message": "Each event must be an object."})
+            errors.append(
+                {"field": f"events.{index}", "code": "invalid", "message": _("Each event must be an object.")}
+            )
             continue
         get = item.get
         event_id, customer_id, metric, timestamp = get("event_id"), get("customer_id"), get("metric"), get("timestamp")
@@ -346,7 +356,7 @@ def _parse(raw) -> tuple[list[UsageEventIn], list[int], list[dict]]:
             (properties_ok, "properties", _PROPERTIES_ERROR),
         ):
             if not ok:
-                errors.append({"field": f"{where}.{field}", "code": "invalid", "message": message})
+                errors.append({"field": f"{where}.{field}", "code": "invalid", "message": str(message)})
         if timestamp_ok and not in_window:
             errors.append({"field": f"{where}.timestamp", "code": "out_of_window", "message": window_error})
     return out, indexes, errors

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 import time_machine
+from django.conf import settings
 from rest_framework.test import APIClient
 
 from billing.selectors import customer_balance
@@ -225,6 +226,23 @@ def test_a_refusal_at_confirmation_is_a_form_error_and_writes_nothing(accountant
     # then
     assert rows() == before
     assert response.context["form"].non_field_errors() == ["Cannot change a subscription that is paused."]
+
+
+def test_a_service_refusal_reaches_the_russian_admin_in_russian(accountant, sub):
+    # given an accountant who reads the admin in Russian, on a confirmation page; then the subscription is paused
+    accountant.cookies[settings.LANGUAGE_COOKIE_NAME] = "ru"
+    data = form_fields(_preview_page(accountant, sub, plan="pro"), "subscription-flow-form")
+    data["_confirm"] = "1"
+    Subscription.objects.filter(pk=sub.pk).update(status="paused")
+    before = rows()
+
+    # when
+    with time_machine.travel(CHANGE_DAY, tick=False):
+        response = accountant.post(page_url(sub, "change_plan"), data)
+
+    # then the service's error is the form's error, in Russian, and nothing is written
+    assert rows() == before
+    assert response.context["form"].non_field_errors() == ["Нельзя изменить подписку в статусе «приостановлена»."]
 
 
 @pytest.mark.parametrize("group", ["Support", None])

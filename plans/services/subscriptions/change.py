@@ -9,6 +9,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from plans import events
 from plans.errors import (
@@ -68,7 +69,7 @@ def _change_target(sub: Subscription, *, plan_code: str | None, quantity: int | 
         _check_bundle_quantity(bundle, quantity)
         if plan.pk != sub.plan_id:
             if not bundle.is_active:
-                raise BundleNotFound(f"No active bundle {bundle.code!r}.", field="plan")
+                raise BundleNotFound(_("No active bundle %(bundle)r.") % {"bundle": bundle.code}, field="plan")
             included = _included_option_codes(bundle) & set(
                 SubscriptionOption.objects.filter(subscription=sub, removed_at=None).values_list(
                     "option__code", flat=True
@@ -76,15 +77,21 @@ def _change_target(sub: Subscription, *, plan_code: str | None, quantity: int | 
             )
             if included:
                 raise OptionNotAllowed(
-                    f"Option {sorted(included)[0]!r} on the subscription is included in bundle "
-                    f"{bundle.code!r}: remove it before the change.",
+                    _(
+                        "Option %(option)r on the subscription is included in bundle %(bundle)r: remove it before "
+                        "the change."
+                    )
+                    % {"option": sorted(included)[0], "bundle": bundle.code},
                     field="plan",
                 )
     price = price_for(plan_id=plan.pk, currency=sub.currency, as_of=at) if plan.pk != sub.plan_id else sub.price
     if price is None:
-        raise CurrencyMismatch(f"Plan {plan.code!r} has no price in {sub.currency}.", field="plan")
+        raise CurrencyMismatch(
+            _("Plan %(plan)r has no price in %(currency)s.") % {"plan": plan.code, "currency": sub.currency},
+            field="plan",
+        )
     if plan.pk == sub.plan_id and quantity == sub.quantity:
-        raise InvalidSubscriptionState("The subscription already has this plan and quantity.", field="plan")
+        raise InvalidSubscriptionState(_("The subscription already has this plan and quantity."), field="plan")
     return plan, price, quantity
 
 
@@ -92,11 +99,11 @@ def _check_change_now(sub: Subscription, plan: Plan) -> None:
     old = sub.plan
     if (plan.interval, plan.interval_count) != (old.interval, old.interval_count):
         raise InvalidSubscriptionState(
-            "A change to a plan with another billing period takes effect at period end.", field="when"
+            _("A change to a plan with another billing period takes effect at period end."), field="when"
         )
     if old.charge_timing != Plan.ChargeTiming.IN_ADVANCE or plan.charge_timing != Plan.ChargeTiming.IN_ADVANCE:
         raise InvalidSubscriptionState(
-            "Plans billed in arrears change at period end (nothing was paid in advance to prorate).", field="when"
+            _("Plans billed in arrears change at period end (nothing was paid in advance to prorate)."), field="when"
         )
 
 
@@ -115,7 +122,9 @@ def subscription_change_preview(
         qs = qs.filter(customer_id=customer_scope)
     sub = qs.first()
     if sub is None:
-        raise SubscriptionNotFound(f"Subscription {subscription_id} not found.")
+        raise SubscriptionNotFound(
+            _("Subscription %(subscription_id)s not found.") % {"subscription_id": subscription_id}
+        )
     _require(sub, Subscription.Status.ACTIVE, Subscription.Status.TRIALING, action="change")
     _require_current_period(sub, at=at, action="change")
     plan, price, quantity = _change_target(sub, plan_code=plan_code, quantity=quantity, at=at)
@@ -156,7 +165,7 @@ def subscription_change_plan(
     """Change plan and/or quantity now (prorated by days in the customer's calendar) or at period end."""
     at = at or timezone.now()
     if when not in ("now", "period_end"):
-        raise InvalidSubscriptionState("`when` is 'now' or 'period_end'.", field="when")
+        raise InvalidSubscriptionState(_("`when` is 'now' or 'period_end'."), field="when")
     key = key or uuid.uuid4().hex
     with transaction.atomic(durable=True):
         sub = _lock_subscription(subscription_id, customer_scope=customer_scope)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db.models import F
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from billing.locks import lock_customer
 from billing.models import Customer
@@ -34,7 +36,7 @@ MAX_QUANTITY = 1_000_000
 def _plan(code: str) -> Plan:
     plan = Plan.objects.select_related("product", "bundle").filter(code=code, is_active=True).first()
     if plan is None:
-        raise PlanNotFound(f"No active plan {code!r}.", field="plan")
+        raise PlanNotFound(_("No active plan %(code)r.") % {"code": code}, field="plan")
     return plan
 
 
@@ -42,11 +44,14 @@ def _bundle_plan(code: str) -> Plan:
     """The plan that sells an active, published bundle."""
     bundle = Bundle.objects.select_related("plan__product").filter(code=code, is_active=True).first()
     if bundle is None:
-        raise BundleNotFound(f"No active bundle {code!r}.", field="bundle")
+        raise BundleNotFound(_("No active bundle %(code)r.") % {"code": code}, field="bundle")
     if bundle.plan is None or not bundle.plan.is_active:
         raise BundleNotPublished(
-            f"Bundle {code!r} is not published: it has no active plan to bill it (publish it "
-            f"by saving it in the admin).",
+            _(
+                "Bundle %(code)r is not published: it has no active plan to bill it (publish it by saving "
+                "it in the admin)."
+            )
+            % {"code": code},
             field="bundle",
         )
     bundle.plan.bundle = bundle
@@ -67,12 +72,16 @@ def _included_option_codes(bundle: Bundle) -> set[str]:
 
 def _check_bundle_quantity(bundle: Bundle, quantity: int) -> None:
     if quantity != 1:
-        raise InvalidQuantity(f"Bundle {bundle.code!r} is sold one at a time: its quantity is 1.", field="quantity")
+        raise InvalidQuantity(
+            _("Bundle %(bundle)r is sold one at a time: its quantity is 1.") % {"bundle": bundle.code}, field="quantity"
+        )
 
 
 def _check_quantity(quantity, field: str = "quantity") -> int:
     if not isinstance(quantity, int) or isinstance(quantity, bool) or not 1 <= quantity <= MAX_QUANTITY:
-        raise InvalidQuantity(f"Quantity must be a whole number from 1 to {MAX_QUANTITY}.", field=field)
+        raise InvalidQuantity(
+            _("Quantity must be a whole number from 1 to %(max)s.") % {"max": MAX_QUANTITY}, field=field
+        )
     return quantity
 
 
@@ -85,20 +94,63 @@ def _lock_subscription(subscription_id: int, *, customer_scope: int | None = Non
         qs = qs.filter(customer_id=customer_scope)
     customer_id = qs.values_list("customer_id", flat=True).first()  # never changes: safe to read before the lock
     if customer_id is None:
-        raise SubscriptionNotFound(f"Subscription {subscription_id} not found.")
+        raise SubscriptionNotFound(
+            _("Subscription %(subscription_id)s not found.") % {"subscription_id": subscription_id}
+        )
     customer = lock_customer(customer_id)
     rows = list(qs.select_for_update(of=("self",), no_key=True))
     if not rows:
-        raise SubscriptionNotFound(f"Subscription {subscription_id} not found.")
+        raise SubscriptionNotFound(
+            _("Subscription %(subscription_id)s not found.") % {"subscription_id": subscription_id}
+        )
     sub = rows[0]
     sub.customer = customer
     return sub
 
 
+# One whole sentence per action, so that each language words it its own way.
+_REFUSED_IN_STATE = {
+    "cancel": gettext_lazy("Cannot cancel a subscription that is %(status)s."),
+    "pause": gettext_lazy("Cannot pause a subscription that is %(status)s."),
+    "resume": gettext_lazy("Cannot resume a subscription that is %(status)s."),
+    "change": gettext_lazy("Cannot change a subscription that is %(status)s."),
+    "apply a coupon to": gettext_lazy("Cannot apply a coupon to a subscription that is %(status)s."),
+    "add an option to": gettext_lazy("Cannot add an option to a subscription that is %(status)s."),
+    "remove an option from": gettext_lazy("Cannot remove an option from a subscription that is %(status)s."),
+}
+_AWAITS_RENEWAL = {
+    "cancel": gettext_lazy(
+        "Cannot cancel subscription %(subscription)s now: its period ended on %(period_end)s and the billing run "
+        "renews it shortly. Try again after the renewal."
+    ),
+    "pause": gettext_lazy(
+        "Cannot pause subscription %(subscription)s now: its period ended on %(period_end)s and the billing run "
+        "renews it shortly. Try again after the renewal."
+    ),
+    "change": gettext_lazy(
+        "Cannot change subscription %(subscription)s now: its period ended on %(period_end)s and the billing run "
+        "renews it shortly. Try again after the renewal."
+    ),
+    "apply a coupon to": gettext_lazy(
+        "Cannot apply a coupon to subscription %(subscription)s now: its period ended on %(period_end)s and the "
+        "billing run renews it shortly. Try again after the renewal."
+    ),
+    "add an option to": gettext_lazy(
+        "Cannot add an option to subscription %(subscription)s now: its period ended on %(period_end)s and the "
+        "billing run renews it shortly. Try again after the renewal."
+    ),
+    "remove an option from": gettext_lazy(
+        "Cannot remove an option from subscription %(subscription)s now: its period ended on %(period_end)s and "
+        "the billing run renews it shortly. Try again after the renewal."
+    ),
+}
+
+
 def _require(sub: Subscription, *states: str, action: str) -> None:
     if sub.status not in states:
         raise InvalidSubscriptionState(
-            f"Cannot {action} a subscription that is {sub.status}.", extra={"status": sub.status}
+            str(_REFUSED_IN_STATE[action]) % {"status": sub.get_status_display().lower()},
+            extra={"status": sub.status},
         )
 
 
@@ -107,8 +159,7 @@ def _require_current_period(sub: Subscription, *, at: dt.datetime, action: str) 
     renews the subscription, it is refused (409) instead of pricing a day outside the period."""
     if sub.next_billing_at is not None and sub.next_billing_at <= at:
         raise RenewalPending(
-            f"Cannot {action} subscription {sub.pk} now: its period ended on {sub.current_period_end} and the "
-            f"billing run renews it shortly. Try again after the renewal.",
+            str(_AWAITS_RENEWAL[action]) % {"subscription": sub.pk, "period_end": sub.current_period_end},
             extra={"period_end": sub.current_period_end.isoformat()},
         )
 
@@ -123,8 +174,11 @@ def _refuse_purchase_while_suspended(sub: Subscription, *, amount) -> None:
     )
     if suspended:
         raise CustomerSuspended(
-            f"Customer {sub.customer_id} is suspended for insufficient funds: top up the balance to resume its "
-            f"subscriptions before an upgrade or a purchase.",
+            _(
+                "Customer %(customer_id)s is suspended for insufficient funds: top up the balance to "
+                "resume its subscriptions before an upgrade or a purchase."
+            )
+            % {"customer_id": sub.customer_id},
             extra={"needed": str(amount), "currency": sub.currency},
         )
 

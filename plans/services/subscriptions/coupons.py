@@ -8,6 +8,7 @@ import datetime as dt
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from plans import events
 from plans.errors import (
@@ -55,26 +56,34 @@ def _redeem_coupon(
     )
     coupon = coupons[0] if coupons else None
     if coupon is None or not coupon.is_active:
-        raise CouponInvalid(f"Coupon {code!r} does not exist or is not active.", field="coupon")
+        raise CouponInvalid(_("Coupon %(code)r does not exist or is not active.") % {"code": code}, field="coupon")
     promo: Promotion = coupon.promotion
     if coupon.expires_at and coupon.expires_at <= at:
-        raise CouponInvalid(f"Coupon {code!r} has expired.", field="coupon")
+        raise CouponInvalid(_("Coupon %(code)r has expired.") % {"code": code}, field="coupon")
     if coupon.max_redemptions is not None and coupon.times_redeemed >= coupon.max_redemptions:
-        raise CouponInvalid(f"Coupon {code!r} has been fully redeemed.", field="coupon")
+        raise CouponInvalid(_("Coupon %(code)r has been fully redeemed.") % {"code": code}, field="coupon")
     if (
         not promo.is_active
         or (promo.valid_from and promo.valid_from > at)
         or (promo.valid_until and promo.valid_until <= at)
     ):
-        raise CouponInvalid(f"The promotion behind {code!r} is not running.", field="coupon")
+        raise CouponInvalid(_("The promotion behind %(code)r is not running.") % {"code": code}, field="coupon")
     plan_ids = set(promo.plans.values_list("id", flat=True))
     product_ids = set(promo.products.values_list("id", flat=True))
     if (plan_ids or product_ids) and plan.pk not in plan_ids and plan.product_id not in product_ids:
-        raise CouponInvalid(f"Coupon {code!r} does not apply to plan {plan.code!r}.", field="coupon")
+        raise CouponInvalid(
+            _("Coupon %(code)r does not apply to plan %(plan)r.") % {"code": code, "plan": plan.code}, field="coupon"
+        )
     if promo.amount is not None and promo.amount.currency.code != sub.currency:
-        raise CouponInvalid(f"Coupon {code!r} is in {promo.amount.currency.code}, not {sub.currency}.", field="coupon")
+        raise CouponInvalid(
+            _("Coupon %(code)r is in %(coupon_currency)s, not %(currency)s.")
+            % {"code": code, "coupon_currency": promo.amount.currency.code, "currency": sub.currency},
+            field="coupon",
+        )
     if SubscriptionDiscount.objects.filter(subscription=sub, promotion=promo).exists():  # under the subscription's lock
-        raise CouponInvalid(f"The promotion behind {code!r} is already on the subscription.", field="coupon")
+        raise CouponInvalid(
+            _("The promotion behind %(code)r is already on the subscription.") % {"code": code}, field="coupon"
+        )
     Coupon.objects.filter(pk=coupon.pk).update(times_redeemed=F("times_redeemed") + 1)
     periods = {
         Promotion.Duration.ONCE: 1,

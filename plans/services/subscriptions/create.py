@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from billing.errors import CustomerClosed, IdempotencyConflict
 from billing.locks import lock_customer
@@ -66,9 +67,9 @@ def subscription_create(
     1, billed its package price; the options it includes are entitlements, neither added nor charged."""
     at = at or timezone.now()
     if not plan_code and not bundle_code:
-        raise PlanOrBundleRequired("Send the plan or the bundle to subscribe to.", field="plan")
+        raise PlanOrBundleRequired(_("Send the plan or the bundle to subscribe to."), field="plan")
     if plan_code and bundle_code:
-        raise PlanOrBundleRequired("Send a plan or a bundle, not both.", field="bundle")
+        raise PlanOrBundleRequired(_("Send a plan or a bundle, not both."), field="bundle")
     quantity = _check_quantity(quantity)
     with transaction.atomic(durable=True):
         customer = lock_customer(customer_id)
@@ -77,35 +78,50 @@ def subscription_create(
             if existing is not None:
                 if existing.customer_id != customer.pk:
                     raise IdempotencyConflict(
-                        f"Key {key!r} created a subscription of another customer.", field="idempotency_key"
+                        _("Key %(key)r created a subscription of another customer.") % {"key": key},
+                        field="idempotency_key",
                     )
                 return existing
         if customer.status == Customer.Status.CLOSED:
-            raise CustomerClosed(f"Customer {customer.pk} is closed.")
+            raise CustomerClosed(_("Customer %(customer)s is closed.") % {"customer": customer.pk})
         plan = _bundle_plan(bundle_code) if bundle_code else _plan(plan_code)
         bundle = _bundle_of(plan)
         if bundle is not None:
             if not bundle.is_active:
-                raise BundleNotFound(f"No active bundle {bundle.code!r}.", field="bundle" if bundle_code else "plan")
+                raise BundleNotFound(
+                    _("No active bundle %(bundle)r.") % {"bundle": bundle.code},
+                    field="bundle" if bundle_code else "plan",
+                )
             _check_bundle_quantity(bundle, quantity)
             included = _included_option_codes(bundle) & {code for code, _ in options}
             if included:
                 raise OptionNotAllowed(
-                    f"Option {sorted(included)[0]!r} is included in bundle {bundle.code!r}: it is "
-                    f"not added (nor charged) on its own.",
+                    _("Option %(option)r is included in bundle %(bundle)r: it is not added (nor charged) on its own.")
+                    % {"option": sorted(included)[0], "bundle": bundle.code},
                     field="options",
                 )
         currency = (currency or customer.currency).upper()
         if currency != customer.currency:
-            raise CurrencyMismatch(f"The customer is billed in {customer.currency}, not {currency}.", field="currency")
+            raise CurrencyMismatch(
+                _("The customer is billed in %(billed)s, not %(currency)s.")
+                % {"billed": customer.currency, "currency": currency},
+                field="currency",
+            )
         price = price_for(plan_id=plan.pk, currency=currency, as_of=at)
         if price is None:
             if bundle_code:
-                raise CurrencyMismatch(f"Bundle {bundle_code!r} has no price in {currency}.", field="bundle")
-            raise CurrencyMismatch(f"Plan {plan.code!r} has no price in {currency}.", field="plan")
+                raise CurrencyMismatch(
+                    _("Bundle %(bundle_code)r has no price in %(currency)s.")
+                    % {"bundle_code": bundle_code, "currency": currency},
+                    field="bundle",
+                )
+            raise CurrencyMismatch(
+                _("Plan %(plan)r has no price in %(currency)s.") % {"plan": plan.code, "currency": currency},
+                field="plan",
+            )
         trial = plan.trial_days if trial_days is None else trial_days
         if trial < 0:
-            raise InvalidQuantity("Trial days must not be negative.", field="trial_days")
+            raise InvalidQuantity(_("Trial days must not be negative."), field="trial_days")
         start = local_date(at, customer.timezone)
         if trial:
             anchor = start + dt.timedelta(days=trial)

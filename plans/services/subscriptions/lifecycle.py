@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from billing.locks import lock_customer
 from billing.services.funds import prepaid_funds_cover
@@ -116,7 +117,9 @@ def subscription_cancel(
                 Subscription.Status.INCOMPLETE,
             ):
                 raise InvalidSubscriptionState(
-                    f"A {sub.status} subscription is canceled now, not at period end.", field="at_period_end"
+                    _("A subscription that is %(status)s is canceled now, not at period end.")
+                    % {"status": sub.get_status_display().lower()},
+                    field="at_period_end",
                 )
             sub.cancel_at_period_end = True
             sub.save(update_fields=["cancel_at_period_end", "updated_at"])

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from billing.models import Customer
 from billing.services.accounts import AccountResolver
@@ -44,22 +45,34 @@ def _attach_option(*, sub: Subscription, plan: Plan, code: str, quantity: int, a
     quantity = _check_quantity(quantity, "options.quantity")
     option = Option.objects.filter(code=code, is_active=True).first()
     if option is None:
-        raise OptionNotFound(f"No active option {code!r}.", field="options")
+        raise OptionNotFound(_("No active option %(code)r.") % {"code": code}, field="options")
     allowed_plans = set(option.plans.values_list("id", flat=True))
     if option.product_id != plan.product_id and plan.pk not in allowed_plans:
-        raise OptionNotAllowed(f"Option {code!r} is not available on plan {plan.code!r}.", field="options")
+        raise OptionNotAllowed(
+            _("Option %(code)r is not available on plan %(plan)r.") % {"code": code, "plan": plan.code}, field="options"
+        )
     if allowed_plans and plan.pk not in allowed_plans:
-        raise OptionNotAllowed(f"Option {code!r} is not available on plan {plan.code!r}.", field="options")
+        raise OptionNotAllowed(
+            _("Option %(code)r is not available on plan %(plan)r.") % {"code": code, "plan": plan.code}, field="options"
+        )
     if option.max_quantity is not None and quantity > option.max_quantity:
-        raise InvalidQuantity(f"Option {code!r} allows at most {option.max_quantity}.", field="options.quantity")
+        raise InvalidQuantity(
+            _("Option %(code)r allows at most %(max_quantity)s.") % {"code": code, "max_quantity": option.max_quantity},
+            field="options.quantity",
+        )
     price = option_price_for(option_id=option.pk, currency=sub.currency, as_of=at)
     if price is None:
-        raise CurrencyMismatch(f"Option {code!r} has no price in {sub.currency}.", field="options")
+        raise CurrencyMismatch(
+            _("Option %(code)r has no price in %(currency)s.") % {"code": code, "currency": sub.currency},
+            field="options",
+        )
     try:
         with transaction.atomic():
             return SubscriptionOption.objects.create(subscription=sub, option=option, price=price, quantity=quantity)
     except IntegrityError as exc:
-        raise OptionNotAllowed(f"Option {code!r} is already on the subscription.", field="options") from exc
+        raise OptionNotAllowed(
+            _("Option %(code)r is already on the subscription.") % {"code": code}, field="options"
+        ) from exc
 
 
 def _one_time_option_lines(snap: SubscriptionSnapshot, option) -> list:
@@ -154,7 +167,9 @@ def subscription_option_remove(
             .first()
         )
         if so is None:
-            raise OptionNotFound(f"Option {option_code!r} is not on the subscription.", field="option")
+            raise OptionNotFound(
+                _("Option %(option_code)r is not on the subscription.") % {"option_code": option_code}, field="option"
+            )
         snap = _snapshot(sub, at)
         day = local_date(at, snap.customer_tz)
         option = next(o for o in snap.options if o.id == so.pk)

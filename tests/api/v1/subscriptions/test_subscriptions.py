@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+import time_machine
 
 from billing.models import ApiKey, Transaction
 from billing.selectors import customer_balance
@@ -203,6 +204,28 @@ def test_bad_create_is_a_problem_and_writes_nothing(api, customer, catalog, body
     assert_problem(response, status, code, field=field)
     assert _rows() == before
     assert customer_balance(customer=customer).amount == 0
+
+
+@pytest.mark.parametrize(
+    ("headers", "detail"),
+    [
+        ({}, "No active plan 'nope'."),
+        ({"HTTP_ACCEPT_LANGUAGE": "ru"}, "Нет активного тарифа 'nope'."),
+    ],
+)
+def test_a_service_error_is_english_unless_the_client_asks_for_russian(api, customer, catalog, headers, detail):
+    # given
+    before = _rows()
+
+    # when
+    with time_machine.travel(msk(2026, 4, 1), tick=False):
+        response = post(api, SUBSCRIPTIONS, {"customer_id": customer.pk, "plan": "nope"}, **headers)
+
+    # then the message is in the client's language; the code and the field are not translated
+    body = assert_problem(response, 404, "plan_not_found", field="plan")
+    assert body["detail"] == detail
+    assert [(e["field"], e["code"], e["message"]) for e in body["errors"]] == [("plan", "plan_not_found", detail)]
+    assert _rows() == before
 
 
 def test_create_for_unknown_customer_is_404(api, catalog):

@@ -45,7 +45,10 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
     keyword = "Bearer"
 
     def authenticate(self, request):
-        header = authentication.get_authorization_header(request).decode("latin-1")
+        # the header as DRF's get_authorization_header reads it, without building request.headers for it
+        header = request._request.META.get("HTTP_AUTHORIZATION", "")
+        if isinstance(header, bytes):
+            header = header.decode("latin-1")
         if not header:
             return None
         parts = header.split()

@@ -52,10 +52,12 @@ class CustomerBalances:
 
 
 _MIN_ID, _MAX_ID = -(2**63), 2**63 - 1
+_CUSTOMER_TABLE, _ACCOUNT_TABLE = Customer._meta.db_table, Account._meta.db_table
 _BALANCES_SQL = (
-    'SELECT c."currency", c."credit_limit", a."balance", a."balance_currency" FROM "{customer}" c '
-    'LEFT JOIN "{account}" a ON a."customer_id" = c."id" AND a."kind" = %s WHERE c."id" = %s ORDER BY a."id"'
-).format(customer=Customer._meta.db_table, account=Account._meta.db_table)
+    f'SELECT c."currency", c."credit_limit", a."balance", a."balance_currency" FROM "{_CUSTOMER_TABLE}" c '
+    f'LEFT JOIN "{_ACCOUNT_TABLE}" a ON a."customer_id" = c."id" AND a."kind" = %s '
+    'WHERE c."id" = %s ORDER BY a."id"'
+)
 
 
 def customer_balances_get(*, customer_id, customer_scope: int | None) -> CustomerBalances:

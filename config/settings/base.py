@@ -96,15 +96,15 @@ if _db.get("HOST"):
 # to DB_CONN_MAX_AGE seconds instead of opening one per request (a new PostgreSQL backend each time, several
 # milliseconds). The health check (a `SELECT 1` before the first query of each request or task that reuses a
 # connection) replaces one that PostgreSQL or the network closed in the meantime. A connection stays one
-# PostgreSQL session for as long as it lives, so the ledger's prepared statements (config.db.prepared_cursor),
-# which are per session, are prepared once per connection and stay valid; a pooler in transaction mode would
-# break them (docs/ledger.md).
+# PostgreSQL session for as long as it lives, so the prepared statements (config.db.prepared_cursor: the
+# ledger's, the API's), which are per session, are prepared once per connection and stay valid; a pooler in
+# transaction mode would break them (docs/ledger.md).
 _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)
 _db["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=True)
-# The ledger's hot statements are prepared (config.db.prepared_cursor). Left to itself, PostgreSQL may keep
-# re-planning one on every call when its generic plan looks dearer than the custom ones; their generic plans are
-# good by construction, so always use them. Nothing else is affected: Django's own queries are bound on the
-# client and sent unprepared. See docs/ledger.md, "Prepared statements".
+# The ledger's and the API's hot statements are prepared (config.db.prepared_cursor). Left to itself, PostgreSQL
+# may keep re-planning one on every call when its generic plan looks dearer than the custom ones; their generic
+# plans are good by construction, so always use them. Nothing else is affected: Django's own queries are bound on
+# the client and sent unprepared. See docs/ledger.md, "Prepared statements".
 _db.setdefault("OPTIONS", {})
 _db["OPTIONS"]["options"] = f"{_db['OPTIONS'].get('options', '')} -c plan_cache_mode=force_generic_plan".strip()
 _db["ATOMIC_REQUESTS"] = False

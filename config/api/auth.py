@@ -79,8 +79,10 @@ def _active_key(key_hash: str):
     global _key_lookup
     if _key_lookup is None:
         model = apps.get_model(settings.API_KEY_MODEL)
-        columns = ", ".join(f'"{field.column}"' for field in model._meta.concrete_fields)
-        sql = f'SELECT {columns} FROM "{model._meta.db_table}" WHERE "key_hash" = %s AND "revoked_at" IS NULL'
+        meta = model._meta
+        columns = ", ".join(f'"{field.column}"' for field in meta.concrete_fields)
+        key_hash, revoked_at = meta.get_field("key_hash").column, meta.get_field("revoked_at").column
+        sql = f'SELECT {columns} FROM "{meta.db_table}" WHERE "{key_hash}" = %s AND "{revoked_at}" IS NULL'
         _key_lookup = model, sql
     model, sql = _key_lookup
     cursor = prepared_cursor()  # the connection's own cursor: not closed

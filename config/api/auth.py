@@ -81,8 +81,8 @@ def _active_key(key_hash: str):
         model = apps.get_model(settings.API_KEY_MODEL)
         meta = model._meta
         columns = ", ".join(f'"{field.column}"' for field in meta.concrete_fields)
-        key_hash, revoked_at = meta.get_field("key_hash").column, meta.get_field("revoked_at").column
-        sql = f'SELECT {columns} FROM "{meta.db_table}" WHERE "{key_hash}" = %s AND "{revoked_at}" IS NULL'
+        hash_column, revoked_column = meta.get_field("key_hash").column, meta.get_field("revoked_at").column
+        sql = f'SELECT {columns} FROM "{meta.db_table}" WHERE "{hash_column}" = %s AND "{revoked_column}" IS NULL'
         _key_lookup = model, sql
     model, sql = _key_lookup
     cursor = prepared_cursor()  # the connection's own cursor: not closed

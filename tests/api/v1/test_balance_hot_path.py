@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 
 from billing.services.api_keys import api_key_revoke
 from billing.services.customers import customer_balance_adjust
+from config.api import auth as api_auth
 from tests.api.helpers import assert_problem
 
 CUSTOMERS = "/api/v1/customers/"
@@ -89,3 +90,14 @@ def test_an_id_beyond_bigint_is_404(api):
 
     # then
     assert_problem(response, 404, "customer_not_found")
+
+
+def test_the_first_request_of_a_process_is_authenticated_like_any_other(read_api, customer, monkeypatch):
+    # given a process that has not looked a key up yet (the lookup's statement is built at the first request)
+    monkeypatch.setattr(api_auth, "_key_lookup", None)
+
+    # when
+    response = read_api.get(f"{CUSTOMERS}{customer.pk}/balance/")
+
+    # then
+    assert response.status_code == 200, response.content

@@ -1,4 +1,5 @@
-"""Database helpers for hot statements (the ledger's, the billing run's): shared tooling, no domain's.
+"""Database helpers for hot statements (the ledger's, the billing run's, the API's key lookup and balance read):
+shared tooling, no domain's.
 
 Prepared statements and plan_cache_mode: docs/ledger.md.
 """

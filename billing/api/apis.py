@@ -302,8 +302,8 @@ class CustomerBalanceApi(APIView):
                     "available": amount_str(money.amount + credit_limit, currency),
                 }
             )
-        data = {"customer_id": found.customer_id, "currency": found.currency, "balances": balances}
-        return Response(CustomerBalanceOutputSerializer(data).data)
+        # the output serializer documents this shape; the dict is already what it would give (strings and an int)
+        return Response({"customer_id": found.customer_id, "currency": found.currency, "balances": balances})
 
 
 # --- ledger ---------------------------------------------------------------------------------

@@ -60,14 +60,15 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # static files from STATIC_ROOT (collected at install), with or without DEBUG, no separate web server
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    # Django's session, auth and messages middleware, left out for /api/ (keys only, no sessions; config/middleware.py)
+    "config.middleware.SessionMiddleware",
     # the language of each request: the user's choice (cookie set by the admin's switch), else Accept-Language,
     # else LANGUAGE_CODE; the API answers in English unless Accept-Language asks otherwise (config/locale.py)
     "config.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "config.middleware.AuthenticationMiddleware",
+    "config.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
@@ -98,15 +99,15 @@ if _db.get("HOST"):
 # to DB_CONN_MAX_AGE seconds instead of opening one per request (a new PostgreSQL backend each time, several
 # milliseconds). The health check (a `SELECT 1` before the first query of each request or task that reuses a
 # connection) replaces one that PostgreSQL or the network closed in the meantime. A connection stays one
-# PostgreSQL session for as long as it lives, so the ledger's prepared statements (config.db.prepared_cursor),
-# which are per session, are prepared once per connection and stay valid; a pooler in transaction mode would
-# break them (docs/ledger.md).
+# PostgreSQL session for as long as it lives, so the prepared statements (config.db.prepared_cursor: the
+# ledger's, the API's), which are per session, are prepared once per connection and stay valid; a pooler in
+# transaction mode would break them (docs/ledger.md).
 _db["CONN_MAX_AGE"] = env.int("DB_CONN_MAX_AGE", default=600)
 _db["CONN_HEALTH_CHECKS"] = env.bool("DB_CONN_HEALTH_CHECKS", default=True)
-# The ledger's hot statements are prepared (config.db.prepared_cursor). Left to itself, PostgreSQL may keep
-# re-planning one on every call when its generic plan looks dearer than the custom ones; their generic plans are
-# good by construction, so always use them. Nothing else is affected: Django's own queries are bound on the
-# client and sent unprepared. See docs/ledger.md, "Prepared statements".
+# The ledger's and the API's hot statements are prepared (config.db.prepared_cursor). Left to itself, PostgreSQL
+# may keep re-planning one on every call when its generic plan looks dearer than the custom ones; their generic
+# plans are good by construction, so always use them. Nothing else is affected: Django's own queries are bound on
+# the client and sent unprepared. See docs/ledger.md, "Prepared statements".
 _db.setdefault("OPTIONS", {})
 _db["OPTIONS"]["options"] = f"{_db['OPTIONS'].get('options', '')} -c plan_cache_mode=force_generic_plan".strip()
 _db["ATOMIC_REQUESTS"] = False
@@ -196,6 +197,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.problems.problem_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "config.api.negotiation.ContentNegotiation",
     "DEFAULT_PARSER_CLASSES": ["config.api.parsers.BoundedJSONParser"],
     "UNAUTHENTICATED_USER": None,
     "COERCE_DECIMAL_TO_STRING": True,

@@ -54,3 +54,15 @@ def test_an_unknown_or_foreign_customer_is_not_found(make_customer, who):
     # when / then
     with pytest.raises(CustomerNotFound):
         customer_balances_get(customer_id=customer_id, customer_scope=mine.pk)
+
+
+@pytest.mark.parametrize("who", ["foreign", "beyond bigint"])
+def test_a_foreign_or_impossible_id_is_not_found_without_a_query(make_customer, who):
+    # given
+    mine, theirs = make_customer(name="Mine"), make_customer(name="Theirs")
+    customer_id, scope = {"foreign": (theirs.pk, mine.pk), "beyond bigint": (2**63, None)}[who]
+
+    # when / then
+    with CaptureQueriesContext(connection) as queries, pytest.raises(CustomerNotFound):
+        customer_balances_get(customer_id=customer_id, customer_scope=scope)
+    assert len(queries) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.db import transaction
@@ -31,7 +32,7 @@ from plans.pricing.charges import ChargeLine, total
 from plans.pricing.periods import Period, local_date, local_midnight, period_at
 from plans.services.charging import recurring_lines, setup_lines
 from plans.services.posting import charge_post
-from plans.services.snapshots import price_for
+from plans.services.snapshots import SubscriptionSnapshot, price_for
 from plans.services.subscriptions.common import (
     _bundle_of,
     _bundle_plan,
@@ -149,9 +150,9 @@ def subscription_create(
             _attach_option(sub=sub, plan=plan, code=option_code, quantity=option_quantity, at=at)
         if coupon_code:
             _redeem_coupon(sub=sub, plan=plan, code=coupon_code, at=at)
-        charges = [] if trial else first_charges(sub, at=at, period=period, day=start)
-        needed = first_charges_total(charges)
-        if charges and not prepaid_funds_cover(customer=customer, amount=needed):
+        first = None if trial else first_charges(sub, at=at, period=period, day=start)
+        needed = first.total if first else Decimal(0)
+        if first and not prepaid_funds_cover(customer=customer, amount=needed):
             policy = BillingPolicy.current().prepaid_new_subscription
             if policy != BillingPolicy.PrepaidNewSubscription.AWAIT_PAYMENT:
                 prepaid_funds_require(customer=customer, amount=needed, currency=currency)  # raises: 402
@@ -167,16 +168,25 @@ def subscription_create(
             **({"bundle": bundle.code} if bundle is not None else {}),
             **({"awaiting_payment": str(needed)} if sub.status == Subscription.Status.INCOMPLETE else {}),
         )
-        if charges and sub.status != Subscription.Status.INCOMPLETE:
-            post_first_charges(sub, charges, day=start, at=at)
+        if first and sub.status != Subscription.Status.INCOMPLETE:
+            post_first_charges(sub, first, day=start, at=at)
     return sub
 
 
-def first_charges(
-    sub: Subscription, *, at: dt.datetime, period: Period, day: dt.date
-) -> list[tuple[str, Period, list[ChargeLine], str]]:
-    """What a paid subscription is charged when it starts: the setup fee, the first period when billed in
-    advance, and its one-time options, as (kind, period, lines, key)."""
+@dataclass(frozen=True)
+class FirstCharges:
+    """What a paid subscription is charged when it starts, priced from one snapshot: the setup fee, the first period
+    when billed in advance, and its one-time options, as (kind, period, lines, key)."""
+
+    snap: SubscriptionSnapshot
+    charges: list[tuple[str, Period, list[ChargeLine], str]]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((total(lines) for _, _, lines, _ in self.charges if lines), Decimal(0))
+
+
+def first_charges(sub: Subscription, *, at: dt.datetime, period: Period, day: dt.date) -> FirstCharges:
     snap = _snapshot(sub, at)
     out = [(Charge.Kind.SETUP, period, setup_lines(snap, period), f"sub:{sub.pk}:{period.start}:setup")]
     if sub.plan.charge_timing == Plan.ChargeTiming.IN_ADVANCE:
@@ -189,20 +199,15 @@ def first_charges(
             out.append(
                 (Charge.Kind.ONE_TIME, one_day, _one_time_option_lines(snap, so), f"sub:{sub.pk}:option:{so.id}")
             )
-    return out
+    return FirstCharges(snap, out)
 
 
-def first_charges_total(charges: list[tuple[str, Period, list[ChargeLine], str]]) -> Decimal:
-    return sum((total(lines) for _, _, lines, _ in charges if lines), Decimal(0))
-
-
-def post_first_charges(sub: Subscription, charges: list, *, day: dt.date, at: dt.datetime) -> None:
-    """Post what `first_charges` listed (one snapshot, one account resolver), each charge under its own key."""
-    snap = _snapshot(sub, at)
+def post_first_charges(sub: Subscription, first: FirstCharges, *, day: dt.date, at: dt.datetime) -> None:
+    """Post what `first_charges` priced (its snapshot, one account resolver), each charge under its own key."""
     accounts = AccountResolver()
-    for kind, period, lines, key in charges:
+    for kind, period, lines, key in first.charges:
         charge_post(
-            snap=snap,
+            snap=first.snap,
             kind=kind,
             period=period,
             lines=lines,

@@ -35,7 +35,7 @@ from plans.services.subscriptions.common import (
     _snapshot,
     _use_discount_periods,
 )
-from plans.services.subscriptions.create import first_charges, first_charges_total, post_first_charges
+from plans.services.subscriptions.create import first_charges, post_first_charges
 
 
 def _charge_usage_until(snap: SubscriptionSnapshot, *, day: dt.date, at: dt.datetime) -> Charge | None:
@@ -343,12 +343,12 @@ def _start_awaiting(sub: Subscription, *, at: dt.datetime) -> bool:
     period = period_at(day, sub.plan.interval, 0, count=sub.plan.interval_count)
     sub.billing_anchor, sub.current_period_start, sub.current_period_end = day, period.start, period.end
     sub.save(update_fields=["billing_anchor", "current_period_start", "current_period_end", "updated_at"])
-    charges = first_charges(sub, at=at, period=period, day=day)
-    if not prepaid_funds_cover(customer=sub.customer, amount=first_charges_total(charges)):
+    first = first_charges(sub, at=at, period=period, day=day)
+    if not prepaid_funds_cover(customer=sub.customer, amount=first.total):
         return False
     sub.status, sub.next_billing_at = Subscription.Status.ACTIVE, local_midnight(period.end, tz)
     sub.save(update_fields=["status", "next_billing_at", "updated_at"])
-    post_first_charges(sub, charges, day=day, at=at)
+    post_first_charges(sub, first, day=day, at=at)
     _event(events.SUBSCRIPTION_RESUMED, sub, reason="first_payment")
     return True
 

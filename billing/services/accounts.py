@@ -82,6 +82,8 @@ class AccountResolver:
             self._select(cursor, rows)
             absent = [r for r in rows if (r[1], r[3]) not in self._ids]
             if absent:
+                # a customer account's name is spelled only when it is created: most chunks find every one
+                absent = [r if r[2] is not None else (*r[:2], _customer_account_name(r[4]), *r[3:]) for r in absent]
                 cols = [list(c) for c in zip(*absent, strict=True)]
                 # a customer account only in the customer's own currency (a customer has one currency)
                 cursor.execute(
@@ -138,11 +140,15 @@ def _refuse(cursor, row: tuple) -> None:
 
 
 def _customer_row(customer_id: int, currency: str, name: str | None = None) -> tuple:
-    if name is None:
-        with installation_language():
-            name = _("Balance of customer #%(id)s") % {"id": customer_id}
-    name = name[:255]
+    """name None: the default name, spelled by `_resolve` only if the account has to be created."""
+    if name is not None:
+        name = name[:255]
     return (Account.Kind.CUSTOMER.value, customer_account_code(customer_id), name, currency, customer_id)
+
+
+def _customer_account_name(customer_id: int) -> str:
+    with installation_language():
+        return (_("Balance of customer #%(id)s") % {"id": customer_id})[:255]
 
 
 def _revenue_name(product_code: str) -> str:

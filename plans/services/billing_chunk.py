@@ -43,6 +43,7 @@ from plans.models import BillingRun, Charge
 from plans.pricing.charges import total
 from plans.pricing.periods import Period
 from plans.services.posting import (
+    ChargeTexts,
     charge_description,
     charge_legs,
     charge_posted_payload,
@@ -316,6 +317,7 @@ def _charges(renewals: list[RenewalPlan], accounts: AccountResolver) -> list[tup
     out). A charge with nothing to charge (`nothing_to_charge`: only 0.00 lines) is left out: the renewal is
     recorded by the subscription's period moving on (`_advance`), not by a charge row."""
     charges = []
+    texts = ChargeTexts()
     for plan in renewals:
         snap = plan.snap
         for kind, period, lines in plan.charges:
@@ -333,7 +335,9 @@ def _charges(renewals: list[RenewalPlan], accounts: AccountResolver) -> list[tup
                 "key": key,
                 "lines": [line_json(x) for x in lines],
             }
-            legs = charge_legs(accounts=accounts, customer_id=snap.customer_id, lines=lines, product_of=snap.product_of)
+            legs = charge_legs(
+                accounts=accounts, customer_id=snap.customer_id, lines=lines, product_of=snap.product_of, texts=texts
+            )
             posting = None
             if legs:
                 posting = Posting(
@@ -344,7 +348,7 @@ def _charges(renewals: list[RenewalPlan], accounts: AccountResolver) -> list[tup
                     customer_id=snap.customer_id,
                     source_type="subscription",
                     source_id=str(snap.id),
-                    description=charge_description(kind, snap.id),
+                    description=charge_description(kind, snap.id, texts=texts),
                     event_type=None,  # the charge's own charge.posted is written with its guard row
                 )
             charges.append((row, period, posting))

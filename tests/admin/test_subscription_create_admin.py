@@ -188,3 +188,23 @@ def test_a_double_submit_of_the_add_form_subscribes_and_charges_once(staff_in_gr
     assert Charge.objects.filter(subscription=sub, kind="recurring").count() == 1
     assert customer_balance(customer=customer).amount == Decimal("9000.00")
     assert first.redirect_chain[-1][0] == second.redirect_chain[-1][0]
+
+
+def test_the_prepaid_rule_is_a_form_error_and_writes_nothing(staff_in_group, catalog):
+    # given a prepaid customer with 500.00 and start at 1000.00 a month
+    customer = prepaid_customer("500.00")
+    client = login(staff_in_group("Accountant"))
+    data = _form(client, customer, plan="start")
+    before = rows()
+
+    # when
+    response = client.post(reverse(ADD), data)
+
+    # then the 402 of the API is a form error here, and nothing is written
+    assert response.status_code == 200
+    assert response.context["form"].errors["__all__"] == [
+        "Insufficient funds: 1000.00 RUB needed now, 500.00 RUB available including the credit limit. Top up the "
+        "balance first."
+    ]
+    assert rows() == before
+    assert customer_balance(customer=customer).amount == Decimal("500.00")

@@ -214,8 +214,7 @@ def post_first_charges(sub: Subscription, first: FirstCharges, *, day: dt.date, 
             key=key,
             effective_date=day,
             accounts=accounts,
-            at=at,
-            funds_of=sub.customer,
+            at=at,  # no funds_of: both callers checked the total of these charges under the customer's lock
         )
         if kind == Charge.Kind.RECURRING:
             _use_discount_periods([sub.pk])

@@ -3,6 +3,7 @@ from billing.models.customers import Customer
 from billing.models.ledger import Account, AccountBalanceSlot, Entry, LedgerVerification, Transaction
 from billing.models.outbox import Event, EventDelivery, WebhookEndpoint
 from billing.models.policy import BillingPolicy
+from billing.models.sellers import Seller, SellerBankAccount, SellerSignatory, SellerVatRate
 
 __all__ = [
     "Account",
@@ -15,6 +16,10 @@ __all__ = [
     "EventDelivery",
     "IdempotencyRecord",
     "LedgerVerification",
+    "Seller",
+    "SellerBankAccount",
+    "SellerSignatory",
+    "SellerVatRate",
     "Transaction",
     "WebhookEndpoint",
 ]

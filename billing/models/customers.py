@@ -36,6 +36,10 @@ class Customer(models.Model):
         PREPAID = "prepaid", _("Prepaid balance")
         POSTPAID = "postpaid", _("Postpaid (invoiced at period end)")
 
+    class ClosingDocuments(models.TextChoices):
+        ACT_AND_VAT_INVOICE = "act_and_vat_invoice", _("Act and VAT invoice")
+        UPD = "upd", _("Universal transfer document (УПД)")
+
     class Status(models.TextChoices):
         ACTIVE = "active", _("Active")
         SUSPENDED = "suspended", _("Suspended")
@@ -91,6 +95,38 @@ class Customer(models.Model):
         verbose_name=_("external id"),
     )
     metadata = models.JSONField(default=dict, blank=True, verbose_name=_("metadata"))
+    # documents
+    seller = models.ForeignKey(
+        "billing.Seller",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="customers",
+        help_text=_("The legal entity that serves this customer; empty: the plan's product's seller or the default."),
+        verbose_name=_("seller"),
+    )
+    closing_documents = models.CharField(
+        max_length=20,
+        choices=ClosingDocuments.choices,
+        default=ClosingDocuments.ACT_AND_VAT_INVOICE,
+        help_text=_("What the monthly closing issues to this customer."),
+        verbose_name=_("closing documents"),
+    )
+    document_language = models.CharField(
+        max_length=2,
+        choices=[("ru", _("Russian")), ("en", _("English"))],
+        default="ru",
+        help_text=_("English for foreign customers: their invoices are printed in English."),
+        verbose_name=_("document language"),
+    )
+    pays_by_bank_transfer = models.BooleanField(
+        default=False,
+        help_text=_("Gets an invoice for payment before each renewal the balance cannot cover."),
+        verbose_name=_("pays by bank transfer"),
+    )
+    contract_number = models.CharField(max_length=64, blank=True, verbose_name=_("contract number"))
+    contract_date = models.DateField(null=True, blank=True, verbose_name=_("contract date"))
+    edo_id = models.CharField(max_length=100, blank=True, verbose_name=_("EDO id"))
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
     closed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("closed at"))

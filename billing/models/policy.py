@@ -33,6 +33,19 @@ class BillingPolicy(models.Model):
             "Other immediate charges (plan change now, options, quantity up, resume) are always refused."
         ),
     )
+    invoice_days_before_renewal = models.PositiveSmallIntegerField(
+        default=5,
+        help_text=_(
+            "Customers who pay by bank transfer get an invoice for payment this many days before a renewal that "
+            "their balance cannot cover."
+        ),
+        verbose_name=_("invoice days before renewal"),
+    )
+    closing_day = models.PositiveSmallIntegerField(
+        default=1,
+        help_text=_("Day of the month the previous month's acts and VAT invoices are issued (1–5)."),
+        verbose_name=_("closing day"),
+    )
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
 
     class Meta:

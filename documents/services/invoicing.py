@@ -170,7 +170,7 @@ def _issue_chunk(*, customer_ids: list[int], as_of: dt.date, due_date: dt.date) 
 
         numbers = document_numbers_take(counter=counter, count=len(drafts))
         invoices = []
-        for number, (customer, currency, group, total) in zip(numbers, drafts, strict=True):
+        for (_sequence, number), (customer, currency, group, total) in zip(numbers, drafts, strict=True):
             invoice = Invoice(
                 number=number,
                 customer=customer,

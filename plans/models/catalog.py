@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from billing.models.sellers import VAT_RATE_CHOICES
 from billing.money import money_field
 from plans.pricing.periods import Interval
 
@@ -21,6 +22,29 @@ class Product(models.Model):
     name = models.CharField(max_length=200, verbose_name=_("name"))
     description = models.TextField(blank=True, verbose_name=_("description"))
     is_active = models.BooleanField(default=True, verbose_name=_("is active"))
+    seller = models.ForeignKey(
+        "billing.Seller",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="products",
+        help_text=_("Who sells it to customers that name no seller of their own; empty: the default seller."),
+        verbose_name=_("seller"),
+    )
+    vat_rate = models.CharField(
+        max_length=10,
+        choices=VAT_RATE_CHOICES,
+        blank=True,
+        help_text=_("Overrides the seller's rate for this product (10%, 0%, without VAT); empty: the seller's."),
+        verbose_name=_("VAT rate"),
+    )
+    okei_code = models.CharField(
+        max_length=4,
+        default="362",
+        help_text=_("Unit code per OKEI: 362 month, 796 piece."),
+        verbose_name=_("OKEI code"),
+    )
+    unit_name = models.CharField(max_length=16, default="мес", verbose_name=_("unit name"))
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
@@ -93,6 +117,12 @@ class PlanPrice(models.Model):
     valid_from = models.DateTimeField(default=timezone.now, verbose_name=_("valid from"))
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
+    vat_included = models.BooleanField(
+        default=True,
+        help_text=_("The price includes VAT (the Russian norm); off: VAT is added on top."),
+        verbose_name=_("VAT included"),
+    )
+
     class Meta:
         verbose_name = _("plan price")
         verbose_name_plural = _("plan prices")
@@ -154,6 +184,12 @@ class OptionPrice(models.Model):
     amount = money_field(verbose_name=_("amount"))
     valid_from = models.DateTimeField(default=timezone.now, verbose_name=_("valid from"))
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+
+    vat_included = models.BooleanField(
+        default=True,
+        help_text=_("The price includes VAT (the Russian norm); off: VAT is added on top."),
+        verbose_name=_("VAT included"),
+    )
 
     class Meta:
         verbose_name = _("option price")
@@ -253,6 +289,12 @@ class BundlePrice(models.Model):
     bundle = models.ForeignKey(Bundle, on_delete=models.PROTECT, related_name="prices", verbose_name=_("bundle"))
     amount = money_field(verbose_name=_("amount"))
     valid_from = models.DateTimeField(default=timezone.now, verbose_name=_("valid from"))
+
+    vat_included = models.BooleanField(
+        default=True,
+        help_text=_("The price includes VAT (the Russian norm); off: VAT is added on top."),
+        verbose_name=_("VAT included"),
+    )
 
     class Meta:
         verbose_name = _("bundle price")
@@ -356,6 +398,12 @@ class UsageCharge(models.Model):
         blank=True,
         help_text=_('[{"up_to": "100", "unit_price": "1.00", "flat_fee": "0"}, {"up_to": null, "unit_price": "0.50"}]'),
         verbose_name=_("tiers"),
+    )
+
+    vat_included = models.BooleanField(
+        default=True,
+        help_text=_("The price includes VAT (the Russian norm); off: VAT is added on top."),
+        verbose_name=_("VAT included"),
     )
 
     class Meta:

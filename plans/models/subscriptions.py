@@ -301,12 +301,36 @@ class Charge(models.Model):
         max_length=255, help_text=_("Also the ledger transaction's idempotency key."), verbose_name=_("key")
     )  # unique: Meta
     lines = models.JSONField(default=list, verbose_name=_("lines"))
+    seller = models.ForeignKey(
+        "billing.Seller",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        db_index=False,
+        related_name="+",
+        help_text=_("Who served it (documents are issued per seller); empty: no seller, no VAT."),
+        verbose_name=_("seller"),
+    )  # indexed by (recognized_on, seller)
+    vat = models.DecimalField(
+        max_digits=19,
+        decimal_places=4,
+        db_default=0,
+        help_text=_("The VAT part of the amount (the sum of its lines' VAT)."),
+        verbose_name=_("VAT"),
+    )
+    recognized_on = models.DateField(
+        null=True,
+        blank=True,
+        help_text=_("Shipment (recognition) date: its ledger transaction's effective date; acts are issued by it."),
+        verbose_name=_("recognized on"),
+    )
     created_at = models.DateTimeField(db_default=models.functions.Now(), verbose_name=_("created at"))
 
     class Meta:
         verbose_name = _("charge")
         verbose_name_plural = _("charges")
         ordering = ["-id"]
+        indexes = [models.Index(fields=["recognized_on", "seller"], name="charge_recognized_seller_idx")]
         constraints = [
             models.UniqueConstraint(fields=["key"], name="charge_key_unique"),
             models.UniqueConstraint(

@@ -22,7 +22,12 @@ BILLING_MODELS = {
     "apikey",
     "idempotencyrecord",
     "billingpolicy",
+    "seller",
+    "sellerbankaccount",
+    "sellersignatory",
+    "sellervatrate",
 }
+SELLER_MODELS = {"seller", "sellerbankaccount", "sellersignatory", "sellervatrate"}
 
 
 def _perms(group_name: str, app_label: str) -> set[str]:
@@ -76,7 +81,7 @@ def test_accountant_permissions():
         "change_customer",
         "add_transaction",
         "change_billing_model",
-    }
+    } | {f"{action}_{m}" for m in SELLER_MODELS for action in ("add", "change")}  # sellers (billing.0024)
     # and runs subscriptions from the admin (plans.0009): adds them and changes them through the services
     assert _perms("Accountant", "plans") == {p for p in _all_of("plans") if p.startswith("view_")} | {
         "add_subscription",
@@ -94,7 +99,7 @@ def test_support_permissions():
         "view_entry",
         "view_account",
         "view_event",
-    }
+    } | {f"view_{m}" for m in SELLER_MODELS}
     assert _perms("Support", "plans") == {p for p in _all_of("plans") if p.startswith("view_")}
     assert _perms("Support", "auth") == set()
 

@@ -109,6 +109,7 @@ class Customer(models.Model):
         max_length=20,
         choices=ClosingDocuments.choices,
         default=ClosingDocuments.ACT_AND_VAT_INVOICE,
+        db_default=ClosingDocuments.ACT_AND_VAT_INVOICE,
         help_text=_("What the monthly closing issues to this customer."),
         verbose_name=_("closing documents"),
     )
@@ -116,17 +117,21 @@ class Customer(models.Model):
         max_length=2,
         choices=[("ru", _("Russian")), ("en", _("English"))],
         default="ru",
+        db_default="ru",
         help_text=_("English for foreign customers: their invoices are printed in English."),
         verbose_name=_("document language"),
     )
     pays_by_bank_transfer = models.BooleanField(
         default=False,
+        db_default=False,
         help_text=_("Gets an invoice for payment before each renewal the balance cannot cover."),
         verbose_name=_("pays by bank transfer"),
     )
-    contract_number = models.CharField(max_length=64, blank=True, verbose_name=_("contract number"))
+    contract_number = models.CharField(
+        max_length=64, blank=True, default="", db_default="", verbose_name=_("contract number")
+    )
     contract_date = models.DateField(null=True, blank=True, verbose_name=_("contract date"))
-    edo_id = models.CharField(max_length=100, blank=True, verbose_name=_("EDO id"))
+    edo_id = models.CharField(max_length=100, blank=True, default="", db_default="", verbose_name=_("EDO id"))
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
     closed_at = models.DateTimeField(null=True, blank=True, verbose_name=_("closed at"))

@@ -28,6 +28,10 @@ def revenue_account_code(product_code: str) -> str:
     return f"revenue:{product_code}"
 
 
+def vat_payable_account_code(seller_id: int) -> str:
+    return f"vat_payable:{seller_id}"
+
+
 class AccountResolver:
     """Account ids for one unit of work (a service call or a billing-run chunk).
 
@@ -43,11 +47,14 @@ class AccountResolver:
         customers: Iterable[tuple[int, str]] = (),
         revenues: Iterable[tuple[str, str]] = (),
         promo: Iterable[str] = (),
+        vat_payable: Iterable[tuple[int, str]] = (),
     ) -> None:
-        """customers: (customer_id, currency); revenues: (product_code, currency); promo: currencies."""
+        """customers: (customer_id, currency); revenues: (product_code, currency); promo: currencies;
+        vat_payable: (seller_id, currency)."""
         wanted = [_customer_row(customer_id, currency) for customer_id, currency in customers]
         wanted += [_revenue_row(product_code, currency) for product_code, currency in revenues]
         wanted += [_system_row(Account.Kind.PROMO, currency) for currency in promo]
+        wanted += [_vat_payable_row(seller_id, currency) for seller_id, currency in vat_payable]
         self._resolve(wanted)
 
     def customer(self, customer_id: int, currency: str) -> int:
@@ -61,6 +68,11 @@ class AccountResolver:
     def promo(self, currency: str) -> int:
         found = self._ids.get((Account.Kind.PROMO.value, currency))
         return found if found is not None else self._one(_system_row(Account.Kind.PROMO, currency))
+
+    def vat_payable(self, seller_id: int, currency: str) -> int:
+        """The VAT payable of a seller (one account per seller and currency, with balance slots like revenue)."""
+        found = self._ids.get((vat_payable_account_code(seller_id), currency))
+        return found if found is not None else self._one(_vat_payable_row(seller_id, currency))
 
     def _one(self, row: tuple) -> int:
         key = (row[1], row[3])
@@ -158,6 +170,10 @@ def _revenue_name(product_code: str) -> str:
 
 def _revenue_row(product_code: str, currency: str) -> tuple:
     return (Account.Kind.REVENUE.value, revenue_account_code(product_code), _revenue_name(product_code), currency, None)
+
+
+def _vat_payable_row(seller_id: int, currency: str) -> tuple:
+    return _system_row(Account.Kind.VAT_PAYABLE, currency, vat_payable_account_code(seller_id))
 
 
 def _system_row(kind: str, currency: str, code: str | None = None) -> tuple:

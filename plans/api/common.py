@@ -50,6 +50,12 @@ class ChargeLineOutputSerializer(serializers.Serializer):
     currency = serializers.CharField()
     quantity = serializers.CharField()
     ref = serializers.CharField(help_text="The plan, option or promotion code the line is about.")
+    net = serializers.CharField(help_text="The amount without VAT (the seller's revenue).")
+    vat = serializers.CharField(help_text="The VAT part of `amount` (0.00 when the line is not taxed).")
+    vat_rate = serializers.CharField(
+        allow_null=True,
+        help_text="The rate applied: 22, 20, 10, 7, 5, 0 or none («без НДС»); null when no seller taxes the line.",
+    )
 
 
 def line_out(line: ChargeLine | dict, *, with_period: bool = False) -> dict:
@@ -63,6 +69,13 @@ def line_out(line: ChargeLine | dict, *, with_period: bool = False) -> dict:
         "quantity": decimal_str(get("quantity")),
         "ref": get("ref"),
     }
+    if isinstance(line, dict):
+        vat, rate = Decimal(line.get("vat", 0)), line.get("vat_rate") or None
+    else:
+        vat, rate = line.vat, line.vat_rate or None
+    out["net"] = amount_str(Decimal(get("amount")) - vat, get("currency"))
+    out["vat"] = amount_str(vat, get("currency"))
+    out["vat_rate"] = rate
     if with_period:
         period = get("period")
         out["period"] = {"start": period.start, "end": period.end} if period is not None else None

@@ -48,6 +48,7 @@ class UpcomingChargeOutputSerializer(serializers.Serializer):
         many=True, help_text="Every line the next run posts for it: the lines of `breakdown`, in the same order."
     )
     total = serializers.CharField(help_text="The sum of `lines`.")
+    vat = serializers.CharField(help_text="The VAT part of `total`.")
     currency = serializers.CharField()
     breakdown = UpcomingChargeBreakdownOutputSerializer(
         many=True,
@@ -131,6 +132,7 @@ class CustomerUpcomingChargesApi(APIView):
                     "period": _period(e.period),
                     "lines": [line_out(x, with_period=True) for x in e.lines],
                     "total": amount_str(e.total, e.currency),
+                    "vat": amount_str(sum((x.vat for x in e.lines), Decimal(0)), e.currency),
                     "currency": e.currency,
                     "breakdown": [
                         {

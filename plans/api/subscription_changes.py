@@ -9,6 +9,7 @@ header, input serializers refuse unknown fields, errors are problem+json.
 from __future__ import annotations
 
 from contextlib import contextmanager
+from decimal import Decimal
 
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import PolymorphicProxySerializer, extend_schema
@@ -59,6 +60,7 @@ class ChangePreviewOutputSerializer(serializers.Serializer):
     preview = serializers.BooleanField(help_text="Always true: nothing was written.")
     lines = ChargeLineOutputSerializer(many=True)
     total = serializers.CharField()
+    vat = serializers.CharField(help_text="The VAT part of `total`.")
     currency = serializers.CharField()
     period = PeriodOutputSerializer()
     change_day = serializers.DateField(help_text="The customer's local day of the change (it counts on the new plan).")
@@ -201,6 +203,7 @@ class SubscriptionChangeApi(APIView):
                         "preview": True,
                         "lines": [line_out(x) for x in preview.lines],
                         "total": amount_str(preview.total, preview.currency),
+                        "vat": amount_str(sum((x.vat for x in preview.lines), Decimal(0)), preview.currency),
                         "currency": preview.currency,
                         "period": {"start": preview.period.start, "end": preview.period.end},
                         "change_day": preview.change_day,

@@ -62,11 +62,6 @@ class Migration(migrations.Migration):
             name='vat_rate',
             field=models.CharField(blank=True, choices=[('standard', 'Standard rate by date (20% to 2025, 22% from 2026)'), ('22', '22%'), ('20', '20%'), ('10', '10%'), ('7', '7% (simplified tax system)'), ('5', '5% (simplified tax system)'), ('0', '0%'), ('none', 'Without VAT')], help_text="Overrides the seller's rate for this product (10%, 0%, without VAT); empty: the seller's.", max_length=10, verbose_name='VAT rate'),
         ),
-        migrations.AddField(
-            model_name='usagecharge',
-            name='vat_included',
-            field=models.BooleanField(default=True, help_text='The price includes VAT (the Russian norm); off: VAT is added on top.', verbose_name='VAT included'),
-        ),
         migrations.AddIndex(
             model_name='charge',
             index=models.Index(fields=['recognized_on', 'seller'], name='charge_recognized_seller_idx'),

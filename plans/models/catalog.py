@@ -400,12 +400,6 @@ class UsageCharge(models.Model):
         verbose_name=_("tiers"),
     )
 
-    vat_included = models.BooleanField(
-        default=True,
-        help_text=_("The price includes VAT (the Russian norm); off: VAT is added on top."),
-        verbose_name=_("VAT included"),
-    )
-
     class Meta:
         verbose_name = _("usage charge")
         verbose_name_plural = _("usage charges")

@@ -39,10 +39,19 @@ class ChargeLine:
     quantity: Decimal = Decimal(1)
     ref: str = ""
     period: Period | None = None
+    # VAT, once a seller's rate applied (plans.services.vat.apply_vat): `amount` is then what the customer pays
+    # (VAT included), `vat` its VAT part and `vat_rate` the resolved rate code (billing.vat.VatRate); "" untaxed
+    vat_rate: str = ""
+    vat: Decimal = ZERO
 
     def __post_init__(self):
         if round_amount(self.amount, self.currency) != self.amount:
             raise ValueError(f"charge line amount {self.amount} is not rounded for {self.currency}")
+
+    @property
+    def net(self) -> Decimal:
+        """The amount without VAT (the revenue)."""
+        return self.amount - self.vat
 
 
 def line(kind: LineKind, description: str, raw_amount: Decimal, currency: str, **kw) -> ChargeLine:

@@ -52,6 +52,7 @@ from plans.services.posting import (
 )
 from plans.services.renewal import RenewalPlan, renewal_decision
 from plans.services.snapshots import load_renewal_snapshots
+from plans.services.vat import lines_vat
 
 logger = logging.getLogger(__name__)
 
@@ -110,11 +111,12 @@ _INSERT_CHARGES_SQL = """
 WITH x AS (
     SELECT * FROM json_to_recordset(%s::json)
         AS x(sub bigint, cid bigint, kind varchar, ps date, pe date, amount text, currency varchar, key varchar,
-             lines json, tx bigint, payload jsonb)
+             lines json, tx bigint, payload jsonb, seller bigint, vat text)
 ), c AS (
     INSERT INTO plans_charge (subscription_id, kind, period_start, period_end, amount, amount_currency, key, lines,
-                              created_at, transaction_id)
-    SELECT x.sub, x.kind, x.ps, x.pe, x.amount::numeric, x.currency, x.key, x.lines::jsonb, now(), x.tx FROM x
+                              created_at, transaction_id, seller_id, vat, recognized_on)
+    SELECT x.sub, x.kind, x.ps, x.pe, x.amount::numeric, x.currency, x.key, x.lines::jsonb, now(), x.tx, x.seller,
+           COALESCE(x.vat::numeric, 0), x.ps FROM x
     ON CONFLICT DO NOTHING
     RETURNING id, key
 )
@@ -308,6 +310,11 @@ def _accounts_for(renewals: list[RenewalPlan]) -> AccountResolver:
             }
         },
         promo={p.snap.currency for p in renewals if p.snap.discounts},
+        vat_payable={
+            (p.snap.tax.seller_id, p.snap.currency)
+            for p in renewals
+            if p.snap.tax is not None and p.snap.tax.seller_id is not None
+        },
     )
     return accounts
 
@@ -320,6 +327,7 @@ def _charges(renewals: list[RenewalPlan], accounts: AccountResolver) -> list[tup
     texts = ChargeTexts()
     for plan in renewals:
         snap = plan.snap
+        seller_id = snap.tax.seller_id if snap.tax is not None else None
         for kind, period, lines in plan.charges:
             if nothing_to_charge(lines):
                 continue
@@ -333,10 +341,18 @@ def _charges(renewals: list[RenewalPlan], accounts: AccountResolver) -> list[tup
                 "amount": str(total(lines) if lines else Decimal(0)),
                 "currency": snap.currency,
                 "key": key,
-                "lines": [line_json(x) for x in lines],
+                "lines": [line_json(x, product_of=snap.product_of) for x in lines],
             }
+            if seller_id is not None:
+                row["seller"] = seller_id
+                row["vat"] = str(lines_vat(lines))
             legs = charge_legs(
-                accounts=accounts, customer_id=snap.customer_id, lines=lines, product_of=snap.product_of, texts=texts
+                accounts=accounts,
+                customer_id=snap.customer_id,
+                lines=lines,
+                product_of=snap.product_of,
+                texts=texts,
+                seller_id=seller_id,
             )
             posting = None
             if legs:

@@ -124,7 +124,10 @@ def _mirror_prices(bundle: Bundle, plan: Plan, prices: list[BundlePrice]) -> int
                 )
             continue
         version = PlanPrice(
-            plan=plan, amount=Money(price.amount.amount, price.amount_currency), valid_from=price.valid_from
+            plan=plan,
+            amount=Money(price.amount.amount, price.amount_currency),
+            valid_from=price.valid_from,
+            vat_included=price.vat_included,
         )
         version.full_clean()
         version.save()

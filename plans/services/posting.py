@@ -32,11 +32,13 @@ from plans.models import Charge
 from plans.pricing.charges import ChargeLine, LineKind, total
 from plans.pricing.periods import Period
 from plans.services.snapshots import SubscriptionSnapshot
+from plans.services.vat import apply_vat, lines_vat
 
 
-def line_json(line: ChargeLine) -> dict:
-    """A charge line as stored in Charge.lines (strings for amounts: exact, no float)."""
-    return {
+def line_json(line: ChargeLine, *, product_of: Callable[[str], str] | None = None) -> dict:
+    """A charge line as stored in Charge.lines (strings for amounts: exact, no float). A taxed line also keeps its
+    product, net, VAT and rate: the documents app builds acts and VAT invoices from them."""
+    stored = {
         "kind": line.kind.value,
         "description": line.description,
         "amount": str(line.amount),
@@ -44,6 +46,12 @@ def line_json(line: ChargeLine) -> dict:
         "quantity": str(line.quantity),
         "ref": line.ref,
     }
+    if line.vat_rate:
+        stored["product"] = product_of(line.ref) if product_of is not None else ""
+        stored["net"] = str(line.net)
+        stored["vat"] = str(line.vat)
+        stored["vat_rate"] = line.vat_rate
+    return stored
 
 
 def charge_posted_payload(
@@ -101,6 +109,7 @@ class ChargeTexts:
             self._kinds = {kind.value: str(kind.label) for kind in Charge.Kind}
             self.memo_charge = pgettext("ledger memo", "Charge")
             self.memo_credit = pgettext("ledger memo", "Credit")
+            self.memo_vat = pgettext("ledger memo", "VAT")
 
     def description(self, kind: str, subscription_id: int) -> str:
         return self._template % {"kind": self._kinds[Charge.Kind(kind).value], "id": subscription_id}
@@ -120,11 +129,14 @@ def charge_legs(
     lines: Iterable[ChargeLine],
     product_of: Callable[[str], str],
     texts: ChargeTexts | None = None,
+    seller_id: int | None = None,
 ) -> list[Leg]:
-    """Ledger legs for lines in one currency: revenue per product, discounts on the promo account, the net on the
+    """Ledger legs for lines in one currency: revenue per product (the line's net), discounts on the promo account,
+    the charge's VAT on the seller's VAT payable account (one leg), and what the customer pays (VAT included) on the
     customer's balance account; one entry per line, so statements show each line. Empty when every line is zero."""
     legs: list[Leg] = []
     net = Decimal(0)
+    vat = Decimal(0)
     currency = None
     for line in lines:
         if not line.amount:
@@ -134,10 +146,21 @@ def charge_legs(
             account = accounts.promo(line.currency)
         else:
             account = accounts.revenue(product_of(line.ref), line.currency)
-        legs.append(Leg(account, -line.amount, line.currency, line.description[:255]))
+        if line.amount != line.vat:  # a line that is all VAT (none at today's rates) has no revenue entry
+            legs.append(Leg(account, line.vat - line.amount, line.currency, line.description[:255]))
         net += line.amount
+        vat += line.vat
     if not legs:
         return []
+    if vat:
+        if seller_id is None:
+            raise ValueError("taxed lines need the seller whose VAT payable they go to")
+        if texts is not None:
+            memo = texts.memo_vat
+        else:
+            with installation_language():
+                memo = pgettext("ledger memo", "VAT")
+        legs.append(Leg(accounts.vat_payable(seller_id, currency), -vat, currency, memo))
     if net:
         if texts is not None:
             memo = texts.memo_charge if net > 0 else texts.memo_credit
@@ -173,9 +196,13 @@ def charge_post(
     a period billed is the subscription's period moving on, not a charge row.
 
     `funds_of` (the customer, locked by the caller) marks a charge the customer asked for now: the prepaid rule
-    applies (billing.services.funds), and a charge the balance plus credit limit cannot cover is refused."""
+    applies (billing.services.funds), and a charge the balance plus credit limit cannot cover is refused.
+
+    The lines are taxed at the seller's rate on `effective_date` (the shipment date) unless the caller did so."""
     check_line_currencies(lines, currency=snap.currency, subscription_id=snap.id)
+    lines = apply_vat(snap, lines, day=effective_date)
     amount = total(lines) if lines else Decimal(0)
+    seller_id = snap.tax.seller_id if snap.tax is not None else None
     existing = Charge.objects.filter(key=key).first()
     if existing is not None:
         return existing
@@ -192,7 +219,10 @@ def charge_post(
                 period_end=period.end,
                 amount=Money(amount, snap.currency),
                 key=key,
-                lines=[line_json(x) for x in lines],
+                lines=[line_json(x, product_of=snap.product_of) for x in lines],
+                seller_id=seller_id,
+                vat=lines_vat(lines),
+                recognized_on=effective_date,
             )
     except IntegrityError:
         existing = Charge.objects.filter(
@@ -202,7 +232,11 @@ def charge_post(
             raise
         return existing
     legs = charge_legs(
-        accounts=accounts or AccountResolver(), customer_id=snap.customer_id, lines=lines, product_of=snap.product_of
+        accounts=accounts or AccountResolver(),
+        customer_id=snap.customer_id,
+        lines=lines,
+        product_of=snap.product_of,
+        seller_id=seller_id,
     )
     if legs:
         tx = ledger_post(

@@ -28,6 +28,7 @@ from plans.pricing.periods import Period, local_midnight, period_at
 from plans.services.charging import recurring_lines, setup_lines, usage_lines
 from plans.services.posting import check_line_currencies
 from plans.services.snapshots import SubscriptionSnapshot
+from plans.services.vat import apply_vat
 
 
 @dataclass
@@ -50,10 +51,13 @@ class RenewalPlan:
 
 
 def renewal_decision(snap: SubscriptionSnapshot, *, grace: dt.timedelta) -> RenewalPlan:
+    """The renewal, its charges taxed at the seller's rate on their shipment date (each charge's period start, its
+    ledger effective date)."""
     _price_in_subscription_currency(snap)
     plan = _renewal_plan(snap, grace=grace)
     for *_rest, lines in plan.charges:
         check_line_currencies(lines, currency=snap.currency, subscription_id=snap.id)
+    plan.charges = [(kind, period, apply_vat(snap, lines, day=period.start)) for kind, period, lines in plan.charges]
     return plan
 
 
@@ -114,6 +118,10 @@ def _apply_due_change(snap: SubscriptionSnapshot) -> None:
     snap.latest_price_id, snap.latest_unit_price = change.price_id, change.unit_price
     snap.latest_minimum, snap.latest_setup_fee = change.minimum, change.setup_fee
     snap.usage_charges, snap.usage, snap.segments = [], {}, []
+    if snap.tax is not None:
+        if change.product_vat_rate:
+            snap.tax.product_rates[change.product_code] = change.product_vat_rate
+        snap.tax.refs_included[change.plan_code] = change.vat_included
 
 
 def _latest_price_version(snap: SubscriptionSnapshot) -> None:

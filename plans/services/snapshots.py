@@ -20,6 +20,7 @@ from plans.pricing.charges import (
     PricedItem,
 )
 from plans.pricing.periods import Period, local_midnight, period_containing
+from plans.services.vat import TaxTerms, seller_rates_load
 
 ZERO = Decimal(0)
 
@@ -135,6 +136,8 @@ class DueChange:
     setup_fee: Decimal | None
     minimum: Decimal | None
     price_currency: str
+    product_vat_rate: str = ""
+    vat_included: bool = True
 
 
 @dataclass
@@ -183,6 +186,8 @@ class SubscriptionSnapshot:
     other_products: dict[str, str] = field(default_factory=dict)
     # the change scheduled for this period's end, loaded for a renewal only (load_renewal_snapshots)
     due_change: DueChange | None = None
+    # the seller and what taxing the lines needs (plans.services.vat); None: loaded without it (no VAT)
+    tax: TaxTerms | None = None
 
     # --- items ---------------------------------------------------------------------------
     def items(self, *, unit_price: Decimal | None = None, quantity: int | None = None) -> list[PricedItem]:
@@ -300,7 +305,9 @@ _SNAPSHOT_SQL = """
 SELECT s.id, s.customer_id, c.timezone, s.currency, s.status, p.id, p.code, p.name, pr.id, pr.code, p.interval,
        p.interval_count, p.charge_timing = 'in_advance', p.grandfathered, s.price_id, pp.amount, pp.setup_fee,
        pp.minimum_commitment, s.quantity, s.billing_anchor, s.current_period_start, s.current_period_end,
-       s.cancel_at_period_end, s.trial_end, c.billing_model = 'prepaid', c.past_due_since, pp.amount_currency
+       s.cancel_at_period_end, s.trial_end, c.billing_model = 'prepaid', c.past_due_since, pp.amount_currency,
+       COALESCE(c.seller_id, pr.seller_id, (SELECT id FROM billing_seller WHERE is_default)), pr.vat_rate,
+       pp.vat_included
   FROM plans_subscription s
   -- customers by primary key (an init plan): joined on s.customer_id alone, the planner estimates a
   -- seq scan of every customer cheaper than a thousand index probes
@@ -316,7 +323,8 @@ SELECT s.id, s.customer_id, c.timezone, s.currency, s.status, p.id, p.code, p.na
 
 
 _OPTIONS_SQL = """
-SELECT so.subscription_id, so.id, o.id, o.code, o.name, o.product_id, pr.code, op.amount, so.quantity, o.kind
+SELECT so.subscription_id, so.id, o.id, o.code, o.name, o.product_id, pr.code, op.amount, so.quantity, o.kind,
+       pr.vat_rate, op.vat_included
   FROM plans_subscriptionoption so
   JOIN plans_option o ON o.id = so.option_id
   JOIN plans_product pr ON pr.id = o.product_id
@@ -346,7 +354,8 @@ SELECT sd.subscription_id, sd.id, p.code, p.percent, p.amount,
 
 # The plans each subscription left by a change "now" in its current period (plans.SubscriptionSegment), in order.
 _SEGMENTS_SQL = """
-SELECT g.subscription_id, g.plan_id, p.code, p.name, pr.code, pp.minimum_commitment, g.ends_at, g.ends_on
+SELECT g.subscription_id, g.plan_id, p.code, p.name, pr.code, pp.minimum_commitment, g.ends_at, g.ends_on,
+       pr.vat_rate, pp.vat_included
   FROM plans_subscriptionsegment g
   JOIN plans_subscription s ON s.id = g.subscription_id AND g.period_start = s.current_period_start
   JOIN plans_plan p ON p.id = g.plan_id
@@ -409,9 +418,18 @@ def load_snapshots(subscription_ids: list[int], *, as_of: dt.datetime) -> dict[i
             prepaid=r[24],
             past_due_since=r[25],
             price_currency=r[26],
+            tax=TaxTerms(
+                seller_id=r[27],
+                product_rates={r[9]: r[28]} if r[28] else {},
+                refs_included={r[6]: r[29]},
+                included=r[29],
+            ),
         )
         for r in rows
     }
+    seller_rates = seller_rates_load(s.tax.seller_id for s in snaps.values())
+    for snap in snaps.values():
+        snap.tax.rates = seller_rates.get(snap.tax.seller_id, ())
     plan_currencies = {(s.plan_id, s.currency) for s in snaps.values()}
     # latest price version per (plan, currency) valid at as_of
     latest = (
@@ -427,7 +445,8 @@ def load_snapshots(subscription_ids: list[int], *, as_of: dt.datetime) -> dict[i
     ids = list(snaps)
     with connection.cursor() as cursor:
         cursor.execute(_OPTIONS_SQL, [array_literal(ids)])
-        for sub_id, so_id, option_id, code, name, product_id, product_code, amount, quantity, kind in cursor:
+        for sub_id, so_id, option_id, code, name, product_id, product_code, amount, quantity, kind, *tax in cursor:
+            _tax_item(snaps[sub_id].tax, code, product_code, *tax)
             snaps[sub_id].options.append(
                 OptionSnapshot(
                     id=so_id,
@@ -460,11 +479,28 @@ def load_snapshots(subscription_ids: list[int], *, as_of: dt.datetime) -> dict[i
     usage_by_plan = usage_charges_of({p for p, _ in plan_currencies} | {row[1] for row in segment_rows})
     for snap in snaps.values():
         snap.usage_charges = usage_by_plan.get((snap.plan_id, snap.currency), [])
-    for sub_id, plan_id, code, name, product_code, minimum, ends_at, ends_on in segment_rows:
+    for sub_id, plan_id, code, name, product_code, minimum, ends_at, ends_on, *tax in segment_rows:
         snap = snaps[sub_id]
+        _tax_item(snap.tax, code, product_code, *tax)
         charges = usage_by_plan.get((plan_id, snap.currency), [])
         snap.segments.append(PlanSegment(code, name, product_code, minimum, charges, ends_at, ends_on))
     return snaps
+
+
+def _tax_item(terms: TaxTerms, ref: str, product_code: str, product_rate: str, included: bool) -> None:
+    """Record how an item (an option, a plan left in the period, a change's target) is taxed."""
+    if product_rate:
+        terms.product_rates[product_code] = product_rate
+    terms.refs_included[ref] = included
+
+
+def snapshot_add_target(snap: SubscriptionSnapshot, *, plan: Plan, price: PlanPrice) -> None:
+    """Make a change's target plan known to `snap` before its lines are posted or shown: its lines are revenue of
+    its own product and taxed at its product's rate and its price's VAT terms."""
+    if plan.pk != snap.plan_id:
+        snap.other_products[plan.code] = plan.product.code
+    if snap.tax is not None:
+        _tax_item(snap.tax, plan.code, plan.product.code, plan.product.vat_rate, price.vat_included)
 
 
 def snapshot_after_change(
@@ -476,6 +512,10 @@ def snapshot_after_change(
     (load_usage). A change of quantity alone keeps the plan, so the period stays one part."""
     if plan.pk == snap.plan_id:
         return replace(snap, usage={})
+    tax = snap.tax
+    if tax is not None:
+        tax = replace(tax, product_rates=dict(tax.product_rates), refs_included=dict(tax.refs_included))
+        _tax_item(tax, plan.code, plan.product.code, plan.product.vat_rate, price.vat_included)
     closed = PlanSegment(snap.plan_code, snap.plan_name, snap.product_code, snap.minimum, snap.usage_charges, at, day)
     return replace(
         snap,
@@ -488,6 +528,7 @@ def snapshot_after_change(
         usage_charges=usage_charges_of({plan.pk}).get((plan.pk, snap.currency), []),
         segments=[*snap.segments, closed],
         usage={},
+        tax=tax,
     )
 
 
@@ -546,13 +587,13 @@ _DUE_CHANGES_SQL = """
 SELECT DISTINCT ON (c.subscription_id) c.subscription_id, c.id, p.id, p.code, p.name, pr.id, pr.code, p.interval,
        p.interval_count, p.charge_timing = 'in_advance', p.grandfathered,
        COALESCE((c.params ->> 'quantity')::int, s.quantity), pp.id, pp.amount, pp.setup_fee, pp.minimum_commitment,
-       pp.amount_currency
+       pp.amount_currency, COALESCE(pr.vat_rate, ''), COALESCE(pp.vat_included, true)
   FROM plans_scheduledchange c
   JOIN plans_subscription s ON s.id = c.subscription_id
   LEFT JOIN plans_plan p ON p.id = (c.params ->> 'plan_id')::bigint
   LEFT JOIN plans_product pr ON pr.id = p.product_id
   LEFT JOIN LATERAL (
-      SELECT id, amount, setup_fee, minimum_commitment, amount_currency FROM plans_planprice
+      SELECT id, amount, setup_fee, minimum_commitment, amount_currency, vat_included FROM plans_planprice
        WHERE plan_id = p.id AND amount_currency = s.currency AND valid_from <= %s
        ORDER BY valid_from DESC LIMIT 1
   ) pp ON true
@@ -586,6 +627,8 @@ def load_due_changes(snaps: dict[int, SubscriptionSnapshot], *, as_of: dt.dateti
                 setup_fee=row[13],
                 minimum=row[14],
                 price_currency=row[15] or "",
+                product_vat_rate=row[16],
+                vat_included=row[17],
             )
 
 

@@ -32,7 +32,13 @@ from plans.pricing.charges import ChargeLine, total
 from plans.pricing.periods import Period, local_date
 from plans.services.charging import change_lines, usage_lines
 from plans.services.posting import charge_post
-from plans.services.snapshots import SubscriptionSnapshot, load_usage, price_for, snapshot_after_change
+from plans.services.snapshots import (
+    SubscriptionSnapshot,
+    load_usage,
+    price_for,
+    snapshot_add_target,
+    snapshot_after_change,
+)
 from plans.services.subscriptions.common import (
     _bundle_of,
     _check_bundle_quantity,
@@ -46,6 +52,7 @@ from plans.services.subscriptions.common import (
     _require_current_period,
     _snapshot,
 )
+from plans.services.vat import apply_vat
 
 
 @dataclass(frozen=True)
@@ -142,6 +149,8 @@ def subscription_change_preview(
             new_plan=(plan.code, plan.name),
             new_plan_key=(plan.pk, plan.product_id),
         )
+        snapshot_add_target(snap, plan=plan, price=price)
+        lines = apply_vat(snap, lines, day=day)  # what the change would post: taxed on the change day
     return ChangePreview(
         lines=lines,
         total=total(lines) if lines else Decimal(0),
@@ -205,8 +214,9 @@ def subscription_change_plan(
                 new_plan=(plan.code, plan.name),
                 new_plan_key=(plan.pk, plan.product_id),
             )
-            if plan.pk != sub.plan_id:  # the new plan's lines are revenue of its own product
-                snap.other_products[plan.code] = plan.product.code
+            # the new plan's lines are revenue of its own product, taxed on its terms
+            snapshot_add_target(snap, plan=plan, price=price)
+            lines = apply_vat(snap, lines, day=day)
             _refuse_purchase_while_suspended(sub, amount=total(lines) if lines else Decimal(0))
             charge = charge_post(
                 snap=snap,

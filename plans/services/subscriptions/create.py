@@ -46,6 +46,7 @@ from plans.services.subscriptions.common import (
 )
 from plans.services.subscriptions.coupons import _redeem_coupon
 from plans.services.subscriptions.options import _attach_option, _one_time_option_lines
+from plans.services.vat import apply_vat
 
 
 def subscription_create(
@@ -199,7 +200,8 @@ def first_charges(sub: Subscription, *, at: dt.datetime, period: Period, day: dt
             out.append(
                 (Charge.Kind.ONE_TIME, one_day, _one_time_option_lines(snap, so), f"sub:{sub.pk}:option:{so.id}")
             )
-    return FirstCharges(snap, out)
+    # taxed as posted (on `day`, post_first_charges' effective date): the prepaid rule checks what is paid
+    return FirstCharges(snap, [(kind, p, apply_vat(snap, lines, day=day), key) for kind, p, lines, key in out])
 
 
 def post_first_charges(sub: Subscription, first: FirstCharges, *, day: dt.date, at: dt.datetime) -> None:

@@ -13,6 +13,8 @@ default_groups_migration = importlib.import_module("billing.migrations.0004_defa
 document_permissions_migration = importlib.import_module("documents.migrations.0003_default_group_permissions")
 billing_model_permission_migration = importlib.import_module("billing.migrations.0014_billing_model_permission")
 subscription_permissions_migration = importlib.import_module("plans.migrations.0010_accountant_runs_subscriptions")
+seller_permissions_migration = importlib.import_module("billing.migrations.0024_seller_group_permissions")
+documents_v2_permissions_migration = importlib.import_module("documents.migrations.0006_document_group_permissions")
 
 
 def _client_for(user) -> Client:
@@ -23,8 +25,8 @@ def _client_for(user) -> Client:
 
 @pytest.fixture
 def default_groups(db):
-    """The groups of migration billing.0004_default_groups and the permissions documents.0003, billing.0014 and
-    plans.0010 grant them, written again by the migrations' own functions when a transactional test of an earlier run
+    """The groups of migration billing.0004_default_groups and the permissions documents.0003, billing.0014,
+    plans.0010, billing.0024 and documents.0006 grant them, written again by the migrations' own functions when a transactional test of an earlier run
     (--reuse-db) flushed them. Idempotent: it adds nothing when they exist. test_groups.py migrates back and
     forth to prove the migrations themselves write them."""
     schema_editor = SimpleNamespace(connection=connection)
@@ -32,6 +34,8 @@ def default_groups(db):
     document_permissions_migration.grant_document_permissions(global_apps, schema_editor)
     billing_model_permission_migration.grant_billing_model_permission(global_apps, schema_editor)
     subscription_permissions_migration.grant_subscription_permissions(global_apps, schema_editor)
+    seller_permissions_migration.grant_seller_permissions(global_apps, schema_editor)
+    documents_v2_permissions_migration.grant_document_permissions(global_apps, schema_editor)
     return {group.name: group for group in Group.objects.filter(name__in=("Accountant", "Support", "Administrator"))}
 
 

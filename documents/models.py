@@ -43,6 +43,12 @@ class DocumentCounter(models.Model):
         help_text=_("0 for a seller whose numbering never restarts."), verbose_name=_("year")
     )
     last_number = models.PositiveIntegerField(default=0, verbose_name=_("last number"))
+    last_date = models.DateField(
+        null=True,
+        blank=True,
+        help_text=_("The date of the last document numbered: numbers run in chronological order."),
+        verbose_name=_("last date"),
+    )
 
     class Meta:
         verbose_name = _("document counter")

@@ -16,3 +16,19 @@ def invoice_postpaid(as_of: str | None = None) -> int:
     UTC). Returns how many invoices were issued; a rerun issues nothing new."""
     day = dt.date.fromisoformat(as_of) if as_of else timezone.now().date()
     return len(invoice_issue_postpaid(as_of=day).invoice_ids)
+
+
+@shared_task(name="documents.tasks.monthly_closing", ignore_result=True)
+def monthly_closing(today: str | None = None) -> int | None:
+    """Beat, daily: on the billing policy's closing day, close the previous month (acts and VAT invoices / УПД).
+    Idempotent: a month already closed issues nothing new. Returns the closing run's id, None on other days."""
+    from billing.models import BillingPolicy
+    from documents.services.closing import ClosingInProgress, close_month, previous_month
+
+    day = dt.date.fromisoformat(today) if today else timezone.now().date()
+    if day.day != BillingPolicy.current().closing_day:
+        return None
+    try:
+        return close_month(month=previous_month(day)).pk
+    except ClosingInProgress:
+        return None

@@ -174,10 +174,14 @@ CELERY_BEAT_SCHEDULE = {
     # daily, after the runs of every time zone's midnight (the last, UTC-12, comes at 12:00 UTC): the postpaid
     # invoices of the periods that ended by today (UTC)
     "invoice-postpaid": {"task": "documents.tasks.invoice_postpaid", "schedule": crontab(hour=12, minute=30)},
+    # daily, after the last time zone's midnight: on the policy's closing day, the previous month's acts and VAT
+    # invoices / УПД (documents.services.closing)
+    "monthly-closing": {"task": "documents.tasks.monthly_closing", "schedule": crontab(hour=12, minute=45)},
     # daily, at night (UTC): every cached balance and every transaction proven against the entries
     "ledger-verify": {"task": "billing.tasks.ledger_verify", "schedule": crontab(hour=2, minute=40)},
 }
 BILLING_RUN_WORKERS = env.int("BILLING_RUN_WORKERS", default=2)
+CLOSING_CHUNK_SIZE = env.int("CLOSING_CHUNK_SIZE", default=500)  # customers per monthly-closing chunk
 # chunks each billing-run worker keeps going at once, each on its own connection (see billing_run_work)
 BILLING_RUN_CHUNKS_IN_FLIGHT = env.int("BILLING_RUN_CHUNKS_IN_FLIGHT", default=2)
 # a running billing run without a sign of life from its workers (start, each chunk, end) for this long is taken

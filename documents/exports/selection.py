@@ -30,6 +30,9 @@ def documents_for_export(
         qs = qs.filter(customer_id=customer_id)
     return (
         qs.select_related("refers_to")
-        .prefetch_related(Prefetch("lines", queryset=DocumentLine.objects.order_by("position")))
+        .prefetch_related(
+            Prefetch("lines", queryset=DocumentLine.objects.order_by("position")),
+            Prefetch("refers_to__lines", queryset=DocumentLine.objects.order_by("position")),
+        )
         .order_by("issue_date", "seller_id", "doc_type", "sequence", "id")
     )

@@ -110,3 +110,6 @@ class InvoiceAdmin(ReadOnlyModelAdmin):
 class DocumentCounterAdmin(ReadOnlyModelAdmin):
     list_display = ("doc_type", "year", "last_number")
     list_filter = ("doc_type",)
+
+
+from documents import admin_closing  # noqa: E402, F401  (the monthly closings' admin: documents/admin_closing.py)

@@ -32,3 +32,12 @@ def monthly_closing(today: str | None = None) -> int | None:
         return close_month(month=previous_month(day)).pk
     except ClosingInProgress:
         return None
+
+
+@shared_task(name="documents.tasks.closing_work", ignore_result=True)
+def closing_work(run_id: int) -> str:
+    """Work a started closing (the admin's "start closing") to its end; a redelivery after the end does nothing.
+    Returns the run's status."""
+    from documents.services.closing import closing_run_work
+
+    return closing_run_work(run_id=run_id).status

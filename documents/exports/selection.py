@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from documents.models import Document, DocumentLine
 
@@ -13,15 +13,23 @@ EXPORTED_STATUSES = (Document.Status.ISSUED, Document.Status.SENT)
 
 
 def documents_for_export(
-    *, month: dt.date | None = None, seller_id: int | None = None, customer_id: int | None = None, ids=None
+    *,
+    month: dt.date | None = None,
+    months: list[dt.date] | None = None,
+    seller_id: int | None = None,
+    customer_id: int | None = None,
+    ids=None,
 ) -> QuerySet[Document]:
-    """Issued and sent documents of `month` (any day of it: by issue date) and/or with these `ids`, of one seller
-    and/or one customer when given, in register order (date, type, number), lines prefetched."""
+    """Issued and sent documents of `month` or `months` (any day of each: by issue date) and/or with these `ids`,
+    of one seller and/or one customer when given, in register order (date, type, number), lines prefetched."""
     qs = Document.objects.filter(status__in=EXPORTED_STATUSES)
-    if month is not None:
-        first = month.replace(day=1)
-        following = (first + dt.timedelta(days=32)).replace(day=1)
-        qs = qs.filter(issue_date__gte=first, issue_date__lt=following)
+    if month is not None or months is not None:
+        within = Q(pk__in=[])
+        for day in [month] if month is not None else months:
+            first = day.replace(day=1)
+            following = (first + dt.timedelta(days=32)).replace(day=1)
+            within |= Q(issue_date__gte=first, issue_date__lt=following)
+        qs = qs.filter(within)
     if ids is not None:
         qs = qs.filter(pk__in=list(ids))
     if seller_id is not None:

@@ -30,6 +30,7 @@ from django_celery_beat.models import (
 )
 
 from billing.models import ApiKey, BillingPolicy, Customer, Event, EventDelivery, IdempotencyRecord, WebhookEndpoint
+from documents.services.closing import close_month
 from documents.services.invoicing import invoice_issue_postpaid
 from plans.models import Subscription
 from plans.services.billing_run import billing_run_execute
@@ -69,6 +70,7 @@ def walk_data(db, settings, default_groups):
     customer = postpaid_customer("Romashka")  # an invoice, the seed has no postpaid customer
     subscription_create(customer_id=customer.pk, plan_code="walk-pro", at=JAN15)
     invoice_issue_postpaid(as_of=dt.date(2026, 2, 15))
+    close_month(month=dt.date(2026, 1, 1))  # an act and a VAT invoice of the demo seller, and a closing run
     usage_record_batch(events=[UsageEventIn("walk-1", customer.pk, "walk-calls", Decimal(1), JAN15, {})])
     event = Event.objects.order_by("pk").first()
     EventDelivery.objects.get_or_create(event=event, subscriber="walk")

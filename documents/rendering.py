@@ -101,6 +101,20 @@ MONTHS = (
     "ноябрь",
     "декабрь",
 )
+ENGLISH_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 # --- the requisites copied at issue ---------------------------------------------------------------------------
@@ -198,7 +212,9 @@ def date_text(day: dt.date | str | None, *, language: str = "ru") -> str:
         return DASH
     if isinstance(day, str):
         day = dt.date.fromisoformat(day)
-    return f"{day:%d.%m.%Y}" if language == "ru" else f"{day:%B} {day.day}, {day.year}"
+    if language == "ru":
+        return f"{day.day:02d}.{day.month:02d}.{day.year}"
+    return f"{ENGLISH_MONTHS[day.month - 1]} {day.day}, {day.year}"  # not strftime: it follows the process locale
 
 
 def short_name(full_name: str) -> str:
@@ -369,6 +385,14 @@ def document_context(document: Document) -> dict:
     if advance:
         for line, row in zip(lines, context["lines"], strict=True):
             row["vat_rate"] = _calculated(line.vat_rate)
+    if document.doc_type == DocumentType.CREDIT_NOTE:
+        # a credit note prints what it credits as positive amounts, whichever sign its lines carry
+
+        def fmt_abs(amount, cur):
+            return fmt(abs(amount), cur)
+
+        context["credit_lines"] = [_line(line, currency=currency, language=language, fmt=fmt_abs) for line in lines]
+        context["credit_vat_by_rate"] = _vat_by_rate(lines, currency=currency, language=language, fmt=fmt_abs)
     if document.doc_type == DocumentType.CORRECTIVE_VAT_INVOICE:
         context["corrections"], context["corrections_total"] = _corrections(document, lines, currency)
     return context

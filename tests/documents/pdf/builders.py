@@ -64,11 +64,11 @@ def document_create(
     currency: str = "RUB",
     **fields,
 ) -> Document:
-    """An issued document with `lines` [(name, quantity, gross, rate)] split at their rates (negative gross: a
-    decrease) and its totals summed from them."""
+    """An issued document with `lines` [(name, quantity, gross, rate[, price])] split at their rates (negative
+    gross: a decrease; the price defaults to the net per unit) and its totals summed from them."""
     rows = []
-    for position, (name, quantity, gross, rate) in enumerate(lines, start=1):
-        parts = split(gross, rate, included=True, currency=currency)
+    for position, (name, quantity, gross, rate, *price) in enumerate(lines, start=1):
+        parts = split(gross, rate.split("/")[0], included=True, currency=currency)  # 22/122: the VAT of 22 %
         rows.append(
             DocumentLine(
                 position=position,
@@ -76,7 +76,7 @@ def document_create(
                 okei_code="362",
                 unit_name="мес",
                 quantity=quantity,
-                price=(parts.net / quantity).quantize(D("0.01")),
+                price=price[0] if price else (parts.net / quantity).quantize(D("0.01")),
                 amount_net=parts.net,
                 vat_rate=rate,
                 vat=parts.vat,

@@ -111,7 +111,7 @@ def document_create(
     return document
 
 
-def act_create(seller, customer, **fields) -> Document:
+def act_create(seller, customer, *, number: str = "АКТ-2026-000017", sequence: int = 17, **fields) -> Document:
     return document_create(
-        seller=seller, customer=customer, doc_type=DocumentType.ACT, number="АКТ-2026-000017", sequence=17, **fields
+        seller=seller, customer=customer, doc_type=DocumentType.ACT, number=number, sequence=sequence, **fields
     )

@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from documents.rendering import (
-    _positions_text,
+from documents.rendering.text import (
     date_text,
     en_number,
     period_text,
+    positions_text,
     quantity_text,
     ru_number,
     short_name,
@@ -70,7 +70,7 @@ def test_vat_labels():
 
 
 def test_line_5a_row_numbers():
-    assert _positions_text([1]) == "1"
-    assert _positions_text([1, 2, 3]) == "1–3"
-    assert _positions_text([1, 3, 4]) == "1, 3, 4"
-    assert _positions_text([]) == "—"
+    assert positions_text([1]) == "1"
+    assert positions_text([1, 2, 3]) == "1–3"
+    assert positions_text([1, 3, 4]) == "1, 3, 4"
+    assert positions_text([]) == "—"

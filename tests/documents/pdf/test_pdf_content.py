@@ -470,3 +470,26 @@ def test_facsimile_and_stamp_are_printed_when_the_seller_has_them(seller_images,
     # then
     assert len(pages(with_images_pdf)[0].images) == 2
     assert len(pages(without_pdf)[0].images) == 0
+
+
+def test_a_signatory_by_power_of_attorney_prints_its_number_and_date(seller, buyer):
+    # given: the chief accountant signs by power of attorney; an inactive former director is not printed
+    from billing.models import SellerSignatory
+
+    seller.signatories.filter(role=SellerSignatory.Role.CHIEF_ACCOUNTANT).update(
+        full_name="Смирнова Ольга Петровна", position="Бухгалтер", poa_number="12/2026", poa_date=dt.date(2026, 2, 1)
+    )
+    seller.signatories.filter(role=SellerSignatory.Role.DIRECTOR).update(is_active=False)
+    SellerSignatory.objects.create(
+        seller=seller, role=SellerSignatory.Role.DIRECTOR, full_name="Кузнецов Пётр Ильич", position="Директор"
+    )
+    document = document_create(
+        seller=seller, customer=buyer, doc_type=DocumentType.VAT_INVOICE, number="СФ-2026-000002", sequence=2
+    )
+
+    # when
+    text = pdf_text(document_pdf_bytes(document))
+
+    # then
+    assert_contains(text, "Смирнова О. П.", "по доверенности № 12/2026 от 01.02.2026", "Кузнецов П. И.")
+    assert "Иванов И. И." not in text

@@ -6,6 +6,7 @@ import atexit
 import functools
 import hashlib
 import logging
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -126,10 +127,23 @@ br::before { content: "\\A"; white-space: pre-line }
 """
 
 
-@functools.lru_cache(maxsize=1)
+# One set per thread: the font configuration (a Pango font map) is not for sharing between threads, and a web
+# server's threads may preview PDFs at the same time; a Celery worker process has one thread and so one set.
+_per_thread = threading.local()
+_all_sets: list[tuple] = []
+
+
 def _weasyprint():
-    """Once per process: the HTML class with the documents' user-agent stylesheet, pdf.css parsed, and the font
+    """Once per thread: the HTML class with the documents' user-agent stylesheet, pdf.css parsed, and the font
     configuration its @font-face fonts load into (once, not per document)."""
+    objects = getattr(_per_thread, "objects", None)
+    if objects is None:
+        objects = _per_thread.objects = _weasyprint_objects()
+        _all_sets.append(objects)
+    return objects
+
+
+def _weasyprint_objects() -> tuple:
     import weasyprint
     from weasyprint.text.fonts import FontConfiguration
 
@@ -142,10 +156,15 @@ def _weasyprint():
         def _ua_stylesheets(self, forms=False):
             return [user_agent]
 
-    # drop the font configuration before the interpreter tears modules down (its __del__ removes a temporary
-    # directory and needs shutil still there)
-    atexit.register(_weasyprint.cache_clear)
     return DocumentHTML, stylesheet, font_config
+
+
+@atexit.register
+def _drop_font_configurations() -> None:
+    """Before the interpreter tears modules down: a font configuration's __del__ removes its temporary directory
+    and needs shutil still there."""
+    _all_sets.clear()
+    _per_thread.__dict__.clear()
 
 
 def document_pdf_bytes(document: Document) -> bytes:

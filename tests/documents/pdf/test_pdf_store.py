@@ -223,3 +223,27 @@ def test_the_task_renders_a_chunk(seller, buyer):
     for document in Document.objects.filter(pk__in=ids):
         assert document.pdf_sha256
         assert default_storage.exists(document.pdf.name)
+
+
+def test_threads_render_side_by_side_to_the_same_bytes(seller, buyer):
+    # given: a web server's threads previewing the same document at once (each thread has its own fonts)
+    import threading
+
+    document = documents_for_rendering([act_create(seller, buyer).pk])[0]
+    expected = document_pdf_bytes(document)
+    start, results = threading.Barrier(3), []
+
+    def render():
+        start.wait()
+        results.append(document_pdf_bytes(document))
+
+    threads = [threading.Thread(target=render) for _ in range(3)]
+
+    # when
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    # then
+    assert results == [expected] * 3

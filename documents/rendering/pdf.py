@@ -121,6 +121,8 @@ h1, h2, h3, b, strong, th { font-weight: bold }
 table { display: table; box-sizing: border-box; border-spacing: 0 }
 thead { display: table-header-group }
 tbody { display: table-row-group }
+colgroup { display: table-column-group }
+col { display: table-column }
 tr { display: table-row }
 td, th { display: table-cell }
 br::before { content: "\\A"; white-space: pre-line }

@@ -14,7 +14,7 @@ LAPTOP := DEBUG=$${DEBUG:-True}
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	# Debian packages: Chromium for the browser tests, HarfBuzz's subsetter for WeasyPrint (only what is missing)
+	# Debian packages: Pango and HarfBuzz for WeasyPrint's PDFs, Chromium for the browser tests (only what is missing)
 	.ci/system-packages
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -e ".[dev]"
@@ -25,6 +25,8 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
+	# WeasyPrint's Pango and HarfBuzz may have gone since the install: check again (installs or prints the command)
+	.ci/system-packages
 	$(BIN)/python -m config.devserver
 
 test: install

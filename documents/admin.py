@@ -1,18 +1,27 @@
-"""Invoices, read-only: the service issues them and nobody edits an issued document (the database refuses it
-too). The accountant finds them by number or customer and filters by status and issue date."""
+"""Documents in the admin. Invoices of postpaid periods and issued documents are read-only: services issue them and
+nobody edits an issued document (the database refuses it too). The accountant finds documents by number or
+customer, filters them by type, status, seller, customer and period, issues drafts, marks documents sent, voids
+one with a reason (a page of its own), and follows the monthly closing runs."""
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django import forms
+from django.contrib import admin, messages
 from django.contrib.admin.utils import quote
-from django.urls import reverse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext, gettext_lazy
 
 from billing.money import format_money
 from config.admin import ReadOnlyModelAdmin, ReadOnlyTabularInline
-from documents.models import DocumentCounter, Invoice, InvoiceLine
+from config.errors import ApplicationError
+from documents.admin_exports import EXPORT_ACTIONS, DocumentExportActions
+from documents.models import Document, DocumentCounter, DocumentLine, Invoice, InvoiceLine
+from documents.services.issuing import document_void, documents_issue, documents_mark_sent
 
 
 def _money(money) -> str:
@@ -108,8 +117,161 @@ class InvoiceAdmin(ReadOnlyModelAdmin):
 
 @admin.register(DocumentCounter)
 class DocumentCounterAdmin(ReadOnlyModelAdmin):
-    list_display = ("doc_type", "year", "last_number")
-    list_filter = ("doc_type",)
+    list_display = ("seller", "doc_type", "year", "last_number", "last_date")
+    list_filter = ("doc_type", "seller")
+
+
+class DocumentLineInline(ReadOnlyTabularInline):
+    model = DocumentLine
+    fields = (
+        "position",
+        "name",
+        "okei_code",
+        "unit_name",
+        "quantity",
+        "price",
+        "amount_net",
+        "vat_rate",
+        "vat",
+        "amount",
+    )
+    readonly_fields = fields
+
+
+class PeriodFilter(admin.SimpleListFilter):
+    """The month a document covers (its period's first day), for the documents that have a period."""
+
+    title = gettext_lazy("period")
+    parameter_name = "period"
+
+    def lookups(self, request, model_admin):
+        months = (
+            Document.objects.exclude(period_start=None)
+            .order_by("-period_start")
+            .values_list("period_start", flat=True)
+            .distinct()[:24]
+        )
+        return [(m.isoformat(), f"{m:%Y-%m}") for m in months]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(period_start=self.value())
+        return queryset
+
+
+@admin.register(Document)
+class DocumentAdmin(DocumentExportActions, admin.ModelAdmin):
+    """Documents are written by services (the monthly closing, an invoice for payment): never added here; an issued
+    one changes only by the actions (sent, void)."""
+
+    list_display = ("number_or_draft", "doc_type", "status", "customer", "seller", "issue_date", "document_total")
+    list_filter = ("doc_type", "status", "seller", PeriodFilter, "issue_date")
+    search_fields = ("number", "customer__name", "customer__legal_name", "customer__inn", "key")
+    list_select_related = ("customer", "seller")
+    date_hierarchy = "issue_date"
+    inlines = [DocumentLineInline]
+    actions = ["issue_drafts", "mark_sent", *EXPORT_ACTIONS]
+    readonly_fields = (
+        "doc_type",
+        "number",
+        "status",
+        "customer",
+        "seller",
+        "issue_date",
+        "period_start",
+        "period_end",
+        "due_date",
+        "language",
+        "upd_status",
+        "currency",
+        "total_net",
+        "total_vat",
+        "total",
+        "refers_to",
+        "payment_purpose",
+        "key",
+        "closing_run",
+        "issued_at",
+        "issued_by",
+        "sent_at",
+        "voided_at",
+        "voided_by",
+        "void_reason",
+    )
+    fields = readonly_fields
+    change_form_template = "admin/documents/document/change_form.html"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # a draft may be thrown away; an issued document never (the database refuses it too)
+        return obj is not None and obj.status == Document.Status.DRAFT and super().has_delete_permission(request, obj)
+
+    @admin.display(description=gettext_lazy("Number"), ordering="number")
+    def number_or_draft(self, doc: Document) -> str:
+        return doc.number or gettext("(draft)")
+
+    @admin.display(description=gettext_lazy("Total"), ordering="total")
+    def document_total(self, doc: Document) -> str:
+        return format_money(doc.total, doc.currency)
+
+    @admin.action(description=gettext_lazy("Issue the selected drafts"), permissions=["change"])
+    def issue_drafts(self, request, queryset):
+        try:
+            issued = documents_issue(
+                document_ids=list(queryset.filter(status=Document.Status.DRAFT).values_list("pk", flat=True)),
+                by=request.user.get_username(),
+            )
+        except ApplicationError as exc:
+            self.message_user(request, exc.message, messages.ERROR)
+            return
+        self.message_user(request, gettext("%(n)s document(s) issued.") % {"n": len(issued)}, messages.SUCCESS)
+
+    @admin.action(description=gettext_lazy("Mark the selected documents sent"), permissions=["change"])
+    def mark_sent(self, request, queryset):
+        moved = documents_mark_sent(document_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, gettext("%(n)s document(s) marked sent.") % {"n": moved}, messages.SUCCESS)
+
+    def get_urls(self):
+        info = self.model._meta.app_label, self.model._meta.model_name
+        return [
+            path("<path:object_id>/void/", self.admin_site.admin_view(self.void_view), name="{}_{}_void".format(*info)),
+            *super().get_urls(),
+        ]
+
+    def void_view(self, request, object_id):
+        """Void one issued or sent document with a reason (who and when are recorded; the number stays)."""
+        doc = self.get_object(request, object_id)
+        if doc is None:
+            raise Http404
+        if not self.has_change_permission(request, doc):
+            raise PermissionDenied
+        form = VoidForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                document_void(document_id=doc.pk, reason=form.cleaned_data["reason"], by=request.user.get_username())
+            except ApplicationError as exc:
+                form.add_error("reason" if exc.field == "reason" else None, exc.message)
+            else:
+                self.message_user(request, gettext("Document %(number)s is void.") % {"number": doc.number})
+                return HttpResponseRedirect(reverse("admin:documents_document_change", args=[quote(doc.pk)]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Void %(document)s") % {"document": doc},
+            "document": doc,
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/documents/document/void.html", context)
+
+
+class VoidForm(forms.Form):
+    reason = forms.CharField(
+        label=gettext_lazy("Reason"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=gettext_lazy("Why the document is void: it is kept with its number, the reason and who voided it."),
+    )
 
 
 from documents import admin_closing  # noqa: E402, F401  (the monthly closings' admin: documents/admin_closing.py)

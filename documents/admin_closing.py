@@ -1,5 +1,6 @@
 """The monthly closings (ClosingRun), read-only: period, status, progress, duration, failures with their reasons.
-"Add" starts the closing of a past month (documents.services.closing), worked by a Celery task; actions download
+"Add" starts the closing of a past month and `close_again` reruns the selected ones (documents.services.closing), each
+worked by the closing_work Celery task, not in the request; actions download
 the documents of the selected closings' months (ZIP of PDFs, register as CSV or XLSX: documents.exports)."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from config.admin import ServiceModelAdmin, ServiceRejected
 from documents.exports.http import register_response, zip_response
 from documents.exports.selection import documents_for_export
 from documents.models import ClosingRun
+from documents.services.closing import ClosingInProgress, closing_customers_due, closing_run_start
 
 
 class ClosingRunStartForm(ServiceErrorsFormMixin, forms.ModelForm):
@@ -54,6 +56,18 @@ def _enqueue_work(run_id: int) -> None:
     closing_work.delay(run_id)
 
 
+def closing_start_in_background(*, month: dt.date) -> ClosingRun:
+    """Start the closing of `month` (ClosingInProgress when one is live) and enqueue its work after commit."""
+    run = closing_run_start(month=month)
+    ClosingRun.objects.filter(pk=run.pk).update(customers_total=closing_customers_due(month=month))
+    transaction.on_commit(lambda: _enqueue_work(run.pk))
+    return run
+
+
+def _running(month: dt.date) -> str:
+    return _("The closing of %(month)s is running: wait for it to end.") % {"month": f"{month:%Y-%m}"}
+
+
 @admin.register(ClosingRun)
 class ClosingRunAdmin(ServiceModelAdmin):
     form = ClosingRunStartForm
@@ -61,7 +75,7 @@ class ClosingRunAdmin(ServiceModelAdmin):
                     "started_at")  # fmt: skip
     list_filter = ("status", "period_start")
     date_hierarchy = "period_start"
-    actions = ["download_zip", "download_register_csv", "download_register_xlsx"]
+    actions = ["close_again", "download_zip", "download_register_csv", "download_register_xlsx"]
     readonly_fields = ("period", "status", "progress", "documents_issued", "failure_count", "duration", "started_at",
                        "finished_at", "lease_until", "failure_list")  # fmt: skip
 
@@ -76,6 +90,9 @@ class ClosingRunAdmin(ServiceModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def has_close_permission(self, request) -> bool:
+        return request.user.has_perm("documents.add_closingrun")
 
     def has_export_permission(self, request) -> bool:
         return request.user.has_perm("documents.view_document")
@@ -112,19 +129,13 @@ class ClosingRunAdmin(ServiceModelAdmin):
         )  # fmt: skip
 
     def save_model(self, request, obj, form, change):
-        from documents.services.closing import ClosingInProgress, closing_customers_due, closing_run_start
-
         if change:
             raise PermissionDenied
         month = form.cleaned_data["month"]
         try:
-            run = closing_run_start(month=month)
+            run = closing_start_in_background(month=month)
         except ClosingInProgress:
-            raise ServiceRejected(
-                {"month": [_("The closing of %(month)s is running: wait for it to end.") % {"month": f"{month:%Y-%m}"}]}
-            ) from None
-        ClosingRun.objects.filter(pk=run.pk).update(customers_total=closing_customers_due(month=month))
-        transaction.on_commit(lambda: _enqueue_work(run.pk))
+            raise ServiceRejected({"month": [_running(month)]}) from None
         obj.pk = run.pk
         obj._state.adding = False
         obj.refresh_from_db()
@@ -138,6 +149,19 @@ class ClosingRunAdmin(ServiceModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         pass
+
+    @admin.action(description=gettext_lazy("Close the selected months again"), permissions=["close"])
+    def close_again(self, request, queryset):
+        """Rerun the selected months in the background: a closing issues only what is missing (idempotent by key)."""
+        for month in sorted(set(queryset.values_list("period_start", flat=True))):
+            try:
+                closing_start_in_background(month=month)
+            except ClosingInProgress:
+                self.message_user(request, _running(month), messages.WARNING)
+                continue
+            self.message_user(
+                request, _("The closing of %(month)s started again.") % {"month": f"{month:%Y-%m}"}, messages.SUCCESS
+            )
 
     def _months(self, queryset) -> list[dt.date]:
         return sorted(set(queryset.values_list("period_start", flat=True)))

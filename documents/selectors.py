@@ -12,8 +12,8 @@ from django.utils.translation import gettext as _
 
 from billing.models import Customer
 from config.api.filters import filter_queryset
-from documents.errors import InvoiceNotFound
-from documents.models import Invoice, InvoiceLine
+from documents.errors import DocumentNotFound, InvoiceNotFound
+from documents.models import Document, Invoice, InvoiceLine
 from plans.models import Charge
 
 # --- what is left to invoice --------------------------------------------------------------------
@@ -108,3 +108,26 @@ def invoice_get(*, invoice_id, customer_scope: int | None) -> Invoice:
         )
     except (Invoice.DoesNotExist, ValueError, TypeError, OverflowError) as exc:
         raise InvoiceNotFound(_("Invoice %(invoice_id)s not found.") % {"invoice_id": invoice_id}) from exc
+
+
+# --- documents ----------------------------------------------------------------------------------
+
+
+def document_list(*, customer_scope: int | None, filters: dict | None = None) -> QuerySet[Document]:
+    """Documents newest first (drafts included), or only those of `customer_scope` for a restricted caller."""
+    from documents.filters import DocumentFilter
+
+    qs = Document.objects.order_by("-id")
+    if customer_scope is not None:
+        qs = qs.filter(customer_id=customer_scope)
+    if filters is not None:
+        qs = filter_queryset(DocumentFilter, filters, qs)
+    return qs
+
+
+def document_get(*, document_id, customer_scope: int | None) -> Document:
+    """One document with its lines; another customer's → DocumentNotFound (404)."""
+    try:
+        return document_list(customer_scope=customer_scope).prefetch_related("lines").get(pk=int(document_id))
+    except (Document.DoesNotExist, ValueError, TypeError, OverflowError) as exc:
+        raise DocumentNotFound(_("Document %(id)s not found.") % {"id": document_id}) from exc

@@ -7,6 +7,7 @@ import datetime as dt
 from celery import shared_task
 from django.utils import timezone
 
+from documents.rendering import document_pdf_store, documents_for_rendering
 from documents.services.invoicing import invoice_issue_postpaid
 
 
@@ -32,6 +33,14 @@ def monthly_closing(today: str | None = None) -> int | None:
         return close_month(month=previous_month(day)).pk
     except ClosingInProgress:
         return None
+
+
+@shared_task(name="documents.tasks.documents_render", ignore_result=True)
+def documents_render(ids: list[int]) -> int:
+    """Render and store the PDFs of a chunk of documents (one task per chunk, never per document); documents
+    whose PDF is current are skipped (the content-hash cache), so a redelivered task does no work twice. Returns
+    how many were rendered. Enqueue with `transaction.on_commit` after issuing."""
+    return len(document_pdf_store(documents_for_rendering(ids)))
 
 
 @shared_task(name="documents.tasks.closing_work", ignore_result=True)

@@ -56,7 +56,7 @@ class PriceVersionInline(admin.TabularInline):
 
 class PlanPriceInline(PriceVersionInline):
     model = PlanPrice
-    fields = ("amount", "setup_fee", "minimum_commitment", "valid_from")
+    fields = ("amount", "setup_fee", "minimum_commitment", "vat_included", "valid_from")
 
 
 class UsageChargeInline(admin.StackedInline):
@@ -67,8 +67,8 @@ class UsageChargeInline(admin.StackedInline):
 
 @admin.register(Product)
 class ProductAdmin(admin.ModelAdmin):
-    list_display = ("name", "code", "is_active", "created_at")
-    list_filter = ("is_active",)
+    list_display = ("name", "code", "seller", "vat_rate", "is_active", "created_at")
+    list_filter = ("is_active", "seller", "vat_rate")
     search_fields = ("name", "code")
     prepopulated_fields = {"code": ("name",)}
 
@@ -118,7 +118,7 @@ class PlanAdmin(admin.ModelAdmin):
 
 class OptionPriceInline(PriceVersionInline):
     model = OptionPrice
-    fields = ("amount", "valid_from")
+    fields = ("amount", "vat_included", "valid_from")
 
 
 @admin.register(Option)
@@ -137,7 +137,7 @@ class BundleItemInline(admin.TabularInline):
 
 class BundlePriceInline(PriceVersionInline):
     model = BundlePrice
-    fields = ("amount", "valid_from")
+    fields = ("amount", "vat_included", "valid_from")
 
 
 @admin.register(Bundle)

@@ -103,6 +103,20 @@ class CustomerAdmin(ServiceModelAdmin):
         (gettext_lazy("Requisites"), {"fields": ("inn", "kpp", "ogrn", "legal_address")}),
         (gettext_lazy("Contacts"), {"fields": ("billing_emails", "phone")}),
         (
+            gettext_lazy("Documents"),
+            {
+                "fields": (
+                    "seller",
+                    "closing_documents",
+                    "document_language",
+                    "pays_by_bank_transfer",
+                    "contract_number",
+                    "contract_date",
+                    "edo_id",
+                )
+            },
+        ),
+        (
             gettext_lazy("Billing"),
             {
                 "fields": (
@@ -163,7 +177,12 @@ class CustomerAdmin(ServiceModelAdmin):
 
     def get_readonly_fields(self, request, obj=None):
         # prepaid or postpaid is billing terms, not contact data: it takes its own permission (Support lacks it)
-        terms = () if request.user.has_perm("billing.change_billing_model") else ("billing_model",)
+        # the seller and the closing documents are terms too
+        terms = (
+            ()
+            if request.user.has_perm("billing.change_billing_model")
+            else ("billing_model", "seller", "closing_documents", "pays_by_bank_transfer")
+        )
         if obj is None:
             return terms
         return (*self._always_read_only, "currency", *terms)  # a customer's ledger currency never changes

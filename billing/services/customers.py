@@ -39,6 +39,14 @@ UPDATABLE_FIELDS = (
     "external_id",
     "metadata",
     "billing_model",
+    # documents: who serves the customer and what the monthly closing issues to it
+    "seller",
+    "closing_documents",
+    "document_language",
+    "pays_by_bank_transfer",
+    "contract_number",
+    "contract_date",
+    "edo_id",
 )
 
 

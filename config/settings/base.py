@@ -263,6 +263,8 @@ LOGGING = {
         "celery.app.trace": {"filters": ["routine_tasks"]},
         # the embedded PostgreSQL's wrapper says "exiting <pid> remaining pids=[…]" at every exit
         "pgserver": {"level": "WARNING"},
+        # WeasyPrint logs each of its seven steps of every PDF at INFO
+        "weasyprint.progress": {"level": "WARNING"},
     },
 }
 

@@ -1,4 +1,5 @@
-"""REST API v1 of the documents app: the invoices of postpaid customers (read only).
+"""REST API v1 of the documents app: the invoices of postpaid customers (read only), the documents (list, get, the
+PDF) and invoices for payment of an amount.
 
 Conventions are config.api's: the caller is an ApiCaller (a key restricted to one customer sees only that
 customer's invoices, another customer's invoice answers 404), lists are cursor-paginated newest first and
@@ -7,18 +8,22 @@ filtered with django-filter, errors are problem+json.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers
+from django.urls import reverse
+from drf_spectacular.utils import extend_schema, extend_schema_field
+from rest_framework import serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.money_fields import MoneyAmountField
+from billing.money_fields import AmountInputField, MoneyAmountField, amount_str
 from config.api.auth import customer_scope
+from config.api.idempotency import idempotent, ledger_key
+from config.api.serializers import StrictInputSerializer
 from config.api.pagination import CursorPagination, paginated_response
 from config.api.schema import filter_parameters, responses
 from documents import selectors
-from documents.filters import InvoiceFilter
-from documents.models import Invoice
+from documents.filters import DocumentFilter, InvoiceFilter
+from documents.models import Document, Invoice
+from documents.services.payment_invoices import payment_invoice_issue
 
 # --- output ---------------------------------------------------------------------------------------
 
@@ -102,3 +107,145 @@ class InvoiceDetailApi(APIView):
     def get(self, request, invoice_id: int):
         invoice = selectors.invoice_get(invoice_id=invoice_id, customer_scope=customer_scope(request))
         return Response(InvoiceDetailOutputSerializer(invoice).data)
+
+
+# --- documents (issue 11) -------------------------------------------------------------------------
+
+
+class DocumentLineOutputSerializer(serializers.Serializer):
+    position = serializers.IntegerField()
+    name = serializers.CharField()
+    okei_code = serializers.CharField(help_text="Unit code per OKEI (362 month, 796 piece); empty for none.")
+    unit_name = serializers.CharField()
+    quantity = serializers.SerializerMethodField()
+    price = serializers.SerializerMethodField(help_text="Per unit, without VAT.")
+    amount_net = serializers.SerializerMethodField()
+    vat_rate = serializers.CharField(help_text="22, 20, 10, 7, 5, 0 or none («без НДС»).")
+    vat = serializers.SerializerMethodField()
+    amount = serializers.SerializerMethodField(help_text="With VAT: amount_net + vat.")
+
+    def _money(self, value) -> str:
+        return amount_str(value, self.context["currency"])
+
+    def get_quantity(self, line) -> str:
+        return format(line.quantity.normalize(), "f")
+
+    def get_price(self, line) -> str:
+        return self._money(line.price)
+
+    def get_amount_net(self, line) -> str:
+        return self._money(line.amount_net)
+
+    def get_vat(self, line) -> str:
+        return self._money(line.vat)
+
+    def get_amount(self, line) -> str:
+        return self._money(line.amount)
+
+
+class DocumentOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    type = serializers.CharField(
+        source="doc_type",
+        help_text="payment_invoice, act, vat_invoice, upd, advance_vat_invoice, credit_note or corrective_vat_invoice.",
+    )
+    number = serializers.CharField(help_text="Gapless per (seller, type, year); empty for a draft.")
+    status = serializers.ChoiceField(choices=Document.Status.choices)
+    customer_id = serializers.IntegerField()
+    seller_id = serializers.IntegerField()
+    issue_date = serializers.DateField()
+    period_start = serializers.DateField(allow_null=True)
+    period_end = serializers.DateField(allow_null=True, help_text="Exclusive.")
+    due_date = serializers.DateField(allow_null=True)
+    currency = serializers.CharField()
+    total_net = serializers.SerializerMethodField()
+    total_vat = serializers.SerializerMethodField()
+    total = serializers.SerializerMethodField()
+    upd_status = serializers.IntegerField(allow_null=True)
+    refers_to_id = serializers.IntegerField(allow_null=True)
+    payment_purpose = serializers.CharField(help_text="For an invoice for payment: what the transfer should say.")
+    language = serializers.CharField()
+    void_reason = serializers.CharField()
+    pdf_url = serializers.SerializerMethodField(help_text="Where the PDF is downloaded (null for a draft).")
+
+    def get_total_net(self, doc) -> str:
+        return amount_str(doc.total_net, doc.currency)
+
+    def get_total_vat(self, doc) -> str:
+        return amount_str(doc.total_vat, doc.currency)
+
+    def get_total(self, doc) -> str:
+        return amount_str(doc.total, doc.currency)
+
+    def get_pdf_url(self, doc) -> str | None:
+        if doc.status == Document.Status.DRAFT:
+            return None
+        return reverse("document-pdf", args=[doc.pk])
+
+
+class DocumentDetailOutputSerializer(DocumentOutputSerializer):
+    lines = serializers.SerializerMethodField()
+    seller = serializers.JSONField(source="seller_data", help_text="The seller's requisites as at issue.")
+    buyer = serializers.JSONField(source="buyer_data", help_text="The customer's requisites as at issue.")
+
+    @extend_schema_field(DocumentLineOutputSerializer(many=True))
+    def get_lines(self, doc):
+        return DocumentLineOutputSerializer(doc.lines.all(), many=True, context={"currency": doc.currency}).data
+
+
+class PaymentInvoiceInputSerializer(StrictInputSerializer):
+    customer_id = serializers.IntegerField()
+    amount = AmountInputField(help_text='What the customer is to pay, VAT included: a positive decimal, e.g. "5000.00".')
+    issue_date = serializers.DateField(required=False, help_text="Defaults to today.")
+
+
+class DocumentListApi(APIView):
+    pagination_class = CursorPagination
+
+    @extend_schema(
+        operation_id="documents_list",
+        summary="List documents, newest first",
+        description="Invoices for payment, acts, VAT invoices, УПД and corrections, drafts included.",
+        parameters=filter_parameters(DocumentFilter),
+        responses=responses({200: DocumentOutputSerializer(many=True)}, 400),
+    )
+    def get(self, request):
+        documents = selectors.document_list(customer_scope=customer_scope(request), filters=request.query_params)
+        return paginated_response(self, request, documents, DocumentOutputSerializer)
+
+
+class DocumentDetailApi(APIView):
+    @extend_schema(
+        operation_id="documents_retrieve",
+        summary="Get a document with its lines and the requisites it was issued with",
+        responses=responses({200: DocumentDetailOutputSerializer}, 404),
+    )
+    def get(self, request, document_id: int):
+        document = selectors.document_get(document_id=document_id, customer_scope=customer_scope(request))
+        return Response(DocumentDetailOutputSerializer(document).data)
+
+
+class PaymentInvoiceCreateApi(APIView):
+    @extend_schema(
+        operation_id="documents_payment_invoices_create",
+        summary="Issue an invoice for payment of an amount",
+        description="An invoice for payment (счёт на оплату) of the amount, VAT included at the customer's "
+        "seller's rate; its payment purpose carries its number for bank-statement matching.",
+        request=PaymentInvoiceInputSerializer,
+        responses=responses({201: DocumentDetailOutputSerializer}, 400, 403, 404, 409, 422),
+    )
+    @idempotent
+    def post(self, request):
+        data = PaymentInvoiceInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        document = payment_invoice_issue(
+            customer_id=values["customer_id"],
+            amount=values["amount"],
+            issue_date=values.get("issue_date"),
+            key=ledger_key(request),
+            by=str(request.user),
+            customer_scope=customer_scope(request),
+        )
+        document = selectors.document_get(document_id=document.pk, customer_scope=customer_scope(request))
+        return Response(DocumentDetailOutputSerializer(document).data, status=status.HTTP_201_CREATED)

@@ -291,6 +291,8 @@ def _number(docs: list[Document], *, by: str, now) -> None:
             doc.status = Document.Status.ISSUED
             doc.issued_at = now
             doc.issued_by = by
+            if "{number}" in doc.payment_purpose:  # the purpose names the number, known only now
+                doc.payment_purpose = doc.payment_purpose.replace("{number}", doc.number)
         DocumentCounter.objects.filter(pk=counter.pk).update(
             last_number=counter.last_number + len(group), last_date=group[-1].issue_date
         )

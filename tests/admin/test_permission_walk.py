@@ -30,7 +30,7 @@ from django_celery_beat.models import (
 )
 
 from billing.models import ApiKey, BillingPolicy, Customer, Event, EventDelivery, IdempotencyRecord, WebhookEndpoint
-from documents.models import ClosingRun
+from documents.services.closing import close_month
 from documents.services.invoicing import invoice_issue_postpaid
 from plans.models import Subscription
 from plans.services.billing_run import billing_run_execute
@@ -70,6 +70,7 @@ def walk_data(db, settings, default_groups):
     customer = postpaid_customer("Romashka")  # an invoice, the seed has no postpaid customer
     subscription_create(customer_id=customer.pk, plan_code="walk-pro", at=JAN15)
     invoice_issue_postpaid(as_of=dt.date(2026, 2, 15))
+    close_month(month=dt.date(2026, 1, 1))  # an act and a VAT invoice of the demo seller, and a closing run
     usage_record_batch(events=[UsageEventIn("walk-1", customer.pk, "walk-calls", Decimal(1), JAN15, {})])
     event = Event.objects.order_by("pk").first()
     EventDelivery.objects.get_or_create(event=event, subscriber="walk")
@@ -80,7 +81,6 @@ def walk_data(db, settings, default_groups):
     CrontabSchedule.objects.create(minute="0", hour="3")
     ClockedSchedule.objects.create(clocked_time=timezone.now())
     SolarSchedule.objects.create(event="sunrise", latitude=55.75, longitude=37.62)
-    ClosingRun.objects.create(period_start=dt.date(2026, 1, 1), status=ClosingRun.Status.COMPLETED)
     data = {model: model._default_manager.order_by("pk").first() for model in admin.site._registry}
     assert [m for m, obj in data.items() if obj is None] == [], "the walk needs one object of every admin model"
     return data

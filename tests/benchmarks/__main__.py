@@ -1,6 +1,8 @@
 """`python -m tests.benchmarks [--only GROUP[,GROUP…]]`: run the benchmark groups, print `BENCH <name> <value> <unit>`.
 
-Each group is a module of this package exposing `run()`, a generator of (name, value, unit) figures. The runner
+Each group is a module of this package exposing `run()`, a generator of (name, value, unit) figures, and/or parts
+of it, modules named `<group>_<part>` (e.g. `documents_pdf` of `documents`) run after it in name order, so two
+issues can add figures to one group without sharing a file. The runner
 never touches the development or test database: it creates a fresh `<dbname>_bench` next to the one DATABASE_URL
 names (dropping a leftover one first), points Django at it through the environment (so worker processes that a
 group spawns see it too), migrates it, runs the groups in order and drops it at the end, also on failure. A group
@@ -21,7 +23,7 @@ import traceback
 from urllib.parse import unquote, urlsplit
 
 # The groups in the order they run; every issue that adds a group appends it here.
-GROUPS = ["ledger", "billing_run", "usage", "api"]
+GROUPS = ["ledger", "billing_run", "usage", "api", "documents"]
 
 
 def _parse_args(argv: list[str] | None) -> list[str]:
@@ -88,6 +90,17 @@ def _setup_django(bench_url: str) -> None:
     django.setup()
 
 
+def _group_modules(name: str) -> list[str]:
+    """The group's own module (if there is one), then its parts `<name>_<part>` in name order."""
+    import pkgutil
+    from pathlib import Path
+
+    here = [m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])]
+    own = [name] if name in here else []
+    parts = sorted(m for m in here if m.startswith(f"{name}_") and m not in GROUPS)
+    return [f"tests.benchmarks.{m}" for m in own + parts]
+
+
 def _run_group(name: str) -> bool:
     import importlib
 
@@ -95,9 +108,13 @@ def _run_group(name: str) -> bool:
 
     started = time.perf_counter()
     try:
-        module = importlib.import_module(f"tests.benchmarks.{name}")
-        for figure, value, unit in module.run():
-            print(f"BENCH {figure} {_format(value, unit)} {unit}", flush=True)
+        modules = _group_modules(name)
+        if not modules:
+            raise ModuleNotFoundError(f"no module tests.benchmarks.{name} nor any {name}_<part>")
+        for module_name in modules:
+            module = importlib.import_module(module_name)
+            for figure, value, unit in module.run():
+                print(f"BENCH {figure} {_format(value, unit)} {unit}", flush=True)
         return True
     except Exception:
         print(f"benchmark group {name!r} failed:", file=sys.stderr)

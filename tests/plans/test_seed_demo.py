@@ -14,7 +14,7 @@ from django.core.management import call_command
 from moneyed import Money
 
 from billing import identifiers
-from billing.models import Account, ApiKey, Customer, Entry, Event, Transaction
+from billing.models import Account, ApiKey, Customer, Entry, Event, Seller, Transaction
 from billing.selectors import customer_balance
 from config.api.keys import hash_api_key
 from documents.models import Invoice
@@ -76,11 +76,14 @@ def test_seed_demo_twice_loads_the_dataset_once():
     # then the first run created the dataset ...
     assert after_first == {
         "customers": 7,
-        "accounts": 12,  # seven customer balances, adjustments and CRM revenue in RUB and EUR, promotions in RUB
+        # seven customer balances, adjustments, CRM revenue and the demo seller's VAT payable in RUB and EUR,
+        # promotions in RUB
+        "accounts": 14,
         # 8 adjustments; the first periods of 7 subscriptions (the trial and the in-arrears storage charge nothing
         # yet); the renewals of the two backdated ones; the credits of the pause and of the cancel
         "transactions": 19,
-        "entries": 39,  # two per transaction, three for Start with its discount line
+        # two per adjustment, three per charge (customer, revenue, VAT), four for Start with its discount line
+        "entries": 50,
         "events": 48,  # customer.created, transaction.posted, subscription and charge events (none for 0.00)
         "api_keys": 1,
         "users": 2,  # admin and accountant
@@ -88,7 +91,7 @@ def test_seed_demo_twice_loads_the_dataset_once():
     }
     # ... and the second changed nothing
     assert (
-        "created 1 superuser, 1 accountant user, 7 customers, 8 balance adjustments, 1 API key, 1 catalog, "
+        "created 1 superuser, 1 accountant user, 7 customers, 8 balance adjustments, 1 API key, 1 seller, 1 catalog, "
         "1 bundle, 9 subscriptions;"
     ) in first_output
     assert counts() == after_first
@@ -121,13 +124,19 @@ def test_seed_demo_publishes_one_bundle_once_that_can_be_subscribed_to():
     ) == [("EUR", Decimal("18.00"), CATALOG_SINCE), ("RUB", Decimal("1490.00"), CATALOG_SINCE)]
     assert Plan.objects.filter(product__code="bundles").count() == 1
 
-    # and a demo customer can subscribe to it: the package price is charged to revenue:bundles
+    # and a demo customer can subscribe to it: the package price (VAT included) is charged, its net to
+    # revenue:bundles and 22/122 of it to the demo seller's VAT payable
     customer = Customer.objects.get(external_id="demo-podmoskovye")
     sub = subscription_create(customer_id=customer.pk, bundle_code="crm-storage")
     charge = Charge.objects.get(subscription=sub, kind=Charge.Kind.RECURRING)
+    seller = Seller.objects.get(is_default=True)
     assert sorted(
         Entry.objects.filter(transaction_id=charge.transaction_id).values_list("account__code", "amount")
-    ) == [(f"customer:{customer.pk}", Decimal("1490.00")), ("revenue:bundles", Decimal("-1490.00"))]
+    ) == [
+        (f"customer:{customer.pk}", Decimal("1490.00")),
+        ("revenue:bundles", Decimal("-1221.31")),
+        (f"vat_payable:{seller.pk}", Decimal("-268.69")),  # 1490 × 22/122 = 268.688…
+    ]
 
 
 def test_seed_demo_customers_have_valid_identifiers():

@@ -28,7 +28,7 @@ from django.db import transaction
 from django.utils import timezone
 from moneyed import Money
 
-from billing.models import ApiKey, Customer, Transaction
+from billing.models import ApiKey, Customer, Seller, SellerBankAccount, SellerSignatory, SellerVatRate, Transaction
 from billing.services.api_keys import api_key_create
 from billing.services.customers import customer_balance_adjust, customer_create
 from plans.management.commands._demo_data import (
@@ -67,6 +67,27 @@ ACCOUNTANT_GROUP = "Accountant"
 API_KEY_NAME = "Demo key (seed_demo)"
 CREATED_BY = "seed_demo"
 
+# the demo SaaS's legal entity (fictional; the identifiers pass their check digits)
+SELLER = {
+    "name": "ООО «Облачные решения»",
+    "full_name": "Общество с ограниченной ответственностью «Облачные решения»",
+    "inn": "7701234560",
+    "kpp": "770101001",
+    "ogrn": "1257700012349",
+    "address": "123112, г. Москва, Пресненская наб., д. 12, помещ. 1",
+    "email": "billing@example.com",
+}
+SELLER_BANK = {
+    "bank_name": "ПАО Сбербанк",
+    "bik": "044525225",
+    "correspondent_account": "30101810400000000225",
+    "account": "40702810400000000005",
+}
+SELLER_SIGNATORIES = (
+    ("director", "Иванов Иван Иванович", "Генеральный директор"),
+    ("chief_accountant", "Петрова Анна Сергеевна", "Главный бухгалтер"),
+)
+
 
 @dataclass
 class Tally:
@@ -95,6 +116,7 @@ class Command(BaseCommand):
         customers = self._customers(tally)
         self._adjustments(tally, customers)
         token_line = self._api_key(tally)
+        self._seller(tally)
         self._catalog(tally)
         self._bundle(tally)
         self._subscriptions(tally, customers)
@@ -192,6 +214,26 @@ class Command(BaseCommand):
                     effective_date=adjustment.effective_date,
                 )
             tally.add("balance adjustments", created=True)
+
+    # --- the seller
+    def _seller(self, tally: Tally) -> None:
+        """The demo SaaS's legal entity: the default seller, paying VAT at the standard rate, so the demo's charges
+        split into revenue and VAT and its months close with acts and VAT invoices."""
+        if Seller.objects.filter(inn=SELLER["inn"]).exists():
+            tally.add("seller", created=False)
+            return
+        tally.add("seller", created=True)
+        if self.dry_run:
+            return
+        seller = Seller(**SELLER, is_default=not Seller.objects.filter(is_default=True).exists())
+        seller.full_clean()
+        seller.save()
+        SellerVatRate.objects.create(seller=seller, valid_from=dt.date(2019, 1, 1), rate="standard")
+        account = SellerBankAccount(seller=seller, **SELLER_BANK)
+        account.full_clean()
+        account.save()
+        for role, full_name, position in SELLER_SIGNATORIES:
+            SellerSignatory.objects.create(seller=seller, role=role, full_name=full_name, position=position)
 
     # --- catalog and subscriptions
     def _catalog(self, tally: Tally) -> None:

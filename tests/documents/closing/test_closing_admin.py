@@ -129,3 +129,52 @@ def test_the_register_and_zip_of_a_closing_month_download_from_the_list(november
     csv = client.post(LIST, {"action": "download_register_csv", "_selected_action": [run.pk]})
     assert csv["Content-Type"] == "text/csv; charset=utf-8"
     assert csv.content.decode("utf-8-sig").count("\r\n") == 3
+
+
+def test_close_again_starts_the_selected_month_in_the_background(
+    november, as_group, django_capture_on_commit_callbacks
+):
+    # given November closed once (Vera failed: her seller had no director), then the director is back
+    first = close_month(month=dt.date(2026, 11, 1))
+    SellerSignatory.objects.update(is_active=True)
+
+    # when an accountant closes it again
+    with django_capture_on_commit_callbacks(execute=False) as enqueued:
+        as_group("Accountant").post(LIST, {"action": "close_again", "_selected_action": [first.pk]})
+
+    # then a new run is started and enqueued; its task issues Vera's act only
+    run = ClosingRun.objects.exclude(pk=first.pk).get()
+    assert len(enqueued) == 1
+    assert tasks.closing_work(run.pk) == "completed"
+    run.refresh_from_db()
+    assert (run.customers_done, run.documents_issued) == (1, 1)
+    assert Document.objects.filter(customer=november["vera"]).count() == 1
+
+
+def test_support_is_not_offered_close_again(november, as_group):
+    first = close_month(month=dt.date(2026, 11, 1))
+    as_group("Support").post(LIST, {"action": "close_again", "_selected_action": [first.pk]})
+    assert ClosingRun.objects.count() == 1
+
+
+def test_the_documents_list_downloads_the_edo_xml_of_a_selected_vat_invoice(november, as_group):
+    # given November closed and both sides with EDO ids
+    from billing.models import Seller
+
+    Seller.objects.update(edo_id="2BM-SELLER")
+    Customer.objects.filter(pk=november["anna"].pk).update(edo_id="2BE-ANNA")
+    close_month(month=dt.date(2026, 11, 1))
+    vat_invoice = Document.objects.get(customer=november["anna"], doc_type="vat_invoice")
+    act = Document.objects.get(customer=november["anna"], doc_type="act")
+
+    # when Support (who reads documents) downloads the XML of the VAT invoice (the act is selected too: it has none)
+    response = as_group("Support").post(
+        reverse("admin:documents_document_changelist"),
+        {"action": "download_edo_xml", "_selected_action": [vat_invoice.pk, act.pk]},
+    )
+
+    # then one windows-1251 file named per the format
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/xml; charset=windows-1251"
+    assert "ON_NSCHFDOPPR_2BE-ANNA_2BM-SELLER_" in response["Content-Disposition"]
+    assert "СФ-2026-000001".encode("cp1251") in response.content

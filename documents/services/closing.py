@@ -34,7 +34,7 @@ from django.utils import timezone
 from billing.models import Customer, Seller
 from config.db import array_literal
 from documents.models import ClosingRun, DocumentType
-from documents.services.issuing import DraftDocument, DraftLine, documents_write
+from documents.services.issuing import DraftDocument, DraftLine, documents_write, sellers_for_documents
 from plans.models import Product
 
 logger = logging.getLogger(__name__)
@@ -244,7 +244,7 @@ def _close(run: ClosingRun, customer_ids: list[int]) -> int:
         p.code: p for p in Product.objects.filter(code__in={code for g in groups.values() for code, _ in g.lines})
     }
     customers = Customer.objects.in_bulk({g.customer_id for g in groups.values()})
-    sellers = {s.pk: s for s in Seller.objects.filter(pk__in={g.seller_id for g in groups.values()})}
+    sellers = sellers_for_documents(g.seller_id for g in groups.values())  # vat_rates prefetched: one query
     month = f"{start:%Y-%m}"
     issued: list[DraftDocument] = []
     drafts: list[DraftDocument] = []

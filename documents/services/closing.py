@@ -26,6 +26,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -33,7 +34,7 @@ from django.utils import timezone
 
 from billing.models import Customer, Seller
 from config.db import array_literal
-from documents.models import ClosingRun, DocumentType
+from documents.models import ClosingRun, Document, DocumentType
 from documents.services.issuing import DraftDocument, DraftLine, documents_write, sellers_for_documents
 from plans.models import Product
 
@@ -301,9 +302,18 @@ def _close(run: ClosingRun, customer_ids: list[int]) -> int:
                 )
     written = documents_write(issued, issue=True, by="closing", closing_run_id=run.pk)
     written += documents_write(drafts, issue=False, by="closing", closing_run_id=run.pk)
+    to_render = [doc.pk for doc in written if doc.status == Document.Status.ISSUED]
+    if to_render:  # the chunk's PDFs, by one task after commit (a rolled-back chunk enqueues nothing)
+        transaction.on_commit(partial(_render_later, to_render))
     if chunk_written_hook is not None:
         chunk_written_hook(run, customer_ids)
     return len(written)
+
+
+def _render_later(document_ids: list[int]) -> None:
+    from documents.tasks import documents_render
+
+    documents_render.delay(document_ids)
 
 
 def closing_customers_due(*, month: dt.date) -> int:

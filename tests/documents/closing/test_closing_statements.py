@@ -48,3 +48,26 @@ def test_a_chunk_of_six_customers_runs_as_many_statements_as_a_chunk_of_two():
 
     # then
     assert big == small
+
+
+def test_each_chunk_enqueues_the_rendering_of_its_issued_documents_after_commit(
+    django_capture_on_commit_callbacks, monkeypatch
+):
+    # given two customers of a VAT-paying seller charged in November
+    from documents import tasks
+    from documents.models import Document
+
+    seller_create(is_default=True)
+    make_plan("pro", "1220.00", product=make_product("crm", "CRM"))
+    _customers(2, "c")
+    enqueued = []
+    monkeypatch.setattr(tasks.documents_render, "delay", lambda ids: enqueued.append(sorted(ids)))  # the broker
+
+    # when November is closed in one chunk
+    with django_capture_on_commit_callbacks(execute=True):
+        run = closing_run_start(month=NOV)
+        closing_chunk(run=run, chunk_size=100)
+
+    # then one render task names the chunk's four documents (two acts, two VAT invoices)
+    assert enqueued == [sorted(Document.objects.values_list("pk", flat=True))]
+    assert len(enqueued[0]) == 4

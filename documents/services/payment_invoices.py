@@ -44,7 +44,7 @@ def _purpose(number: str, day: dt.date, vat: Decimal, rate: str, language: str) 
     if language == "en":
         vat_text = f"incl. VAT {label(rate, language='en')} {vat}" if vat else "VAT exempt"
         return f"Payment for invoice No. {number} of {day:%d.%m.%Y}, {vat_text}"
-    vat_text = f"в т.ч. НДС {label(rate)} {vat}".replace(".", ",") if vat else "НДС не облагается"
+    vat_text = f"в т.ч. НДС {label(rate)} {str(vat).replace('.', ',')}" if vat else "НДС не облагается"
     return f"Оплата по счёту № {number} от {day:%d.%m.%Y}, {vat_text}"
 
 

@@ -301,9 +301,23 @@ def _close(run: ClosingRun, customer_ids: list[int]) -> int:
                 )
     written = documents_write(issued, issue=True, by="closing", closing_run_id=run.pk)
     written += documents_write(drafts, issue=False, by="closing", closing_run_id=run.pk)
+    rendered = [d.pk for d in written if d.status != "draft"]
+    if rendered:  # the PDFs in the background, one task for the chunk, once it committed
+        transaction.on_commit(lambda: documents_render_enqueue(rendered))
     if chunk_written_hook is not None:
         chunk_written_hook(run, customer_ids)
     return len(written)
+
+
+def documents_render_enqueue(ids: list[int]) -> None:
+    from documents.tasks import documents_render
+
+    if not getattr(settings, "DOCUMENTS_RENDER_ON_ISSUE", True):
+        return
+    try:
+        documents_render.delay(ids)
+    except Exception:
+        logger.warning("could not enqueue the rendering of %s document(s)", len(ids), exc_info=True)
 
 
 def closing_customers_due(*, month: dt.date) -> int:

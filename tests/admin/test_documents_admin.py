@@ -154,7 +154,7 @@ def test_the_accountant_issues_an_invoice_for_payment_from_the_customer_card(cli
     invoice = Document.objects.get()
     assert (invoice.doc_type, invoice.number, invoice.total, invoice.total_vat) == (
         "payment_invoice",
-        "СЧ-{}-000001".format(invoice.issue_date.year),
+        f"СЧ-{invoice.issue_date.year}-000001",
         D("12200.00"),
         D("2200.00"),
     )

@@ -41,3 +41,11 @@ def documents_render(ids: list[int]) -> int:
     whose PDF is current are skipped (the content-hash cache), so a redelivered task does no work twice. Returns
     how many were rendered. Enqueue with `transaction.on_commit` after issuing."""
     return len(document_pdf_store(documents_for_rendering(ids)))
+
+
+@shared_task(name="documents.tasks.renewal_invoices", ignore_result=True)
+def renewal_invoices() -> int:
+    """Beat, daily: invoices for payment before renewals that customers paying by bank transfer cannot cover."""
+    from documents.services.payment_invoices import renewal_invoices_issue
+
+    return len(renewal_invoices_issue())

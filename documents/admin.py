@@ -5,11 +5,13 @@ one with a reason (a page of its own), and follows the monthly closing runs."""
 
 from __future__ import annotations
 
+import uuid
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
@@ -21,7 +23,8 @@ from config.admin import ReadOnlyModelAdmin, ReadOnlyTabularInline
 from config.errors import ApplicationError
 from documents.admin_exports import EXPORT_ACTIONS, DocumentExportActions
 from documents.models import Document, DocumentCounter, DocumentLine, Invoice, InvoiceLine
-from documents.services.issuing import document_void, documents_issue, documents_mark_sent
+from documents.services.issuing import document_pdf, document_void, documents_issue, documents_mark_sent
+from documents.services.payment_invoices import payment_invoice_issue
 
 
 def _money(money) -> str:
@@ -201,8 +204,35 @@ class DocumentAdmin(DocumentExportActions, admin.ModelAdmin):
     fields = readonly_fields
     change_form_template = "admin/documents/document/change_form.html"
 
-    def has_add_permission(self, request, obj=None):
-        return False
+    def add_view(self, request, form_url="", extra_context=None):
+        """Adding a document here is requesting an invoice for payment of an amount from a customer (the other
+        types come from the monthly closing): the service issues it, numbered, with its payment purpose."""
+        if not self.has_add_permission(request):
+            raise PermissionDenied
+        form = PaymentInvoiceForm(
+            request.POST or None,
+            initial={"customer": request.GET.get("customer"), "key": uuid.uuid4().hex},
+        )
+        if request.method == "POST" and form.is_valid():
+            try:
+                doc = payment_invoice_issue(
+                    customer_id=form.cleaned_data["customer"],
+                    amount=form.cleaned_data["amount"],
+                    key=f"admin:{form.cleaned_data['key']}",
+                    by=request.user.get_username(),
+                )
+            except ApplicationError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                self.message_user(request, gettext("Invoice %(number)s issued.") % {"number": doc.number})
+                return HttpResponseRedirect(reverse("admin:documents_document_change", args=[quote(doc.pk)]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Invoice for payment"),
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/documents/document/payment_invoice.html", context)
 
     def has_delete_permission(self, request, obj=None):
         # a draft may be thrown away; an issued document never (the database refuses it too)
@@ -237,8 +267,21 @@ class DocumentAdmin(DocumentExportActions, admin.ModelAdmin):
         info = self.model._meta.app_label, self.model._meta.model_name
         return [
             path("<path:object_id>/void/", self.admin_site.admin_view(self.void_view), name="{}_{}_void".format(*info)),
+            path("<path:object_id>/pdf/", self.admin_site.admin_view(self.pdf_view), name="{}_{}_pdf".format(*info)),
             *super().get_urls(),
         ]
+
+    def pdf_view(self, request, object_id):
+        """The document's PDF (an issued one stored once; a draft previewed)."""
+        doc = self.get_object(request, object_id)
+        if doc is None:
+            raise Http404
+        if not self.has_view_permission(request, doc):
+            raise PermissionDenied
+        content, name = document_pdf(doc)
+        response = HttpResponse(content, content_type="application/pdf")
+        response["Content-Disposition"] = f'inline; filename="{name}"'
+        return response
 
     def void_view(self, request, object_id):
         """Void one issued or sent document with a reason (who and when are recorded; the number stays)."""
@@ -264,6 +307,17 @@ class DocumentAdmin(DocumentExportActions, admin.ModelAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/documents/document/void.html", context)
+
+
+class PaymentInvoiceForm(forms.Form):
+    customer = forms.IntegerField(label=gettext_lazy("Customer id"), min_value=1)
+    amount = forms.DecimalField(
+        label=gettext_lazy("Amount"),
+        max_digits=15,
+        decimal_places=2,
+        help_text=gettext_lazy("What the customer is to pay, VAT included."),
+    )
+    key = forms.CharField(widget=forms.HiddenInput)  # one form, one invoice: a second submit returns the first
 
 
 class VoidForm(forms.Form):

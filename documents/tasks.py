@@ -43,6 +43,14 @@ def documents_render(ids: list[int]) -> int:
     return len(document_pdf_store(documents_for_rendering(ids)))
 
 
+@shared_task(name="documents.tasks.renewal_invoices", ignore_result=True)
+def renewal_invoices() -> int:
+    """Beat, daily: invoices for payment before renewals that customers paying by bank transfer cannot cover."""
+    from documents.services.payment_invoices import renewal_invoices_issue
+
+    return len(renewal_invoices_issue())
+
+
 @shared_task(name="documents.tasks.closing_work", ignore_result=True)
 def closing_work(run_id: int) -> str:
     """Work a started closing (the admin's "start closing") to its end; a redelivery after the end does nothing.

@@ -21,7 +21,7 @@ from rest_framework.views import APIView
 from billing import selectors
 from billing.errors import CustomerNotFound
 from billing.filters import CustomerFilter, TransactionFilter
-from billing.models import Customer, Transaction
+from billing.models import Customer, Seller, Transaction
 from billing.money_fields import AmountInputField, CurrencyField, MoneyAmountField, amount_str
 from billing.services.customers import (
     customer_balance_adjust,
@@ -66,6 +66,13 @@ class CustomerOutputSerializer(serializers.Serializer):
     tags = serializers.ListField(child=serializers.CharField())
     external_id = serializers.CharField(allow_null=True)
     metadata = serializers.DictField()
+    seller_id = serializers.IntegerField(allow_null=True, help_text="The seller serving it; null: the default.")
+    closing_documents = serializers.CharField(help_text="act_and_vat_invoice or upd: what the monthly closing issues.")
+    document_language = serializers.CharField()
+    pays_by_bank_transfer = serializers.BooleanField()
+    contract_number = serializers.CharField()
+    contract_date = serializers.DateField(allow_null=True)
+    edo_id = serializers.CharField()
     created_at = serializers.DateTimeField()
     updated_at = serializers.DateTimeField()
     closed_at = serializers.DateTimeField(allow_null=True)
@@ -139,6 +146,21 @@ class CustomerFieldsInputSerializer(StrictInputSerializer):
         max_length=255, required=False, allow_null=True, help_text="Your own id for this customer (unique)."
     )
     metadata = JSONObjectField(required=False)
+    seller_id = serializers.PrimaryKeyRelatedField(
+        source="seller",
+        queryset=Seller.objects.all(),
+        required=False,
+        allow_null=True,
+        help_text="The seller (legal entity) that serves the customer; null: the plan's product's or the default.",
+    )
+    closing_documents = serializers.ChoiceField(choices=Customer.ClosingDocuments.choices, required=False)
+    document_language = serializers.ChoiceField(choices=[("ru", "ru"), ("en", "en")], required=False)
+    pays_by_bank_transfer = serializers.BooleanField(
+        required=False, help_text="Gets an invoice for payment before each renewal the balance cannot cover."
+    )
+    contract_number = serializers.CharField(max_length=64, required=False, allow_blank=True)
+    contract_date = serializers.DateField(required=False, allow_null=True)
+    edo_id = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
 
 class CustomerCreateInputSerializer(CustomerFieldsInputSerializer):

@@ -177,6 +177,8 @@ CELERY_BEAT_SCHEDULE = {
     # daily, after the last time zone's midnight: on the policy's closing day, the previous month's acts and VAT
     # invoices / УПД (documents.services.closing)
     "monthly-closing": {"task": "documents.tasks.monthly_closing", "schedule": crontab(hour=12, minute=45)},
+    # daily: invoices for payment before renewals that customers paying by bank transfer cannot cover
+    "renewal-invoices": {"task": "documents.tasks.renewal_invoices", "schedule": crontab(hour=6, minute=0)},
     # daily, at night (UTC): every cached balance and every transaction proven against the entries
     "ledger-verify": {"task": "billing.tasks.ledger_verify", "schedule": crontab(hour=2, minute=40)},
 }

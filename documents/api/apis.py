@@ -8,7 +8,9 @@ filtered with django-filter, errors are problem+json.
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.response import Response
@@ -17,12 +19,13 @@ from rest_framework.views import APIView
 from billing.money_fields import AmountInputField, MoneyAmountField, amount_str
 from config.api.auth import customer_scope
 from config.api.idempotency import idempotent, ledger_key
-from config.api.serializers import StrictInputSerializer
 from config.api.pagination import CursorPagination, paginated_response
 from config.api.schema import filter_parameters, responses
+from config.api.serializers import StrictInputSerializer
 from documents import selectors
 from documents.filters import DocumentFilter, InvoiceFilter
 from documents.models import Document, Invoice
+from documents.services.issuing import document_pdf
 from documents.services.payment_invoices import payment_invoice_issue
 
 # --- output ---------------------------------------------------------------------------------------
@@ -195,7 +198,9 @@ class DocumentDetailOutputSerializer(DocumentOutputSerializer):
 
 class PaymentInvoiceInputSerializer(StrictInputSerializer):
     customer_id = serializers.IntegerField()
-    amount = AmountInputField(help_text='What the customer is to pay, VAT included: a positive decimal, e.g. "5000.00".')
+    amount = AmountInputField(
+        help_text='What the customer is to pay, VAT included: a positive decimal, e.g. "5000.00".'
+    )
     issue_date = serializers.DateField(required=False, help_text="Defaults to today.")
 
 
@@ -249,3 +254,19 @@ class PaymentInvoiceCreateApi(APIView):
         )
         document = selectors.document_get(document_id=document.pk, customer_scope=customer_scope(request))
         return Response(DocumentDetailOutputSerializer(document).data, status=status.HTTP_201_CREATED)
+
+
+class DocumentPdfApi(APIView):
+    @extend_schema(
+        operation_id="documents_pdf",
+        summary="Download a document's PDF",
+        description="The printed form. An issued document's PDF is rendered once and stored (the same bytes on every "
+        "download); a draft's is a preview rendered on the spot.",
+        responses={(200, "application/pdf"): OpenApiTypes.BINARY, **responses({}, 404)},
+    )
+    def get(self, request, document_id: int):
+        document = selectors.document_get(document_id=document_id, customer_scope=customer_scope(request))
+        content, name = document_pdf(document)
+        response = HttpResponse(content, content_type="application/pdf")
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response

@@ -26,7 +26,6 @@ import json
 import logging
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import partial
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -34,7 +33,7 @@ from django.utils import timezone
 
 from billing.models import Customer, Seller
 from config.db import array_literal
-from documents.models import ClosingRun, Document, DocumentType
+from documents.models import ClosingRun, DocumentType
 from documents.services.issuing import DraftDocument, DraftLine, documents_write, sellers_for_documents
 from plans.models import Product
 
@@ -302,18 +301,23 @@ def _close(run: ClosingRun, customer_ids: list[int]) -> int:
                 )
     written = documents_write(issued, issue=True, by="closing", closing_run_id=run.pk)
     written += documents_write(drafts, issue=False, by="closing", closing_run_id=run.pk)
-    to_render = [doc.pk for doc in written if doc.status == Document.Status.ISSUED]
-    if to_render:  # the chunk's PDFs, by one task after commit (a rolled-back chunk enqueues nothing)
-        transaction.on_commit(partial(_render_later, to_render))
+    rendered = [d.pk for d in written if d.status != "draft"]
+    if rendered:  # the PDFs in the background, one task for the chunk, once it committed
+        transaction.on_commit(lambda: documents_render_enqueue(rendered))
     if chunk_written_hook is not None:
         chunk_written_hook(run, customer_ids)
     return len(written)
 
 
-def _render_later(document_ids: list[int]) -> None:
+def documents_render_enqueue(ids: list[int]) -> None:
     from documents.tasks import documents_render
 
-    documents_render.delay(document_ids)
+    if not getattr(settings, "DOCUMENTS_RENDER_ON_ISSUE", True):
+        return
+    try:
+        documents_render.delay(ids)
+    except Exception:
+        logger.warning("could not enqueue the rendering of %s document(s)", len(ids), exc_info=True)
 
 
 def closing_customers_due(*, month: dt.date) -> int:

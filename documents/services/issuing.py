@@ -35,6 +35,7 @@ from documents.errors import (
 )
 from documents.models import Document, DocumentCounter, DocumentLine, DocumentType
 from documents.numbering import document_number_format
+from documents.rendering import buyer_data_snapshot, seller_data_snapshot
 
 ZERO = Decimal(0)
 
@@ -74,65 +75,21 @@ class DraftDocument:
 
 
 def seller_snapshot(seller: Seller, *, on: dt.date) -> dict:
-    """The seller's requisites as printed (prefetch bank_accounts, signatories, vat_rates to read them at once)."""
-    banks = [b for b in seller.bank_accounts.all() if b.is_primary] or list(seller.bank_accounts.all())
-    signers = {s.role: s for s in seller.signatories.all() if s.is_active}
-
-    def signer(role: str) -> dict | None:
-        found = signers.get(role)
-        if found is None:
-            return None
-        return {
-            "full_name": found.full_name,
-            "position": found.position,
-            "poa_number": found.poa_number,
-            "poa_date": found.poa_date.isoformat() if found.poa_date else None,
-        }
-
-    bank = banks[0] if banks else None
+    """The seller's requisites as printed (documents.rendering.seller_data_snapshot: the shape the templates read),
+    with its id, EDO id and whether it pays VAT on `on`. Prefetch bank_accounts, signatories, vat_rates."""
     return {
+        **seller_data_snapshot(seller, on=on),
         "id": seller.pk,
-        "kind": seller.kind,
-        "name": seller.name,
-        "full_name": seller.full_name,
-        "inn": seller.inn,
-        "kpp": seller.kpp,
-        "ogrn": seller.ogrn,
-        "address": seller.address,
-        "email": seller.email,
-        "phone": seller.phone,
         "edo_id": seller.edo_id,
         "vat_payer": seller.vat_rate_on(on) is not VatRate.NONE,
-        "bank": (
-            {
-                "name": bank.bank_name,
-                "bik": bank.bik,
-                "correspondent_account": bank.correspondent_account,
-                "account": bank.account,
-            }
-            if bank is not None
-            else None
-        ),
-        "director": signer(SellerSignatory.Role.DIRECTOR),
-        "chief_accountant": signer(SellerSignatory.Role.CHIEF_ACCOUNTANT),
-        "facsimile": seller.facsimile.name if seller.facsimile else "",
-        "stamp": seller.stamp.name if seller.stamp else "",
     }
 
 
 def buyer_snapshot(customer: Customer) -> dict:
     return {
+        **buyer_data_snapshot(customer),
         "id": customer.pk,
-        "kind": customer.kind,
-        "name": customer.legal_name or customer.name,
-        "inn": customer.inn,
-        "kpp": customer.kpp,
-        "ogrn": customer.ogrn,
-        "address": customer.legal_address,
-        "country": customer.country,
         "emails": list(customer.billing_emails),
-        "contract_number": customer.contract_number,
-        "contract_date": customer.contract_date.isoformat() if customer.contract_date else None,
         "edo_id": customer.edo_id,
     }
 
@@ -362,3 +319,19 @@ def documents_mark_sent(*, document_ids: list[int]) -> int:
     return Document.objects.filter(pk__in=document_ids, status=Document.Status.ISSUED).update(
         status=Document.Status.SENT, sent_at=timezone.now()
     )
+
+
+def document_pdf(document: Document) -> tuple[bytes, str]:
+    """The PDF of a document and its file name: an issued one from its stored file (rendered and stored first when
+    missing or stale: the content-hash cache), a draft rendered on the spot (a preview, never stored)."""
+    from django.core.files.storage import default_storage
+
+    from documents.rendering import document_pdf_bytes, document_pdf_store, documents_for_rendering
+
+    [loaded] = documents_for_rendering([document.pk])
+    name = f"{loaded.number or f'draft-{loaded.pk}'}.pdf"
+    if loaded.status == Document.Status.DRAFT:
+        return document_pdf_bytes(loaded), name
+    document_pdf_store([loaded])
+    with default_storage.open(loaded.pdf.name, "rb") as stored:
+        return stored.read(), name

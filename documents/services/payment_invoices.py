@@ -44,7 +44,7 @@ def _purpose(number: str, day: dt.date, vat: Decimal, rate: str, language: str) 
     if language == "en":
         vat_text = f"incl. VAT {label(rate, language='en')} {vat}" if vat else "VAT exempt"
         return f"Payment for invoice No. {number} of {day:%d.%m.%Y}, {vat_text}"
-    vat_text = f"в т.ч. НДС {label(rate)} {vat}".replace(".", ",") if vat else "НДС не облагается"
+    vat_text = f"в т.ч. НДС {label(rate)} {str(vat).replace('.', ',')}" if vat else "НДС не облагается"
     return f"Оплата по счёту № {number} от {day:%d.%m.%Y}, {vat_text}"
 
 
@@ -114,3 +114,42 @@ def payment_invoice_issue(
     draft.payment_purpose = _purpose("{number}", day, parts.vat, rate.value, language)[:210]
     [document] = documents_write([draft], issue=True, by=by)
     return document
+
+
+def renewal_invoices_issue(*, today: dt.date | None = None) -> list[Document]:
+    """Invoices for future debits: for every prepaid customer who pays by bank transfer, an invoice for payment of
+    what its renewals due within the policy's `invoice_days_before_renewal` need beyond its balance plus credit
+    limit, so the money arrives before the charge. One invoice per (customer, first renewal date) — the key —
+    however often this runs; a customer whose funds cover its coming renewals gets none. (Daily, in beat.)"""
+    from billing.services.funds import customer_funds_available
+    from plans.services.estimates import upcoming_charges_estimate
+
+    today = today or timezone.localdate()
+    horizon = today + dt.timedelta(days=BillingPolicy.current().invoice_days_before_renewal)
+    issued = []
+    customers = Customer.objects.filter(
+        pays_by_bank_transfer=True, status=Customer.Status.ACTIVE, billing_model=Customer.BillingModel.PREPAID
+    ).order_by("pk")
+    for customer in customers:
+        at = dt.datetime.combine(today, dt.time(12), tzinfo=dt.UTC)
+        due = [
+            e
+            for e in upcoming_charges_estimate(customer_id=customer.pk, at=at)
+            if e.failure is None and e.charge_at.date() <= horizon and e.total > 0
+        ]
+        if not due:
+            continue
+        needed = sum((e.total for e in due), Decimal(0)) - customer_funds_available(customer=customer)
+        if needed <= 0:
+            continue
+        first = min(e.charge_at for e in due).date()
+        issued.append(
+            payment_invoice_issue(
+                customer_id=customer.pk,
+                amount=needed,
+                key=f"renewal:{customer.pk}:{first.isoformat()}",
+                by="renewal invoices",
+                issue_date=today,
+            )
+        )
+    return issued

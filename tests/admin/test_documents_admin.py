@@ -15,7 +15,7 @@ from documents.services.closing import close_month
 from plans.services.subscriptions import subscription_create
 from tests.factories.catalog import funded_customer, make_plan
 from tests.factories.sellers import seller_create
-from tests.plans.support import msk
+from tests.plans.support import D, msk
 
 pytestmark = pytest.mark.django_db
 
@@ -130,3 +130,33 @@ def test_support_cannot_change_who_serves_a_customer(client, staff_in_group):
     page = support.get(reverse("admin:billing_customer_change", args=[customer.pk]))
     assert "seller" not in page.context["adminform"].form.fields
     assert Customer.objects.get(pk=customer.pk).seller_id is None
+
+
+def test_the_accountant_issues_an_invoice_for_payment_from_the_customer_card(client, staff_in_group):
+    seller_create(is_default=True)
+    customer = funded_customer("0", name="Romashka")
+    accountant = _client(client, staff_in_group("Accountant"))
+    card = accountant.get(reverse("admin:billing_customer_change", args=[customer.pk])).content.decode()
+    add_url = reverse("admin:documents_document_add") + f"?customer={customer.pk}"
+    assert add_url in card.replace("&amp;", "&")
+
+    # a negative amount is a form error and writes nothing
+    page = accountant.get(add_url)
+    key = page.context["form"].initial["key"]
+    refused = accountant.post(add_url, {"customer": customer.pk, "amount": "-1", "key": key})
+    assert refused.status_code == 200 and refused.context["form"].errors
+    assert not Document.objects.exists()
+
+    # a valid amount issues the invoice, once however often the form is sent
+    for _ in range(2):
+        done = accountant.post(add_url, {"customer": customer.pk, "amount": "12200.00", "key": key})
+        assert done.status_code == 302
+    invoice = Document.objects.get()
+    assert (invoice.doc_type, invoice.number, invoice.total, invoice.total_vat) == (
+        "payment_invoice",
+        f"СЧ-{invoice.issue_date.year}-000001",
+        D("12200.00"),
+        D("2200.00"),
+    )
+    pdf = accountant.get(reverse("admin:documents_document_pdf", args=[invoice.pk]))
+    assert pdf.status_code == 200 and pdf["Content-Type"] == "application/pdf"

@@ -401,3 +401,37 @@ def test_restricted_key_cannot_write_to_another_customer_and_nothing_is_written(
     assert_problem(close, 404, "customer_not_found")
     assert_problem(create, 403, "customer_scope")
     assert row_counts() == before
+
+
+def test_create_with_its_seller_and_closing_documents_and_refuse_an_unknown_seller(api):
+    from tests.factories.sellers import seller_create
+
+    # given a seller
+    seller = seller_create()
+
+    # when a customer is created served by it, on УПД, paying by bank transfer under a contract
+    body = {
+        **LEGAL_ENTITY,
+        "seller_id": seller.pk,
+        "closing_documents": "upd",
+        "pays_by_bank_transfer": True,
+        "contract_number": "Д-17",
+        "contract_date": "2026-01-15",
+    }
+    response = post(api, CUSTOMERS, body)
+
+    # then it is stored and shown
+    assert response.status_code == 201, response.content
+    data = response.json()
+    assert (data["seller_id"], data["closing_documents"], data["pays_by_bank_transfer"], data["contract_number"]) == (
+        seller.pk,
+        "upd",
+        True,
+        "Д-17",
+    )
+    assert Customer.objects.get().seller_id == seller.pk
+
+    # and an unknown seller is a field error, nothing written
+    refused = post(api, CUSTOMERS, {**LEGAL_ENTITY, "inn": "5003123458", "seller_id": 999999}, key="other")
+    assert_problem(refused, 400, field="seller_id")
+    assert Customer.objects.count() == 1

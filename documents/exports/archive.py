@@ -49,7 +49,9 @@ def document_file_name(document: Document) -> str:
 def _folder(document: Document) -> str:
     seller, buyer = document.seller_data or {}, document.buyer_data or {}
     seller_part = _safe(seller.get("inn") or f"seller-{document.seller_id}")
-    customer_part = _safe(f"{buyer.get('inn') or document.customer_id}_{buyer.get('name') or ''}")
+    customer_part = _safe(
+        f"{buyer.get('inn') or document.customer_id}_{buyer.get('full_name') or buyer.get('name') or ''}"
+    )
     return f"{seller_part}/{customer_part}"
 
 

@@ -129,10 +129,14 @@ def _party(parent: etree._Element, tag: str, data: dict) -> None:
         address = etree.SubElement(party, "Адрес")
         etree.SubElement(address, "АдрИнф", КодСтр="643", НаимСтран="Россия", АдрТекст=data["address"])
     bank = data.get("bank")
-    if bank:
+    if bank and bank.get("account"):
         requisites = etree.SubElement(party, "БанкРекв", НомерСчета=bank["account"])
         etree.SubElement(
-            requisites, "СвБанк", НаимБанк=bank["name"], БИК=bank["bik"], КорСчет=bank["correspondent_account"]
+            requisites,
+            "СвБанк",
+            НаимБанк=bank.get("bank_name") or bank.get("name") or "",
+            БИК=bank.get("bik", ""),
+            КорСчет=bank.get("correspondent_account", ""),
         )
 
 

@@ -100,7 +100,7 @@ def register_rows(documents: Iterable[Document]) -> list[RegisterRow]:
                     date=doc.issue_date,
                     number=doc.number,
                     doc_type=str(DocumentType(doc.doc_type).label),
-                    customer=buyer.get("name", ""),
+                    customer=buyer.get("full_name") or buyer.get("name", ""),
                     inn=buyer.get("inn", ""),
                     kpp=buyer.get("kpp", ""),
                     contract=_contract(buyer),

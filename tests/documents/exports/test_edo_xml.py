@@ -170,7 +170,7 @@ def test_every_tax_rate_written_is_one_the_format_allows_and_totals_are_sums_of_
 def test_characters_outside_windows_1251_become_character_references(closed_november):
     # given a buyer name with a character windows-1251 lacks (copied at issue; the customer row is not the source)
     upd = _doc(closed_november["boris"], "upd")
-    upd.buyer_data = {**upd.buyer_data, "inn": "5003123458", "kpp": "500301001", "name": "Ōtsuka ✓"}
+    upd.buyer_data = {**upd.buyer_data, "inn": "5003123458", "kpp": "500301001", "full_name": "Ōtsuka ✓"}
 
     # when
     _name, content = document_edo_xml(upd, now=NOW)

@@ -12,12 +12,14 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import quote
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, gettext_lazy
 
+from billing.admin.panels import customer_card_panel_register
 from billing.money import format_money
 from config.admin import ReadOnlyModelAdmin, ReadOnlyTabularInline
 from config.errors import ApplicationError
@@ -326,6 +328,38 @@ class VoidForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=gettext_lazy("Why the document is void: it is kept with its number, the reason and who voided it."),
     )
+
+
+def customer_documents_panel(request, customer) -> str:
+    """The customer card's documents (billing's card, filled by documents: billing imports no app above it): the
+    newest ten, a link to all of them and to request an invoice for payment."""
+    if not request.user.has_perm("documents.view_document"):
+        return ""
+    docs = list(Document.objects.filter(customer=customer).select_related("seller").order_by("-id")[:10])
+    return render_to_string(
+        "admin/documents/customer_documents.html",
+        {
+            "documents": [
+                {
+                    "doc": d,
+                    "url": reverse("admin:documents_document_change", args=[quote(d.pk)]),
+                    "pdf_url": reverse("admin:documents_document_pdf", args=[quote(d.pk)]),
+                    "total": format_money(d.total, d.currency),
+                }
+                for d in docs
+            ],
+            "list_url": reverse("admin:documents_document_changelist") + f"?customer__id__exact={customer.pk}",
+            "add_url": (
+                reverse("admin:documents_document_add") + f"?customer={customer.pk}"
+                if request.user.has_perm("documents.add_document")
+                else None
+            ),
+        },
+        request=request,
+    )
+
+
+customer_card_panel_register(customer_documents_panel)
 
 
 from documents import admin_closing  # noqa: E402, F401  (the monthly closings' admin: documents/admin_closing.py)

@@ -49,3 +49,12 @@ def renewal_invoices() -> int:
     from documents.services.payment_invoices import renewal_invoices_issue
 
     return len(renewal_invoices_issue())
+
+
+@shared_task(name="documents.tasks.advance_vat", ignore_result=True)
+def advance_vat() -> int:
+    """Beat, daily: advance VAT invoices for payments shipments did not close within 5 days, and the reversal of
+    the VAT of advances shipments have closed since."""
+    from documents.services.advances import advance_invoices_issue, advance_vat_reverse
+
+    return len(advance_invoices_issue()) + len(advance_vat_reverse())

@@ -51,6 +51,15 @@ def renewal_invoices() -> int:
     return len(renewal_invoices_issue())
 
 
+@shared_task(name="documents.tasks.advance_vat", ignore_result=True)
+def advance_vat() -> int:
+    """Beat, daily: advance VAT invoices for payments shipments did not close within 5 days, and the reversal of
+    the VAT of advances shipments have closed since."""
+    from documents.services.advances import advance_invoices_issue, advance_vat_reverse
+
+    return len(advance_invoices_issue()) + len(advance_vat_reverse())
+
+
 @shared_task(name="documents.tasks.closing_work", ignore_result=True)
 def closing_work(run_id: int) -> str:
     """Work a started closing (the admin's "start closing") to its end; a redelivery after the end does nothing.

@@ -45,6 +45,7 @@ class Account(models.Model):
         CUSTOMER = "customer", _("Customer balance")
         REVENUE = "revenue", _("Revenue")
         VAT_PAYABLE = "vat_payable", _("VAT payable")
+        VAT_ADVANCES = "vat_advances", _("VAT on advances received")
         PROVIDER_CLEARING = "provider_clearing", _("Payment provider clearing")
         PROMO = "promo", _("Promotions and bonuses")
         REFUNDS = "refunds", _("Refunds")
@@ -160,6 +161,7 @@ class Transaction(models.Model):
         REFUND = "refund", _("Refund")
         PROMO = "promo", _("Promotion / bonus")
         REVERSAL = "reversal", _("Reversal")
+        VAT = "vat", _("VAT on an advance")
 
     kind = models.CharField(max_length=20, choices=Kind.choices, verbose_name=_("kind"))
     idempotency_key = models.CharField(

@@ -32,6 +32,10 @@ def vat_payable_account_code(seller_id: int) -> str:
     return f"vat_payable:{seller_id}"
 
 
+def vat_advances_account_code(seller_id: int) -> str:
+    return f"vat_advances:{seller_id}"
+
+
 class AccountResolver:
     """Account ids for one unit of work (a service call or a billing-run chunk).
 
@@ -73,6 +77,12 @@ class AccountResolver:
         """The VAT payable of a seller (one account per seller and currency, with balance slots like revenue)."""
         found = self._ids.get((vat_payable_account_code(seller_id), currency))
         return found if found is not None else self._one(_vat_payable_row(seller_id, currency))
+
+    def vat_advances(self, seller_id: int, currency: str) -> int:
+        """VAT charged on advances received (an asset until the shipment closes the advance), per seller."""
+        code = vat_advances_account_code(seller_id)
+        found = self._ids.get((code, currency))
+        return found if found is not None else self._one(_system_row(Account.Kind.VAT_ADVANCES, currency, code))
 
     def _one(self, row: tuple) -> int:
         key = (row[1], row[3])

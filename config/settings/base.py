@@ -179,6 +179,8 @@ CELERY_BEAT_SCHEDULE = {
     "monthly-closing": {"task": "documents.tasks.monthly_closing", "schedule": crontab(hour=12, minute=45)},
     # daily: invoices for payment before renewals that customers paying by bank transfer cannot cover
     "renewal-invoices": {"task": "documents.tasks.renewal_invoices", "schedule": crontab(hour=6, minute=0)},
+    # daily: advance VAT invoices for payments not shipped within 5 days, and the VAT of shipped advances reversed
+    "advance-vat": {"task": "documents.tasks.advance_vat", "schedule": crontab(hour=13, minute=0)},
     # daily, at night (UTC): every cached balance and every transaction proven against the entries
     "ledger-verify": {"task": "billing.tasks.ledger_verify", "schedule": crontab(hour=2, minute=40)},
 }

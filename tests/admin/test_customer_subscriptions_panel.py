@@ -103,6 +103,7 @@ def test_plans_fills_billings_extension_point_once(rf, superuser, customer):
     # when
     panels = customer_card_panels(request, customer)
 
-    # then
-    assert len(panels) == 1
+    # then plans' panel is there once, first (documents registers the customer's documents after it)
+    assert panels.count(customer_subscriptions_panel(request, customer)) == 1
     assert panels[0] == customer_subscriptions_panel(request, customer)
+    assert len(panels) == 2 and 'id="customer-documents"' in panels[1]

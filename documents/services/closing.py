@@ -98,11 +98,15 @@ def closing_run_work(*, run_id: int, chunk_size: int | None = None) -> ClosingRu
 
 
 def closing_run_finish(*, run_id: int) -> ClosingRun:
-    """Close a running closing once nobody works on it and nothing is left (customers still locked elsewhere are
-    left for a rerun: the run ends completed only when none is due)."""
+    """Close a running closing once nothing is left due. A worker that finds nothing to claim while customers are
+    still due (another worker's chunk holds them, or another transaction locks them) leaves the run running: the
+    worker that ends last closes it, and a run nobody can finish is closed as interrupted when its lease runs out
+    (the next closing finishes the month)."""
     with transaction.atomic():
         run = ClosingRun.objects.select_for_update().get(pk=run_id)
         if run.status != ClosingRun.Status.RUNNING:
+            return run
+        if _due_count(run, [f["customer_id"] for f in run.failures]):
             return run
         run.status = ClosingRun.Status.COMPLETED_WITH_FAILURES if run.failures else ClosingRun.Status.COMPLETED
         run.finished_at = timezone.now()
@@ -188,6 +192,17 @@ def _claim(run: ClosingRun, limit: int, failed: list[int]) -> list[int]:
             },
         )
         return [row[0] for row in cursor.fetchall()]
+
+
+def _due_count(run: ClosingRun, failed: list[int]) -> int:
+    """How many customers are still due, locked or not (the claim without its lock and limit)."""
+    start, end, _last = month_bounds(run.period_start)
+    sql = _DUE_SQL.split(" ORDER BY c.id")[0].replace("SELECT c.id FROM", "SELECT count(*) FROM", 1)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql, {"start": start, "end": end, "month": f"{start:%Y-%m}", "failed": array_literal(failed)}
+        )
+        return cursor.fetchone()[0]
 
 
 def _progress(run: ClosingRun, *, customers: int, documents: int, failure: dict | None = None) -> None:

@@ -7,6 +7,8 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from django.db import transaction
+
 from billing.models import Customer
 from billing.services.customers import customer_create
 from billing.vat import split
@@ -83,6 +85,27 @@ def document_create(
                 amount=parts.gross,
             )
         )
+    with transaction.atomic():  # lines join an issued document only in the transaction that wrote it
+        document = _document_with_lines(
+            rows,
+            doc_type=doc_type,
+            seller=seller,
+            customer=customer,
+            status=status,
+            number=number,
+            sequence=sequence,
+            issue_date=issue_date,
+            refers_to=refers_to,
+            language=language,
+            currency=currency,
+            **fields,
+        )
+    return document
+
+
+def _document_with_lines(
+    rows, *, doc_type, seller, customer, status, number, sequence, issue_date, refers_to, language, currency, **fields
+) -> Document:
     document = Document.objects.create(
         doc_type=doc_type,
         seller=seller,

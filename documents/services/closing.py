@@ -199,9 +199,7 @@ def _due_count(run: ClosingRun, failed: list[int]) -> int:
     start, end, _last = month_bounds(run.period_start)
     sql = _DUE_SQL.split(" ORDER BY c.id")[0].replace("SELECT c.id FROM", "SELECT count(*) FROM", 1)
     with connection.cursor() as cursor:
-        cursor.execute(
-            sql, {"start": start, "end": end, "month": f"{start:%Y-%m}", "failed": array_literal(failed)}
-        )
+        cursor.execute(sql, {"start": start, "end": end, "month": f"{start:%Y-%m}", "failed": array_literal(failed)})
         return cursor.fetchone()[0]
 
 

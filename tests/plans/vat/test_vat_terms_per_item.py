@@ -81,3 +81,28 @@ def test_a_pause_taken_back_the_same_day_charges_back_exactly_what_it_credited()
         ]
     )
     assert_ledger_consistent()
+
+
+def test_the_change_preview_shows_the_periods_usage_with_the_vat_the_renewal_will_post():
+    # given a standard-rate seller, plans cheap and dear (calls at 12.20 and 24.40, VAT included), 10 calls so far
+    from plans.services.subscriptions import subscription_change_preview
+    from plans.services.usage import UsageEventIn, usage_record_batch
+    from tests.factories.catalog import make_usage_charge
+
+    seller_create(is_default=True)
+    crm = make_product("crm")
+    cheap = make_plan("cheap", "300.00", product=crm)
+    make_usage_charge(cheap, "calls", "per_unit", unit_price="12.20")
+    dear = make_plan("dear", "300.00", product=crm)
+    make_usage_charge(dear, "calls", "per_unit", unit_price="24.40")
+    rita = funded_customer("100000.00")
+    sub = subscription_create(customer_id=rita.pk, plan_code="cheap", at=msk(2026, 4, 1))
+    usage_record_batch(events=[UsageEventIn("e1", rita.pk, "calls", D("10"), msk(2026, 4, 5), {})])
+
+    # when a change to dear on April 11 is previewed
+    preview = subscription_change_preview(subscription_id=sub.pk, plan_code="dear", at=msk(2026, 4, 11))
+
+    # then the usage so far (10 × 12.20 at cheap) shows its VAT at 22 % (22/122 of 122.00)
+    assert [(x.kind.value, x.amount, x.vat, x.vat_rate) for x in preview.usage_lines] == [
+        ("usage", D("122.00"), D("22.00"), "22")
+    ]

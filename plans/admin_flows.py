@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from decimal import Decimal
 
 from django.contrib import messages
 from django.contrib.admin.utils import quote, unquote
@@ -76,10 +77,16 @@ def preview_view_data(preview: ChangePreview) -> dict:
         "lines": [line_out(x) for x in preview.lines],
         "usage_lines": [line_out(x) for x in preview.usage_lines],
         "total": amount_str(preview.total, preview.currency),
+        "total_net": amount_str(preview.total - _vat_of(preview.lines), preview.currency),
+        "total_vat": amount_str(_vat_of(preview.lines), preview.currency),
         "currency": preview.currency,
         "period": preview.period,
         "change_day": preview.change_day,
     }
+
+
+def _vat_of(lines) -> Decimal:
+    return sum((x.vat for x in lines), Decimal(0))
 
 
 def preview_digest(preview: ChangePreview) -> str:

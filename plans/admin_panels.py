@@ -4,6 +4,7 @@ plans.services.estimates, the one the API answers), each with a link to the subs
 
 from __future__ import annotations
 
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.template.loader import render_to_string
@@ -15,6 +16,10 @@ from plans.models import Subscription
 from plans.services.estimates import upcoming_charges_estimate
 
 SHOWN = 50  # the newest ones: a customer card must not load a long history
+
+
+def _vat_of(lines) -> Decimal:
+    return sum((x.vat for x in lines), Decimal(0))
 
 
 def customer_subscriptions_panel(request, customer: Customer) -> str:
@@ -44,6 +49,12 @@ def customer_subscriptions_panel(request, customer: Customer) -> str:
                 "next_charge_on": estimate.charge_at.astimezone(tz).date() if estimate and estimate.charge_at else None,
                 "next_charge": amount_str(estimate.total, estimate.currency)
                 if estimate and not estimate.failure
+                else None,
+                "next_charge_net": amount_str(estimate.total - _vat_of(estimate.lines), estimate.currency)
+                if estimate
+                else None,
+                "next_charge_vat": amount_str(_vat_of(estimate.lines), estimate.currency)
+                if estimate and _vat_of(estimate.lines)
                 else None,
                 "currency": sub.currency,
                 "failure": estimate.failure if estimate else None,

@@ -35,6 +35,7 @@ from billing.errors import (
 from billing.models import Account, Customer, Transaction
 from billing.models.ledger import SYSTEM_BALANCE_SLOTS
 from billing.money import UnknownCurrency, check_currency, is_rounded, round_amount
+from billing.rounding import minor_unit_exponent
 from billing.services.outbox import outbox_kick
 from config.db import prepared_cursor
 
@@ -58,6 +59,36 @@ class Leg:
 
 
 # --- posting --------------------------------------------------------------------------------
+
+
+def _legs_valid_as_given(legs: list[Leg], exponents: dict[str, int]) -> bool:
+    """Whether `legs` pass `_validate_legs` unchanged (the common case of a batch: legs built from rounded lines
+    in a supported, upper-case currency): the same checks with the currency lookups memoized in `exponents`
+    (currency → its minor unit's exponent, filled on first sight). False says nothing more: the caller then runs
+    `_validate_legs`, which raises the precise error or cleans the legs."""
+    if len(legs) < 2:
+        return False
+    totals: dict[str, Decimal] = {}
+    for leg in legs:
+        amount, currency = leg.amount, leg.currency
+        exponent = exponents.get(currency)
+        if exponent is None:
+            try:
+                if check_currency(currency) != currency:
+                    return False
+            except UnknownCurrency:
+                return False
+            exponent = exponents[currency] = minor_unit_exponent(currency).as_tuple().exponent
+        if (
+            type(amount) is not Decimal
+            or not amount.is_finite()
+            or not amount
+            or amount.as_tuple().exponent < exponent
+            or len(leg.memo) > 255
+        ):
+            return False
+        totals[currency] = totals.get(currency, 0) + amount
+    return not any(totals.values())
 
 
 def _validate_legs(legs: list[Leg]) -> list[Leg]:
@@ -94,6 +125,37 @@ def _validate_legs(legs: list[Leg]) -> list[Leg]:
 
 
 def _content_hash(
+    *, kind: str, effective_date: dt.date, customer_id: int | None, legs: list[Leg], reverses_id: int | None
+) -> str:
+    """SHA-256 of the canonical JSON of a transaction: json.dumps({kind, effective_date, customer_id, reverses_id,
+    legs: sorted [account_id, normalized amount, currency, memo]}, sort_keys=True), written out directly (the batch
+    hashes a thousand per chunk); `_content_hash_reference` is that definition, and a test holds them equal."""
+    rows = sorted((leg.account_id, str(leg.amount.normalize()), leg.currency, leg.memo) for leg in legs)
+    text = "".join(
+        (
+            '{"customer_id": ',
+            "null" if customer_id is None else str(int(customer_id)),
+            ', "effective_date": "',
+            effective_date.isoformat(),
+            '", "kind": ',
+            _json_str(kind),
+            ', "legs": [',
+            ", ".join(
+                f"[{int(account)}, {_json_str(amount)}, {_json_str(currency)}, {_json_str(memo)}]"
+                for account, amount, currency, memo in rows
+            ),
+            '], "reverses_id": ',
+            "null" if reverses_id is None else str(int(reverses_id)),
+            "}",
+        )
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+_json_str = json.encoder.encode_basestring_ascii  # a str as json.dumps writes it (ensure_ascii), quotes included
+
+
+def _content_hash_reference(
     *, kind: str, effective_date: dt.date, customer_id: int | None, legs: list[Leg], reverses_id: int | None
 ) -> str:
     canonical = {

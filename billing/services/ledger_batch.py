@@ -25,7 +25,7 @@ from django.db import connection
 
 from billing import events
 from billing.models.ledger import SYSTEM_BALANCE_SLOTS
-from billing.services.ledger import Leg, _content_hash, _validate_legs
+from billing.services.ledger import Leg, _content_hash, _legs_valid_as_given, _validate_legs
 from billing.services.outbox import event_emit_rows
 from config.db import array_literal, rows_json
 
@@ -98,8 +98,9 @@ def ledger_batch_post(postings: list[Posting], *, with_entries_in_events: bool =
     if not connection.in_atomic_block:
         raise RuntimeError("ledger_batch_post must run inside the caller's transaction (then ledger_batch_close)")
     prepared = []
+    exponents: dict[str, int] = {}
     for posting in postings:
-        legs = _validate_legs(posting.legs)
+        legs = posting.legs if _legs_valid_as_given(posting.legs, exponents) else _validate_legs(posting.legs)
         content_hash = _content_hash(
             kind=posting.kind,
             effective_date=posting.effective_date,

@@ -43,6 +43,9 @@ class ChargeLine:
     # (VAT included), `vat` its VAT part and `vat_rate` the resolved rate code (billing.vat.VatRate); "" untaxed
     vat_rate: str = ""
     vat: Decimal = ZERO
+    # a discount line: the ref of the line it discounts ("" when it spans lines of several items), whose VAT terms
+    # it is taxed on (plans.services.vat.apply_vat)
+    applies_to: str = ""
 
     def __post_init__(self):
         if round_amount(self.amount, self.currency) != self.amount:
@@ -181,6 +184,7 @@ def discount_lines(
                         charge.currency,
                         ref=discount.code,
                         period=charge.period,
+                        applies_to=charge.ref,
                     )
                 )
         else:
@@ -194,6 +198,7 @@ def discount_lines(
                     eligible[0].currency,
                     ref=discount.code,
                     period=eligible[0].period,
+                    applies_to=eligible[0].ref if len({c.ref for c in eligible}) == 1 else "",
                 )
             )
     return out
@@ -311,6 +316,7 @@ def plan_change_lines(
                             credit.currency,
                             ref=discount.code,
                             period=period,
+                            applies_to=credit.ref,
                         )
                     )
             lines.extend(discount_lines([discount], charges))

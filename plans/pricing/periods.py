@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import zoneinfo
 from dataclasses import dataclass
 from enum import StrEnum
@@ -87,6 +88,7 @@ def period_at(anchor: dt.date, interval: Interval | str, n: int, *, count: int =
     return Period(boundary(anchor, interval, n, count=count), boundary(anchor, interval, n + 1, count=count))
 
 
+@functools.lru_cache(maxsize=4096)  # pure, and a billing chunk asks for the same few periods a thousand times
 def period_containing(anchor: dt.date, interval: Interval | str, day: dt.date, *, count: int = 1) -> Period:
     return period_at(anchor, interval, period_index(anchor, interval, day, count=count), count=count)
 

@@ -46,7 +46,6 @@ from plans.services.posting import (
     ChargeTexts,
     charge_description,
     charge_legs,
-    charge_posted_payload,
     line_json,
     nothing_to_charge,
 )
@@ -106,12 +105,13 @@ SELECT s.id FROM plans_subscription s JOIN billing_customer c ON c.id = s.custom
 _NOT_ISOLABLE = (OperationalError, InterfaceError, ProgrammingError, RunClosed)
 
 # The charge guard rows and, for each one actually inserted, its charge.posted event: the payload of
-# plans.services.posting.charge_posted_payload, completed with the id the insert gave the charge.
+# plans.services.posting.charge_posted_payload (the same keys and values, built here from the row's columns), with
+# the id the insert gave the charge.
 _INSERT_CHARGES_SQL = """
 WITH x AS (
     SELECT * FROM json_to_recordset(%s::json)
         AS x(sub bigint, cid bigint, kind varchar, ps date, pe date, amount text, currency varchar, key varchar,
-             lines json, tx bigint, payload jsonb, seller bigint, vat text)
+             lines json, tx bigint, seller bigint, vat text)
 ), c AS (
     INSERT INTO plans_charge (subscription_id, kind, period_start, period_end, amount, amount_currency, key, lines,
                               created_at, transaction_id, seller_id, vat, recognized_on)
@@ -121,7 +121,10 @@ WITH x AS (
     RETURNING id, key
 )
 INSERT INTO billing_event (type, payload, customer_id, created_at, attempts, last_error)
-SELECT %s, x.payload || jsonb_build_object('charge_id', c.id), x.cid, now(), 0, ''
+SELECT %s, jsonb_build_object('charge_id', c.id, 'subscription_id', x.sub, 'kind', x.kind, 'amount', x.amount,
+                              'currency', x.currency, 'period_start', x.ps, 'period_end', x.pe,
+                              'transaction_id', x.tx),
+       x.cid, now(), 0, ''
   FROM c JOIN x ON x.key = c.key
 """
 
@@ -375,17 +378,8 @@ def _insert_charges(cursor, charges: list[tuple[dict, Period]], posted: dict[str
     """The Charge guard rows with their transaction ids, and a charge.posted event for each one inserted."""
     if not charges:
         return
-    for row, period in charges:
+    for row, _period in charges:
         row["tx"] = posted.get(row["key"])
-        row["payload"] = charge_posted_payload(
-            charge_id=None,  # the statement sets it
-            subscription_id=row["sub"],
-            kind=row["kind"],
-            amount=row["amount"],
-            currency=row["currency"],
-            period=period,
-            transaction_id=row["tx"],
-        )
     cursor.execute(_INSERT_CHARGES_SQL, [rows_json([row for row, _ in charges]), plan_events.CHARGE_POSTED])
     outbox_kick()
 

@@ -47,7 +47,7 @@ def line_json(line: ChargeLine, *, product_of: Callable[[str], str] | None = Non
         "ref": line.ref,
     }
     if line.vat_rate:
-        stored["product"] = product_of(line.ref) if product_of is not None else ""
+        stored["product"] = product_of(line.applies_to or line.ref) if product_of is not None else ""
         stored["net"] = str(line.net)
         stored["vat"] = str(line.vat)
         stored["vat_rate"] = line.vat_rate

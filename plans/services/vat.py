@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import connection
@@ -64,11 +65,33 @@ def apply_vat(snap, lines: list[ChargeLine], *, day: dt.date) -> list[ChargeLine
         if line.vat_rate:
             taxed.append(line)
             continue
-        rate = terms.rate(snap.product_of(line.ref), day)
-        included = terms.refs_included.get(line.ref, terms.included)
-        parts = split(line.amount, rate, included=included, currency=line.currency)
-        taxed.append(replace(line, amount=parts.gross, vat=parts.vat, vat_rate=rate.value))
+        item = line.applies_to or line.ref  # a discount is taxed on the terms of the line it discounts
+        rate = terms.rate(snap.product_of(item), day)
+        included = terms.refs_included.get(item, terms.included)
+        gross, vat = _split(line.amount, line.amount.as_tuple(), rate, included, line.currency)
+        taxed.append(
+            ChargeLine(
+                line.kind,
+                line.description,
+                gross,
+                line.currency,
+                line.quantity,
+                line.ref,
+                line.period,
+                rate.value,
+                vat,
+                line.applies_to,
+            )
+        )
     return taxed
+
+
+@functools.lru_cache(maxsize=4096)  # billing.vat.split is pure; a chunk splits the same few prices many times
+def _split(amount: Decimal, exact, rate: VatRate, included: bool, currency: str) -> tuple[Decimal, Decimal]:
+    """`exact` (amount.as_tuple()) keys the cache by the amount as written: 100 and 100.00 are equal Decimals, but
+    a line keeps its own digits."""
+    parts = split(amount, rate, included=included, currency=currency)
+    return parts.gross, parts.vat
 
 
 def lines_vat(lines: list[ChargeLine]) -> Decimal:

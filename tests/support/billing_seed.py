@@ -4,7 +4,8 @@
 balances posted as real balanced ledger transactions (95% get 100,000.00 RUB, every 20th customer by
 id gets nothing), and one subscription each, all due at AS_OF: 10% on an in-arrears usage plan with
 10 usage events, the rest spread over 20 plans (monthly in advance, monthly in arrears, quarterly in
-advance), every 7th with a recurring option and every 11th with a 10% forever promotion.
+advance), every 7th with a recurring option and every 11th with a 10% forever promotion. The catalog has a
+VAT-paying default seller (standard rate), so every charge is split into revenue and VAT payable.
 """
 
 from __future__ import annotations
@@ -62,7 +63,18 @@ def _seed_catalog():
         code="bench-10", defaults={"name": "10%", "percent": 10, "duration": "forever"}
     )
     Coupon.objects.get_or_create(code="BENCH10", defaults={"promotion": promo})
+    _seed_default_seller()
     return plans, usage_plan, metric, option, promo
+
+
+def _seed_default_seller() -> None:
+    """A VAT-paying default seller (the standard rate: 22 % on AS_OF), so every charge is split into revenue and
+    VAT payable as in production; an installation that already has a default seller keeps it."""
+    from billing.models import Seller
+    from tests.factories.sellers import seller_create
+
+    if not Seller.objects.filter(is_default=True).exists():
+        seller_create(name="ООО «Бенч»", is_default=True)
 
 
 def seed(cohort: int, n: int) -> None:

@@ -262,12 +262,12 @@ def _segment_record(sub: Subscription, *, at: dt.datetime) -> None:
 def _usage_after_change(
     snap: SubscriptionSnapshot, *, sub: Subscription, plan: Plan, price: PlanPrice, at: dt.datetime, day: dt.date
 ) -> list[ChargeLine]:
-    """The period's usage so far, priced per plan as the renewal will bill it once the change is made (none in a
-    trial: its usage is not billed)."""
+    """The period's usage so far, priced per plan and taxed as the renewal will bill it once the change is made
+    (shipped at the period's start, the usage charge's effective date; none in a trial: its usage is not billed)."""
     if sub.status == Subscription.Status.TRIALING:
         return []
     changed = snapshot_after_change(snap, plan=plan, price=price, at=at, day=day)
     if not changed.bills_usage:
         return []
     load_usage([changed], {changed.id: changed.period})
-    return usage_lines(changed, changed.period)
+    return apply_vat(changed, usage_lines(changed, changed.period), day=changed.period.start)

@@ -199,6 +199,8 @@ def _undo_pause(sub: Subscription, *, at: dt.datetime) -> Charge | None:
             if amount > 0
             else LineKind.PRORATION_CREDIT
         )
+        # a taxed line is taken back as it was taxed (its amount is the gross): not taxed a second time
+        taxed = {"vat_rate": x["vat_rate"], "vat": -Decimal(x["vat"])} if x.get("vat_rate") else {}
         lines.append(
             ChargeLine(
                 kind,
@@ -208,6 +210,7 @@ def _undo_pause(sub: Subscription, *, at: dt.datetime) -> Charge | None:
                 quantity=Decimal(x["quantity"]),
                 ref=x["ref"],
                 period=period,
+                **taxed,
             )
         )
     snap = _snapshot(sub, at)

@@ -246,18 +246,18 @@ def test_a_discount_lowers_the_base_and_options_are_taxed_at_their_own_terms(pol
     )
 
     # then each line is taxed once: plan 1220 (VAT 220), option 100 + 22 (on top), discounts −122 (VAT −22) and
-    # −10.00 (VAT −1.80: a discount line is taxed on the plan price's terms, VAT included)
+    # −10.00 + −2.20 (the option's discount is taxed on the option price's terms: VAT on top, at its product's rate)
     first = charges_of(sub, "recurring")[0]
-    assert [(x["kind"], x["amount"], x["vat"]) for x in first.lines] == [
-        ("plan", "1220.00", "220.00"),
-        ("option", "122.00", "22.00"),
-        ("discount", "-122.00", "-22.00"),
-        ("discount", "-10.00", "-1.80"),
+    assert [(x["kind"], x["amount"], x["net"], x["vat"], x["product"]) for x in first.lines] == [
+        ("plan", "1220.00", "1000.00", "220.00", "crm"),
+        ("option", "122.00", "100.00", "22.00", "storage"),
+        ("discount", "-122.00", "-100.00", "-22.00", "crm"),
+        ("discount", "-12.20", "-10.00", "-2.20", "storage"),
     ]
-    assert first.vat == D("218.20")
+    assert first.vat == D("217.80")
     entries = dict(ledger_entries(first))
-    assert entries[_vat(seller)] == D("-218.20")
-    assert entries[f"customer:{ivan.pk}"] == first.amount.amount == D("1210.00")
+    assert entries[_vat(seller)] == D("-217.80")
+    assert entries[f"customer:{ivan.pk}"] == first.amount.amount == D("1207.80")
     assert_ledger_consistent()
 
 

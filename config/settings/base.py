@@ -230,6 +230,7 @@ SPECTACULAR_SETTINGS = {
         "CustomerStatusEnum": "billing.models.Customer.Status",
         "SubscriptionStatusEnum": "plans.models.Subscription.Status",
         "InvoiceStatusEnum": "documents.models.Invoice.Status",
+        "DocumentStatusEnum": "documents.models.Document.Status",
     },
 }
 

@@ -43,7 +43,7 @@ def _url(model, action: str, *args) -> str:
 
 
 def test_the_documents_models_in_the_admin():
-    assert {m.__name__ for m in DOCUMENT_MODELS} == {"Invoice", "DocumentCounter"}
+    assert {m.__name__ for m in DOCUMENT_MODELS} == {"Invoice", "DocumentCounter", "Document", "ClosingRun"}
 
 
 def test_the_invoice_page_shows_its_lines_and_the_buyer(admin_client, invoice):

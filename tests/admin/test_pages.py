@@ -18,6 +18,7 @@ from billing.models import (
     Event,
     EventDelivery,
     IdempotencyRecord,
+    Seller,
     Transaction,
     WebhookEndpoint,
 )
@@ -27,6 +28,7 @@ from billing.services.ledger import ledger_reverse
 from billing.services.outbox import outbox_dispatch
 from plans.models import BillingRun
 from tests.admin.helpers import form_fields
+from tests.factories.sellers import seller_create
 
 pytestmark = pytest.mark.django_db
 
@@ -69,6 +71,7 @@ def one_of_each(make_customer, unique_key):
         response_body={"id": 1},
     )
     BillingPolicy.objects.create(grace_days=5)
+    seller = seller_create()
     BillingRun.objects.create(as_of=timezone.now(), status="completed", finished_at=timezone.now(), processed=3)
     return {
         Customer: customer,
@@ -82,6 +85,7 @@ def one_of_each(make_customer, unique_key):
         IdempotencyRecord: IdempotencyRecord.objects.get(),
         BillingPolicy: BillingPolicy.objects.get(),
         BillingRun: BillingRun.objects.get(),
+        Seller: seller,
         "closed": closed,
     }
 
@@ -102,6 +106,7 @@ def test_every_billing_model_is_registered():
         "ApiKey",
         "IdempotencyRecord",
         "BillingPolicy",
+        "Seller",  # its bank accounts, signatories and VAT rates are inlines of its page
     }
     assert BillingRun in admin.site._registry
 
@@ -174,7 +179,7 @@ def test_add_pages_render_where_adding_is_allowed(admin_client):
 # views everything in plans, billing runs included).
 VISIBLE = {
     "Accountant": {m.__name__ for m in PAGE_MODELS},
-    "Support": {"Customer", "Transaction", "Entry", "Account", "Event", "BillingRun"},
+    "Support": {"Customer", "Transaction", "Entry", "Account", "Event", "BillingRun", "Seller"},
     "Administrator": {m.__name__ for m in PAGE_MODELS},
 }
 

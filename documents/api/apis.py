@@ -25,6 +25,7 @@ from config.api.serializers import StrictInputSerializer
 from documents import selectors
 from documents.filters import DocumentFilter, InvoiceFilter
 from documents.models import Document, Invoice
+from documents.exports.http import edo_xml_response
 from documents.services.issuing import document_pdf
 from documents.services.payment_invoices import payment_invoice_issue
 
@@ -270,3 +271,16 @@ class DocumentPdfApi(APIView):
         response = HttpResponse(content, content_type="application/pdf")
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
+
+
+class DocumentXmlApi(APIView):
+    @extend_schema(
+        operation_id="documents_xml",
+        summary="Download a УПД's or VAT invoice's EDO XML (format 5.03)",
+        description="The file for an EDO operator, windows-1251, named ON_NSCHFDOPPR_<recipient>_<sender>_… as the "
+        "format requires. Other document types, drafts and parties without an EDO id answer 422 with the field.",
+        responses={(200, "application/xml"): OpenApiTypes.BINARY, **responses({}, 404, 422)},
+    )
+    def get(self, request, document_id: int):
+        document = selectors.document_get(document_id=document_id, customer_scope=customer_scope(request))
+        return edo_xml_response(document)

@@ -9,4 +9,5 @@ urlpatterns = [
     path("documents/payment-invoices/", apis.PaymentInvoiceCreateApi.as_view(), name="document-payment-invoice"),
     path("documents/<int:document_id>/", apis.DocumentDetailApi.as_view(), name="document-detail"),
     path("documents/<int:document_id>/pdf/", apis.DocumentPdfApi.as_view(), name="document-pdf"),
+    path("documents/<int:document_id>/xml/", apis.DocumentXmlApi.as_view(), name="document-xml"),
 ]

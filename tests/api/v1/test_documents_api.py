@@ -120,3 +120,26 @@ def test_an_unknown_customer_is_404(api, november):
         headers={"Idempotency-Key": "x"},
     )
     assert response.status_code == 404
+
+
+def test_the_edo_xml_of_a_upd_downloads_and_an_act_is_refused_with_a_problem(api, november):
+    from billing.models import Customer, Seller
+
+    anna, _boris = november
+    Seller.objects.update(edo_id="2BM-7701234560-770101001-000000000000001")
+    Customer.objects.filter(pk=anna.pk).update(
+        closing_documents="upd", edo_id="2BM-5003123458-500301001-000000000000002"
+    )
+    act = Document.objects.get(customer=anna, doc_type="act")
+    refused = api.get(f"/api/v1/documents/{act.pk}/xml/")
+    assert refused.status_code == 422 and refused["Content-Type"].startswith("application/problem+json")
+
+    from documents.services.closing import close_month
+
+    subscription_create(customer_id=anna.pk, plan_code="pro", at=msk(2026, 10, 3))
+    close_month(month=dt.date(2026, 10, 1))
+    upd = Document.objects.get(customer=anna, doc_type="upd")
+    response = api.get(f"/api/v1/documents/{upd.pk}/xml/")
+    assert response.status_code == 200
+    assert b"windows-1251" in response.content[:100]
+    assert "ON_NSCHFDOPPR_" in response["Content-Disposition"]

@@ -23,9 +23,9 @@ from config.api.pagination import CursorPagination, paginated_response
 from config.api.schema import filter_parameters, responses
 from config.api.serializers import StrictInputSerializer
 from documents import selectors
+from documents.exports.http import edo_xml_response
 from documents.filters import DocumentFilter, InvoiceFilter
 from documents.models import Document, Invoice
-from documents.exports.http import edo_xml_response
 from documents.services.issuing import document_pdf
 from documents.services.payment_invoices import payment_invoice_issue
 

@@ -70,7 +70,7 @@ def test_an_accountant_changes_a_plan_from_the_customer_card(
     # first day of the period)
     preview = page.locator("#change-preview")
     expect(preview).to_be_visible()
-    amounts = preview.locator("tbody td.amount").all_inner_texts()
+    amounts = preview.locator("tbody td.amount.gross").all_inner_texts()
     total = preview.locator("#preview-total").inner_text()
     page.screenshot(path=artifacts / "4-preview.png", full_page=True)
     assert (amounts, total) == ([_rub("-1000.00"), _rub("3000.00")], _rub("2000.00"))

@@ -106,8 +106,8 @@ def sellers_for_documents(seller_ids) -> dict[int, Seller]:
     }
 
 
-def _check_requisites(draft: DraftDocument, seller: Seller) -> None:
-    if draft.doc_type == DocumentType.PAYMENT_INVOICE and not list(seller.bank_accounts.all()):
+def _check_requisites(doc_type: str, seller: Seller) -> None:
+    if doc_type == DocumentType.PAYMENT_INVOICE and not list(seller.bank_accounts.all()):
         raise SellerRequisitesMissing(
             _("Seller %(seller)s has no bank account: an invoice for payment needs one.") % {"seller": seller.name},
             field="seller",
@@ -136,7 +136,7 @@ def documents_write(
             docs: dict[str, Document] = {}
             for draft in new:
                 seller = sellers[draft.seller_id]
-                _check_requisites(draft, seller)
+                _check_requisites(draft.doc_type, seller)
                 docs[draft.key] = _document_of(draft, seller, customers[draft.customer_id], closing_run_id)
             if issue:
                 _number(list(docs.values()), by=by, now=now)
@@ -270,9 +270,7 @@ def documents_issue(*, document_ids: list[int], by: str) -> list[Document]:
             customers = Customer.objects.in_bulk({d.customer_id for d in drafts})
             for doc in drafts:
                 seller = sellers[doc.seller_id]
-                _check_requisites(
-                    DraftDocument(doc.doc_type, doc.seller_id, doc.customer_id, doc.issue_date, "", "", []), seller
-                )
+                _check_requisites(doc.doc_type, seller)
                 doc.seller_data = seller_snapshot(seller, on=doc.issue_date)
                 doc.buyer_data = buyer_snapshot(customers[doc.customer_id])
             _number(drafts, by=by, now=timezone.now())

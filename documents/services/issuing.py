@@ -139,7 +139,7 @@ def documents_write(
                 _check_requisites(draft.doc_type, seller)
                 docs[draft.key] = _document_of(draft, seller, customers[draft.customer_id], closing_run_id)
             if issue:
-                _number(list(docs.values()), by=by, now=now)
+                _number(list(docs.values()), sellers, by=by, now=now)
             first = [x for x in new if x.refers_to_key is None or x.refers_to_key in existing]
             then = [x for x in new if x.refers_to_key is not None and x.refers_to_key not in existing]
             for part in (first, then):
@@ -206,16 +206,12 @@ def _line_of(document: Document, position: int, line: DraftLine) -> DocumentLine
     )
 
 
-def _number(docs: list[Document], *, by: str, now) -> None:
+def _number(docs: list[Document], sellers: dict[int, Seller], *, by: str, now) -> None:
     """Number documents (unsaved, or drafts being issued): per (seller, type, year) counter, each counter locked once
     in a fixed order (no deadlock between issuers), chronological within the sequence."""
-    sellers = {}
     groups: dict[tuple[int, str, int], list[Document]] = defaultdict(list)
     for doc in docs:
-        seller = sellers.get(doc.seller_id) or Seller.objects.only("numbering_reset", "number_prefix").get(
-            pk=doc.seller_id
-        )
-        sellers[doc.seller_id] = seller
+        seller = sellers[doc.seller_id]  # the caller read them (sellers_for_documents)
         year = doc.issue_date.year if seller.numbering_reset == Seller.NumberingReset.YEARLY else 0
         groups[(doc.seller_id, doc.doc_type, year)].append(doc)
     for (seller_id, doc_type, year), group in sorted(groups.items()):
@@ -273,7 +269,7 @@ def documents_issue(*, document_ids: list[int], by: str) -> list[Document]:
                 _check_requisites(doc.doc_type, seller)
                 doc.seller_data = seller_snapshot(seller, on=doc.issue_date)
                 doc.buyer_data = buyer_snapshot(customers[doc.customer_id])
-            _number(drafts, by=by, now=timezone.now())
+            _number(drafts, sellers, by=by, now=timezone.now())
             for doc in drafts:
                 doc.save(
                     update_fields=[

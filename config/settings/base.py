@@ -283,3 +283,31 @@ CURRENCY_CHOICES = [(c, c) for c in CURRENCIES]
 # Usage events are accepted at most this far ahead of the server's clock (clock skew); the other end of the window
 # is the start of the customer's oldest open billing period (plans.services.usage).
 USAGE_MAX_FUTURE_MINUTES = env.int("USAGE_MAX_FUTURE_MINUTES", default=5)
+
+# --- Payments (billing/providers/): the providers this installation takes money through. Secrets come from the
+# environment only. The built-in test-mode provider simulates a hosted checkout and its webhook locally; it is on
+# with DEBUG (`make run`) and in the tests, and off in production unless PAYMENTS_TEST_MODE turns it on.
+PAYMENTS_TEST_MODE = env.bool("PAYMENTS_TEST_MODE", default=DEBUG)
+PAYMENTS_DEFAULT_PROVIDER = env.str("PAYMENTS_DEFAULT_PROVIDER", default="test" if PAYMENTS_TEST_MODE else "yookassa")
+PAYMENTS_PUBLIC_URL = env.str("PAYMENTS_PUBLIC_URL", default="http://127.0.0.1:8000")  # return and checkout URLs
+PAYMENTS_TIMEOUT_SECONDS = env.float("PAYMENTS_TIMEOUT_SECONDS", default=10.0)
+YOOKASSA_SHOP_ID = env.str("YOOKASSA_SHOP_ID", default="")
+YOOKASSA_SECRET_KEY = env.str("YOOKASSA_SECRET_KEY", default="")
+# ЮKassa signs nothing: a notification is trusted only from these networks, and then re-read from its API.
+YOOKASSA_TRUSTED_NETWORKS = env.list(
+    "YOOKASSA_TRUSTED_NETWORKS",
+    default=[
+        "185.71.76.0/27",
+        "185.71.77.0/27",
+        "77.75.153.0/25",
+        "77.75.156.11",
+        "77.75.156.35",
+        "77.75.154.128/25",
+        "2a02:5180::/32",
+    ],
+)
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
+# How many proxies in front of the app append to X-Forwarded-For (0: take REMOTE_ADDR), for the IP allow-list.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)

@@ -54,3 +54,32 @@ class IdempotencyConflict(ApplicationError):
 
 class AlreadyReversed(Conflict):
     code = "already_reversed"
+
+
+class PaymentNotFound(NotFound):
+    code = "payment_not_found"
+
+
+class PaymentInvalid(ApplicationError):
+    """A payment or refund request that breaks a rule (amount, currency, provider, state)."""
+
+    code = "payment_invalid"
+
+
+class PaymentProviderUnavailable(ApplicationError):
+    """The provider did not answer (timeout, 5xx): the payment is recorded and will be retried."""
+
+    code = "payment_provider_unavailable"
+    status = 503
+    title = _("The payment provider is unavailable")
+
+
+class RefundNotAllowed(Conflict):
+    code = "refund_not_allowed"
+
+
+class BankStatementInvalid(ApplicationError):
+    """A statement file that cannot be imported: `extra["errors"]` lists {line, message}."""
+
+    code = "bank_statement_invalid"
+    title = _("The bank statement cannot be imported")

@@ -20,12 +20,34 @@ CUSTOMER_UPDATED = "customer.updated"
 CUSTOMER_CLOSED = "customer.closed"
 CUSTOMER_BILLING_MODEL_CHANGED = "customer.billing_model_changed"
 TRANSACTION_POSTED = "transaction.posted"
+PAYMENT_SUCCEEDED = "payment.succeeded"
+PAYMENT_CANCELED = "payment.canceled"
+PAYMENT_FAILED = "payment.failed"
+BALANCE_CREDITED = "balance.credited"
+REFUND_SUCCEEDED = "refund.succeeded"
+REFUND_FAILED = "refund.failed"
+AUTOPAY_STOPPED = "autopay.stopped"
+BANK_TRANSFER_UNMATCHED = "bank_transfer.unmatched"
 
 # The kinds of transaction.posted that bring money to a customer: a subscriber that waits for a balance to
 # recover (plans resumes suspended subscriptions) reacts to these.
 MONEY_IN_KINDS = frozenset({"payment", "adjustment", "promo", "refund", "reversal"})
 
-EVENT_TYPES = {CUSTOMER_CREATED, CUSTOMER_UPDATED, CUSTOMER_CLOSED, CUSTOMER_BILLING_MODEL_CHANGED, TRANSACTION_POSTED}
+EVENT_TYPES = {
+    CUSTOMER_CREATED,
+    CUSTOMER_UPDATED,
+    CUSTOMER_CLOSED,
+    CUSTOMER_BILLING_MODEL_CHANGED,
+    TRANSACTION_POSTED,
+    PAYMENT_SUCCEEDED,
+    PAYMENT_CANCELED,
+    PAYMENT_FAILED,
+    BALANCE_CREDITED,
+    REFUND_SUCCEEDED,
+    REFUND_FAILED,
+    AUTOPAY_STOPPED,
+    BANK_TRANSFER_UNMATCHED,
+}
 
 
 @dataclass(frozen=True)
@@ -55,6 +77,43 @@ class TransactionPosted:
     effective_date: str
     idempotency_key: str
     entries: tuple[dict, ...]
+
+
+@dataclass(frozen=True)
+class PaymentEvent:
+    """payment.succeeded / .canceled / .failed. `invoice_number`: the invoice for payment it pays, when known."""
+
+    payment_id: int
+    customer_id: int
+    kind: str
+    provider: str
+    status: str
+    amount: str
+    currency: str
+    transaction_id: int | None = None
+    invoice_number: str = ""
+    failure_reason: str = ""
+
+
+@dataclass(frozen=True)
+class BalanceCredited:
+    customer_id: int
+    amount: str
+    currency: str
+    transaction_id: int
+    payment_id: int | None = None
+
+
+@dataclass(frozen=True)
+class RefundEvent:
+    refund_id: int
+    payment_id: int
+    customer_id: int
+    status: str
+    amount: str
+    currency: str
+    transaction_id: int | None = None
+    failure_reason: str = ""
 
 
 def payload_of(payload) -> dict:

@@ -71,3 +71,11 @@ def array_literal(values) -> str:
 def rows_json(rows: list[dict]) -> str:
     """One JSON document for json_to_recordset; Decimals and dates as strings (exact, no float)."""
     return json.dumps(rows, default=str, separators=(",", ":"), ensure_ascii=False)
+
+
+def in_transaction() -> bool:
+    """Whether the caller is inside an atomic block of its own (a test case's wrapping block does not count): the
+    guard of services that call out over HTTP and must never hold a transaction open meanwhile."""
+    from django.db import connection
+
+    return any(not getattr(block, "_from_testcase", False) for block in connection.atomic_blocks)

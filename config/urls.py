@@ -20,6 +20,7 @@ urlpatterns = [
         SpectacularRedocView.as_view(url_name="api-schema", template_name="api/redoc.html"),
         name="api-redoc",
     ),
+    path("payments/", include("billing.payment_urls")),
     path("api/v1/", include("billing.api.urls")),
     path("api/v1/", include("plans.api.urls")),
     path("api/v1/", include("documents.api.urls")),

@@ -2,11 +2,23 @@ from billing.models.api import ApiKey, IdempotencyRecord
 from billing.models.customers import Customer
 from billing.models.ledger import Account, AccountBalanceSlot, Entry, LedgerVerification, Transaction
 from billing.models.outbox import Event, EventDelivery, WebhookEndpoint
+from billing.models.payments import (
+    Autopay,
+    BankStatement,
+    BankTransfer,
+    Payment,
+    PaymentMethod,
+    PaymentStateChange,
+    Refund,
+)
 from billing.models.policy import BillingPolicy
 from billing.models.sellers import Seller, SellerBankAccount, SellerSignatory, SellerVatRate
 
 __all__ = [
     "Account",
+    "Autopay",
+    "BankStatement",
+    "BankTransfer",
     "AccountBalanceSlot",
     "ApiKey",
     "BillingPolicy",
@@ -16,6 +28,10 @@ __all__ = [
     "EventDelivery",
     "IdempotencyRecord",
     "LedgerVerification",
+    "Payment",
+    "PaymentMethod",
+    "PaymentStateChange",
+    "Refund",
     "Seller",
     "SellerBankAccount",
     "SellerSignatory",

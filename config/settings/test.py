@@ -18,3 +18,6 @@ SECURE_HSTS_SECONDS = 0
 SECURE_HSTS_INCLUDE_SUBDOMAINS = False
 SECURE_HSTS_PRELOAD = False
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+# The built-in test-mode payment provider takes the tests' payments offline (the real adapters' tests intercept HTTP).
+PAYMENTS_TEST_MODE = True
+PAYMENTS_DEFAULT_PROVIDER = "test"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing.api import apis
+from billing.api import apis, payments
 
 urlpatterns = [
     path("customers/", apis.CustomerListCreateApi.as_view(), name="customer-list"),
@@ -21,4 +21,19 @@ urlpatterns = [
     path(
         "transactions/<int:transaction_id>/reverse/", apis.TransactionReverseApi.as_view(), name="transaction-reverse"
     ),
+    path("payments/", payments.PaymentListApi.as_view(), name="payment-list"),
+    path("payments/<int:payment_id>/", payments.PaymentDetailApi.as_view(), name="payment-detail"),
+    path("payments/<int:payment_id>/refunds/", payments.PaymentRefundApi.as_view(), name="payment-refund"),
+    path("customers/<int:customer_id>/top-ups/", payments.CustomerTopUpApi.as_view(), name="customer-topup"),
+    path(
+        "customers/<int:customer_id>/manual-payments/",
+        payments.CustomerManualPaymentApi.as_view(),
+        name="customer-manual-payment",
+    ),
+    path(
+        "customers/<int:customer_id>/payment-methods/",
+        payments.CustomerPaymentMethodListApi.as_view(),
+        name="customer-payment-methods",
+    ),
+    path("customers/<int:customer_id>/autopay/", payments.CustomerAutopayApi.as_view(), name="customer-autopay"),
 ]

@@ -73,7 +73,10 @@ def payment_object(
         "amount": {"value": str(amount), "currency": currency},
         "failure_reason": CARDS[card][2] if card in CARDS else "",
         "payment_method": (
-            {"id": f"tm_card_{last4}", "saved": save, "title": f"Visa •••• {last4}"} if last4 and save else None
+            # one saved card per payment, as a provider saves a new method each time a customer ticks "save"
+            {"id": f"tm_card_{last4}_{provider_payment_id[3:15]}", "saved": save, "title": f"Visa •••• {last4}"}
+            if last4 and save
+            else None
         ),
     }
 
@@ -100,7 +103,7 @@ class TestModeProvider:
     def payment_create(self, request: CheckoutRequest) -> ProviderPayment:
         provider_payment_id = _provider_id("tp", request.idempotency_key)
         if request.method_id:  # an off-session charge of a saved card: final at once
-            last4 = request.method_id.removeprefix("tm_card_")
+            last4 = request.method_id.removeprefix("tm_card_")[:4]
             declined = last4 in DECLINING_SAVED_CARDS or last4 not in {v[0] for v in CARDS.values()}
             return ProviderPayment(
                 provider_payment_id=provider_payment_id,

@@ -44,6 +44,7 @@ _PROBLEM_DESCRIPTIONS = {
     "has not renewed it (`period_end` says which; retry after the run).",
     413: "The request body is larger than the server accepts (`request_too_large`).",
     422: "A business rule refused the request (`idempotency_key_reused`, `currency_mismatch`, …).",
+    503: "The payment provider did not answer (`payment_provider_unavailable`): the payment is recorded and retried.",
 }
 
 

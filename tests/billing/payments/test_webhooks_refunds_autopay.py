@@ -178,7 +178,9 @@ def test_a_refund_the_provider_times_out_on_stays_pending_and_the_retry_posts_it
     assert funds(customer) == D("500.00")
 
     # when the retry runs twice (the second finds nothing to do)
-    Refund.objects.filter(pk=refund.pk).update(updated_at=refund.updated_at - __import__("datetime").timedelta(minutes=1))
+    Refund.objects.filter(pk=refund.pk).update(
+        updated_at=refund.updated_at - __import__("datetime").timedelta(minutes=1)
+    )
     assert refunds_retry() == 1
     assert refunds_retry() == 0
 

@@ -5,4 +5,4 @@ services (adjustments and reversals have their own views). Base classes shared w
 config.admin.
 """
 
-from billing.admin import api_keys, customers, ledger, outbox, policy, sellers  # noqa: F401
+from billing.admin import api_keys, customers, ledger, outbox, payments, policy, sellers  # noqa: F401

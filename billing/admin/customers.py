@@ -264,6 +264,16 @@ class CustomerAdmin(ServiceModelAdmin):
             path(
                 "<path:object_id>/close/", self.admin_site.admin_view(self.close_view), name="{}_{}_close".format(*info)
             ),
+            path(
+                "<path:object_id>/top-up/",
+                self.admin_site.admin_view(self.top_up_view),
+                name="{}_{}_top_up".format(*info),
+            ),
+            path(
+                "<path:object_id>/manual-payment/",
+                self.admin_site.admin_view(self.manual_payment_view),
+                name="{}_{}_manual_payment".format(*info),
+            ),
             *super().get_urls(),
         ]
 
@@ -283,6 +293,16 @@ class CustomerAdmin(ServiceModelAdmin):
             "has_view_permission": True,
             **extra,
         }
+
+    def top_up_view(self, request, object_id):
+        from billing.admin.payments import customer_topup_view
+
+        return customer_topup_view(self, request, self._customer_or_404(request, object_id))
+
+    def manual_payment_view(self, request, object_id):
+        from billing.admin.payments import customer_manual_payment_view
+
+        return customer_manual_payment_view(self, request, self._customer_or_404(request, object_id))
 
     def adjust_balance_view(self, request, object_id):
         customer = self._customer_or_404(request, object_id)

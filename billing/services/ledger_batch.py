@@ -42,6 +42,7 @@ class Posting:
     description: str = ""
     event_type: str | None = events.TRANSACTION_POSTED  # None: the caller writes its own event
     event_payload: dict = field(default_factory=dict)
+    created_by: str = "billing_run"
 
 
 # Rows travel as one JSON document per statement (config.db.rows_json), which PostgreSQL parses cheaply,
@@ -51,10 +52,10 @@ INSERT INTO billing_transaction
     (kind, idempotency_key, content_hash, effective_date, posted_at, customer_id, source_type, source_id,
      description, reverses_id, created_by, metadata)
 SELECT x.kind, x.key, x.hash, x.effective_date, now(), x.customer_id, x.source_type, x.source_id, x.description,
-       NULL, 'billing_run', '{}'::jsonb
+       NULL, COALESCE(x.created_by, 'billing_run'), '{}'::jsonb
   FROM json_to_recordset(%s::json)
        AS x(kind varchar, key varchar, hash varchar, effective_date date, customer_id bigint, source_type varchar,
-            source_id varchar, description text)
+            source_id varchar, description text, created_by varchar)
 ON CONFLICT (idempotency_key) DO NOTHING
 RETURNING id, idempotency_key
 """
@@ -130,6 +131,7 @@ def ledger_batch_post(postings: list[Posting], *, with_entries_in_events: bool =
                             "source_type": p.source_type[:50],
                             "source_id": str(p.source_id)[:100],
                             "description": p.description,
+                            **({"created_by": p.created_by[:255]} if p.created_by != "billing_run" else {}),
                         }
                         for p, _, h in prepared
                     ]

@@ -29,6 +29,20 @@ UPDATE billing_customer c SET past_due_since = NULL
 """
 
 
+_CLEAR_MANY_SQL = """
+UPDATE billing_customer c SET past_due_since = NULL
+  FROM billing_account a
+ WHERE c.id = ANY(%s::bigint[]) AND a.customer_id = c.id AND a.kind = 'customer' AND a.balance_currency = c.currency
+   AND c.past_due_since IS NOT NULL AND a.balance <= c.credit_limit
+"""
+
+
+def customers_past_due_clear(*, customer_ids: list[int]) -> None:
+    """`customer_past_due_clear` for many customers in one statement (a bank statement's credits)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_CLEAR_MANY_SQL, [array_literal(customer_ids)])
+
+
 def customers_mark_past_due(*, customer_ids: list[int], at: dt.datetime) -> None:
     """Start the grace period of prepaid customers whose balance went beyond the credit limit (one statement)."""
     with connection.cursor() as cursor:

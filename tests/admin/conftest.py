@@ -15,6 +15,7 @@ billing_model_permission_migration = importlib.import_module("billing.migrations
 subscription_permissions_migration = importlib.import_module("plans.migrations.0010_accountant_runs_subscriptions")
 seller_permissions_migration = importlib.import_module("billing.migrations.0024_seller_group_permissions")
 documents_v2_permissions_migration = importlib.import_module("documents.migrations.0006_document_group_permissions")
+payment_permissions_migration = importlib.import_module("billing.migrations.0028_payment_group_permissions")
 
 
 def _client_for(user) -> Client:
@@ -26,7 +27,7 @@ def _client_for(user) -> Client:
 @pytest.fixture
 def default_groups(db):
     """The groups of migration billing.0004_default_groups and the permissions documents.0003, billing.0014,
-    plans.0010, billing.0024 and documents.0006 grant them, written again by the migrations' own functions when a
+    plans.0010, billing.0024, documents.0006 and billing.0028 grant them, written again by the migrations' own functions when a
     transactional test of an earlier run (--reuse-db) flushed them. Idempotent: it adds nothing when they exist.
     test_groups.py migrates back and forth to prove the migrations themselves write them."""
     schema_editor = SimpleNamespace(connection=connection)
@@ -36,6 +37,7 @@ def default_groups(db):
     subscription_permissions_migration.grant_subscription_permissions(global_apps, schema_editor)
     seller_permissions_migration.grant_seller_permissions(global_apps, schema_editor)
     documents_v2_permissions_migration.grant_document_permissions(global_apps, schema_editor)
+    payment_permissions_migration.grant_payment_permissions(global_apps, schema_editor)
     return {group.name: group for group in Group.objects.filter(name__in=("Accountant", "Support", "Administrator"))}
 
 

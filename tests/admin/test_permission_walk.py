@@ -81,9 +81,30 @@ def walk_data(db, settings, default_groups):
     CrontabSchedule.objects.create(minute="0", hour="3")
     ClockedSchedule.objects.create(clocked_time=timezone.now())
     SolarSchedule.objects.create(event="sunrise", latitude=55.75, longitude=37.62)
+    _walk_payments(customer)
     data = {model: model._default_manager.order_by("pk").first() for model in admin.site._registry}
     assert [m for m, obj in data.items() if obj is None] == [], "the walk needs one object of every admin model"
     return data
+
+
+def _walk_payments(customer: Customer) -> None:
+    """A paid top-up with a saved card and autopay, a refund, and a statement with an unmatched transfer."""
+    from billing.services.autopay import autopay_configure
+    from billing.services.refunds import refund_create
+    from billing.services.statements import bank_statement_import
+    from billing.statement_format import statement_render
+    from tests.billing.payments.helpers import topup_paid
+
+    paid = topup_paid(customer, "100.00", save_method=True)
+    refund_create(payment_id=paid.pk, amount=Decimal("1.00"), reason="walk")
+    autopay_configure(customer_id=customer.pk, method_id=paid.method_id, threshold=Decimal(0), amount=Decimal(10))
+    statement = statement_render(
+        accounts=[],
+        date_from=dt.date(2026, 10, 5),
+        date_to=dt.date(2026, 10, 5),
+        documents=[{"Номер": "1", "Дата": "05.10.2026", "Сумма": "10.00", "ПлательщикИНН": "", "ДатаПоступило": "05.10.2026", "НазначениеПлатежа": "walk"}],
+    )
+    bank_statement_import(data=statement, file_name="walk.txt")
 
 
 @pytest.fixture

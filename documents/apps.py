@@ -7,4 +7,5 @@ class DocumentsConfig(AppConfig):
     verbose_name = _("Documents")
 
     def ready(self):
-        from documents.services import payment_matching  # noqa: F401  (registers the invoice resolver in billing)
+        from documents import subscribers  # noqa: F401 - registers the outbox subscribers
+        from documents.services import payment_matching  # noqa: F401 - registers the invoice resolver in billing

@@ -129,16 +129,24 @@ def advance_vat_reverse(*, today: dt.date | None = None) -> list[Document]:
         if f"vat-back:{doc.key}" in done:
             continue
         since = dt.date.fromisoformat(doc.payment_refs[0]["date"]) if doc.payment_refs else doc.issue_date
+        # refunds of the advance took back their part of its VAT already (documents.services.refund_documents)
+        refunded = Document.objects.filter(refers_to=doc, doc_type=DocumentType.CREDIT_NOTE).aggregate(
+            total=Sum("total"), vat=Sum("total_vat")
+        )
+        left_total = doc.total + (refunded["total"] or Decimal(0))
+        left_vat = doc.total_vat + (refunded["vat"] or Decimal(0))
+        if left_vat <= 0:
+            continue
         shipped = Charge.objects.filter(
             subscription__customer_id=doc.customer_id, recognized_on__gte=since, recognized_on__lte=today
         ).aggregate(total=Sum("amount"))["total"] or Decimal(0)
-        if shipped < doc.total:
+        if shipped < left_total:
             continue
         vat_advance_post(
             seller_id=doc.seller_id,
             customer_id=doc.customer_id,
             currency=doc.currency,
-            vat=doc.total_vat,
+            vat=left_vat,
             key=f"vat-back:{doc.key}",
             effective_date=today,
             reverse=True,

@@ -35,6 +35,7 @@ from billing.services.ledger_batch import Posting, ledger_batch_close, ledger_ba
 from billing.services.outbox import event_emit_rows
 from billing.services.past_due import customers_past_due_clear
 from billing.services.payments import _offline_payment_post
+from billing.statement_format import StatementFormatError, statement_parse
 from config.db import array_literal
 
 PROVIDER = "bank"
@@ -146,8 +147,6 @@ def _decide(
 def bank_statement_import(*, data: bytes, file_name: str, uploaded_by: str = "") -> BankStatement:
     """Import a statement file: every incoming payment order becomes a BankTransfer, matched ones are credited.
     A malformed file raises BankStatementInvalid listing each error with its line; nothing is written."""
-    from billing.statement_format import StatementFormatError, statement_parse
-
     try:
         parsed = statement_parse(data)
     except StatementFormatError as exc:

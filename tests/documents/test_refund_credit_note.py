@@ -24,9 +24,7 @@ pytestmark = pytest.mark.django_db
 
 
 def _vat_advances_balance(seller) -> D:
-    return sum(
-        Entry.objects.filter(account__code=f"vat_advances:{seller.pk}").values_list("amount", flat=True), D(0)
-    )
+    return sum(Entry.objects.filter(account__code=f"vat_advances:{seller.pk}").values_list("amount", flat=True), D(0))
 
 
 def test_a_refund_of_an_advance_gets_a_credit_note_and_its_vat_back(make_customer):

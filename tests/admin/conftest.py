@@ -27,8 +27,9 @@ def _client_for(user) -> Client:
 @pytest.fixture
 def default_groups(db):
     """The groups of migration billing.0004_default_groups and the permissions documents.0003, billing.0014,
-    plans.0010, billing.0024, documents.0006 and billing.0028 grant them, written again by the migrations' own functions when a
-    transactional test of an earlier run (--reuse-db) flushed them. Idempotent: it adds nothing when they exist.
+    plans.0010, billing.0024, documents.0006 and billing.0028 grant them, written again by the migrations' own
+    functions when a transactional test of an earlier run (--reuse-db) flushed them. Idempotent: it adds nothing
+    when they exist.
     test_groups.py migrates back and forth to prove the migrations themselves write them."""
     schema_editor = SimpleNamespace(connection=connection)
     default_groups_migration.create_default_groups(global_apps, schema_editor)

@@ -103,7 +103,10 @@ def test_plans_fills_billings_extension_point_once(rf, superuser, customer):
     # when
     panels = customer_card_panels(request, customer)
 
-    # then plans' panel is there once, first (documents registers the customer's documents after it)
+    # then plans' panel is there once, after billing's own payments and before the customer's documents (the apps
+    # register in the order their admins load)
     assert panels.count(customer_subscriptions_panel(request, customer)) == 1
-    assert panels[0] == customer_subscriptions_panel(request, customer)
-    assert len(panels) == 2 and 'id="customer-documents"' in panels[1]
+    assert len(panels) == 3
+    assert 'id="customer-payments"' in panels[0]
+    assert panels[1] == customer_subscriptions_panel(request, customer)
+    assert 'id="customer-documents"' in panels[2]

@@ -26,8 +26,33 @@ BILLING_MODELS = {
     "sellerbankaccount",
     "sellersignatory",
     "sellervatrate",
+    "payment",
+    "refund",
+    "bankstatement",
+    "banktransfer",
+    "paymentmethod",
+    "autopay",
+    "paymentstatechange",
 }
 SELLER_MODELS = {"seller", "sellerbankaccount", "sellersignatory", "sellervatrate"}
+PAYMENT_MODELS = {
+    "payment",
+    "refund",
+    "bankstatement",
+    "banktransfer",
+    "paymentmethod",
+    "autopay",
+    "paymentstatechange",
+}
+# payments (billing.0028): accountants take, refund and review them
+ACCOUNTANT_PAYMENT_GRANTS = {
+    "add_payment",
+    "change_payment",
+    "add_refund",
+    "add_bankstatement",
+    "change_banktransfer",
+    "change_autopay",
+}
 
 
 def _perms(group_name: str, app_label: str) -> set[str]:
@@ -76,12 +101,18 @@ def test_the_migration_deletes_the_groups_backwards_and_writes_them_forwards():
 
 def test_accountant_permissions():
     # then: view everything billing, add/change customers, add transactions (adjustments, reversals)
-    assert _perms("Accountant", "billing") == {f"view_{m}" for m in BILLING_MODELS} | {
-        "add_customer",
-        "change_customer",
-        "add_transaction",
-        "change_billing_model",
-    } | {f"{action}_{m}" for m in SELLER_MODELS for action in ("add", "change")}  # sellers (billing.0024)
+    assert (
+        _perms("Accountant", "billing")
+        == {f"view_{m}" for m in BILLING_MODELS}
+        | {
+            "add_customer",
+            "change_customer",
+            "add_transaction",
+            "change_billing_model",
+        }
+        | {f"{action}_{m}" for m in SELLER_MODELS for action in ("add", "change")}
+        | ACCOUNTANT_PAYMENT_GRANTS
+    )
     # and runs subscriptions from the admin (plans.0009): adds them and changes them through the services
     assert _perms("Accountant", "plans") == {p for p in _all_of("plans") if p.startswith("view_")} | {
         "add_subscription",
@@ -99,14 +130,15 @@ def test_support_permissions():
         "view_entry",
         "view_account",
         "view_event",
-    } | {f"view_{m}" for m in SELLER_MODELS}
+    } | {f"view_{m}" for m in SELLER_MODELS | PAYMENT_MODELS}
     assert _perms("Support", "plans") == {p for p in _all_of("plans") if p.startswith("view_")}
     assert _perms("Support", "auth") == set()
 
 
 def test_administrator_permissions():
     assert _perms("Administrator", "billing") == _all_of("billing")
-    assert len(_all_of("billing")) == 4 * len(BILLING_MODELS) + 1  # + change_billing_model (billing.0014)
+    # + change_billing_model (billing.0014); − add, change and delete of payment state changes (a history: view only)
+    assert len(_all_of("billing")) == 4 * len(BILLING_MODELS) + 1 - 3
     assert _perms("Administrator", "plans") == _all_of("plans")
     assert _perms("Administrator", "django_celery_beat") == _all_of("django_celery_beat")
     assert len(_all_of("django_celery_beat")) > 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 
 import pytest
@@ -12,22 +13,31 @@ from django.utils import timezone
 from billing.models import (
     Account,
     ApiKey,
+    Autopay,
+    BankStatement,
+    BankTransfer,
     BillingPolicy,
     Customer,
     Entry,
     Event,
     EventDelivery,
     IdempotencyRecord,
+    Payment,
+    PaymentMethod,
     Seller,
     Transaction,
     WebhookEndpoint,
 )
 from billing.services.api_keys import api_key_create
+from billing.services.autopay import autopay_configure
 from billing.services.customers import customer_balance_adjust, customer_close
 from billing.services.ledger import ledger_reverse
 from billing.services.outbox import outbox_dispatch
+from billing.services.statements import bank_statement_import
+from billing.statement_format import statement_render
 from plans.models import BillingRun
 from tests.admin.helpers import form_fields
+from tests.billing.payments.helpers import topup_paid
 from tests.factories.sellers import seller_create
 
 pytestmark = pytest.mark.django_db
@@ -72,6 +82,20 @@ def one_of_each(make_customer, unique_key):
     )
     BillingPolicy.objects.create(grace_days=5)
     seller = seller_create()
+    payer = make_customer(name="Payer", currency="USD")  # its own customer: the lists and balances above stay
+    paid = topup_paid(payer, "100.00", save_method=True)
+    autopay = autopay_configure(
+        customer_id=payer.pk, method_id=paid.method_id, threshold=Decimal(0), amount=Decimal(5)
+    )
+    bank_statement_import(
+        data=statement_render(
+            accounts=[],
+            date_from=dt.date(2026, 10, 5),
+            date_to=dt.date(2026, 10, 5),
+            documents=[{"Номер": "1", "Дата": "05.10.2026", "Сумма": "10.00", "ДатаПоступило": "05.10.2026"}],
+        ),
+        file_name="s.txt",
+    )
     BillingRun.objects.create(as_of=timezone.now(), status="completed", finished_at=timezone.now(), processed=3)
     return {
         Customer: customer,
@@ -86,6 +110,11 @@ def one_of_each(make_customer, unique_key):
         BillingPolicy: BillingPolicy.objects.get(),
         BillingRun: BillingRun.objects.get(),
         Seller: seller,
+        Payment: paid,
+        PaymentMethod: paid.method,
+        Autopay: autopay,
+        BankStatement: BankStatement.objects.get(),
+        BankTransfer: BankTransfer.objects.get(),
         "closed": closed,
     }
 
@@ -107,6 +136,11 @@ def test_every_billing_model_is_registered():
         "IdempotencyRecord",
         "BillingPolicy",
         "Seller",  # its bank accounts, signatories and VAT rates are inlines of its page
+        "Payment",  # its state changes and refunds are inlines of its page
+        "BankStatement",  # its transfers are an inline of its page, and the review queue's list
+        "BankTransfer",
+        "PaymentMethod",
+        "Autopay",
     }
     assert BillingRun in admin.site._registry
 
@@ -179,7 +213,20 @@ def test_add_pages_render_where_adding_is_allowed(admin_client):
 # views everything in plans, billing runs included).
 VISIBLE = {
     "Accountant": {m.__name__ for m in PAGE_MODELS},
-    "Support": {"Customer", "Transaction", "Entry", "Account", "Event", "BillingRun", "Seller"},
+    "Support": {
+        "Customer",
+        "Transaction",
+        "Entry",
+        "Account",
+        "Event",
+        "BillingRun",
+        "Seller",
+        "Payment",
+        "BankStatement",
+        "BankTransfer",
+        "PaymentMethod",
+        "Autopay",
+    },
     "Administrator": {m.__name__ for m in PAGE_MODELS},
 }
 

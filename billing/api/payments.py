@@ -3,8 +3,11 @@ manual payments, saved methods and autopay. Every read is scoped to the caller's
 
 from __future__ import annotations
 
+import base64
+import binascii
+
 import django_filters
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -13,11 +16,12 @@ from rest_framework.views import APIView
 
 from billing import selectors
 from billing.errors import PaymentNotFound
-from billing.models import Autopay, Payment, PaymentMethod, Refund
+from billing.models import Autopay, BankStatement, BankTransfer, Payment, PaymentMethod, Refund
 from billing.money_fields import AmountInputField, CurrencyField, amount_str
 from billing.services.autopay import autopay_configure
 from billing.services.payments import OFFLINE_PROVIDERS, payment_manual_record, payment_refresh, payment_topup_create
 from billing.services.refunds import refund_create
+from billing.services.statements import bank_statement_import, bank_transfer_assign
 from config.api.auth import customer_scope
 from config.api.filters import IsoDateTimeFilter, filter_queryset
 from config.api.idempotency import idempotent
@@ -273,3 +277,168 @@ class CustomerAutopayApi(APIView):
         values = dict(data.validated_data)
         autopay = autopay_configure(customer_id=customer.pk, method_id=values.pop("payment_method_id"), **values)
         return Response(AutopayOutputSerializer(autopay).data)
+
+
+# --- bank statements (installation-wide: keys scoped to one customer see none of them) ---------------------------
+
+
+def _whole_installation(request) -> None:
+    if customer_scope(request) is not None:
+        raise PaymentNotFound(_("Not found."))
+
+
+class StatementUploadInputSerializer(StrictInputSerializer):
+    file_name = serializers.CharField(max_length=255)
+    content_base64 = serializers.CharField(help_text="The statement file's bytes, base64 (windows-1251 or UTF-8).")
+
+    def validate_content_base64(self, value: str) -> bytes:
+        try:
+            return base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise serializers.ValidationError(_("Not valid base64.")) from exc
+
+
+class BankTransferOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    statement_id = serializers.IntegerField()
+    line = serializers.IntegerField()
+    number = serializers.CharField()
+    date = serializers.DateField(allow_null=True)
+    amount = serializers.SerializerMethodField()
+    currency = serializers.CharField(source="amount.currency.code")
+    payer_name = serializers.CharField()
+    payer_inn = serializers.CharField()
+    payer_account = serializers.CharField()
+    purpose = serializers.CharField()
+    invoice_numbers = serializers.CharField()
+    status = serializers.CharField()
+    match_note = serializers.CharField()
+    customer_id = serializers.IntegerField(allow_null=True)
+    payment_id = serializers.IntegerField(allow_null=True)
+
+    def get_amount(self, transfer: BankTransfer) -> str:
+        return amount_str(transfer.amount.amount, transfer.amount.currency.code)
+
+
+class BankStatementOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    file_name = serializers.CharField()
+    accounts = serializers.CharField()
+    date_from = serializers.DateField(allow_null=True)
+    date_to = serializers.DateField(allow_null=True)
+    documents = serializers.IntegerField()
+    incoming = serializers.IntegerField()
+    matched = serializers.IntegerField()
+    unmatched = serializers.IntegerField()
+    duplicates = serializers.IntegerField()
+    created_at = serializers.DateTimeField()
+    transfers = BankTransferOutputSerializer(many=True, source="transfers.all")
+
+
+class BankTransferAssignInputSerializer(StrictInputSerializer):
+    customer_id = serializers.IntegerField()
+    invoice_number = serializers.CharField(required=False, allow_blank=True, max_length=64, default="")
+
+
+class BankTransferFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=BankTransfer.Status.choices)
+    statement = django_filters.NumberFilter(field_name="statement_id")
+    payer_inn = django_filters.CharFilter()
+
+    class Meta:
+        model = BankTransfer
+        fields = ["status"]
+
+
+class BankStatementListApi(APIView):
+    pagination_class = CursorPagination
+
+    @extend_schema(
+        operation_id="bank_statements_list",
+        summary="Imported bank statements, newest first (without their transfers)",
+        responses=responses({200: BankStatementOutputSerializer(many=True)}, 404),
+    )
+    def get(self, request):
+        _whole_installation(request)
+        statements = BankStatement.objects.order_by("-id").prefetch_related(
+            Prefetch("transfers", BankTransfer.objects.none())
+        )
+        return paginated_response(self, request, statements, BankStatementOutputSerializer)
+
+    @extend_schema(
+        operation_id="bank_statements_import",
+        summary="Import a 1CClientBankExchange statement: matched payments are credited, the rest queued for review",
+        request=StatementUploadInputSerializer,
+        responses=responses({201: BankStatementOutputSerializer}, 400, 403, 404, 422),
+    )
+    @idempotent
+    def post(self, request):
+        _whole_installation(request)
+        data = StatementUploadInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        statement = bank_statement_import(
+            data=data.validated_data["content_base64"],
+            file_name=data.validated_data["file_name"],
+            uploaded_by=str(request.user),
+        )
+        return Response(_statement_out(statement.pk), status=status.HTTP_201_CREATED)
+
+
+def _statement_out(statement_id) -> dict:
+    statement = (
+        BankStatement.objects.prefetch_related(Prefetch("transfers", BankTransfer.objects.order_by("line")))
+        .filter(pk=statement_id)
+        .first()
+    )
+    if statement is None:
+        raise PaymentNotFound(_("Bank statement %(id)s not found.") % {"id": statement_id})
+    return BankStatementOutputSerializer(statement).data
+
+
+class BankStatementDetailApi(APIView):
+    @extend_schema(
+        operation_id="bank_statements_retrieve",
+        summary="One statement with each incoming transfer and how it was matched",
+        responses=responses({200: BankStatementOutputSerializer}, 404),
+    )
+    def get(self, request, statement_id: int):
+        _whole_installation(request)
+        return Response(_statement_out(statement_id))
+
+
+class BankTransferListApi(APIView):
+    pagination_class = CursorPagination
+
+    @extend_schema(
+        operation_id="bank_transfers_list",
+        summary="Incoming bank transfers (`?status=unmatched`: the review queue)",
+        parameters=filter_parameters(BankTransferFilter),
+        responses=responses({200: BankTransferOutputSerializer(many=True)}, 400, 404),
+    )
+    def get(self, request):
+        _whole_installation(request)
+        transfers = filter_queryset(BankTransferFilter, request.query_params, BankTransfer.objects.order_by("-id"))
+        return paginated_response(self, request, transfers, BankTransferOutputSerializer)
+
+
+class BankTransferAssignApi(APIView):
+    @extend_schema(
+        operation_id="bank_transfers_assign",
+        summary="Assign a transfer from the review queue to a customer: credited at once, once",
+        request=BankTransferAssignInputSerializer,
+        responses=responses({200: BankTransferOutputSerializer}, 400, 403, 404, 422),
+    )
+    @idempotent
+    def post(self, request, transfer_id: int):
+        _whole_installation(request)
+        if not BankTransfer.objects.filter(pk=transfer_id).exists():
+            raise PaymentNotFound(_("Bank transfer %(id)s not found.") % {"id": transfer_id})
+        data = BankTransferAssignInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        transfer = bank_transfer_assign(
+            transfer_id=transfer_id,
+            customer_id=data.validated_data["customer_id"],
+            invoice_number=data.validated_data["invoice_number"],
+            by=str(request.user),
+        )
+        return Response(BankTransferOutputSerializer(transfer).data)

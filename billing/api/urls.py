@@ -36,4 +36,14 @@ urlpatterns = [
         name="customer-payment-methods",
     ),
     path("customers/<int:customer_id>/autopay/", payments.CustomerAutopayApi.as_view(), name="customer-autopay"),
+    path("bank-statements/", payments.BankStatementListApi.as_view(), name="bank-statement-list"),
+    path(
+        "bank-statements/<int:statement_id>/", payments.BankStatementDetailApi.as_view(), name="bank-statement-detail"
+    ),
+    path("bank-transfers/", payments.BankTransferListApi.as_view(), name="bank-transfer-list"),
+    path(
+        "bank-transfers/<int:transfer_id>/assign/",
+        payments.BankTransferAssignApi.as_view(),
+        name="bank-transfer-assign",
+    ),
 ]

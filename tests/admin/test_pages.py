@@ -84,9 +84,7 @@ def one_of_each(make_customer, unique_key):
     seller = seller_create()
     payer = make_customer(name="Payer", currency="USD")  # its own customer: the lists and balances above stay
     paid = topup_paid(payer, "100.00", save_method=True)
-    autopay = autopay_configure(
-        customer_id=payer.pk, method_id=paid.method_id, threshold=Decimal(0), amount=Decimal(5)
-    )
+    autopay = autopay_configure(customer_id=payer.pk, method_id=paid.method_id, threshold=Decimal(0), amount=Decimal(5))
     bank_statement_import(
         data=statement_render(
             accounts=[],

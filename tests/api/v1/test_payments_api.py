@@ -124,3 +124,67 @@ def test_autopay_is_set_up_with_a_saved_method_of_the_customers_own(api, make_cu
     )
     assert ok.status_code == 200, ok.json()
     assert api.get(f"/api/v1/customers/{anna.pk}/autopay/").json()["amount"] == "500.00"
+
+
+def _statement_b64() -> str:
+    import base64
+    from pathlib import Path
+
+    sample = Path(__file__).resolve().parents[2] / "fixtures" / "statements" / "sample-cp1251.txt"
+    return base64.b64encode(sample.read_bytes()).decode()
+
+
+def test_a_statement_uploaded_through_the_api_reports_each_transfer_and_the_queue_is_worked(api, make_customer):
+    # given our seller's account and Romashka as a customer
+    from tests.factories.sellers import seller_create
+
+    seller_create(is_default=True).bank_accounts.update(account="40702810700000012345")
+    romashka = make_customer(name="Romashka", kind="legal_entity", inn="5003123458", kpp="500301001")
+
+    # when the sample statement is uploaded
+    response = _post(api, "/api/v1/bank-statements/", {"file_name": "kl.txt", "content_base64": _statement_b64()})
+
+    # then it reports each incoming transfer and how it matched
+    assert response.status_code == 201, response.json()
+    out = response.json()
+    assert (out["incoming"], out["matched"], out["unmatched"]) == (2, 1, 1)
+    assert [(t["number"], t["status"], t["customer_id"]) for t in out["transfers"]] == [
+        ("318", "matched", romashka.pk),
+        ("57", "unmatched", None),
+    ]
+    queue = api.get("/api/v1/bank-transfers/", {"status": "unmatched"}).json()["results"]
+    assert [t["number"] for t in queue] == ["57"]
+
+    # when Ivanov becomes a customer and the queued transfer is assigned to him
+    ivanov = make_customer(name="Ivanov", kind="sole_proprietor", inn="771234567859")
+    assigned = _post(api, f"/api/v1/bank-transfers/{queue[0]['id']}/assign/", {"customer_id": ivanov.pk})
+
+    # then it is credited
+    assert assigned.status_code == 200, assigned.json()
+    assert assigned.json()["status"] == "assigned"
+    assert funds(ivanov) == D("12200.00")
+
+
+def test_a_malformed_statement_through_the_api_names_its_lines_and_imports_nothing(api):
+    import base64
+
+    from billing.models import BankStatement
+
+    bad = base64.b64encode("1CClientBankExchange\r\nСекцияДокумент=Платежное поручение\r\nСумма=x\r\n".encode("cp1251"))
+    response = _post(api, "/api/v1/bank-statements/", {"file_name": "bad.txt", "content_base64": bad.decode()})
+    assert response.status_code == 422
+    assert response["Content-Type"].startswith("application/problem+json")
+    body = response.json()
+    assert body["code"] == "bank_statement_invalid"
+    assert "line 3" in body["detail"] or "line 2" in body["detail"]
+    assert not BankStatement.objects.exists()
+    not_b64 = _post(api, "/api/v1/bank-statements/", {"file_name": "bad.txt", "content_base64": "***"})
+    assert not_b64.status_code == 400
+
+
+def test_bank_statements_are_not_for_keys_scoped_to_one_customer(make_client, customer):
+    scoped = make_client(customer=customer)
+    assert scoped.get("/api/v1/bank-statements/").status_code == 404
+    assert scoped.get("/api/v1/bank-transfers/").status_code == 404
+    response = _post(scoped, "/api/v1/bank-statements/", {"file_name": "x.txt", "content_base64": _statement_b64()})
+    assert response.status_code == 404

@@ -356,7 +356,7 @@ class BankStatementListApi(APIView):
     @extend_schema(
         operation_id="bank_statements_list",
         summary="Imported bank statements, newest first (without their transfers)",
-        responses=responses({200: BankStatementOutputSerializer(many=True)}, 404),
+        responses=responses({200: BankStatementOutputSerializer(many=True)}, 400, 404),
     )
     def get(self, request):
         _whole_installation(request)

@@ -39,3 +39,11 @@ def billing_run_work(run_id: int) -> int:
 def billing_run_sweep() -> list[int]:
     """Beat: close as interrupted the runs whose workers died (lease run out), suspending after each."""
     return billing_run.billing_runs_close_stale()
+
+
+@shared_task(name="plans.tasks.autopay_before_renewals", ignore_result=True)
+def autopay_before_renewals() -> int:
+    """Hourly (beat): saved methods charged before renewals the balance cannot cover (services.autopay_renewals)."""
+    from plans.services.autopay_renewals import autopay_before_renewals as charge
+
+    return charge()

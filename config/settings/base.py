@@ -181,6 +181,11 @@ CELERY_BEAT_SCHEDULE = {
     "renewal-invoices": {"task": "documents.tasks.renewal_invoices", "schedule": crontab(hour=6, minute=0)},
     # daily: advance VAT invoices for payments not shipped within 5 days, and the VAT of shipped advances reversed
     "advance-vat": {"task": "documents.tasks.advance_vat", "schedule": crontab(hour=13, minute=0)},
+    # payments: lost provider calls and timed-out refunds retried with their keys, stale pending ones read back
+    "payments-retry": {"task": "billing.tasks.payments_retry", "schedule": 60.0},
+    # autopay: balances below their threshold topped up from the saved method; renewals the balance cannot cover
+    "autopay-sweep": {"task": "billing.tasks.autopay_sweep", "schedule": 600.0},
+    "autopay-before-renewals": {"task": "plans.tasks.autopay_before_renewals", "schedule": crontab(minute=20)},
     # daily, at night (UTC): every cached balance and every transaction proven against the entries
     "ledger-verify": {"task": "billing.tasks.ledger_verify", "schedule": crontab(hour=2, minute=40)},
 }

@@ -41,6 +41,7 @@ class SellerAdmin(admin.ModelAdmin):
             gettext_lazy("Documents"),
             {"fields": ("number_prefix", "numbering_reset", "monthly_documents", "facsimile", "stamp")},
         ),
+        (gettext_lazy("Payments"), {"fields": ("fiscal_receipts", "tax_system_code")}),
     )
 
     def get_queryset(self, request):

@@ -92,6 +92,26 @@ class Seller(models.Model):
         help_text=_("What the monthly closing does with acts and VAT invoices."),
         verbose_name=_("monthly documents"),
     )
+    # payments: 54-FZ fiscal receipts sent with individuals' card payments (YooKassa's receipts)
+    fiscal_receipts = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text=_("Send a 54-FZ fiscal receipt with every card payment of an individual."),
+        verbose_name=_("fiscal receipts"),
+    )
+    tax_system_code = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        choices=[
+            (1, _("General (ОСН)")),
+            (2, _("Simplified, income (УСН доходы)")),
+            (3, _("Simplified, income minus expenses (УСН доходы минус расходы)")),
+            (5, _("Single agricultural tax (ЕСХН)")),
+            (6, _("Patent (ПСН)")),
+        ],
+        help_text=_("The tax system printed on receipts (when the cash register holds several)."),
+        verbose_name=_("tax system"),
+    )
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:

@@ -36,6 +36,9 @@ class ReceiptItem:
     quantity: Decimal
     amount: Decimal  # the line's total, VAT included
     vat_code: int  # YooKassa's codes: 1 без НДС, 2 0 %, 3 10 %, 4 20 %, 5 10/110, 6 20/120, 11 22 %, 12 22/122 …
+    # 54-FZ: a balance top-up is an advance for services not yet named (аванс, «платёж»)
+    payment_mode: str = "advance"
+    payment_subject: str = "payment"
 
 
 @dataclass(frozen=True)

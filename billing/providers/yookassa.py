@@ -167,8 +167,8 @@ def _receipt(request: CheckoutRequest) -> dict:
                 "quantity": item.quantity,
                 "amount": {"value": _money(unit_price.quantize(Decimal("0.01"))), "currency": request.currency},
                 "vat_code": item.vat_code,
-                "payment_mode": "full_payment",
-                "payment_subject": "service",
+                "payment_mode": item.payment_mode,
+                "payment_subject": item.payment_subject,
             }
         )
     data = {"customer": {"email": receipt.email}, "items": items}

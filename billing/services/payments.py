@@ -22,7 +22,7 @@ from moneyed import Money
 from billing import events
 from billing.errors import CustomerClosed, PaymentInvalid, PaymentNotFound, PaymentProviderUnavailable
 from billing.locks import lock_customer
-from billing.models import Account, Customer, Payment, PaymentMethod, PaymentStateChange, Transaction
+from billing.models import Account, Customer, Payment, PaymentMethod, PaymentStateChange, Seller, Transaction
 from billing.money import check_currency, is_rounded
 from billing.providers import ProviderNotConfigured, provider_codes, provider_get
 from billing.providers.base import (
@@ -30,6 +30,8 @@ from billing.providers.base import (
     NotificationRejected,
     PaymentState,
     ProviderPayment,
+    Receipt,
+    ReceiptItem,
     ProviderRejected,
     ProviderUnavailable,
 )
@@ -37,6 +39,7 @@ from billing.services.accounts import account_for_customer, account_system
 from billing.services.ledger import Leg, ledger_post
 from billing.services.outbox import event_emit
 from billing.services.past_due import customer_past_due_clear
+from billing.vat import VatRate
 from config.db import in_transaction
 
 logger = logging.getLogger(__name__)
@@ -106,6 +109,18 @@ def payment_topup_create(
     with transaction.atomic(durable=True):
         customer, currency = _customer_for_payment(customer_id, currency)
         _amount_check(amount, currency)
+        seller = customer.seller or Seller.objects.filter(is_default=True).first()
+        if (
+            customer.kind == Customer.Kind.INDIVIDUAL
+            and seller is not None
+            and seller.fiscal_receipts
+            and provider not in OFFLINE_PROVIDERS
+            and not customer.billing_emails
+        ):
+            raise PaymentInvalid(
+                _("The seller sends fiscal receipts: the customer needs a billing email to receive one."),
+                field="customer",
+            )
         payment = Payment.objects.create(
             customer=customer,
             kind=Payment.Kind.TOPUP,
@@ -122,6 +137,33 @@ def payment_topup_create(
     return payment_submit(payment_id=payment.pk)
 
 
+# YooKassa's vat_code of a receipt line by the seller's rate: a top-up is an advance, taxed at the calculated rate
+_RECEIPT_VAT_CODES = {VatRate.NONE: 1, VatRate.R0: 2, VatRate.R10: 5, VatRate.R20: 6, VatRate.R22: 12}
+
+
+def _receipt(payment: Payment) -> Receipt | None:
+    """The 54-FZ receipt of an individual's card payment, when its seller sends receipts; None otherwise."""
+    customer = payment.customer
+    if customer.kind != Customer.Kind.INDIVIDUAL or payment.provider in OFFLINE_PROVIDERS:
+        return None
+    seller = customer.seller or Seller.objects.filter(is_default=True).first()
+    if seller is None or not seller.fiscal_receipts:
+        return None
+    rate = seller.vat_rate_on(timezone.localdate())
+    return Receipt(
+        email=(customer.billing_emails or [""])[0],
+        items=(
+            ReceiptItem(
+                description=_("Advance payment for services")[:128],
+                quantity=Decimal(1),
+                amount=payment.amount.amount,
+                vat_code=_RECEIPT_VAT_CODES.get(rate, 1),
+            ),
+        ),
+        tax_system_code=seller.tax_system_code,
+    )
+
+
 def _checkout_request(payment: Payment) -> CheckoutRequest:
     customer = payment.customer
     method = payment.method
@@ -136,6 +178,7 @@ def _checkout_request(payment: Payment) -> CheckoutRequest:
         customer_ref=method.provider_customer_ref if method else "",
         save_method=payment.save_method,
         method_id=method.provider_method_id if method and payment.kind == Payment.Kind.AUTOPAY else "",
+        receipt=_receipt(payment),
     )
 
 

@@ -187,7 +187,14 @@ def test_payment_create_sends_the_receipt_with_a_price_per_unit(api):
     receipt = Receipt(
         email="buh@romashka.ru",
         items=(
-            ReceiptItem(description="Plan Pro, April", quantity=Decimal("3"), amount=Decimal("60999.99"), vat_code=11),
+            ReceiptItem(
+                description="Plan Pro, April",
+                quantity=Decimal("3"),
+                amount=Decimal("60999.99"),
+                vat_code=11,
+                payment_mode="full_payment",
+                payment_subject="service",
+            ),
         ),
         tax_system_code=2,
     )
@@ -232,8 +239,8 @@ def test_payment_create_leaves_out_the_tax_system_when_the_receipt_has_none(api)
                 "quantity": "1.0",
                 "amount": {"value": "61000.00", "currency": "RUB"},
                 "vat_code": 1,
-                "payment_mode": "full_payment",
-                "payment_subject": "service",
+                "payment_mode": "advance",
+                "payment_subject": "payment",
             }
         ],
     }

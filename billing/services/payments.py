@@ -30,10 +30,10 @@ from billing.providers.base import (
     NotificationRejected,
     PaymentState,
     ProviderPayment,
-    Receipt,
-    ReceiptItem,
     ProviderRejected,
     ProviderUnavailable,
+    Receipt,
+    ReceiptItem,
 )
 from billing.services.accounts import account_for_customer, account_system
 from billing.services.ledger import Leg, ledger_post

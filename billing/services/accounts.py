@@ -36,6 +36,11 @@ def vat_advances_account_code(seller_id: int) -> str:
     return f"vat_advances:{seller_id}"
 
 
+def provider_clearing_account_code(provider: str) -> str:
+    """Where a payment provider's (the bank's, the cash desk's) money sits until it is settled."""
+    return f"provider_clearing:{provider}"
+
+
 class AccountResolver:
     """Account ids for one unit of work (a service call or a billing-run chunk).
 
@@ -52,13 +57,15 @@ class AccountResolver:
         revenues: Iterable[tuple[str, str]] = (),
         promo: Iterable[str] = (),
         vat_payable: Iterable[tuple[int, str]] = (),
+        clearing: Iterable[tuple[str, str]] = (),
     ) -> None:
         """customers: (customer_id, currency); revenues: (product_code, currency); promo: currencies;
-        vat_payable: (seller_id, currency)."""
+        vat_payable: (seller_id, currency); clearing: (provider, currency)."""
         wanted = [_customer_row(customer_id, currency) for customer_id, currency in customers]
         wanted += [_revenue_row(product_code, currency) for product_code, currency in revenues]
         wanted += [_system_row(Account.Kind.PROMO, currency) for currency in promo]
         wanted += [_vat_payable_row(seller_id, currency) for seller_id, currency in vat_payable]
+        wanted += [_clearing_row(provider, currency) for provider, currency in clearing]
         self._resolve(wanted)
 
     def customer(self, customer_id: int, currency: str) -> int:
@@ -83,6 +90,11 @@ class AccountResolver:
         code = vat_advances_account_code(seller_id)
         found = self._ids.get((code, currency))
         return found if found is not None else self._one(_system_row(Account.Kind.VAT_ADVANCES, currency, code))
+
+    def clearing(self, provider: str, currency: str) -> int:
+        """A payment provider's clearing account (a system account, with balance slots)."""
+        found = self._ids.get((provider_clearing_account_code(provider), currency))
+        return found if found is not None else self._one(_clearing_row(provider, currency))
 
     def _one(self, row: tuple) -> int:
         key = (row[1], row[3])
@@ -184,6 +196,10 @@ def _revenue_row(product_code: str, currency: str) -> tuple:
 
 def _vat_payable_row(seller_id: int, currency: str) -> tuple:
     return _system_row(Account.Kind.VAT_PAYABLE, currency, vat_payable_account_code(seller_id))
+
+
+def _clearing_row(provider: str, currency: str) -> tuple:
+    return _system_row(Account.Kind.PROVIDER_CLEARING, currency, provider_clearing_account_code(provider))
 
 
 def _system_row(kind: str, currency: str, code: str | None = None) -> tuple:

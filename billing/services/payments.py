@@ -35,10 +35,10 @@ from billing.providers.base import (
     Receipt,
     ReceiptItem,
 )
-from billing.services.accounts import account_for_customer, account_system
+from billing.services.accounts import AccountResolver, account_system, provider_clearing_account_code
 from billing.services.ledger import Leg, ledger_post
-from billing.services.outbox import event_emit
-from billing.services.past_due import customer_past_due_clear
+from billing.services.outbox import event_emit_rows
+from billing.services.past_due import customers_past_due_clear
 from billing.vat import VatRate
 from config.db import in_transaction
 
@@ -57,7 +57,9 @@ _STATE_TO_STATUS = {
 
 def clearing_account(*, provider: str, currency: str) -> Account:
     """Where the provider's (or the bank's, the cash desk's) money sits until it is settled."""
-    return account_system(kind=Account.Kind.PROVIDER_CLEARING, currency=currency, code=f"provider_clearing:{provider}")
+    return account_system(
+        kind=Account.Kind.PROVIDER_CLEARING, currency=currency, code=provider_clearing_account_code(provider)
+    )
 
 
 def _amount_check(amount: Decimal, currency: str, *, field: str = "amount") -> None:
@@ -220,10 +222,12 @@ def payment_fail(*, payment_id: int, reason: str, source: str) -> Payment:
     return payment
 
 
-def payment_apply(*, payment_id: int, answer: ProviderPayment, source: str) -> Payment:
-    """Apply what the provider reports about a payment: idempotent, and final states never change."""
+def payment_apply(*, payment_id: int, answer: ProviderPayment, source: str, customer_id: int | None = None) -> Payment:
+    """Apply what the provider reports about a payment: idempotent, and final states never change. `customer_id`:
+    the payment's customer when the caller read it already (it never changes)."""
     with transaction.atomic(durable=True):
-        customer_id = Payment.objects.values_list("customer_id", flat=True).filter(pk=payment_id).first()
+        if customer_id is None:
+            customer_id = Payment.objects.values_list("customer_id", flat=True).filter(pk=payment_id).first()
         if customer_id is None:
             raise PaymentNotFound(_("Payment %(id)s not found.") % {"id": payment_id})
         customer = lock_customer(customer_id)
@@ -300,15 +304,19 @@ def _method_save(customer: Customer, provider: str, answer: ProviderPayment) -> 
 
 
 def _credit(customer: Customer, payment: Payment) -> Transaction:
-    """The one ledger credit of a payment: provider clearing → customer balance, keyed by the payment."""
+    """The one ledger credit of a payment: provider clearing → customer balance, keyed by the payment. Its events
+    (balance.credited, then payment.succeeded) are written by `_outcome_event`, in one statement."""
     money = payment.amount
+    currency = money.currency.code
     memo = payment.description[:255]
+    accounts = AccountResolver()
+    accounts.prefetch(customers=[(customer.pk, currency)], clearing=[(payment.provider, currency)])
     posted = ledger_post(
         kind=Transaction.Kind.PAYMENT,
         key=f"payment:{payment.pk}",
         legs=[
-            Leg.debit(clearing_account(provider=payment.provider, currency=money.currency.code), money, memo),
-            Leg.credit(account_for_customer(customer=customer, currency=money.currency.code), money, memo),
+            Leg(accounts.clearing(payment.provider, currency), money.amount, currency, memo),
+            Leg(accounts.customer(customer.pk, currency), -money.amount, currency, memo),
         ],
         customer=customer,
         source_type="payment",
@@ -317,18 +325,8 @@ def _credit(customer: Customer, payment: Payment) -> Transaction:
         created_by=payment.created_by,
         metadata={"provider": payment.provider, "provider_payment_id": payment.provider_payment_id or ""},
     )
-    customer_past_due_clear(customer_id=customer.pk)
-    event_emit(
-        type=events.BALANCE_CREDITED,
-        payload=events.BalanceCredited(
-            customer_id=customer.pk,
-            amount=str(money.amount),
-            currency=money.currency.code,
-            transaction_id=posted.pk,
-            payment_id=payment.pk,
-        ),
-        customer_id=customer.pk,
-    )
+    if customer.past_due_since is not None:  # read under the customer's lock: nothing to clear otherwise
+        customers_past_due_clear(customer_ids=[customer.pk])
     return posted
 
 
@@ -340,24 +338,47 @@ _OUTCOME_EVENTS = {
 
 
 def _outcome_event(payment: Payment) -> None:
+    """payment.succeeded (after balance.credited) / .canceled / .failed, in one statement."""
     if payment.status not in _OUTCOME_EVENTS:
         return
-    event_emit(
-        type=_OUTCOME_EVENTS[payment.status],
-        payload=events.PaymentEvent(
-            payment_id=payment.pk,
-            customer_id=payment.customer_id,
-            kind=payment.kind,
-            provider=payment.provider,
-            status=payment.status,
-            amount=str(payment.amount.amount),
-            currency=payment.amount.currency.code,
-            transaction_id=payment.transaction_id,
-            invoice_number=payment.invoice_number,
-            failure_reason=payment.failure_reason,
-        ),
-        customer_id=payment.customer_id,
+    rows = []
+    if payment.status == Payment.Status.SUCCEEDED:
+        rows.append(
+            (
+                events.BALANCE_CREDITED,
+                payment.customer_id,
+                events.payload_of(
+                    events.BalanceCredited(
+                        customer_id=payment.customer_id,
+                        amount=str(payment.amount.amount),
+                        currency=payment.amount.currency.code,
+                        transaction_id=payment.transaction_id,
+                        payment_id=payment.pk,
+                    )
+                ),
+            )
+        )
+    rows.append(
+        (
+            _OUTCOME_EVENTS[payment.status],
+            payment.customer_id,
+            events.payload_of(
+                events.PaymentEvent(
+                    payment_id=payment.pk,
+                    customer_id=payment.customer_id,
+                    kind=payment.kind,
+                    provider=payment.provider,
+                    status=payment.status,
+                    amount=str(payment.amount.amount),
+                    currency=payment.amount.currency.code,
+                    transaction_id=payment.transaction_id,
+                    invoice_number=payment.invoice_number,
+                    failure_reason=payment.failure_reason,
+                )
+            ),
+        )
     )
+    event_emit_rows(rows)
 
 
 def _autopay_outcome(payment: Payment) -> None:
@@ -396,14 +417,18 @@ def payment_notification_handle(*, provider: str, body: bytes, headers: dict[str
             provider=provider, provider_payment_id=notification.provider_payment_id, answer=notification.refund
         )
     answer = notification.payment
-    payment_id = (
-        Payment.objects.filter(provider=provider, provider_payment_id=answer.provider_payment_id)
-        .values_list("pk", flat=True)
-        .first()
+    # no ORDER BY (as .first() would add): the unique (provider, provider payment id) index answers alone
+    found = next(
+        iter(
+            Payment.objects.filter(provider=provider, provider_payment_id=answer.provider_payment_id).values_list(
+                "pk", "customer_id"
+            )[:1]
+        ),
+        None,
     )
-    if payment_id is None:
+    if found is None:
         raise NotificationRejected(f"unknown {provider} payment {answer.provider_payment_id!r}")
-    payment = payment_apply(payment_id=payment_id, answer=answer, source="webhook")
+    payment = payment_apply(payment_id=found[0], answer=answer, source="webhook", customer_id=found[1])
     return payment.status
 
 

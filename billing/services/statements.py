@@ -27,16 +27,16 @@ from django.utils.translation import gettext as _
 
 from billing import events
 from billing.errors import BankStatementInvalid, PaymentInvalid
-from billing.models import BankStatement, BankTransfer, Customer, Payment, PaymentStateChange, SellerBankAccount
+from billing.models import BankStatement, BankTransfer, Customer, Payment, SellerBankAccount
 from billing.models import Transaction as LedgerTransaction
-from billing.services.accounts import AccountResolver, account_system
+from billing.services.accounts import AccountResolver
 from billing.services.ledger import Leg
 from billing.services.ledger_batch import Posting, ledger_batch_close, ledger_batch_post
 from billing.services.outbox import event_emit_rows
 from billing.services.past_due import customers_past_due_clear
 from billing.services.payments import _offline_payment_post
 from billing.statement_format import StatementFormatError, statement_parse
-from config.db import array_literal
+from config.db import array_literal, rows_json
 
 PROVIDER = "bank"
 CHUNK = 1000
@@ -194,7 +194,39 @@ def bank_statement_import(*, data: bytes, file_name: str, uploaded_by: str = "")
     return statement
 
 
+_INSERT_PAYMENTS = """
+INSERT INTO billing_payment (customer_id, kind, provider, status, amount, amount_currency, refunded, description,
+    provider_payment_id, provider_key, provider_data, confirmation_url, return_url, failure_reason, save_method,
+    invoice_number, transaction_id, created_by, created_at, updated_at, succeeded_at)
+SELECT x.customer_id, 'bank_transfer', %s, 'succeeded', x.amount, 'RUB', 0, x.description, x.key, '', '{}', '', '',
+       '', false, x.invoice_number, x.tx, %s, now(), now(), now()
+  FROM json_to_recordset(%s::json) AS x(customer_id bigint, amount numeric, description varchar, key varchar,
+                                        invoice_number varchar, tx bigint)
+RETURNING id, provider_payment_id
+"""
+
+_INSERT_TRANSFERS = """
+INSERT INTO billing_banktransfer (statement_id, dedupe_key, line, number, date, received_on, amount, amount_currency,
+    payer_name, payer_inn, payer_account, payer_bik, purpose, recipient_account, invoice_numbers, status, match_note,
+    customer_id, payment_id, reviewed_by)
+SELECT %s, x.key, x.line, x.number, x.date, x.received_on, x.amount, 'RUB', x.payer_name, x.payer_inn,
+       x.payer_account, x.payer_bik, x.purpose, x.recipient_account, x.invoice_numbers, x.status, x.note,
+       x.customer_id, x.payment_id, ''
+  FROM json_to_recordset(%s::json) AS x(key varchar, line int, number varchar, date date, received_on date,
+       amount numeric, payer_name varchar, payer_inn varchar, payer_account varchar, payer_bik varchar, purpose text,
+       recipient_account varchar, invoice_numbers varchar, status varchar, note varchar, customer_id bigint,
+       payment_id bigint)
+RETURNING id, dedupe_key
+"""
+
+_INSERT_STATE_CHANGES = """
+INSERT INTO billing_paymentstatechange (payment_id, from_status, to_status, source, detail, at)
+SELECT id, '', 'succeeded', 'statement', '', now() FROM unnest(%s::bigint[]) AS p(id)
+"""
+
+
 def _import_chunk(statement: BankStatement, docs: list, *, uploaded_by: str) -> tuple[int, int, int]:
+    """One chunk of a statement's incoming documents, in a fixed number of statements whatever its size."""
     keyed: dict[str, object] = {}
     duplicates = 0
     for doc in docs:
@@ -228,106 +260,97 @@ def _import_chunk(statement: BankStatement, docs: list, *, uploaded_by: str) -> 
         .distinct("payer_account")
         .values_list("payer_account", "customer_id")
     )
-    for customer_id, currency in Customer.objects.filter(
-        pk__in={ref.customer_id for ref in invoices.values()} | set(by_account.values())
-    ).values_list("pk", "currency"):
+    missing = ({ref.customer_id for ref in invoices.values()} | set(by_account.values())) - set(currency_of)
+    for customer_id, currency in Customer.objects.filter(pk__in=missing).values_list("pk", "currency"):
         currency_of[customer_id] = currency
 
-    transfers = []
-    invoice_of: dict[str, str] = {}  # dedupe key → the invoice number the transfer pays
-    for key, doc in fresh:
-        decision = _decide(doc, invoices=invoices, by_inn=by_inn, by_account=by_account, currency_of=currency_of)
-        transfers.append(
-            BankTransfer(
-                statement=statement,
-                dedupe_key=key,
-                line=doc.line,
-                number=doc.number[:32],
-                date=doc.date,
-                received_on=doc.received_on,
-                amount=doc.amount,
-                amount_currency="RUB",
-                payer_name=doc.payer_name[:255],
-                payer_inn=doc.payer_inn[:12],
-                payer_account=doc.payer_account[:20],
-                payer_bik=doc.payer_bik[:9],
-                purpose=doc.purpose,
-                recipient_account=doc.recipient_account[:20],
-                invoice_numbers=", ".join(invoice_numbers_in(doc.purpose))[:255],
-                status=BankTransfer.Status.MATCHED if decision.customer_id else BankTransfer.Status.UNMATCHED,
-                match_note=decision.note[:255],
-                customer_id=decision.customer_id,
-            )
-        )
-        invoice_of[key] = decision.invoice_number
-    BankTransfer.objects.bulk_create(transfers)
-    matched = [t for t in transfers if t.customer_id]
-    _credit_many(matched, invoice_of=invoice_of, created_by=uploaded_by or "bank_statement")
-    unmatched_rows = [
-        (
-            events.BANK_TRANSFER_UNMATCHED,
-            None,
-            {
-                "bank_transfer_id": t.pk,
-                "amount": str(t.amount.amount),
-                "payer_inn": t.payer_inn,
-                "purpose": t.purpose[:255],
-            },
-        )
-        for t in transfers
-        if not t.customer_id
+    decided = [
+        (key, doc, _decide(doc, invoices=invoices, by_inn=by_inn, by_account=by_account, currency_of=currency_of))
+        for key, doc in fresh
     ]
-    event_emit_rows(unmatched_rows)
-    return len(matched), len(transfers) - len(matched), duplicates
+    matched = [(key, doc, d) for key, doc, d in decided if d.customer_id]
+    payment_of = _credit_many(matched, created_by=uploaded_by or "bank_statement") if matched else {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _INSERT_TRANSFERS,
+            [
+                statement.pk,
+                rows_json(
+                    [
+                        {
+                            "key": key,
+                            "line": doc.line,
+                            "number": doc.number[:32],
+                            "date": doc.date.isoformat() if doc.date else None,
+                            "received_on": doc.received_on.isoformat() if doc.received_on else None,
+                            "amount": str(doc.amount),
+                            "payer_name": doc.payer_name[:255],
+                            "payer_inn": doc.payer_inn[:12],
+                            "payer_account": doc.payer_account[:20],
+                            "payer_bik": doc.payer_bik[:9],
+                            "purpose": doc.purpose,
+                            "recipient_account": doc.recipient_account[:20],
+                            "invoice_numbers": ", ".join(invoice_numbers_in(doc.purpose))[:255],
+                            "status": BankTransfer.Status.MATCHED if d.customer_id else BankTransfer.Status.UNMATCHED,
+                            "note": d.note[:255],
+                            "customer_id": d.customer_id,
+                            "payment_id": payment_of.get(key),
+                        }
+                        for key, doc, d in decided
+                    ]
+                ),
+            ],
+        )
+        transfer_ids = dict((key, pk) for pk, key in cursor.fetchall())
+    event_emit_rows(
+        [
+            (
+                events.BANK_TRANSFER_UNMATCHED,
+                None,
+                {
+                    "bank_transfer_id": transfer_ids[key],
+                    "amount": str(doc.amount),
+                    "payer_inn": doc.payer_inn,
+                    "purpose": doc.purpose[:255],
+                },
+            )
+            for key, doc, d in decided
+            if not d.customer_id
+        ]
+    )
+    return len(matched), len(decided) - len(matched), duplicates
 
 
-def _credit_many(transfers: list[BankTransfer], *, invoice_of: dict[str, str], created_by: str) -> None:
-    """Credit matched transfers: payments, one batch posting, their events: a fixed number of statements."""
-    if not transfers:
-        return
-    customer_ids = sorted({t.customer_id for t in transfers})
+def _credit_many(matched: list[tuple], *, created_by: str) -> dict[str, int]:
+    """Credit matched documents: one batch posting (keyed by bank document), their payments and events, in a fixed
+    number of statements. Returns the payment id of each dedupe key."""
+    customer_ids = sorted({d.customer_id for _, _, d in matched})
     with connection.cursor() as cursor:  # the customers' locks, in pk order, as every money writer takes them
         cursor.execute(
             "SELECT id FROM billing_customer WHERE id = ANY(%s::bigint[]) ORDER BY id FOR NO KEY UPDATE",
             [array_literal(customer_ids)],
         )
-    now = timezone.now()
-    payments = Payment.objects.bulk_create(
-        [
-            Payment(
-                customer_id=t.customer_id,
-                kind=Payment.Kind.BANK_TRANSFER,
-                provider=PROVIDER,
-                status=Payment.Status.CREATED,
-                amount=t.amount,
-                description=(_("Bank transfer № %(number)s of %(date)s") % {"number": t.number, "date": t.date})[:255],
-                provider_payment_id=t.dedupe_key,
-                invoice_number=invoice_of.get(t.dedupe_key, "")[:64],
-                created_by=created_by[:255],
-            )
-            for t in transfers
-        ]
-    )
     resolver = AccountResolver()
-    resolver.prefetch(customers=[(c, "RUB") for c in customer_ids])
-    clearing = account_system(kind="provider_clearing", currency="RUB", code=f"provider_clearing:{PROVIDER}").pk
-    postings = []
+    resolver.prefetch(customers=[(c, "RUB") for c in customer_ids], clearing=[(PROVIDER, "RUB")])
+    clearing = resolver.clearing(PROVIDER, "RUB")
     today = timezone.localdate()
-    for payment, transfer in zip(payments, transfers, strict=True):
-        amount = payment.amount.amount
-        memo = payment.description
+    postings = []
+    descriptions = {}
+    for key, doc, d in matched:
+        memo = (_("Bank transfer № %(number)s of %(date)s") % {"number": doc.number, "date": doc.date})[:255]
+        descriptions[key] = memo
         postings.append(
             Posting(
                 kind=LedgerTransaction.Kind.PAYMENT,
-                key=f"payment:{payment.pk}",
+                key=f"bank:{key}",
                 legs=[
-                    Leg(clearing, amount, "RUB", memo),
-                    Leg(resolver.customer(payment.customer_id, "RUB"), -amount, "RUB", memo),
+                    Leg(clearing, doc.amount, "RUB", memo),
+                    Leg(resolver.customer(d.customer_id, "RUB"), -doc.amount, "RUB", memo),
                 ],
-                effective_date=transfer.received_on or transfer.date or today,
-                customer_id=payment.customer_id,
+                effective_date=doc.received_on or doc.date or today,
+                customer_id=d.customer_id,
                 source_type="payment",
-                source_id=str(payment.pk),
+                source_id=key[:100],
                 description=memo,
                 created_by=created_by,
             )
@@ -336,57 +359,65 @@ def _credit_many(transfers: list[BankTransfer], *, invoice_of: dict[str, str], c
     posted = batch.posted
     with connection.cursor() as cursor:
         cursor.execute(
-            """UPDATE billing_payment p SET status = 'succeeded', transaction_id = d.tx, succeeded_at = %s,
-                      provider_key = 'payment-' || p.id, updated_at = %s
-                 FROM unnest(%s::bigint[], %s::bigint[]) AS d(id, tx) WHERE p.id = d.id""",
+            _INSERT_PAYMENTS,
             [
-                now,
-                now,
-                array_literal(p.pk for p in payments),
-                array_literal(posted[f"payment:{p.pk}"] for p in payments),
+                PROVIDER,
+                created_by[:255],
+                rows_json(
+                    [
+                        {
+                            "customer_id": d.customer_id,
+                            "amount": str(doc.amount),
+                            "description": descriptions[key],
+                            "key": key,
+                            "invoice_number": d.invoice_number[:64],
+                            "tx": posted[f"bank:{key}"],
+                        }
+                        for key, doc, d in matched
+                    ]
+                ),
             ],
         )
-        cursor.execute(
-            "UPDATE billing_banktransfer t SET payment_id = d.p FROM unnest(%s::bigint[], %s::bigint[]) AS d(id, p) "
-            "WHERE t.id = d.id",
-            [array_literal(t.pk for t in transfers), array_literal(p.pk for p in payments)],
-        )
-    PaymentStateChange.objects.bulk_create(
-        [PaymentStateChange(payment=p, from_status="", to_status="succeeded", source="statement") for p in payments]
-    )
+        payment_of = {key: pk for pk, key in cursor.fetchall()}
+        cursor.execute(_INSERT_STATE_CHANGES, [array_literal(payment_of.values())])
     rows = []
-    for p in payments:
-        tx_id = posted[f"payment:{p.pk}"]
-        amount = str(p.amount.amount)
+    for key, doc, d in matched:
+        payment_id, tx_id, amount = payment_of[key], posted[f"bank:{key}"], str(doc.amount)
         rows.append(
             (
                 events.BALANCE_CREDITED,
-                p.customer_id,
-                events.payload_of(events.BalanceCredited(p.customer_id, amount, "RUB", tx_id, p.pk)),
+                d.customer_id,
+                {
+                    "customer_id": d.customer_id,
+                    "amount": amount,
+                    "currency": "RUB",
+                    "transaction_id": tx_id,
+                    "payment_id": payment_id,
+                },
             )
         )
         rows.append(
             (
                 events.PAYMENT_SUCCEEDED,
-                p.customer_id,
-                events.payload_of(
-                    events.PaymentEvent(
-                        payment_id=p.pk,
-                        customer_id=p.customer_id,
-                        kind=p.kind,
-                        provider=PROVIDER,
-                        status="succeeded",
-                        amount=amount,
-                        currency="RUB",
-                        transaction_id=tx_id,
-                        invoice_number=p.invoice_number,
-                    )
-                ),
+                d.customer_id,
+                {
+                    "payment_id": payment_id,
+                    "customer_id": d.customer_id,
+                    "kind": "bank_transfer",
+                    "provider": PROVIDER,
+                    "status": "succeeded",
+                    "amount": amount,
+                    "currency": "RUB",
+                    "transaction_id": tx_id,
+                    "invoice_number": d.invoice_number,
+                    "failure_reason": "",
+                },
             )
         )
     event_emit_rows(rows)
     customers_past_due_clear(customer_ids=customer_ids)
     ledger_batch_close(batch)
+    return payment_of
 
 
 def bank_transfer_assign(*, transfer_id: int, customer_id: int, invoice_number: str = "", by: str = "") -> BankTransfer:

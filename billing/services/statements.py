@@ -355,7 +355,7 @@ def _credit_many(matched: list[tuple], *, created_by: str) -> dict[str, int]:
                 created_by=created_by,
             )
         )
-    batch = ledger_batch_post(postings)
+    batch = ledger_batch_post(postings, with_entries_in_events=False)  # as the billing run's: the ids say it all
     posted = batch.posted
     with connection.cursor() as cursor:
         cursor.execute(

@@ -10,11 +10,12 @@ take, so a top-up landing during a run or a suspension is decided against the ba
 
 from __future__ import annotations
 
+import json
 import logging
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from moneyed import Money
@@ -22,7 +23,7 @@ from moneyed import Money
 from billing import events
 from billing.errors import CustomerClosed, PaymentInvalid, PaymentNotFound, PaymentProviderUnavailable
 from billing.locks import lock_customer
-from billing.models import Account, Customer, Payment, PaymentMethod, PaymentStateChange, Seller, Transaction
+from billing.models import Account, Customer, Payment, PaymentMethod, Seller, Transaction
 from billing.money import check_currency, is_rounded
 from billing.providers import ProviderNotConfigured, provider_codes, provider_get
 from billing.providers.base import (
@@ -37,10 +38,10 @@ from billing.providers.base import (
 )
 from billing.services.accounts import AccountResolver, account_system, provider_clearing_account_code
 from billing.services.ledger import Leg, ledger_post
-from billing.services.outbox import event_emit_rows
+from billing.services.outbox import event_emit_rows, outbox_kick
 from billing.services.past_due import customers_past_due_clear
 from billing.vat import VatRate
-from config.db import in_transaction
+from config.db import in_transaction, rows_json
 
 logger = logging.getLogger(__name__)
 
@@ -72,10 +73,16 @@ def _amount_check(amount: Decimal, currency: str, *, field: str = "amount") -> N
         )
 
 
+_STATE_CHANGE_SQL = """
+INSERT INTO billing_paymentstatechange (payment_id, from_status, to_status, source, detail, at)
+VALUES (%s, %s, %s, %s, %s, now())
+"""
+
+
 def _state_change(payment: Payment, from_status: str, *, source: str, detail: str = "") -> None:
-    PaymentStateChange.objects.create(
-        payment=payment, from_status=from_status, to_status=payment.status, source=source[:20], detail=detail[:255]
-    )
+    """Append one step to the payment's history (a plain insert: it runs on every webhook)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_STATE_CHANGE_SQL, [payment.pk, from_status, payment.status, source[:20], detail[:255]])
 
 
 def _customer_for_payment(customer_id: int, currency: str | None) -> tuple[Customer, str]:
@@ -281,11 +288,53 @@ def payment_apply(*, payment_id: int, answer: ProviderPayment, source: str, cust
             payment.transaction = _credit(customer, payment)
             payment.succeeded_at = timezone.now()
             changed += ["transaction", "succeeded_at"]
-        payment.save(update_fields=[*changed, "updated_at"])
-        _state_change(payment, before, source=source, detail=answer.failure_reason)
-        _outcome_event(payment)
+        _transition_write(payment, before, source=source, detail=answer.failure_reason)
         _autopay_outcome(payment)
     return payment
+
+
+_TRANSITION_SQL = """
+WITH moved AS (
+    UPDATE billing_payment
+       SET status = %(status)s, failure_reason = %(failure)s, provider_payment_id = %(ppid)s,
+           confirmation_url = %(url)s, provider_data = %(data)s::jsonb, method_id = %(method)s,
+           transaction_id = %(tx)s, succeeded_at = %(succeeded)s, updated_at = now()
+     WHERE id = %(id)s
+ RETURNING id
+), step AS (
+    INSERT INTO billing_paymentstatechange (payment_id, from_status, to_status, source, detail, at)
+    SELECT id, %(before)s, %(status)s, %(source)s, %(detail)s, now() FROM moved
+)
+INSERT INTO billing_event (type, payload, customer_id, created_at, attempts, last_error)
+SELECT x.type, x.payload::jsonb, x.customer_id, now(), 0, ''
+  FROM json_to_recordset(%(events)s::json) AS x(type varchar, payload json, customer_id bigint)
+"""
+
+
+def _transition_write(payment: Payment, before: str, *, source: str, detail: str) -> None:
+    """A locked payment's new state, its history step and its events in one statement (every webhook runs it)."""
+    rows = _outcome_rows(payment)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _TRANSITION_SQL,
+            {
+                "id": payment.pk,
+                "status": payment.status,
+                "failure": payment.failure_reason,
+                "ppid": payment.provider_payment_id,
+                "url": payment.confirmation_url,
+                "data": json.dumps(payment.provider_data),
+                "method": payment.method_id,
+                "tx": payment.transaction_id,
+                "succeeded": payment.succeeded_at,
+                "before": before,
+                "source": source[:20],
+                "detail": (detail or "")[:255],
+                "events": rows_json([{"type": t, "customer_id": c, "payload": p} for t, c, p in rows]),
+            },
+        )
+    if rows:
+        outbox_kick()
 
 
 def _method_save(customer: Customer, provider: str, answer: ProviderPayment) -> PaymentMethod:
@@ -339,8 +388,12 @@ _OUTCOME_EVENTS = {
 
 def _outcome_event(payment: Payment) -> None:
     """payment.succeeded (after balance.credited) / .canceled / .failed, in one statement."""
+    event_emit_rows(_outcome_rows(payment))
+
+
+def _outcome_rows(payment: Payment) -> list[tuple[str, int, dict]]:
     if payment.status not in _OUTCOME_EVENTS:
-        return
+        return []
     rows = []
     if payment.status == Payment.Status.SUCCEEDED:
         rows.append(
@@ -378,7 +431,7 @@ def _outcome_event(payment: Payment) -> None:
             ),
         )
     )
-    event_emit_rows(rows)
+    return rows
 
 
 def _autopay_outcome(payment: Payment) -> None:

@@ -9,10 +9,11 @@ Webhooks: 2,000 pending test-mode payments; their signed `payment.succeeded` not
 the whole stack in-process (django.test.Client: the URL, signature check, the customer's lock, the payment's state
 change, the ledger credit, the events). Every payment must end credited once.
 
-Then 2,000 more, delivered by 4 client processes at once (a web server's workers receive webhooks in parallel).
+Then 2,000 more for each of 2, 4 and 8 client processes delivering at once (a web server's workers receive webhooks
+in parallel).
 
-Figures: payments.statement_docs_per_s (target ≥ 2,000); payments.webhooks_per_s_1_client, _4_clients, and
-payments.webhooks_per_s, the better of the two (target ≥ 300).
+Figures: payments.statement_docs_per_s (target ≥ 2,000); payments.webhooks_per_s_1_client, _2_clients, _4_clients,
+_8_clients, and payments.webhooks_per_s, the best of them (target ≥ 300).
 """
 
 from __future__ import annotations
@@ -237,15 +238,18 @@ def run():
         _post(client, testmode, body)
     one = (len(bodies) - 20) / (time.perf_counter() - started)
     yield "payments.webhooks_per_s_1_client", one, "notifications/s"
-    more = _seed_webhooks(offset=WEBHOOKS)
-    connection.close()  # the client processes start from a clean slate
-    four = _webhooks_in_processes(more, 4)
-    yield "payments.webhooks_per_s_4_clients", four, "notifications/s"
-    yield "payments.webhooks_per_s", max(one, four), "notifications/s"
+    best = one
+    for round_, clients in enumerate((2, 4, 8), start=1):
+        more = _seed_webhooks(offset=round_ * WEBHOOKS)
+        connection.close()  # the client processes start from a clean slate
+        rate = _webhooks_in_processes(more, clients)
+        best = max(best, rate)
+        yield f"payments.webhooks_per_s_{clients}_clients", rate, "notifications/s"
+    yield "payments.webhooks_per_s", best, "notifications/s"
     succeeded = Payment.objects.filter(provider="test", status="succeeded").count()
     credits = Transaction.objects.filter(kind="payment", payment__provider="test").count()
-    if not succeeded == credits == 2 * WEBHOOKS:
-        raise AssertionError(f"webhook check failed: {succeeded} succeeded, {credits} credits, {2 * WEBHOOKS} sent")
+    if not succeeded == credits == 4 * WEBHOOKS:
+        raise AssertionError(f"webhook check failed: {succeeded} succeeded, {credits} credits, {4 * WEBHOOKS} sent")
 
 
 def _post(client, testmode, body: bytes) -> None:

@@ -226,6 +226,14 @@ def _banner(*, port: int, logins: list[str]) -> str:
         *(f"  {line}" for line in logins),
         "",
         f"  Debug      {'on (this laptop only; production sets DEBUG=False)' if _debug() else 'off'}",
+        *(
+            [
+                "  Payments   test mode: a customer's card in the admin → Top up → pay with 4242 4242 4242 4242",
+                "             (or POST /api/v1/customers/<id>/top-ups/ and open its confirmation_url)",
+            ]
+            if _debug() or os.environ.get("PAYMENTS_TEST_MODE", "").lower() in {"true", "1", "yes", "on"}
+            else []
+        ),
         f"  Database   {_describe_database()}",
         f"  Broker     {_describe_broker()}",
         "",
@@ -261,6 +269,8 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _on_signal)
 
     port = int(os.environ.get("PORT") or 8000)
+    # the test-mode checkout's pages and return links point here (the worker and the web server read it)
+    os.environ.setdefault("PAYMENTS_PUBLIC_URL", f"http://{HOST}:{port}")
     queue = os.environ.get("CELERY_QUEUE") or "billing"
     children: list[Child] = []
     status = 0

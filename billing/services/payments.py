@@ -237,7 +237,7 @@ def payment_apply(*, payment_id: int, answer: ProviderPayment, source: str, cust
             customer_id = Payment.objects.values_list("customer_id", flat=True).filter(pk=payment_id).first()
         if customer_id is None:
             raise PaymentNotFound(_("Payment %(id)s not found.") % {"id": payment_id})
-        customer = _lock_customer_for_credit(customer_id)
+        customer = lock_customer(customer_id)
         payment = Payment.objects.select_for_update(of=("self",), no_key=True).get(pk=payment_id)
         if payment.provider_payment_id and payment.provider_payment_id != answer.provider_payment_id:
             raise PaymentInvalid(
@@ -337,35 +337,6 @@ def _transition_write(payment: Payment, before: str, *, source: str, detail: str
         outbox_kick()
 
 
-def _lock_customer_for_credit(customer_id: int) -> Customer:
-    """`lock_customer`, reading in the same statement the ids a credit posts to: the customer's balance account and
-    the clearing accounts of the providers in its currency (`credit_accounts`: code → id); one round trip less on
-    every webhook."""
-    from django.db.models import JSONField, OuterRef, Subquery
-    from django.db.models.expressions import RawSQL
-
-    rows = list(
-        Customer.objects.select_for_update(of=("self",), no_key=True)
-        .annotate(
-            balance_account_id=Subquery(
-                Account.objects.filter(
-                    customer_id=OuterRef("pk"), kind=Account.Kind.CUSTOMER, balance_currency=OuterRef("currency")
-                ).values("pk")[:1]
-            ),
-            credit_accounts=RawSQL(
-                "SELECT coalesce(jsonb_object_agg(a.code, a.id), '{}'::jsonb) FROM billing_account a"
-                " WHERE a.kind = 'provider_clearing' AND a.balance_currency = billing_customer.currency",
-                [],
-                output_field=JSONField(),
-            ),
-        )
-        .filter(pk=customer_id)
-    )
-    if not rows:
-        return lock_customer(customer_id)  # raises CustomerNotFound
-    return rows[0]
-
-
 def _method_save(customer: Customer, provider: str, answer: ProviderPayment) -> PaymentMethod:
     method, _created = PaymentMethod.objects.update_or_create(
         provider=provider,
@@ -387,23 +358,14 @@ def _credit(customer: Customer, payment: Payment) -> Transaction:
     money = payment.amount
     currency = money.currency.code
     memo = payment.description[:255]
-    balance_id = getattr(customer, "balance_account_id", None)
-    clearing_id = (getattr(customer, "credit_accounts", None) or {}).get(
-        provider_clearing_account_code(payment.provider)
-    )
-    if balance_id is None or clearing_id is None or currency != customer.currency:
-        accounts = AccountResolver()  # read with the customer's lock when it could be; else resolve (and create)
-        accounts.prefetch(customers=[(customer.pk, currency)], clearing=[(payment.provider, currency)])
-        balance_id, clearing_id = (
-            accounts.customer(customer.pk, currency),
-            accounts.clearing(payment.provider, currency),
-        )
+    accounts = AccountResolver()
+    accounts.prefetch(customers=[(customer.pk, currency)], clearing=[(payment.provider, currency)])
     posted = ledger_post(
         kind=Transaction.Kind.PAYMENT,
         key=f"payment:{payment.pk}",
         legs=[
-            Leg(clearing_id, money.amount, currency, memo),
-            Leg(balance_id, -money.amount, currency, memo),
+            Leg(accounts.clearing(payment.provider, currency), money.amount, currency, memo),
+            Leg(accounts.customer(customer.pk, currency), -money.amount, currency, memo),
         ],
         customer=customer,
         source_type="payment",

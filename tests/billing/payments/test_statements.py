@@ -19,7 +19,8 @@ from tests.factories.sellers import seller_create
 
 pytestmark = pytest.mark.django_db
 
-SAMPLE = (Path(__file__).resolve().parents[2] / "fixtures" / "statements" / "sample-cp1251.txt").read_bytes()
+SAMPLE_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "statements"
+SAMPLE = (SAMPLE_DIR / "sample-cp1251.txt").read_bytes()
 OUR_ACCOUNT = "40702810700000012345"
 
 
@@ -240,3 +241,37 @@ def test_a_statement_of_an_account_no_seller_has_is_refused(seller):
     with pytest.raises(BankStatementInvalid):
         bank_statement_import(data=data, file_name="other.txt")
     assert not BankStatement.objects.exists()
+
+
+def test_a_realistic_statement_with_full_partial_unmatched_and_duplicate_documents(seller, make_customer):
+    # given two companies with an invoice for payment of 12 200,00 each, issued on Oct 1 (СЧ-2026-000001 and 2)
+    romashka = make_customer(name="Romashka", kind="legal_entity", inn="5003123458", kpp="500301001")
+    hosting = make_customer(name="Hosting Plus", kind="legal_entity", inn="7810123451", kpp="781001001")
+    invoices = [
+        payment_invoice_issue(
+            customer_id=c.pk, amount=D("12200.00"), key=f"oct-{c.pk}", issue_date=dt.date(2026, 10, 1)
+        )
+        for c in (romashka, hosting)
+    ]
+    assert [i.number for i in invoices] == ["СЧ-2026-000001", "СЧ-2026-000002"]
+    data = (SAMPLE_DIR / "realistic-cp1251.txt").read_bytes()
+
+    # when the bank's statement of Oct 12 is imported: Romashka pays in full (and the bank repeats that order),
+    # Hosting pays 5 000,00 of its invoice, an unknown company pays 7 320,00, and the bank takes its commission
+    statement = bank_statement_import(data=data, file_name="kl_to_1c_20261012.txt")
+
+    # then
+    assert (statement.documents, statement.incoming, statement.matched, statement.unmatched, statement.duplicates) == (
+        5,
+        4,
+        2,
+        1,
+        1,
+    )
+    assert dict(BankTransfer.objects.values_list("number", "match_note")) == {
+        "411": "Pays invoice СЧ-2026-000001 in full.",
+        "97": "Pays invoice СЧ-2026-000002 in part: 5000.00 of 12200.00.",
+        "3315": "No customer or invoice found for this payment.",
+    }
+    assert (funds(romashka), funds(hosting)) == (D("12200.00"), D("5000.00"))
+    assert Transaction.objects.filter(kind="payment").count() == 2

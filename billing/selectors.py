@@ -107,3 +107,13 @@ def transaction_get(*, customer: Customer, transaction_id) -> Transaction:
         from config.errors import NotFound
 
         raise NotFound(_("Transaction %(transaction_id)s not found.") % {"transaction_id": transaction_id}) from exc
+
+
+def customer_seller(*, customer: Customer):
+    """The seller that serves a customer for what is not tied to a product (payments, receipts, invoices for an
+    amount): its own, else the default seller; None when the installation has no seller at all."""
+    from billing.models import Seller
+
+    if customer.seller_id is not None:
+        return customer.seller
+    return Seller.objects.filter(is_default=True).first()

@@ -23,7 +23,7 @@ from moneyed import Money
 from billing import events
 from billing.errors import CustomerClosed, PaymentInvalid, PaymentNotFound, PaymentProviderUnavailable
 from billing.locks import lock_customer
-from billing.models import Account, Customer, Payment, PaymentMethod, Seller, Transaction
+from billing.models import Account, Customer, Payment, PaymentMethod, Transaction
 from billing.money import check_currency, is_rounded
 from billing.providers import ProviderNotConfigured, provider_codes, provider_get
 from billing.providers.base import (
@@ -36,6 +36,7 @@ from billing.providers.base import (
     Receipt,
     ReceiptItem,
 )
+from billing.selectors import customer_seller
 from billing.services.accounts import AccountResolver, account_system, provider_clearing_account_code
 from billing.services.ledger import Leg, ledger_post
 from billing.services.outbox import event_emit_rows, outbox_kick
@@ -118,7 +119,7 @@ def payment_topup_create(
     with transaction.atomic(durable=True):
         customer, currency = _customer_for_payment(customer_id, currency)
         _amount_check(amount, currency)
-        seller = customer.seller or Seller.objects.filter(is_default=True).first()
+        seller = customer_seller(customer=customer)
         if (
             customer.kind == Customer.Kind.INDIVIDUAL
             and seller is not None
@@ -155,7 +156,7 @@ def _receipt(payment: Payment) -> Receipt | None:
     customer = payment.customer
     if customer.kind != Customer.Kind.INDIVIDUAL or payment.provider in OFFLINE_PROVIDERS:
         return None
-    seller = customer.seller or Seller.objects.filter(is_default=True).first()
+    seller = customer_seller(customer=customer)
     if seller is None or not seller.fiscal_receipts:
         return None
     rate = seller.vat_rate_on(timezone.localdate())

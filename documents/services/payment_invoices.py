@@ -14,6 +14,7 @@ from decimal import Decimal
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from billing import selectors as billing_selectors
 from billing.models import BillingPolicy, Customer, Seller
 from billing.rounding import is_rounded
 from billing.vat import label, split
@@ -28,10 +29,9 @@ class InvalidInvoiceAmount(ApplicationError):
 
 
 def customer_seller(customer: Customer) -> Seller:
-    """The seller that serves a customer for documents not tied to a product: its own, else the default."""
-    if customer.seller_id is not None:
-        return customer.seller
-    seller = Seller.objects.filter(is_default=True).first()
+    """The seller that serves a customer for documents not tied to a product (billing's rule); refused when the
+    installation has none."""
+    seller = billing_selectors.customer_seller(customer=customer)
     if seller is None:
         raise SellerRequisitesMissing(
             _("Customer %(customer)s has no seller and there is no default seller.") % {"customer": customer.pk},

@@ -15,11 +15,11 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from billing.errors import ApplicationError
 from billing.models import Refund
 from billing.rounding import round_amount
 from billing.services.vat_advances import vat_advance_post
 from billing.vat import VatRate, percent
+from config.errors import ApplicationError
 from documents.models import Document, DocumentType
 from documents.services.issuing import DraftDocument, DraftLine, documents_write, sellers_for_documents
 from documents.services.payment_invoices import customer_seller

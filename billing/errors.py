@@ -83,3 +83,12 @@ class BankStatementInvalid(ApplicationError):
 
     code = "bank_statement_invalid"
     title = _("The bank statement cannot be imported")
+
+
+class PortalUserInvalid(ApplicationError):
+    code = "portal_user_invalid"
+
+
+class SignInThrottled(ApplicationError):
+    code = "sign_in_throttled"
+    status = 429

@@ -63,3 +63,24 @@ def is_valid_account(account: str, bik: str, *, correspondent: bool = False) -> 
     prefix = ("0" + bik[4:6]) if correspondent else bik[-3:]
     digits = [int(c) for c in prefix + account]
     return sum((d * w) % 10 for d, w in zip(digits, _ACCOUNT_WEIGHTS, strict=False)) % 10 == 0
+
+
+def web_origin(value: str) -> str | None:
+    """`scheme://host[:port]` of a web origin, lower-cased, or None when `value` is not exactly one (no path, no
+    query, no user info; http or https)."""
+    from urllib.parse import urlsplit
+
+    value = (value or "").strip().rstrip("/")
+    try:
+        parts = urlsplit(value)
+        port = parts.port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query or parts.fragment:
+        return None
+    if parts.username or parts.password:
+        return None
+    host = parts.hostname.lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "")

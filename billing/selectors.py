@@ -117,3 +117,45 @@ def customer_seller(*, customer: Customer):
     if customer.seller_id is not None:
         return customer.seller
     return Seller.objects.filter(is_default=True).first()
+
+
+def customer_history(
+    *,
+    customer: Customer,
+    kinds: tuple[str, ...] = (),
+    date_from=None,
+    date_to=None,
+    before_id: int | None = None,
+    limit: int | None = None,
+):
+    """The customer's balance movements newest first: one row per entry on its balance accounts, with its
+    transaction (kind, date, description) and the amount as the customer reads it (a top-up positive, a charge
+    negative). Keyset-paginated by entry id (`before_id`), so a page costs the same however long the history."""
+    from billing.models import Entry
+
+    accounts = list(Account.objects.filter(customer=customer, kind=Account.Kind.CUSTOMER).values_list("pk", flat=True))
+    qs = (
+        Entry.objects.filter(account_id__in=accounts)
+        .select_related("transaction")
+        .only(
+            "id",
+            "amount",
+            "amount_currency",
+            "memo",
+            "transaction__id",
+            "transaction__kind",
+            "transaction__effective_date",
+            "transaction__posted_at",
+            "transaction__description",
+        )
+        .order_by("-id")
+    )
+    if kinds:
+        qs = qs.filter(transaction__kind__in=kinds)
+    if date_from is not None:
+        qs = qs.filter(transaction__effective_date__gte=date_from)
+    if date_to is not None:
+        qs = qs.filter(transaction__effective_date__lte=date_to)
+    if before_id is not None:
+        qs = qs.filter(pk__lt=before_id)
+    return qs[:limit] if limit is not None else qs

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
+from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
 from config.health import healthz
@@ -21,6 +22,8 @@ urlpatterns = [
         name="api-redoc",
     ),
     path("payments/", include("billing.payment_urls")),
+    path("portal/", include("portal.urls")),
+    path("", RedirectView.as_view(pattern_name="portal:dashboard", permanent=False)),
     path("api/v1/", include("billing.api.urls")),
     path("api/v1/", include("plans.api.urls")),
     path("api/v1/", include("documents.api.urls")),

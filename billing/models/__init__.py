@@ -12,6 +12,7 @@ from billing.models.payments import (
     Refund,
 )
 from billing.models.policy import BillingPolicy
+from billing.models.portal import CustomerUser, SignInAttempt
 from billing.models.sellers import Seller, SellerBankAccount, SellerSignatory, SellerVatRate
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "ApiKey",
     "BillingPolicy",
     "Customer",
+    "CustomerUser",
     "Entry",
     "Event",
     "EventDelivery",
@@ -36,6 +38,7 @@ __all__ = [
     "SellerBankAccount",
     "SellerSignatory",
     "SellerVatRate",
+    "SignInAttempt",
     "Transaction",
     "WebhookEndpoint",
 ]

@@ -3,6 +3,7 @@ from __future__ import annotations
 import secrets
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -36,6 +37,16 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     revoked_at = models.DateTimeField(null=True, blank=True, verbose_name=_("revoked at"))
     last_used_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last used at"))
+    # The portal widget: the SaaS's back end signs short-lived tokens with this secret (HMAC-SHA256); the portal
+    # may be framed only by these origins. Unlike the key it is kept, because checking an HMAC needs it.
+    widget_secret = models.CharField(max_length=64, blank=True, editable=False, verbose_name=_("widget secret"))
+    widget_origins = ArrayField(
+        models.URLField(max_length=200),
+        default=list,
+        blank=True,
+        help_text=_("Origins (scheme://host[:port]) allowed to embed the portal widget, one per line."),
+        verbose_name=_("widget origins"),
+    )
 
     class Meta:
         verbose_name_plural = _("api keys")

@@ -60,6 +60,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # static files from STATIC_ROOT (collected at install), with or without DEBUG, no separate web server
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # who may frame the portal (the widget's origins only); before the session layer, to see the cookies it sets
+    "portal.middleware.PortalFrameMiddleware",
     # Django's session, auth and messages middleware, left out for /api/ (keys only, no sessions; config/middleware.py)
     "config.middleware.SessionMiddleware",
     # the language of each request: the user's choice (cookie set by the admin's switch), else Accept-Language,
@@ -296,6 +298,15 @@ PAYMENTS_TEST_MODE = env.bool("PAYMENTS_TEST_MODE", default=DEBUG)
 PAYMENTS_DEFAULT_PROVIDER = env.str("PAYMENTS_DEFAULT_PROVIDER", default="test" if PAYMENTS_TEST_MODE else "yookassa")
 PAYMENTS_PUBLIC_URL = env.str("PAYMENTS_PUBLIC_URL", default="http://127.0.0.1:8000")  # return and checkout URLs
 PAYMENTS_TIMEOUT_SECONDS = env.float("PAYMENTS_TIMEOUT_SECONDS", default=10.0)
+
+# --- The customer portal (portal/): sign-in throttling, one-time links, the embeddable widget.
+PORTAL_SIGN_IN_WINDOW_SECONDS = env.int("PORTAL_SIGN_IN_WINDOW_SECONDS", default=15 * 60)
+PORTAL_SIGN_IN_MAX_FAILURES_PER_EMAIL = env.int("PORTAL_SIGN_IN_MAX_FAILURES_PER_EMAIL", default=5)
+PORTAL_SIGN_IN_MAX_FAILURES_PER_IP = env.int("PORTAL_SIGN_IN_MAX_FAILURES_PER_IP", default=30)
+PORTAL_LINK_TIMEOUT_SECONDS = env.int("PORTAL_LINK_TIMEOUT_SECONDS", default=15 * 60)  # one-time sign-in links
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=24 * 3600)  # reset and invitation links
+PORTAL_WIDGET_TOKEN_MAX_AGE_SECONDS = env.int("PORTAL_WIDGET_TOKEN_MAX_AGE_SECONDS", default=10 * 60)
+PORTAL_HISTORY_PAGE_SIZE = 50
 YOOKASSA_SHOP_ID = env.str("YOOKASSA_SHOP_ID", default="")
 YOOKASSA_SECRET_KEY = env.str("YOOKASSA_SECRET_KEY", default="")
 # ЮKassa signs nothing: a notification is trusted only from these networks, and then re-read from its API.

@@ -1,0 +1,42 @@
+"""Who may frame the portal. An ordinary portal page may be framed by nobody (`frame-ancestors 'none'` and
+X-Frame-Options DENY). A widget session's pages may be framed only by the origins configured on the API key whose
+secret signed its token; its session and CSRF cookies are then `SameSite=None; Secure`, or a browser would not send
+them from inside another site's page.
+
+Listed before the session middleware, so that it sees the cookies the session and CSRF layers set."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from billing.models import ApiKey
+from portal.access import SESSION_KEY
+
+PORTAL_PREFIX = "/portal/"
+
+
+class PortalFrameMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        response = self.get_response(request)
+        if not request.path_info.startswith(PORTAL_PREFIX):
+            return response
+        data = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
+        origins = []
+        if data and data.get("via") == "widget" and data.get("api_key"):
+            key = ApiKey.objects.filter(pk=data["api_key"], revoked_at=None).only("widget_origins").first()
+            origins = list(key.widget_origins) if key is not None else []
+        if origins:
+            response["Content-Security-Policy"] = "frame-ancestors " + " ".join(origins)
+            if "X-Frame-Options" in response:
+                del response["X-Frame-Options"]
+            for name in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME):
+                if name in response.cookies:
+                    response.cookies[name]["samesite"] = "None"
+                    response.cookies[name]["secure"] = True
+        else:
+            response["Content-Security-Policy"] = "frame-ancestors 'none'"
+            response["X-Frame-Options"] = "DENY"
+        return response

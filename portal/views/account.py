@@ -13,11 +13,12 @@ from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods
 
 from billing.models import Payment, PaymentMethod
-from billing.money import format_money
+from billing.money import format_money, round_amount
 from billing.selectors import customer_balance, customer_history
 from billing.services.payments import payment_topup_create
 from config.errors import ApplicationError
@@ -83,7 +84,8 @@ def _history_row(entry) -> dict:
         "date": tx.effective_date,
         "kind": tx.get_kind_display(),
         "description": tx.description or entry.memo or tx.get_kind_display(),
-        "amount": -entry.amount.amount,  # the customer's side: a top-up adds, a charge takes away
+        # the customer's side (a top-up adds, a charge takes away), at the currency's minor unit
+        "amount": round_amount(-entry.amount.amount, entry.amount.currency.code),
         "currency": entry.amount.currency.code,
     }
 
@@ -254,8 +256,7 @@ def document_pdf_view(request, document_id: int):
         raise Http404
     content, name = document_pdf(document)
     response = HttpResponse(content, content_type="application/pdf")
-    disposition = "inline" if request.GET.get("inline") else "attachment"
-    response["Content-Disposition"] = f'{disposition}; filename="{name}"'
+    response["Content-Disposition"] = content_disposition_header(not request.GET.get("inline"), name)
     return response
 
 

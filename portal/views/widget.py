@@ -11,7 +11,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from billing.money import format_money
+from billing.money import format_money, round_amount
 from billing.selectors import customer_balance
 from portal.access import sign_in_widget
 from portal.widget import WidgetTokenInvalid, widget_token_verify
@@ -49,7 +49,7 @@ def widget_summary_view(request):
             {
                 "customer": grant.customer.name,
                 "balance": format_money(balance),
-                "balance_amount": str(balance.amount),
+                "balance_amount": str(round_amount(balance.amount, balance.currency.code)),
                 "currency": balance.currency.code,
                 "labels": {"balance": _("Balance"), "top_up": _("Top up"), "close": _("Close")},
             }

@@ -5,8 +5,15 @@ pytestmark = pytest.mark.django_db
 
 @pytest.mark.parametrize(
     "path",
-    ["/portal/", "/portal/topup/", "/portal/topup/return/", "/portal/history/", "/portal/documents/", "/portal/plans/",
-     "/portal/profile/"],
+    [
+        "/portal/",
+        "/portal/topup/",
+        "/portal/topup/return/",
+        "/portal/history/",
+        "/portal/documents/",
+        "/portal/plans/",
+        "/portal/profile/",
+    ],
 )
 def test_every_page_answers_the_owner(owner_client, path):
     response = owner_client.get(path)

@@ -154,6 +154,29 @@ class ApiKeyCreateForm(ServiceErrorsFormMixin, forms.ModelForm):
         fields = ("name", "scope", "customer")
 
 
+class ApiKeyWidgetForm(ServiceErrorsFormMixin, forms.ModelForm):
+    """An existing key: only the origins allowed to embed the portal widget change (api_key_widget_origins_set)."""
+
+    widget_origins = forms.CharField(
+        label=_("Widget origins"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Origins (scheme://host[:port]) allowed to embed the portal widget, one per line."),
+    )
+
+    class Meta:
+        model = ApiKey
+        fields = ("widget_origins",)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk and not self.is_bound:
+            self.initial["widget_origins"] = "\n".join(self.instance.widget_origins)
+
+    def clean_widget_origins(self) -> list[str]:
+        return [line.strip() for line in self.cleaned_data["widget_origins"].splitlines() if line.strip()]
+
+
 class WebhookEndpointForm(forms.ModelForm):
     url = forms.URLField(max_length=500, assume_scheme="https")
 

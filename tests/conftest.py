@@ -169,7 +169,7 @@ def smtp_server(settings):
     received = []
 
     class Handler:
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802 (aiosmtpd's hook name)
+        async def handle_DATA(self, server, session, envelope):
             received.append(email.message_from_bytes(envelope.original_content, policy=email.policy.default))
             return "250 OK"
 

@@ -8,9 +8,10 @@ from django.utils.html import format_html
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from billing.forms import ApiKeyCreateForm, errors_of
+from billing.forms import ApiKeyCreateForm, ApiKeyWidgetForm, errors_of
 from billing.models import ApiKey, IdempotencyRecord
 from billing.services.api_keys import api_key_create, api_key_revoke
+from billing.services.portal_access import api_key_widget_origins_set, api_key_widget_secret_rotate
 from config.admin import ReadOnlyModelAdmin, ServiceModelAdmin, ServiceRejected
 from config.errors import ApplicationError
 
@@ -51,16 +52,44 @@ class ApiKeyAdmin(ServiceModelAdmin):
     search_fields = ("name", "prefix", "customer__name")
     list_select_related = ("customer", "created_by")
     autocomplete_fields = ("customer",)
-    actions = ["revoke"]
+    actions = ["revoke", "widget_secret"]
     readonly_fields = ("prefix", "created_by", "created_at", "revoked_at", "last_used_at")
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is not None:
+            kwargs["form"] = ApiKeyWidgetForm
+        return super().get_form(request, obj, change, **kwargs)
 
     def get_fields(self, request, obj=None):
         if obj is None:
             return ("name", "scope", "customer")
-        return ("name", "prefix", "scope", "customer", "created_by", "created_at", "revoked_at", "last_used_at")
+        return (
+            "name",
+            "prefix",
+            "scope",
+            "customer",
+            "created_by",
+            "created_at",
+            "revoked_at",
+            "last_used_at",
+            "widget_secret_state",
+            "widget_origins",
+        )
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return self.readonly_fields
+        return (*self.readonly_fields, "name", "scope", "customer", "widget_secret_state")
 
     def has_change_permission(self, request, obj=None):
-        return False
+        """Only the widget's origins of a key that is not revoked change; the key itself never does."""
+        if obj is not None and obj.revoked_at is not None:
+            return False
+        return request.user.has_perm("billing.change_apikey")
+
+    @admin.display(description=gettext_lazy("Widget secret"))
+    def widget_secret_state(self, obj: ApiKey) -> str:
+        return _("set (kid %(kid)s)") % {"kid": obj.prefix} if obj.widget_secret else _("not set")
 
     def has_delete_permission(self, request, obj=None):
         return False
@@ -73,8 +102,15 @@ class ApiKeyAdmin(ServiceModelAdmin):
         return obj.is_active
 
     def save_model(self, request, obj, form, change):
-        if change:  # has_change_permission is False: Django refuses a change before it gets here
-            raise PermissionDenied
+        if change:
+            if not self.has_change_permission(request, obj):
+                raise PermissionDenied
+            try:
+                api_key_widget_origins_set(api_key_id=obj.pk, origins=form.cleaned_data["widget_origins"])
+            except ApplicationError as exc:
+                raise ServiceRejected(errors_of(exc)) from exc
+            obj.refresh_from_db()
+            return
         data = form.cleaned_data
         customer = data.get("customer")
         try:
@@ -101,6 +137,22 @@ class ApiKeyAdmin(ServiceModelAdmin):
 
     def save_related(self, request, form, formsets, change):
         pass  # no m2m, no inlines
+
+    @admin.action(description=gettext_lazy("Generate a new widget secret"), permissions=["revoke"])
+    def widget_secret(self, request, queryset):
+        """The secret the SaaS's back end signs widget tokens with; the old one stops working at once."""
+        for api_key in queryset.filter(revoked_at=None).order_by("pk"):
+            secret = api_key_widget_secret_rotate(api_key_id=api_key.pk)
+            self.message_user(
+                request,
+                format_html(
+                    _("Widget secret of “{}” (kid <code>{}</code>): <code>{}</code>"),
+                    api_key.name,
+                    api_key.prefix,
+                    secret,
+                ),
+                messages.SUCCESS,
+            )
 
     @admin.action(description=gettext_lazy("Revoke selected keys"), permissions=["revoke"])
     def revoke(self, request, queryset):

@@ -16,6 +16,7 @@ subscription_permissions_migration = importlib.import_module("plans.migrations.0
 seller_permissions_migration = importlib.import_module("billing.migrations.0024_seller_group_permissions")
 documents_v2_permissions_migration = importlib.import_module("documents.migrations.0006_document_group_permissions")
 payment_permissions_migration = importlib.import_module("billing.migrations.0028_payment_group_permissions")
+portal_permissions_migration = importlib.import_module("billing.migrations.0031_portal_group_permissions")
 
 
 def _client_for(user) -> Client:
@@ -27,10 +28,10 @@ def _client_for(user) -> Client:
 @pytest.fixture
 def default_groups(db):
     """The groups of migration billing.0004_default_groups and the permissions documents.0003, billing.0014,
-    plans.0010, billing.0024, documents.0006 and billing.0028 grant them, written again by the migrations' own
-    functions when a transactional test of an earlier run (--reuse-db) flushed them. Idempotent: it adds nothing
-    when they exist.
-    test_groups.py migrates back and forth to prove the migrations themselves write them."""
+    X
+        functions when a transactional test of an earlier run (--reuse-db) flushed them. Idempotent: it adds nothing
+        when they exist.
+        test_groups.py migrates back and forth to prove the migrations themselves write them."""
     schema_editor = SimpleNamespace(connection=connection)
     default_groups_migration.create_default_groups(global_apps, schema_editor)
     document_permissions_migration.grant_document_permissions(global_apps, schema_editor)
@@ -39,6 +40,7 @@ def default_groups(db):
     seller_permissions_migration.grant_seller_permissions(global_apps, schema_editor)
     documents_v2_permissions_migration.grant_document_permissions(global_apps, schema_editor)
     payment_permissions_migration.grant_payment_permissions(global_apps, schema_editor)
+    portal_permissions_migration.grant_portal_permissions(global_apps, schema_editor)
     return {group.name: group for group in Group.objects.filter(name__in=("Accountant", "Support", "Administrator"))}
 
 

@@ -11,7 +11,7 @@ from django.db import connection
 from django.urls import reverse
 
 from billing.models import ApiKey
-from billing.services.api_keys import api_key_create
+from billing.services.api_keys import api_key_create, api_key_revoke
 from tests.admin.helpers import form_fields, shown_messages
 
 pytestmark = pytest.mark.django_db
@@ -65,22 +65,49 @@ def test_creating_a_key_shows_the_raw_key_once_and_stores_only_its_hash(admin_cl
         assert raw not in page.content.decode()
 
 
-def test_a_key_is_never_edited_nor_deleted(admin_client):
+def test_a_keys_name_scope_and_customer_never_change_and_it_is_never_deleted(admin_client):
     # given
     api_key, _ = api_key_create(name="Reporting", scope="read")
     change_url = reverse("admin:billing_apikey_change", args=[api_key.pk])
-    page = admin_client.get(change_url)
 
     # when
-    change_post = admin_client.post(change_url, {"name": "Other", "scope": "read_write"})
+    change_post = admin_client.post(change_url, {"name": "Other", "scope": "read_write", "widget_origins": ""})
     delete_page = admin_client.get(reverse("admin:billing_apikey_delete", args=[api_key.pk]))
 
-    # then
-    assert page.status_code == 200
-    assert 'name="_save"' not in page.content.decode()
-    assert (change_post.status_code, delete_page.status_code) == (403, 403)
+    # then only the widget's origins are a form field; the rest is read-only
+    form = admin_client.get(change_url).context["adminform"].form
+    assert list(form.fields) == ["widget_origins"]
+    assert (change_post.status_code, delete_page.status_code) == (302, 403)
     api_key.refresh_from_db()
     assert (api_key.name, api_key.scope) == ("Reporting", "read")
+
+
+def test_the_widget_origins_are_set_and_checked_and_a_secret_generated(admin_client):
+    api_key, _ = api_key_create(name="SaaS", scope="read")
+    change_url = reverse("admin:billing_apikey_change", args=[api_key.pk])
+
+    bad = admin_client.post(change_url, {"widget_origins": "https://app.example.com\nnot an origin"})
+    assert bad.status_code == 200, bad.status_code
+    assert "Item 2 in the array did not validate" in str(bad.context["adminform"].form.errors)
+    api_key.refresh_from_db()
+    assert api_key.widget_origins == []
+
+    assert admin_client.post(change_url, {"widget_origins": "https://App.Example.com/\n"}).status_code == 302
+    api_key.refresh_from_db()
+    assert api_key.widget_origins == ["https://app.example.com"]
+
+    response = admin_client.post(
+        CHANGELIST_URL, {"action": "widget_secret", "_selected_action": [api_key.pk], "index": 0}, follow=True
+    )
+    api_key.refresh_from_db()
+    assert api_key.widget_secret.startswith("ws_") and api_key.widget_secret in response.content.decode()
+
+
+def test_a_revoked_key_is_not_changed(admin_client):
+    api_key, _ = api_key_create(name="Old", scope="read")
+    api_key_revoke(api_key_id=api_key.pk)
+    change_url = reverse("admin:billing_apikey_change", args=[api_key.pk])
+    assert admin_client.post(change_url, {"widget_origins": "https://x.test"}).status_code == 403
 
 
 def test_revoke_action(admin_client):

@@ -33,6 +33,8 @@ BILLING_MODELS = {
     "paymentmethod",
     "autopay",
     "paymentstatechange",
+    "customeruser",
+    "signinattempt",
 }
 SELLER_MODELS = {"seller", "sellerbankaccount", "sellersignatory", "sellervatrate"}
 PAYMENT_MODELS = {
@@ -44,6 +46,9 @@ PAYMENT_MODELS = {
     "autopay",
     "paymentstatechange",
 }
+# the portal's logins (billing.0031): accountants add customers' portal users and change their roles
+PORTAL_MODELS = {"customeruser", "signinattempt"}
+ACCOUNTANT_PORTAL_GRANTS = {"add_customeruser", "change_customeruser"}
 # payments (billing.0028): accountants take, refund and review them
 ACCOUNTANT_PAYMENT_GRANTS = {
     "add_payment",
@@ -112,6 +117,7 @@ def test_accountant_permissions():
         }
         | {f"{action}_{m}" for m in SELLER_MODELS for action in ("add", "change")}
         | ACCOUNTANT_PAYMENT_GRANTS
+        | ACCOUNTANT_PORTAL_GRANTS
     )
     # and runs subscriptions from the admin (plans.0009): adds them and changes them through the services
     assert _perms("Accountant", "plans") == {p for p in _all_of("plans") if p.startswith("view_")} | {
@@ -130,7 +136,7 @@ def test_support_permissions():
         "view_entry",
         "view_account",
         "view_event",
-    } | {f"view_{m}" for m in SELLER_MODELS | PAYMENT_MODELS}
+    } | {f"view_{m}" for m in SELLER_MODELS | PAYMENT_MODELS | PORTAL_MODELS}
     assert _perms("Support", "plans") == {p for p in _all_of("plans") if p.startswith("view_")}
     assert _perms("Support", "auth") == set()
 

@@ -18,6 +18,7 @@ from billing.models import (
     BankTransfer,
     BillingPolicy,
     Customer,
+    CustomerUser,
     Entry,
     Event,
     EventDelivery,
@@ -25,6 +26,7 @@ from billing.models import (
     Payment,
     PaymentMethod,
     Seller,
+    SignInAttempt,
     Transaction,
     WebhookEndpoint,
 )
@@ -33,6 +35,7 @@ from billing.services.autopay import autopay_configure
 from billing.services.customers import customer_balance_adjust, customer_close
 from billing.services.ledger import ledger_reverse
 from billing.services.outbox import outbox_dispatch
+from billing.services.portal_access import customer_user_add, portal_sign_in
 from billing.services.statements import bank_statement_import
 from billing.statement_format import statement_render
 from plans.models import BillingRun
@@ -95,7 +98,11 @@ def one_of_each(make_customer, unique_key):
         file_name="s.txt",
     )
     BillingRun.objects.create(as_of=timezone.now(), status="completed", finished_at=timezone.now(), processed=3)
+    portal_user = customer_user_add(customer_id=customer.pk, email="owner@romashka.test", role="owner")
+    portal_sign_in(email="owner@romashka.test", password="wrong", ip="127.0.0.1")
     return {
+        CustomerUser: portal_user,
+        SignInAttempt: SignInAttempt.objects.get(),
         Customer: customer,
         Account: Account.objects.filter(customer=customer).first(),
         Transaction: adjustment,
@@ -139,6 +146,8 @@ def test_every_billing_model_is_registered():
         "BankTransfer",
         "PaymentMethod",
         "Autopay",
+        "CustomerUser",  # registered by portal (its admin sends the portal's invitation)
+        "SignInAttempt",
     }
     assert BillingRun in admin.site._registry
 
@@ -224,6 +233,8 @@ VISIBLE = {
         "BankTransfer",
         "PaymentMethod",
         "Autopay",
+        "CustomerUser",
+        "SignInAttempt",
     },
     "Administrator": {m.__name__ for m in PAGE_MODELS},
 }

@@ -82,9 +82,18 @@ def walk_data(db, settings, default_groups):
     ClockedSchedule.objects.create(clocked_time=timezone.now())
     SolarSchedule.objects.create(event="sunrise", latitude=55.75, longitude=37.62)
     _walk_payments(customer)
+    _walk_portal(customer)
     data = {model: model._default_manager.order_by("pk").first() for model in admin.site._registry}
     assert [m for m, obj in data.items() if obj is None] == [], "the walk needs one object of every admin model"
     return data
+
+
+def _walk_portal(customer: Customer) -> None:
+    """A portal user with a sign-in attempt."""
+    from billing.services.portal_access import customer_user_add, portal_sign_in
+
+    customer_user_add(customer_id=customer.pk, email="walk@portal.test", role="owner", password="Walk-pass-1234")
+    portal_sign_in(email="walk@portal.test", password="Walk-pass-1234", ip="127.0.0.1")
 
 
 def _walk_payments(customer: Customer) -> None:

@@ -7,8 +7,8 @@ import csv
 import datetime as dt
 import io
 import zipfile
-from urllib.parse import quote
 from decimal import Decimal
+from urllib.parse import quote
 
 import pytest
 from django.test import Client

@@ -107,14 +107,14 @@ def _claims(**changes):
             id="unknown-role",
         ),
         pytest.param(
-            lambda key: jwt.encode(_claims(), "ws_not-the-secret-at-all-but-long-enough", headers={"kid": key.prefix}),
+            lambda key: jwt.encode(_claims(), "ws_" + "not-the-secret" * 5, headers={"kid": key.prefix}),
             id="wrong-secret",
         ),
         pytest.param(
             lambda key: jwt.encode(_claims(), key.widget_secret, headers={"kid": "bk_unknown"}), id="unknown-kid"
         ),
         pytest.param(
-            lambda key: jwt.encode(_claims(), key.widget_secret, algorithm="HS512", headers={"kid": key.prefix}),
+            lambda key: jwt.encode(_claims(), key.widget_secret * 2, algorithm="HS512", headers={"kid": key.prefix}),
             id="other-algorithm",
         ),
         pytest.param(

@@ -33,7 +33,7 @@ PYTHON = sys.executable
 HOST = "127.0.0.1"
 STOP_TIMEOUT = 20.0
 READY_TIMEOUT = 120.0
-LOGIN_LINES = ("Admin login", "Accountant login", "Demo API key")  # repeated from seed_demo's output
+LOGIN_LINES = ("Admin login", "Accountant login", "Portal login", "Demo API key")  # repeated from seed_demo's output
 
 
 class Stop(Exception):
@@ -216,8 +216,8 @@ def _wait_ready(children: list[Child], *, port: int) -> None:
 def _banner(*, port: int, logins: list[str]) -> str:
     base = f"http://{HOST}:{port}"
     lines = ["", "=" * 72, "Billing platform is running", ""]
-    if _http_status(f"{base}/") not in (None, 404):
-        lines.append(f"  App        {base}/")
+    if _http_status(f"{base}/portal/login/") == 200:
+        lines.append(f"  Portal     {base}/portal/   (the customers' own pages)")
     lines += [
         f"  Admin      {base}/admin/",
         f"  API docs   {base}/api/v1/docs/",

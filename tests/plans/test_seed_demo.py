@@ -11,6 +11,7 @@ import time_machine
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management import call_command
+from django.test import Client
 from moneyed import Money
 
 from billing import identifiers
@@ -86,13 +87,13 @@ def test_seed_demo_twice_loads_the_dataset_once():
         "entries": 50,
         "events": 48,  # customer.created, transaction.posted, subscription and charge events (none for 0.00)
         "api_keys": 1,
-        "users": 2,  # admin and accountant
+        "users": 3,  # admin, accountant and Ромашка's portal login
         "superusers": 1,
     }
     # ... and the second changed nothing
     assert (
         "created 1 superuser, 1 accountant user, 7 customers, 8 balance adjustments, 1 API key, 1 seller, 1 catalog, "
-        "1 bundle, 9 subscriptions;"
+        "1 bundle, 9 subscriptions, 1 portal user;"
     ) in first_output
     assert counts() == after_first
     assert "created nothing" in second_output
@@ -172,6 +173,12 @@ def test_seed_demo_prints_logins_and_a_working_read_write_key_once():
     assert list(accountant.groups.all()) == [group]
     assert "Admin login: admin / admin" in first_output
     assert "Accountant login: accountant / accountant" in first_output
+    assert "Portal login: owner@romashka.example / portal-demo" in first_output
+    portal = Client()
+    assert (
+        portal.post("/portal/login/", {"email": "owner@romashka.example", "password": "portal-demo"}).status_code == 302
+    )
+    assert "Ромашка" in portal.get("/portal/").content.decode()
     # and the raw token is printed by the first run only, and it is the stored key's
     token_lines = [line for line in first_output.splitlines() if line.startswith("Demo API key (read-write")]
     assert len(token_lines) == 1

@@ -11,6 +11,7 @@ times, the second run changes nothing.
   storage plan with graduated tiers, a 10% welcome coupon) and a subscription for five demo customers,
   created through the subscription service (so the first periods are real ledger charges); matched by code
   and by the subscriptions' `external_id` ("demo-sub-…"), so a second run creates nothing;
+- a portal login for the customer Ромашка (owner@romashka.example, its owner), printed with the others;
 - a bundle "CRM + Storage" (CRM Start and metered storage at one monthly package price), published through
   plans.services.bundles.bundle_publish so it can be subscribed to; matched by its code.
 """
@@ -28,9 +29,19 @@ from django.db import transaction
 from django.utils import timezone
 from moneyed import Money
 
-from billing.models import ApiKey, Customer, Seller, SellerBankAccount, SellerSignatory, SellerVatRate, Transaction
+from billing.models import (
+    ApiKey,
+    Customer,
+    CustomerUser,
+    Seller,
+    SellerBankAccount,
+    SellerSignatory,
+    SellerVatRate,
+    Transaction,
+)
 from billing.services.api_keys import api_key_create
 from billing.services.customers import customer_balance_adjust, customer_create
+from billing.services.portal_access import customer_user_add
 from plans.management.commands._demo_data import (
     ADJUSTMENTS,
     BUNDLE,
@@ -63,6 +74,9 @@ ADMIN_USERNAME = "admin"
 ADMIN_PASSWORD = "admin"  # noqa: S105 - a documented demo login for a laptop
 ACCOUNTANT_USERNAME = "accountant"
 ACCOUNTANT_PASSWORD = "accountant"  # noqa: S105 - a documented demo login for a laptop
+PORTAL_CUSTOMER = "demo-romashka"
+PORTAL_EMAIL = "owner@romashka.example"
+PORTAL_PASSWORD = "portal-demo"  # noqa: S105 - a documented demo login for a laptop
 ACCOUNTANT_GROUP = "Accountant"
 API_KEY_NAME = "Demo key (seed_demo)"
 CREATED_BY = "seed_demo"
@@ -120,6 +134,7 @@ class Command(BaseCommand):
         self._catalog(tally)
         self._bundle(tally)
         self._subscriptions(tally, customers)
+        logins += self._portal_login(tally, customers)
 
         verb = "would create" if dry_run else "created"
         self.stdout.write(
@@ -171,6 +186,22 @@ class Command(BaseCommand):
         if user is None or user.check_password(ACCOUNTANT_PASSWORD):
             logins.append(f"Accountant login: {ACCOUNTANT_USERNAME} / {ACCOUNTANT_PASSWORD}")
         return logins
+
+    # --- the portal
+    def _portal_login(self, tally: Tally, customers: dict[str, Customer]) -> list[str]:
+        customer = customers.get(PORTAL_CUSTOMER)
+        member = CustomerUser.objects.filter(user__username=PORTAL_EMAIL).select_related("user").first()
+        if member is None:
+            if not self.dry_run and customer is not None:
+                customer_user_add(
+                    customer_id=customer.pk, email=PORTAL_EMAIL, role="owner", password=PORTAL_PASSWORD, by="seed_demo"
+                )
+            tally.add("portal user", created=True)
+        else:
+            tally.add("portal user", created=False)
+            if not member.user.check_password(PORTAL_PASSWORD):
+                return [f"Portal login: {PORTAL_EMAIL} (its password was changed)"]
+        return [f"Portal login: {PORTAL_EMAIL} / {PORTAL_PASSWORD}"]
 
     # --- customers and balances
     def _customers(self, tally: Tally) -> dict[str, Customer]:

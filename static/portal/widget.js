@@ -44,17 +44,23 @@
       "&next=" + encodeURIComponent(path);
     var frame = el("iframe", { src: src, title: labels.top_up });
     frame.style.cssText = "flex:1;border:0;width:100%;";
+    var portalOrigin = new URL(options.portal, window.location.href).origin;
     function shut() {
       document.removeEventListener("keydown", onKey);
+      window.removeEventListener("message", onMessage);
       overlay.remove();
       if (previous && previous.focus) previous.focus();
       if (typeof options.onClose === "function") options.onClose();
       refresh(options);
     }
     function onKey(event) { if (event.key === "Escape") shut(); }
+    function onMessage(event) {  // Escape pressed inside the portal's frame
+      if (event.origin === portalOrigin && event.data && event.data.type === "billing-widget:close") shut();
+    }
     close.addEventListener("click", shut);
     overlay.addEventListener("click", function (event) { if (event.target === overlay) shut(); });
     document.addEventListener("keydown", onKey);
+    window.addEventListener("message", onMessage);
     box.appendChild(close);
     box.appendChild(frame);
     overlay.appendChild(box);

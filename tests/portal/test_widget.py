@@ -45,7 +45,7 @@ def test_a_valid_token_opens_the_customers_portal_framed_by_the_keys_origins_onl
     client, response = _open(widget_token_sign(api_key=key, external_id="acme-1", origin=ORIGIN, role="owner"))
     assert response.status_code == 302 and response["Location"] == "/portal/"
     cookie = response.cookies["sessionid"]
-    assert cookie["samesite"] == "None" and cookie["secure"]  # sent from inside the SaaS's page
+    assert cookie["samesite"] == "None" and cookie["secure"] and cookie["partitioned"]  # kept inside the SaaS page
     page = client.get("/portal/")
     assert page.status_code == 200 and "Acme" in page.content.decode()
     assert page["Content-Security-Policy"] == f"frame-ancestors {ORIGIN} http://localhost:3000"

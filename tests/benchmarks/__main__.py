@@ -23,7 +23,7 @@ import traceback
 from urllib.parse import unquote, urlsplit
 
 # The groups in the order they run; every issue that adds a group appends it here.
-GROUPS = ["ledger", "billing_run", "usage", "api", "documents", "payments"]
+GROUPS = ["ledger", "billing_run", "usage", "api", "documents", "payments", "portal"]
 
 
 def _parse_args(argv: list[str] | None) -> list[str]:

@@ -128,34 +128,33 @@ def customer_history(
     before_id: int | None = None,
     limit: int | None = None,
 ):
-    """The customer's balance movements newest first: one row per entry on its balance accounts, with its
-    transaction (kind, date, description) and the amount as the customer reads it (a top-up positive, a charge
-    negative). Keyset-paginated by entry id (`before_id`), so a page costs the same however long the history."""
+    """The customer's balance movements newest first: its transactions that touch its balance accounts, each with
+    `balance_amount` (the sum of those entries, as the customer reads it: a top-up positive, a charge negative) and
+    `balance_currency`. Keyset-paginated by transaction id (`before_id`) along the (customer, -id) index, so a page
+    costs the same however long the history; the amounts are read for the page's rows only."""
+    from django.db.models import DecimalField, Exists, OuterRef, Subquery, Sum
+
     from billing.models import Entry
 
     accounts = list(Account.objects.filter(customer=customer, kind=Account.Kind.CUSTOMER).values_list("pk", flat=True))
+    own = Entry.objects.filter(transaction_id=OuterRef("pk"), account_id__in=accounts)
+    total = own.order_by().values("transaction_id").annotate(total=Sum("amount")).values("total")
     qs = (
-        Entry.objects.filter(account_id__in=accounts)
-        .select_related("transaction")
-        .only(
-            "id",
-            "amount",
-            "amount_currency",
-            "memo",
-            "transaction__id",
-            "transaction__kind",
-            "transaction__effective_date",
-            "transaction__posted_at",
-            "transaction__description",
+        Transaction.objects.filter(customer=customer)
+        .filter(Exists(own))
+        .only("id", "kind", "effective_date", "posted_at", "description")
+        .annotate(
+            balance_amount=-Subquery(total, output_field=DecimalField(max_digits=19, decimal_places=4)),
+            balance_currency=Subquery(own.values("amount_currency")[:1]),
         )
         .order_by("-id")
     )
     if kinds:
-        qs = qs.filter(transaction__kind__in=kinds)
+        qs = qs.filter(kind__in=kinds)
     if date_from is not None:
-        qs = qs.filter(transaction__effective_date__gte=date_from)
+        qs = qs.filter(effective_date__gte=date_from)
     if date_to is not None:
-        qs = qs.filter(transaction__effective_date__lte=date_to)
+        qs = qs.filter(effective_date__lte=date_to)
     if before_id is not None:
         qs = qs.filter(pk__lt=before_id)
     return qs[:limit] if limit is not None else qs

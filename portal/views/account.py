@@ -77,16 +77,15 @@ def _warnings(customer, balance, next_charge, subscriptions) -> list[str]:
     return warnings
 
 
-def _history_row(entry) -> dict:
-    tx = entry.transaction
+def _history_row(tx) -> dict:
     return {
-        "id": entry.pk,
+        "id": tx.pk,
         "date": tx.effective_date,
         "kind": tx.get_kind_display(),
-        "description": tx.description or entry.memo or tx.get_kind_display(),
+        "description": tx.description or tx.get_kind_display(),
         # the customer's side (a top-up adds, a charge takes away), at the currency's minor unit
-        "amount": round_amount(-entry.amount.amount, entry.amount.currency.code),
-        "currency": entry.amount.currency.code,
+        "amount": round_amount(tx.balance_amount, tx.balance_currency),
+        "currency": tx.balance_currency,
     }
 
 

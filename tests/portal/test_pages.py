@@ -372,3 +372,33 @@ def test_an_accountant_pays_and_edits_requisites_but_not_plans_nor_users(world, 
     assert accountant.post("/portal/profile/", _profile(legal_address="Тверь")).status_code == 302
     assert accountant.post(f"/portal/subscriptions/{world.sub.pk}/cancel/").status_code == 403
     assert accountant.post("/portal/profile/users/", {"email": "x@acme.test", "role": "owner"}).status_code == 403
+
+
+def test_the_dashboard_warns_of_a_card_that_expires_soon(world, owner_client):
+    from billing.models import PaymentMethod
+
+    PaymentMethod.objects.create(
+        customer=world.acme,
+        provider="test",
+        provider_method_id="pm-soon",
+        title="Visa •••• 4242",
+        expires_on=dt.date.today() + dt.timedelta(days=10),
+    )
+    PaymentMethod.objects.create(
+        customer=world.other,
+        provider="test",
+        provider_method_id="pm-other",
+        title="Mir •••• 1111",
+        expires_on=dt.date.today(),
+    )
+    page = _text(owner_client.get("/portal/"))
+    assert "The card Visa •••• 4242 expires on" in page and "1111" not in page
+
+
+def test_the_dashboard_warns_when_the_balance_does_not_cover_the_next_charge(world, owner_client):
+    from billing.services.customers import customer_balance_adjust
+
+    customer_balance_adjust(
+        customer_id=world.acme.pk, amount=D("3500.00"), direction="debit", reason="correction", key="debit-2"
+    )  # 510.00 left for a renewal of 990.00
+    assert "does not cover the next charge of RUB\xa0990.00" in _text(owner_client.get("/portal/"))

@@ -134,9 +134,9 @@ def _queries(client, url: str) -> int:
 
 
 def run():
-    from billing.models import Entry, Transaction
-
     from django.db import connection
+
+    from billing.models import Entry
 
     customers = _seed()
     with connection.cursor() as cursor:  # what autovacuum does after such a load: statistics for the planner

@@ -1,7 +1,7 @@
 """Benchmark group `portal`: the dashboard and the history of a customer with years of history.
 
-Seed: one customer whose balance account holds 100,000 entries (ANALYZE afterwards, as autovacuum would) (50,000 top-ups and 50,000 charges, posted by the
-ledger's batch writer in chunks, spread over four years of effective dates), a live subscription (the dashboard
+Seed: one customer whose balance account holds 100,000 entries (50,000 top-ups and 50,000 charges, posted by the
+ledger's batch writer in chunks, spread over four years of effective dates; ANALYZE afterwards, as autovacuum would), a live subscription (the dashboard
 asks the engine for the next charge), a saved card, a portal owner; and a second customer with ten entries.
 
 Measured in-process through Django's whole stack (django.test.Client, signed in with a password: sessions, the

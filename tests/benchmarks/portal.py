@@ -1,8 +1,9 @@
 """Benchmark group `portal`: the dashboard and the history of a customer with years of history.
 
 Seed: one customer whose balance account holds 100,000 entries (50,000 top-ups and 50,000 charges, posted by the
-ledger's batch writer in chunks, spread over four years of effective dates; ANALYZE afterwards, as autovacuum would), a live subscription (the dashboard
-asks the engine for the next charge), a saved card, a portal owner; and a second customer with ten entries.
+ledger's batch writer in chunks, spread over four years of effective dates), a live subscription (the dashboard
+asks the engine for the next charge), a saved card, a portal owner; and a second customer with ten entries; then
+ANALYZE, as autovacuum would after such a load.
 
 Measured in-process through Django's whole stack (django.test.Client, signed in with a password: sessions, the
 portal's access check, templates), DEBUG off: REQUESTS requests per page after a warm-up, timed one by one.

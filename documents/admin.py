@@ -16,6 +16,7 @@ from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.http import content_disposition_header
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext, gettext_lazy
 
@@ -282,7 +283,7 @@ class DocumentAdmin(DocumentExportActions, admin.ModelAdmin):
             raise PermissionDenied
         content, name = document_pdf(doc)
         response = HttpResponse(content, content_type="application/pdf")
-        response["Content-Disposition"] = f'inline; filename="{name}"'
+        response["Content-Disposition"] = content_disposition_header(False, name)  # a Cyrillic number: RFC 6266
         return response
 
     def void_view(self, request, object_id):

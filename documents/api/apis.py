@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
@@ -269,7 +270,7 @@ class DocumentPdfApi(APIView):
         document = selectors.document_get(document_id=document_id, customer_scope=customer_scope(request))
         content, name = document_pdf(document)
         response = HttpResponse(content, content_type="application/pdf")
-        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        response["Content-Disposition"] = content_disposition_header(True, name)  # a Cyrillic number: RFC 6266
         return response
 
 

@@ -59,6 +59,8 @@ def test_the_pdf_downloads_with_the_documents_number(api, november):
     assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
     text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages)
     assert "АКТ-2026-000001" in text
+    # the Cyrillic file name as RFC 6266 says, which browsers and HTTP clients read (it was MIME-encoded before)
+    assert response["Content-Disposition"] == "attachment; filename*=utf-8''%D0%90%D0%9A%D0%A2-2026-000001.pdf"
     # rendered once: a second download is the same stored bytes
     assert api.get(f"/api/v1/documents/{act.pk}/pdf/").content == response.content
 

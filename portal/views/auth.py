@@ -3,6 +3,7 @@ is also how an invited user sets a first password), signing out."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 
 from django.conf import settings
@@ -29,6 +30,15 @@ logger = logging.getLogger(__name__)
 
 
 def _client_ip(request) -> str | None:
+    """The address sign-in attempts are counted by. Behind our proxy every request comes from the proxy: the
+    client is the last address it appended to X-Forwarded-For (earlier ones are the client's own claims)."""
+    if settings.BEHIND_PROXY:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        if forwarded:
+            try:
+                return str(ipaddress.ip_address(forwarded[-1]))
+            except ValueError:
+                pass
     return request.META.get("REMOTE_ADDR") or None
 
 

@@ -147,3 +147,23 @@ def test_sign_out_ends_the_session(owner_client):
     assert owner_client.get("/portal/logout/").status_code == 405  # only a POST (a form with its CSRF token)
     owner_client.post("/portal/logout/")
     assert owner_client.get("/portal/").status_code == 302
+
+
+def test_behind_the_proxy_attempts_count_by_the_clients_address(world, settings):
+    settings.BEHIND_PROXY = True
+    settings.PORTAL_SIGN_IN_MAX_FAILURES_PER_IP = 2
+    for n in range(2):  # one client guessing, its own X-Forwarded-For claim ignored
+        Client().post(
+            "/portal/login/",
+            {"email": f"x{n}@acme.test", "password": "guess"},
+            HTTP_X_FORWARDED_FOR=f"10.0.0.{n}, 203.0.113.7",
+        )
+    assert SignInAttempt.objects.filter(ip="203.0.113.7").count() == 2
+    other = Client().post(
+        "/portal/login/", {"email": "owner@acme.test", "password": PASSWORD}, HTTP_X_FORWARDED_FOR="198.51.100.1"
+    )
+    assert other.status_code == 302  # another client through the same proxy is not refused
+    refused = Client().post(
+        "/portal/login/", {"email": "owner@acme.test", "password": PASSWORD}, HTTP_X_FORWARDED_FOR="203.0.113.7"
+    )
+    assert "Too many failed attempts" in refused.content.decode()

@@ -37,3 +37,7 @@ class SellerRequisitesMissing(ApplicationError):
 
 class VoidReasonRequired(ApplicationError):
     code = "void_reason_required"
+
+
+class CorrectionInvalid(ApplicationError):
+    code = "correction_invalid"

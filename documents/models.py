@@ -245,6 +245,9 @@ class Document(models.Model):
     voided_at = models.DateTimeField(null=True, blank=True, verbose_name=_("voided at"))
     voided_by = models.CharField(max_length=255, blank=True, verbose_name=_("voided by"))
     void_reason = models.TextField(blank=True, verbose_name=_("void reason"))
+    correction_reason = models.TextField(
+        blank=True, help_text=_("Why a corrective document changes the one it refers to."), verbose_name=_("reason")
+    )
     created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:

@@ -52,6 +52,7 @@ class DraftLine:
     okei_code: str = ""
     unit_name: str = ""
     charge_id: int | None = None
+    position: int | None = None  # a corrective document's line N changes line N of the one it refers to
 
 
 @dataclass
@@ -72,6 +73,7 @@ class DraftDocument:
     refers_to_id: int | None = None
     payment_purpose: str = ""
     payment_refs: list = field(default_factory=list)
+    correction_reason: str = ""
 
 
 def seller_snapshot(seller: Seller, *, on: dt.date) -> dict:
@@ -149,7 +151,7 @@ def documents_write(
                 Document.objects.bulk_create([docs[x.key] for x in part])
             DocumentLine.objects.bulk_create(
                 [
-                    _line_of(docs[draft.key], position, line)
+                    _line_of(docs[draft.key], line.position or position, line)
                     for draft in new
                     for position, line in enumerate(draft.lines, start=1)
                 ]
@@ -180,6 +182,7 @@ def _document_of(draft: DraftDocument, seller: Seller, customer: Customer, closi
         refers_to_id=draft.refers_to_id,
         payment_purpose=draft.payment_purpose,
         payment_refs=draft.payment_refs,
+        correction_reason=draft.correction_reason,
         seller_data=seller_snapshot(seller, on=draft.issue_date),
         buyer_data=buyer_snapshot(customer),
         closing_run_id=closing_run_id,

@@ -26,6 +26,7 @@ from config.admin import ReadOnlyModelAdmin, ReadOnlyTabularInline
 from config.errors import ApplicationError
 from documents.admin_exports import EXPORT_ACTIONS, DocumentExportActions
 from documents.models import Document, DocumentCounter, DocumentLine, Invoice, InvoiceLine
+from documents.services.corrections import CORRECTABLE, corrective_vat_invoice_issue
 from documents.services.issuing import document_pdf, document_void, documents_issue, documents_mark_sent
 from documents.services.payment_invoices import payment_invoice_issue
 
@@ -270,6 +271,11 @@ class DocumentAdmin(DocumentExportActions, admin.ModelAdmin):
         info = self.model._meta.app_label, self.model._meta.model_name
         return [
             path("<path:object_id>/void/", self.admin_site.admin_view(self.void_view), name="{}_{}_void".format(*info)),
+            path(
+                "<path:object_id>/correct/",
+                self.admin_site.admin_view(self.correct_view),
+                name="{}_{}_correct".format(*info),
+            ),
             path("<path:object_id>/pdf/", self.admin_site.admin_view(self.pdf_view), name="{}_{}_pdf".format(*info)),
             *super().get_urls(),
         ]
@@ -310,6 +316,77 @@ class DocumentAdmin(DocumentExportActions, admin.ModelAdmin):
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/documents/document/void.html", context)
+
+    def correct_view(self, request, object_id):
+        """A corrective VAT invoice to an issued VAT invoice or УПД: the lines' new amounts and the reason; the
+        customer's balance, revenue and VAT payable move with it (documents.services.corrections)."""
+        doc = self.get_object(request, object_id)
+        if doc is None:
+            raise Http404
+        if not self.has_change_permission(request, doc):
+            raise PermissionDenied
+        correctable = doc.doc_type in CORRECTABLE and doc.status in (Document.Status.ISSUED, Document.Status.SENT)
+        lines = list(doc.lines.order_by("position")) if correctable else []
+        form = CorrectionForm(request.POST or None, lines=lines, initial={"key": uuid.uuid4().hex})
+        if request.method == "POST" and correctable and form.is_valid():
+            try:
+                corrected = corrective_vat_invoice_issue(
+                    document_id=doc.pk,
+                    amounts=form.amounts(),
+                    reason=form.cleaned_data["reason"],
+                    key=f"admin:{form.cleaned_data['key']}",
+                    by=request.user.get_username(),
+                )
+            except ApplicationError as exc:
+                form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            else:
+                self.message_user(
+                    request,
+                    gettext("Corrective VAT invoice %(number)s is issued.") % {"number": corrected.number},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:documents_document_change", args=[quote(corrected.pk)]))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": gettext("Correct %(document)s") % {"document": doc},
+            "document": doc,
+            "form": form,
+            "correctable": correctable,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/documents/document/correct.html", context)
+
+
+class CorrectionForm(forms.Form):
+    """The new amounts (VAT included) of a VAT invoice's or УПД's lines, and why."""
+
+    reason = forms.CharField(
+        label=gettext_lazy("Reason"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=gettext_lazy("Why the price changes: a discount agreed later, a recalculation, an error found."),
+    )
+    key = forms.CharField(widget=forms.HiddenInput)  # one form, one corrective invoice
+
+    def __init__(self, *args, lines=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.line_fields = []
+        for line in lines:
+            name = f"line_{line.position}"
+            self.fields[name] = forms.DecimalField(
+                label=f"{line.position}. {line.name}",
+                max_digits=15,
+                decimal_places=2,
+                initial=line.amount,
+                help_text=gettext_lazy("Now %(amount)s, VAT included.") % {"amount": line.amount},
+            )
+            self.line_fields.append((line.position, name, line.amount))
+
+    def amounts(self) -> dict:
+        return {
+            position: self.cleaned_data[name]
+            for position, name, before in self.line_fields
+            if self.cleaned_data[name] != before
+        }
 
 
 class PaymentInvoiceForm(forms.Form):

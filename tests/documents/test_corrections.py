@@ -82,7 +82,7 @@ def test_a_price_decrease_is_a_corrective_vat_invoice_and_a_credit(november):
     assert _vat_payable(seller) == payable + D("44.00")
     assert_ledger_consistent()
     # the printed form: before 1 220,00, after 976,00, the decrease
-    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(document_pdf(ksf)[0])).pages)
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(document_pdf(ksf)[0])).pages).replace("\xa0", " ")
     assert f"счёту-фактуре № {vat_invoice.number}" in text
     assert "1 000,00 без акциза 22% 220,00 1 220,00" in text  # А: before
     assert "800,00 без акциза 22% 176,00 976,00" in text  # Б: after
@@ -145,3 +145,53 @@ def test_an_act_is_not_corrected_by_a_corrective_vat_invoice(november):
     act = Document.objects.get(customer=anna, doc_type=DocumentType.ACT)
     with pytest.raises(CorrectionInvalid):
         corrective_vat_invoice_issue(document_id=act.pk, amounts={1: D("1.00")}, reason="r", key="x", by="b")
+
+
+# --- the admin's page ---------------------------------------------------------------------------------------------
+
+
+def _correct_url(document) -> str:
+    from django.urls import reverse
+
+    return reverse("admin:documents_document_correct", args=[document.pk])
+
+
+def test_an_accountant_issues_a_corrective_invoice_from_the_admin(november, admin_client):
+    _, anna, vat_invoice = november
+    page = admin_client.get(_correct_url(vat_invoice))
+    assert page.status_code == 200 and 'name="line_1"' in page.content.decode()
+    key = page.context["form"].initial["key"]
+    response = admin_client.post(_correct_url(vat_invoice), {"reason": "Скидка", "key": key, "line_1": "1098.00"})
+    assert response.status_code == 302
+    ksf = Document.objects.get(doc_type=DocumentType.CORRECTIVE_VAT_INVOICE)
+    assert ksf.total == D("-122.00") and ksf.issued_by == "admin"
+    admin_client.post(_correct_url(vat_invoice), {"reason": "Скидка", "key": key, "line_1": "1098.00"})  # again
+    assert Document.objects.filter(doc_type=DocumentType.CORRECTIVE_VAT_INVOICE).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("data", "field", "error"),
+    [
+        ({"reason": "", "line_1": "1000.00"}, "reason", "required"),
+        ({"reason": "r", "line_1": "-5.00"}, "line_1", "below zero"),
+        ({"reason": "r", "line_1": "abc"}, "line_1", "Enter a number"),
+        ({"reason": "r", "line_1": "1220.00"}, None, "No line changes"),
+    ],
+)
+def test_bad_input_on_the_admin_page_is_a_form_error_and_writes_nothing(november, admin_client, data, field, error):
+    _, _, vat_invoice = november
+    written = _written()
+    response = admin_client.post(_correct_url(vat_invoice), {**data, "key": "k"})
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert error in str(errors.get(field or "__all__")), errors
+    assert _written() == written
+
+
+def test_an_act_has_no_corrective_invoice_page_form(november, admin_client):
+    _, anna, _ = november
+    act = Document.objects.get(customer=anna, doc_type=DocumentType.ACT)
+    response = admin_client.get(_correct_url(act))
+    assert response.status_code == 200 and "Only an issued VAT invoice or УПД" in response.content.decode()
+    assert admin_client.post(_correct_url(act), {"reason": "r", "key": "k"}).status_code == 200
+    assert not Document.objects.filter(doc_type=DocumentType.CORRECTIVE_VAT_INVOICE).exists()

@@ -217,9 +217,10 @@ class Transaction(models.Model):
 
 
 class Entry(models.Model):
-    # Neither key is a database foreign key: the ledger's one deferred check (billing/sql/ledger.sql) proves, once
-    # per transaction at commit, that its transaction exists, that every entry's account exists in the entry's
-    # currency and that the entries sum to zero per currency, instead of per-row checks on every entry.
+    # Neither key is a database foreign key: the ledger's check (billing/sql/ledger.sql) proves, once per statement
+    # that inserts entries, that their transactions exist, that every entry's account exists in the entry's currency
+    # and that the entries sum to zero per currency (at commit for a transaction left open), instead of per-row
+    # checks on every entry.
     # Accounts and transactions can never be deleted (triggers), so the proof holds. See docs/ledger.md.
     transaction = models.ForeignKey(
         Transaction,
@@ -246,8 +247,8 @@ class Entry(models.Model):
         indexes = [
             models.Index(fields=["account", "id"]),
         ]
-        # No zero amounts (entry_amount_non_zero) and entries that balance per currency: the deferred
-        # per-transaction check (billing/sql/ledger.sql).
+        # No zero amounts (entry_amount_non_zero) and entries that balance per currency: the ledger's
+        # per-statement check (billing/sql/ledger.sql).
 
     def __str__(self) -> str:
         return f"{self.account_id}: {self.amount}"

@@ -176,7 +176,7 @@ def ledger_batch_post(postings: list[Posting], *, with_entries_in_events: bool =
 
 
 def ledger_batch_close(batch: PostedBatch) -> None:
-    """Step two, last in the caller's transaction: run the deferred checks now (one per transaction), before the
+    """Step two, last in the caller's transaction: run the deferred checks now (foreign keys), before the
     system accounts' balance slots are locked, so the slots and whatever the caller locks after this (the run's
     counters) are held only for the commit; then add each system account's delta to one random slot."""
     with connection.cursor() as cursor:

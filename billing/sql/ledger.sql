@@ -32,93 +32,115 @@ BEGIN
 END;
 $$;
 
--- ----- The deferred per-transaction check ---------------------------------------------------------------------
--- One deferred constraint trigger row per entry. The entries that one command inserted into a ledger transaction
--- (same xmin and cmin) are checked once, by the one with the highest id: its event is queued by the same command
--- and fires in the same round as theirs, after that command, so every command that adds entries to a transaction
--- is followed by a check of all of its entries, and the last such check sees them all. Nothing a session can set
--- changes which entry checks. The check proves that the transaction exists and was inserted by this same database
--- transaction (no entry joins a transaction committed earlier; the usual case, a transaction row inserted by the
--- top level of the current database transaction, is recognised by comparing xids without calling
--- billing_ledger_written_here), that every entry's account exists in the entry's currency, that no amount is zero
--- and that the entries sum to zero per currency.
+-- ----- The per-statement check, and the check at commit of what a statement left open ---------------------------
+-- An AFTER INSERT trigger on the entries, once per statement, over the rows that statement inserted (its transition
+-- table new_entries): every transaction they name exists and was inserted by this same database transaction (no
+-- entry joins a transaction committed earlier; the usual case, a transaction row inserted by the top level of the
+-- current database transaction, is recognised by comparing xids without calling billing_ledger_written_here),
+-- every entry's account exists in the entry's currency, and no amount is zero: any of these refuses the statement
+-- at once. Then each transaction the statement touched is summed per currency over all of its entries (those of
+-- earlier statements too). One that does not sum to zero yet (its entries come in several statements) is written to
+-- billing_ledger_open_transaction, whose deferred constraint trigger sums it again at commit (or at SET CONSTRAINTS
+-- ALL IMMEDIATE) and refuses the commit unless it balances then; a later statement adding entries to it is checked
+-- again, as above. The ledger's writers insert a transaction's entries in one statement, so their checks cost one
+-- trigger call per statement and nothing at commit. Nothing a session can set changes what is checked; a row
+-- deleted from the open table after its insert is still checked (its event is queued by the insert). The queries
+-- probe the indexes once per entry or per transaction (subqueries, not joins: the plan must not depend on the
+-- transition table's estimates).
+
+CREATE TABLE IF NOT EXISTS billing_ledger_open_transaction (transaction_id bigint NOT NULL);
 
 CREATE OR REPLACE FUNCTION billing_ledger_check_balanced()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $$
 DECLARE
-    checked_later boolean;
-    transaction_xmin xid;
+    top xid := pg_current_xact_id()::xid;
     bad_entry bigint;
-    zero_entry bigint;
-    first_currency text;
-    last_currency text;
-    total numeric;
-    bad_currency text;
-    bad_sum numeric;
+    bad_transaction bigint;
+    transaction_xmin xid;
 BEGIN
-    SELECT EXISTS (SELECT 1 FROM billing_entry e
-                    WHERE e.transaction_id = n.transaction_id AND e.id > n.id AND e.xmin = n.xmin AND e.cmin = n.cmin)
-      INTO checked_later
-      FROM billing_entry n
-     WHERE n.id = NEW.id;
-    IF checked_later THEN
-        RETURN NULL;
-    END IF;
-    SELECT (SELECT t.xmin FROM billing_transaction t WHERE t.id = NEW.transaction_id),
-           min(e.amount_currency), max(e.amount_currency), sum(e.amount),
-           -- a subquery per entry, not a join: the plan must not depend on row estimates
-           min(e.id) FILTER (WHERE e.amount_currency IS DISTINCT FROM (
-               SELECT a.balance_currency FROM billing_account a WHERE a.id = e.account_id)),
-           min(e.id) FILTER (WHERE e.amount = 0)
-      INTO transaction_xmin, first_currency, last_currency, total, bad_entry, zero_entry
-      FROM billing_entry e
-     WHERE e.transaction_id = NEW.transaction_id;
-    IF transaction_xmin IS NULL THEN
-        RAISE EXCEPTION 'ledger entry % names transaction %, which does not exist', NEW.id, NEW.transaction_id
+    SELECT x.last_entry, x.transaction_id, x.transaction_xmin INTO bad_entry, bad_transaction, transaction_xmin
+      FROM (SELECT n.transaction_id, max(n.id) AS last_entry,
+                   (SELECT t.xmin FROM billing_transaction t WHERE t.id = n.transaction_id) AS transaction_xmin
+              FROM new_entries n
+             GROUP BY n.transaction_id) x
+     WHERE x.transaction_xmin IS NULL
+        OR (x.transaction_xmin <> top AND NOT billing_ledger_written_here(x.transaction_xmin))
+     ORDER BY x.transaction_id
+     LIMIT 1;
+    IF bad_transaction IS NOT NULL AND transaction_xmin IS NULL THEN
+        RAISE EXCEPTION 'ledger entry % names transaction %, which does not exist', bad_entry, bad_transaction
             USING ERRCODE = 'foreign_key_violation';
     END IF;
-    IF transaction_xmin <> pg_current_xact_id()::xid AND NOT billing_ledger_written_here(transaction_xmin) THEN
+    IF bad_transaction IS NOT NULL THEN
         RAISE EXCEPTION 'ledger entry % joins transaction %, which an earlier database transaction committed '
-                        '(entry_joins_new_transaction: post a new transaction instead)', NEW.id, NEW.transaction_id
+                        '(entry_joins_new_transaction: post a new transaction instead)', bad_entry, bad_transaction
             USING ERRCODE = 'integrity_constraint_violation';
     END IF;
+    SELECT n.id, n.transaction_id INTO bad_entry, bad_transaction
+      FROM new_entries n
+     WHERE n.amount_currency IS DISTINCT FROM (SELECT a.balance_currency FROM billing_account a WHERE a.id = n.account_id)
+     ORDER BY n.id
+     LIMIT 1;
     IF bad_entry IS NOT NULL THEN
         RAISE EXCEPTION 'ledger entry % of transaction % names an account that does not exist or is not in %',
-            bad_entry, NEW.transaction_id, 'the entry''s currency'
+            bad_entry, bad_transaction, 'the entry''s currency'
             USING ERRCODE = 'foreign_key_violation';
     END IF;
-    IF zero_entry IS NOT NULL THEN
+    SELECT n.id, n.transaction_id INTO bad_entry, bad_transaction
+      FROM new_entries n
+     WHERE n.amount = 0
+     ORDER BY n.id
+     LIMIT 1;
+    IF bad_entry IS NOT NULL THEN
         RAISE EXCEPTION 'ledger entry % of transaction % has a zero amount (entry_amount_non_zero)',
-            zero_entry, NEW.transaction_id
+            bad_entry, bad_transaction
             USING ERRCODE = 'check_violation';
     END IF;
-    IF first_currency = last_currency THEN  -- one currency: the sum says it all
-        IF total <> 0 THEN
-            bad_currency := first_currency;
-            bad_sum := total;
-        END IF;
-    ELSE
-        SELECT e.amount_currency, SUM(e.amount) INTO bad_currency, bad_sum
-          FROM billing_entry e
-         WHERE e.transaction_id = NEW.transaction_id
-         GROUP BY e.amount_currency
-        HAVING SUM(e.amount) <> 0
-         LIMIT 1;
-    END IF;
-    IF bad_currency IS NOT NULL THEN
-        RAISE EXCEPTION 'ledger transaction % is unbalanced: % % does not sum to zero',
-            NEW.transaction_id, bad_sum, bad_currency
-            USING ERRCODE = 'integrity_constraint_violation';
-    END IF;
+    INSERT INTO billing_ledger_open_transaction (transaction_id)
+    SELECT x.transaction_id
+      FROM (SELECT DISTINCT n.transaction_id FROM new_entries n) x
+     WHERE EXISTS (SELECT 1 FROM billing_entry e
+                    WHERE e.transaction_id = x.transaction_id
+                    GROUP BY e.amount_currency
+                   HAVING sum(e.amount) <> 0);
     RETURN NULL;
 END;
 $$;
 
 DROP TRIGGER IF EXISTS billing_entry_balanced ON billing_entry;
-CREATE CONSTRAINT TRIGGER billing_entry_balanced AFTER INSERT ON billing_entry
-    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION billing_ledger_check_balanced();
+CREATE TRIGGER billing_entry_balanced AFTER INSERT ON billing_entry REFERENCING NEW TABLE AS new_entries
+    FOR EACH STATEMENT EXECUTE FUNCTION billing_ledger_check_balanced();
+
+CREATE OR REPLACE FUNCTION billing_ledger_check_open()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $$
+DECLARE
+    bad_currency text;
+    bad_sum numeric;
+BEGIN
+    SELECT e.amount_currency, sum(e.amount) INTO bad_currency, bad_sum
+      FROM billing_entry e
+     WHERE e.transaction_id = NEW.transaction_id
+     GROUP BY e.amount_currency
+    HAVING sum(e.amount) <> 0
+     ORDER BY e.amount_currency
+     LIMIT 1;
+    IF bad_currency IS NOT NULL THEN
+        RAISE EXCEPTION 'ledger transaction % is unbalanced: % % does not sum to zero',
+            NEW.transaction_id, bad_sum, bad_currency
+            USING ERRCODE = 'integrity_constraint_violation';
+    END IF;
+    DELETE FROM billing_ledger_open_transaction WHERE transaction_id = NEW.transaction_id;
+    RETURN NULL;
+END;
+$$;
+
+DROP TRIGGER IF EXISTS billing_ledger_open_transaction_balanced ON billing_ledger_open_transaction;
+CREATE CONSTRAINT TRIGGER billing_ledger_open_transaction_balanced AFTER INSERT ON billing_ledger_open_transaction
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION billing_ledger_check_open();
 
 -- ----- Append-only transactions and entries ------------------------------------------------------------------
 -- A posted transaction is corrected by a reversal (a new transaction), never by UPDATE or DELETE.
@@ -142,7 +164,7 @@ CREATE TRIGGER billing_entry_append_only BEFORE DELETE OR UPDATE ON billing_entr
     FOR EACH ROW EXECUTE FUNCTION billing_ledger_append_only();
 
 -- ----- The account guard -------------------------------------------------------------------------------------
--- Entries have no foreign keys (the deferred check proves them once per transaction), so what the keys would
+-- Entries have no foreign keys (the per-statement check proves them), so what the keys would
 -- also guarantee is kept here: an account is never deleted and never changes id, currency, kind or customer.
 -- On INSERT it checks that the account opens with a zero balance (its balance comes from entries), that a customer
 -- account names its customer and no other account names one (as a CHECK constraint it would be evaluated again on

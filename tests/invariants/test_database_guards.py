@@ -313,6 +313,9 @@ def test_balanced_raw_transaction_commits(accounts):
         Decimal("2.5000"),
         Decimal("7.5000"),
     ]
+    with connection.cursor() as cursor:  # its entries came in three statements: checked at commit, then unmarked
+        cursor.execute("SELECT count(*) FROM billing_ledger_open_transaction")
+        assert cursor.fetchone()[0] == 0
 
 
 # --- nothing a session can set, append or truncate breaks the ledger (issue 9, item 13) ---------------------------
@@ -340,6 +343,46 @@ def test_a_session_setting_cannot_switch_the_balance_check_off(accounts):
 
     # then the check ran all the same and nothing was kept
     assert _ledger_rows() == before
+
+
+def test_deleting_the_open_mark_does_not_skip_the_check_at_commit(accounts):
+    # given an unbalanced transaction, marked open by its entry's statement (billing_ledger_open_transaction)
+    customer_account, _ = accounts
+    before = _ledger_rows()
+
+    # when the session deletes the mark before committing
+    with pytest.raises(IntegrityError, match="is unbalanced"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            txn_id = _insert_transaction(cursor, "raw-unmarked")
+            _insert_entry(cursor, txn_id, customer_account.pk, "-10.00")
+            cursor.execute("SELECT count(*) FROM billing_ledger_open_transaction WHERE transaction_id = %s", [txn_id])
+            assert cursor.fetchone()[0] == 1
+            cursor.execute("DELETE FROM billing_ledger_open_transaction")
+
+    # then the check queued by the mark's insert ran all the same
+    assert _ledger_rows() == before
+
+
+def test_a_balanced_statement_leaves_nothing_to_check_at_commit(accounts):
+    # given a transaction whose entries come in one statement, as the ledger's writers insert them
+    customer_account, clearing = accounts
+
+    # when they balance
+    with transaction.atomic(), connection.cursor() as cursor:
+        txn_id = _insert_transaction(cursor, "raw-one-statement")
+        cursor.execute(
+            "INSERT INTO billing_entry (transaction_id, account_id, amount, amount_currency, memo) "
+            "VALUES (%s, %s, -10, 'RUB', 'raw'), (%s, %s, 10, 'RUB', 'raw')",
+            [txn_id, customer_account.pk, txn_id, clearing.pk],
+        )
+        cursor.execute("SELECT count(*) FROM billing_ledger_open_transaction")
+        open_marks = cursor.fetchone()[0]
+
+    # then nothing was left open for the commit, and the open marks of a committed transaction are gone
+    assert open_marks == 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM billing_ledger_open_transaction")
+        assert cursor.fetchone()[0] == 0
 
 
 def test_entries_cannot_join_a_transaction_committed_earlier(posted, accounts):

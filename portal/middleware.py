@@ -2,7 +2,9 @@
 X-Frame-Options DENY). A widget session's pages may be framed only by the origins configured on the API key whose
 secret signed its token; its session and CSRF cookies are then `SameSite=None; Secure`, or a browser would not send
 them from inside another site's page, and `Partitioned`, so that a browser blocking third-party cookies keeps them
-in a jar of that site's own.
+in a jar of that site's own. The same holds for the language cookie that the portal's language switch (Django's
+set_language, outside /portal/) sets for a widget session: a `Lax` cookie set inside a cross-site frame is dropped,
+and the language would never change there.
 
 Listed before the session middleware, so that it sees the cookies the session and CSRF layers set."""
 
@@ -16,6 +18,7 @@ from billing.models import ApiKey
 from portal.access import SESSION_KEY
 
 PORTAL_PREFIX = "/portal/"
+SET_LANGUAGE_PATH = "/i18n/setlang/"  # django.conf.urls.i18n, included at /i18n/ (config/urls.py)
 
 # CHIPS: a cookie of a site framed by another one is kept only when it is `Partitioned` (its own jar per top-level
 # site) once a browser blocks third-party cookies, as Chrome may and Safari and Firefox do. Python reads and writes
@@ -31,7 +34,7 @@ class PortalFrameMiddleware:
 
     def __call__(self, request):
         response = self.get_response(request)
-        if not request.path_info.startswith(PORTAL_PREFIX):
+        if not request.path_info.startswith(PORTAL_PREFIX) and request.path_info != SET_LANGUAGE_PATH:
             return response
         data = request.session.get(SESSION_KEY) if hasattr(request, "session") else None
         origins = []
@@ -42,7 +45,7 @@ class PortalFrameMiddleware:
             response["Content-Security-Policy"] = "frame-ancestors " + " ".join(origins)
             if "X-Frame-Options" in response:
                 del response["X-Frame-Options"]
-            for name in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME):
+            for name in (settings.SESSION_COOKIE_NAME, settings.CSRF_COOKIE_NAME, settings.LANGUAGE_COOKIE_NAME):
                 if name in response.cookies:
                     response.cookies[name]["samesite"] = "None"
                     response.cookies[name]["secure"] = True

@@ -54,6 +54,28 @@ def test_a_valid_token_opens_the_customers_portal_framed_by_the_keys_origins_onl
     assert client.get(f"/portal/subscriptions/{world.other_sub.pk}/change/?plan=pro").status_code == 404
 
 
+def test_the_language_switch_inside_the_widget_sets_a_cookie_the_frame_keeps(world, key):
+    # given a widget session (a page framed by the SaaS's own site)
+    client, _ = _open(widget_token_sign(api_key=key, external_id="acme-1", origin=ORIGIN))
+
+    # when the customer switches the portal to English
+    response = client.post("/i18n/setlang/", {"language": "en", "next": "/portal/"})
+
+    # then the language cookie is one a cross-site frame keeps, and the portal answers in English
+    assert response.status_code == 302
+    cookie = response.cookies["billing_language"]
+    assert cookie.value == "en"
+    assert cookie["samesite"] == "None" and cookie["secure"] and cookie["partitioned"]
+    assert 'lang="en"' in client.get("/portal/").content.decode()
+
+
+def test_the_language_switch_outside_a_widget_keeps_the_default_cookie(world, owner_client):
+    response = owner_client.post("/i18n/setlang/", {"language": "en", "next": "/portal/"})
+    assert response.status_code == 302
+    assert response.cookies["billing_language"]["samesite"] != "None"
+    assert not response.cookies["billing_language"]["partitioned"]
+
+
 def test_the_widget_opens_the_page_asked_for_on_the_portal_only(world, key):
     token = widget_token_sign(api_key=key, external_id="acme-1", origin=ORIGIN)
     assert _open(token, next_="/portal/topup/")[1]["Location"] == "/portal/topup/"

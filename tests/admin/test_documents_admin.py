@@ -143,6 +143,7 @@ def test_the_accountant_issues_an_invoice_for_payment_from_the_customer_card(cli
     # a negative amount is a form error and writes nothing
     page = accountant.get(add_url)
     key = page.context["form"].initial["key"]
+    assert f'<input type="hidden" name="key" value="{key}"' in page.content.decode()  # the form sends its key back
     refused = accountant.post(add_url, {"customer": customer.pk, "amount": "-1", "key": key})
     assert refused.status_code == 200 and refused.context["form"].errors
     assert not Document.objects.exists()

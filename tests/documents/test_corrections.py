@@ -161,6 +161,7 @@ def test_an_accountant_issues_a_corrective_invoice_from_the_admin(november, admi
     page = admin_client.get(_correct_url(vat_invoice))
     assert page.status_code == 200 and 'name="line_1"' in page.content.decode()
     key = page.context["form"].initial["key"]
+    assert f'<input type="hidden" name="key" value="{key}"' in page.content.decode()  # the form sends its key back
     response = admin_client.post(_correct_url(vat_invoice), {"reason": "Скидка", "key": key, "line_1": "1098.00"})
     assert response.status_code == 302
     ksf = Document.objects.get(doc_type=DocumentType.CORRECTIVE_VAT_INVOICE)
@@ -193,5 +194,6 @@ def test_an_act_has_no_corrective_invoice_page_form(november, admin_client):
     act = Document.objects.get(customer=anna, doc_type=DocumentType.ACT)
     response = admin_client.get(_correct_url(act))
     assert response.status_code == 200 and "Only an issued VAT invoice or УПД" in response.content.decode()
+    assert "<form" not in response.content.decode().split('id="content-main"')[1]
     assert admin_client.post(_correct_url(act), {"reason": "r", "key": "k"}).status_code == 200
     assert not Document.objects.filter(doc_type=DocumentType.CORRECTIVE_VAT_INVOICE).exists()

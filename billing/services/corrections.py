@@ -18,6 +18,7 @@ from billing.services.accounts import (
     vat_payable_account_code,
 )
 from billing.services.ledger import Leg, ledger_post
+from billing.services.past_due import customer_past_due_clear
 
 
 def shipment_correction_post(
@@ -53,7 +54,7 @@ def shipment_correction_post(
     posted = [Leg(account, amount, currency, description[:255]) for account, amount in legs.items() if amount]
     if not posted:
         raise InvalidPosting("A correction that changes nothing.", field="lines")
-    return ledger_post(
+    transaction = ledger_post(
         kind=Transaction.Kind.ADJUSTMENT,
         key=key,
         legs=posted,
@@ -63,3 +64,6 @@ def shipment_correction_post(
         description=description,
         created_by=created_by,
     )
+    if legs[own] < 0:  # a credit: the balance went up, so the debt that made the customer past due may be over
+        customer_past_due_clear(customer_id=customer_id)
+    return transaction

@@ -13,7 +13,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import Sum
 from pypdf import PdfReader
 
-from billing.models import Account, Entry, Transaction
+from billing.models import Account, Customer, Entry, Transaction
 from billing.selectors import customer_balance
 from documents.errors import CorrectionInvalid
 from documents.models import Document, DocumentType
@@ -87,6 +87,18 @@ def test_a_price_decrease_is_a_corrective_vat_invoice_and_a_credit(november):
     assert "1 000,00 без акциза 22% 220,00 1 220,00" in text  # А: before
     assert "800,00 без акциза 22% 176,00 976,00" in text  # Б: after
     assert "Всего уменьшение (сумма строк Г) 200,00 X 44,00 244,00" in text
+
+
+def test_a_corrections_credit_clears_the_past_due_mark_once_the_balance_is_within_the_limit(november):
+    # given a customer marked past due whose balance is back within the credit limit
+    _, anna, vat_invoice = november
+    Customer.objects.filter(pk=anna.pk).update(past_due_since=msk(2026, 11, 20))
+
+    # when a correction credits the customer (every balance increase rechecks the mark)
+    corrective_vat_invoice_issue(document_id=vat_invoice.pk, amounts={1: D("976.00")}, reason="r", key="k", by="b")
+
+    # then the mark is gone
+    assert Customer.objects.get(pk=anna.pk).past_due_since is None
 
 
 def test_the_same_key_issues_and_credits_once(november):

@@ -340,8 +340,9 @@ SELECT sd.subscription_id, sd.id, p.code, p.percent, p.amount,
        sd.periods_remaining, COALESCE(sd.applies_from > sub.current_period_start, false)
   FROM plans_subscriptiondiscount sd
   JOIN plans_promotion p ON p.id = sd.promotion_id
-  JOIN plans_subscription sub ON sub.id = sd.subscription_id
- WHERE sd.subscription_id = ANY(%s::bigint[])
+  -- the subscriptions by primary key too: joined on sd.subscription_id alone, the planner may hash the whole table
+  JOIN plans_subscription sub ON sub.id = sd.subscription_id AND sub.id = ANY(%(ids)s::bigint[])
+ WHERE sd.subscription_id = ANY(%(ids)s::bigint[])
    AND (sd.periods_remaining IS NULL OR sd.periods_remaining > 0
         -- used up, yet applied to the current period's charge: still counts for credits within that period
         OR EXISTS (SELECT 1 FROM plans_charge ch JOIN plans_subscription s ON s.id = sd.subscription_id
@@ -460,7 +461,7 @@ def load_snapshots(subscription_ids: list[int], *, as_of: dt.datetime) -> dict[i
                     recurring=kind == "recurring",
                 )
             )
-        cursor.execute(_DISCOUNTS_SQL, [array_literal(ids)])
+        cursor.execute(_DISCOUNTS_SQL, {"ids": array_literal(ids)})
         for sub_id, sd_id, code, percent, amount, plan_ids, product_ids, periods_remaining, from_next in cursor:
             snaps[sub_id].discounts.append(
                 DiscountSnapshot(

@@ -38,15 +38,18 @@ $$;
 -- entry joins a transaction committed earlier; the usual case, a transaction row inserted by the top level of the
 -- current database transaction, is recognised by comparing xids without calling billing_ledger_written_here),
 -- every entry's account exists in the entry's currency, and no amount is zero: any of these refuses the statement
--- at once. Then each transaction the statement touched is summed per currency over all of its entries (those of
--- earlier statements too). One that does not sum to zero yet (its entries come in several statements) is written to
--- billing_ledger_open_transaction, whose deferred constraint trigger sums it again at commit (or at SET CONSTRAINTS
--- ALL IMMEDIATE) and refuses the commit unless it balances then; a later statement adding entries to it is checked
--- again, as above. The ledger's writers insert a transaction's entries in one statement, so their checks cost one
--- trigger call per statement and nothing at commit. Nothing a session can set changes what is checked; a row
--- deleted from the open table after its insert is still checked (its event is queued by the insert). The queries
--- probe the indexes once per entry or per transaction (subqueries, not joins: the plan must not depend on the
--- transition table's estimates).
+-- at once. Then the statement's own entries are summed per transaction and currency (the transition table alone, no
+-- index probe). A transaction whose entries of this statement do not sum to zero (its entries come in several
+-- statements) is written to billing_ledger_open_transaction, whose deferred constraint trigger sums all of its
+-- entries at commit (or at SET CONSTRAINTS ALL IMMEDIATE) and refuses the commit unless it balances then. That is
+-- enough: a transaction's entries all come from statements of the database transaction that inserted it (checked
+-- above), entries are never updated or deleted, and every such statement either added a zero sum or marked the
+-- transaction, so one whose statements each added zero sums to zero, and any other is marked (a mark inserted in a
+-- rolled-back subtransaction goes with the entries it was for). The ledger's writers insert a transaction's entries
+-- in one statement, so their checks cost one trigger call per statement and nothing at commit. Nothing a session
+-- can set changes what is checked; a row deleted from the open table after its insert is still checked (its event
+-- is queued by the insert). The queries probe the indexes once per transaction and once per (account, currency)
+-- pair (subqueries, not joins: the plan must not depend on the transition table's estimates).
 
 CREATE TABLE IF NOT EXISTS billing_ledger_open_transaction (transaction_id bigint NOT NULL);
 
@@ -78,12 +81,16 @@ BEGIN
                         '(entry_joins_new_transaction: post a new transaction instead)', bad_entry, bad_transaction
             USING ERRCODE = 'integrity_constraint_violation';
     END IF;
-    SELECT n.id, n.transaction_id INTO bad_entry, bad_transaction
-      FROM new_entries n
-     WHERE n.amount_currency IS DISTINCT FROM (SELECT a.balance_currency FROM billing_account a WHERE a.id = n.account_id)
-     ORDER BY n.id
-     LIMIT 1;
-    IF bad_entry IS NOT NULL THEN
+    PERFORM 1
+       FROM (SELECT DISTINCT d.account_id, d.amount_currency FROM new_entries d) p
+      WHERE p.amount_currency IS DISTINCT FROM (SELECT a.balance_currency FROM billing_account a WHERE a.id = p.account_id)
+      LIMIT 1;
+    IF FOUND THEN  -- the first entry at fault, for the message
+        SELECT n.id, n.transaction_id INTO bad_entry, bad_transaction
+          FROM new_entries n
+         WHERE n.amount_currency IS DISTINCT FROM (SELECT a.balance_currency FROM billing_account a WHERE a.id = n.account_id)
+         ORDER BY n.id
+         LIMIT 1;
         RAISE EXCEPTION 'ledger entry % of transaction % names an account that does not exist or is not in %',
             bad_entry, bad_transaction, 'the entry''s currency'
             USING ERRCODE = 'foreign_key_violation';
@@ -99,12 +106,10 @@ BEGIN
             USING ERRCODE = 'check_violation';
     END IF;
     INSERT INTO billing_ledger_open_transaction (transaction_id)
-    SELECT x.transaction_id
-      FROM (SELECT DISTINCT n.transaction_id FROM new_entries n) x
-     WHERE EXISTS (SELECT 1 FROM billing_entry e
-                    WHERE e.transaction_id = x.transaction_id
-                    GROUP BY e.amount_currency
-                   HAVING sum(e.amount) <> 0);
+    SELECT DISTINCT x.transaction_id
+      FROM (SELECT n.transaction_id FROM new_entries n
+             GROUP BY n.transaction_id, n.amount_currency
+            HAVING sum(n.amount) <> 0) x;
     RETURN NULL;
 END;
 $$;
@@ -217,8 +222,9 @@ CREATE TRIGGER billing_account_guard BEFORE INSERT OR DELETE OR UPDATE OF id, ba
 -- A change of an account's cached balance (its row's balance, or one of its balance slots: inserted with a
 -- non-zero balance or updated) is refused unless entries of that account were inserted by the same database
 -- transaction before the statement's end (the posting statement inserts its entries and updates the balances in
--- one statement; the batch inserts the entries first). AFTER row triggers whose WHEN clause lets only real changes
--- through: one index probe per changed balance, at the end of the statement. The account's newest entries are
+-- one statement; the batch inserts the entries first). For the slots, AFTER row triggers whose WHEN clause lets
+-- only real changes through; for the accounts, a statement trigger (below): one index probe per changed balance, at
+-- the end of the statement. The account's newest entries are
 -- read first (index on account, id), so the entries of the current database transaction are found at once. That
 -- the amounts match is proven by ledger_verify (billing/services/ledger_verify.py), not here. A slot keeps its
 -- account and number, and is never deleted.
@@ -255,9 +261,42 @@ BEGIN
 END;
 $$;
 
+-- The accounts' rows are checked once per UPDATE statement over its transition tables (a billing chunk updates a
+-- thousand customer balances in one statement): the same probe per changed balance, in one query instead of a
+-- trigger call per row.
+
+CREATE OR REPLACE FUNCTION billing_ledger_balances_follow_entries()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $$
+DECLARE
+    top xid := pg_current_xact_id()::xid;
+    account bigint;
+BEGIN
+    SELECT n.id INTO account
+      FROM new_accounts n
+      JOIN old_accounts o ON o.id = n.id
+     WHERE n.balance IS DISTINCT FROM o.balance
+       AND NOT EXISTS (SELECT 1
+                         FROM billing_entry e
+                        WHERE e.account_id = n.id AND (e.xmin = top OR billing_ledger_written_here(e.xmin))
+                        ORDER BY e.id DESC
+                        LIMIT 1)
+     ORDER BY n.id
+     LIMIT 1;
+    IF account IS NOT NULL THEN
+        RAISE EXCEPTION 'the cached balance of ledger account % changes only together with its entries, '
+                        'in the same database transaction (balance_follows_entries)', account
+            USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NULL;
+END;
+$$;
+
 DROP TRIGGER IF EXISTS billing_account_balance_guard ON billing_account;
 CREATE TRIGGER billing_account_balance_guard AFTER UPDATE ON billing_account
-    FOR EACH ROW WHEN ((new.balance IS DISTINCT FROM old.balance)) EXECUTE FUNCTION billing_ledger_balance_guard();
+    REFERENCING OLD TABLE AS old_accounts NEW TABLE AS new_accounts
+    FOR EACH STATEMENT EXECUTE FUNCTION billing_ledger_balances_follow_entries();
 
 DROP TRIGGER IF EXISTS billing_slot_insert_guard ON billing_accountbalanceslot;
 CREATE TRIGGER billing_slot_insert_guard AFTER INSERT ON billing_accountbalanceslot

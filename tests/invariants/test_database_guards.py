@@ -239,6 +239,26 @@ def test_an_entry_added_after_an_early_check_is_checked_again(accounts):
     assert _ledger_rows() == before
 
 
+def test_a_statement_summing_to_zero_does_not_close_a_transaction_an_earlier_statement_left_open(accounts):
+    # given a transaction left unbalanced by its first statement (+10.00 on the clearing account)
+    customer_account, clearing = accounts
+    before = _ledger_rows()
+
+    # when a second statement adds entries that sum to zero among themselves
+    with pytest.raises(IntegrityError, match=r"is unbalanced: 10\.0+ RUB"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            txn_id = _insert_transaction(cursor, "raw-open-then-zero")
+            _insert_entry(cursor, txn_id, clearing.pk, "10.00")
+            cursor.execute(
+                "INSERT INTO billing_entry (transaction_id, account_id, amount, amount_currency, memo) "
+                "VALUES (%(t)s, %(a)s, -5.00, 'RUB', 'raw'), (%(t)s, %(b)s, 5.00, 'RUB', 'raw')",
+                {"t": txn_id, "a": customer_account.pk, "b": clearing.pk},
+            )
+
+    # then the commit is refused: the transaction still sums to 10.00
+    assert _ledger_rows() == before
+
+
 @pytest.mark.parametrize(
     "sql",
     [
@@ -468,6 +488,40 @@ def test_a_balance_moved_by_entries_of_another_account_is_refused(posted, accoun
 
     # then
     assert _balances() == balances
+
+
+def test_one_statement_moving_several_balances_is_refused_for_the_one_without_entries(posted, accounts):
+    # given entries of the customer's account (and the clearing account's) in this database transaction
+    customer_account, clearing = accounts
+    other = account_system(kind=Account.Kind.ADJUSTMENTS, currency="RUB")
+    balances = _balances()
+
+    # when one UPDATE moves the customer's balance together with that of an account without entries
+    with pytest.raises(DatabaseError, match=f"ledger account {other.pk} changes only together"):
+        with transaction.atomic(), connection.cursor() as cursor:
+            txn_id = _insert_transaction(cursor, "raw-two-balances")
+            _insert_entry(cursor, txn_id, customer_account.pk, "-10.00")
+            _insert_entry(cursor, txn_id, clearing.pk, "10.00")
+            cursor.execute(
+                "UPDATE billing_account SET balance = balance - 10 WHERE id = ANY(%s)",
+                [[customer_account.pk, other.pk]],
+            )
+
+    # then PostgreSQL refuses the statement, naming the account without entries, and nothing changed
+    assert _balances() == balances
+
+
+def test_updating_accounts_without_changing_a_balance_needs_no_entries(posted, accounts):
+    # given no entries in this database transaction
+    customer_account, clearing = accounts
+
+    # when every account row is updated with its balance as it is
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE billing_account SET balance = balance + 0, name = name")
+        updated = cursor.rowcount
+
+    # then the update goes through
+    assert updated >= 2
 
 
 def test_a_raw_posting_that_moves_its_balances_with_its_entries_commits(posted, accounts):

@@ -20,7 +20,7 @@ from django.db import migrations
 LEDGER_SQL = Path(__file__).resolve().parent.parent / "sql" / "ledger.sql"
 
 # sha256 of the file's definitions, whitespace-normalized (tests/billing/test_ledger_sql.py computes it)
-LEDGER_SQL_SHA256 = "b812daad60305e68e957ec2fe002890011d35ce7908c5fab6d3239adf78913ec"
+LEDGER_SQL_SHA256 = "0bc18b8385d94808642b90ba15de6fd945beeef875d6f49888eac4af159ef641"
 
 PREVIOUS_DEFINITIONS = """
 DROP TRIGGER IF EXISTS billing_account_balance_guard ON billing_account;

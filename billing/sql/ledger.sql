@@ -277,11 +277,13 @@ BEGIN
       FROM new_accounts n
       JOIN old_accounts o ON o.id = n.id
      WHERE n.balance IS DISTINCT FROM o.balance
-       AND NOT EXISTS (SELECT 1
-                         FROM billing_entry e
-                        WHERE e.account_id = n.id AND (e.xmin = top OR billing_ledger_written_here(e.xmin))
-                        ORDER BY e.id DESC
-                        LIMIT 1)
+       -- a scalar subquery, not NOT EXISTS: PostgreSQL drops ORDER BY and LIMIT from an EXISTS, and the anti-join
+       -- it then plans reads the account's entries from the oldest one (a busy account's postings slow down)
+       AND (SELECT true
+              FROM billing_entry e
+             WHERE e.account_id = n.id AND (e.xmin = top OR billing_ledger_written_here(e.xmin))
+             ORDER BY e.id DESC
+             LIMIT 1) IS NULL
      ORDER BY n.id
      LIMIT 1;
     IF account IS NOT NULL THEN

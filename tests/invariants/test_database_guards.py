@@ -511,6 +511,41 @@ def test_one_statement_moving_several_balances_is_refused_for_the_one_without_en
     assert _balances() == balances
 
 
+def test_the_balance_guard_reads_an_accounts_newest_entries_only(customer, accounts):
+    # given a customer account with 200 postings behind it
+    customer_account, clearing = accounts
+
+    def post(key: str) -> None:
+        ledger_post(
+            kind=Transaction.Kind.PAYMENT,
+            key=key,
+            customer=customer,
+            legs=[
+                Leg.credit(customer_account, Money(Decimal("1.00"), "RUB")),
+                Leg.debit(clearing, Money(Decimal("1.00"), "RUB")),
+            ],
+        )
+
+    for n in range(200):
+        post(f"history-{n}")
+
+    # when one more posting moves its balance, the entry rows it reads counted (this transaction's statistics)
+    def entries_read(cursor) -> int:
+        cursor.execute(
+            "SELECT COALESCE(idx_tup_fetch, 0) + seq_tup_read FROM pg_stat_xact_user_tables "
+            "WHERE relname = 'billing_entry'"
+        )
+        return cursor.fetchone()[0]
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        before = entries_read(cursor)
+        post("one-more")
+        read = entries_read(cursor) - before
+
+    # then the guards read a few entries, not the account's history (a plan that reads it all grows with every posting)
+    assert read < 20
+
+
 def test_updating_accounts_without_changing_a_balance_needs_no_entries(posted, accounts):
     # given no entries in this database transaction
     customer_account, clearing = accounts
